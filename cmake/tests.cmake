@@ -1,0 +1,85 @@
+# The test list.  Every tests/unit/test_*.c and tests/integration/test_*.c is
+# one executable built on tests/cf_test.h; each CF_TEST(name) in it becomes
+# one ctest test of that name, run as `<exe> <name>`.  Integration tests need
+# the private PostgreSQL cluster, which the `pg_start` / `pg_stop` fixture
+# tests start and stop (pg_stop runs even when tests fail).
+set(CF_PG_DIR ${CMAKE_BINARY_DIR}/pg)
+set(CF_PG_ENV
+  "CF_TEST_PGHOST=${CF_PG_DIR}/sock"
+  "CF_TEST_PGPORT=${CF_TEST_PG_PORT}"
+  "CF_TEST_PGTEMPLATE=cf_template"
+  "CF_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+  "CF_BINARY_DIR=${CMAKE_BINARY_DIR}"
+  "CF_CLIENTFLOW=$<TARGET_FILE:clientflow>"
+  "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
+  "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+add_test(NAME pg_start COMMAND ${CMAKE_SOURCE_DIR}/scripts/pgcluster.sh start
+         ${CF_PG_DIR} ${CF_TEST_PG_PORT} $<TARGET_FILE:clientflow>)
+add_test(NAME pg_stop COMMAND ${CMAKE_SOURCE_DIR}/scripts/pgcluster.sh stop
+         ${CF_PG_DIR} ${CF_TEST_PG_PORT})
+set_tests_properties(pg_start PROPERTIES FIXTURES_SETUP pg)
+set_tests_properties(pg_stop PROPERTIES FIXTURES_CLEANUP pg)
+
+add_library(cf_test_support STATIC ${CMAKE_SOURCE_DIR}/tests/cf_test.c)
+target_include_directories(cf_test_support PUBLIC ${CMAKE_SOURCE_DIR}
+  ${CMAKE_SOURCE_DIR}/tests ${MBEDTLS_INCLUDE_DIR} ${PostgreSQL_INCLUDE_DIRS})
+target_link_libraries(cf_test_support PUBLIC clientflow_static)
+
+function(cf_add_test_file src needs_pg)
+  get_filename_component(exe ${src} NAME_WE)
+  add_executable(${exe} ${src})
+  target_link_libraries(${exe} PRIVATE cf_test_support)
+  file(READ ${src} text)
+  string(REGEX MATCHALL "CF_TEST\\([a-z0-9_]+\\)" found "${text}")
+  foreach(m IN LISTS found)
+    string(REGEX REPLACE "CF_TEST\\(([a-z0-9_]+)\\)" "\\1" name "${m}")
+    add_test(NAME ${name} COMMAND ${exe} ${name})
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CF_PG_ENV}" TIMEOUT 600)
+    if(needs_pg)
+      set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED pg LABELS integration)
+    else()
+      set_tests_properties(${name} PROPERTIES LABELS unit)
+    endif()
+  endforeach()
+endfunction()
+
+file(GLOB CF_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src IN LISTS CF_UNIT_TESTS)
+  cf_add_test_file(${src} OFF)
+endforeach()
+file(GLOB CF_INTEGRATION_TESTS CONFIGURE_DEPENDS
+     ${CMAKE_SOURCE_DIR}/tests/integration/test_*.c)
+foreach(src IN LISTS CF_INTEGRATION_TESTS)
+  cf_add_test_file(${src} ON)
+endforeach()
+
+# Shell-driven tests (pgTAP, the CLI end to end): tests/*.sh, one ctest test each.
+file(GLOB CF_SHELL_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/shell/test_*.sh)
+foreach(src IN LISTS CF_SHELL_TESTS)
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME ${name} COMMAND bash ${src})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CF_PG_ENV}"
+    FIXTURES_REQUIRED pg LABELS integration TIMEOUT 900)
+endforeach()
+
+# Examples: each examples/<name>/main.c builds alone and runs as a test.
+file(GLOB CF_EXAMPLES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*/main.c)
+foreach(src IN LISTS CF_EXAMPLES)
+  get_filename_component(dir ${src} DIRECTORY)
+  get_filename_component(name ${dir} NAME)
+  add_executable(example_${name} ${src})
+  target_link_libraries(example_${name} PRIVATE clientflow_static)
+  add_test(NAME example_${name} COMMAND example_${name}
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(example_${name} PROPERTIES ENVIRONMENT "${CF_PG_ENV}"
+    LABELS example)
+endforeach()
+
+# Benchmarks: built, never run by ctest.
+file(GLOB CF_BENCHES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bench/bench_*.c)
+foreach(src IN LISTS CF_BENCHES)
+  get_filename_component(exe ${src} NAME_WE)
+  add_executable(${exe} ${src})
+  target_link_libraries(${exe} PRIVATE cf_test_support)
+endforeach()

@@ -1,0 +1,58 @@
+/*
+** platform/platform.h: the only OS calls of libclientflow (internal).
+**
+** Time, randomness, allocation, files and logging go through here, so that a
+** test or the simulation harness can replace them (see cf_set_clock_hook in
+** include/clientflow.h) and so that no other module calls the OS directly.
+*/
+#ifndef CF_PLATFORM_H
+#define CF_PLATFORM_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clientflow.h"
+
+/*
+** Allocation: every allocation in the library goes through these, so tests
+** can make the N-th call fail (cf__alloc_fail_at).  cf__free accepts NULL.
+*/
+void *cf__malloc(size_t n) CF_WARN_UNUSED;
+void *cf__calloc(size_t count, size_t size) CF_WARN_UNUSED;
+void *cf__realloc(void *p, size_t n) CF_WARN_UNUSED;
+void cf__free(void *p);
+char *cf__strdup(const char *s) CF_WARN_UNUSED;
+char *cf__strndup(const char *s, size_t n) CF_WARN_UNUSED;
+/* printf into a new cf__malloc'd string; NULL on out of memory. */
+char *cf__mprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *cf__vmprintf(const char *fmt, va_list ap);
+
+/*
+** Fault injection for tests.  After cf__alloc_fail_at(n), the n-th allocation
+** from now (1-based) and every later one fail until cf__alloc_fail_at(0).
+** cf__alloc_count() is the number of allocations attempted since the last
+** cf__alloc_fail_at call.  Not thread-safe: tests call it from one thread.
+*/
+void cf__alloc_fail_at(uint64_t n);
+uint64_t cf__alloc_count(void);
+
+/* Wall clock in milliseconds since the epoch, through the clock hook. */
+int64_t cf__now_ms(void);
+/* Monotonic clock in nanoseconds, for measuring durations; never hooked. */
+int64_t cf__monotonic_ns(void);
+/* Fill buf with len random bytes through the random hook.  CF_OK or CF_IO. */
+int cf__random(unsigned char *buf, size_t len) CF_WARN_UNUSED;
+
+/*
+** Logging: one structured line per event on stderr,
+**   ts=2026-11-28T16:00:00.000Z level=info msg="..." key=value ...
+** cf__log_level sets the minimum level (default CF_LOG_INFO, or CF_LOG_LEVEL
+** from the environment: debug, info, warn, error).
+*/
+typedef enum { CF_LOG_DEBUG, CF_LOG_INFO, CF_LOG_WARN, CF_LOG_ERROR } cf_log_level;
+void cf__log_set_level(cf_log_level level);
+void cf__log(cf_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* CF_PLATFORM_H */

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ClientFlow Sync needs to build, test and run
+# its demo, when any is missing.  Needs root (or sudo) only when it installs.
+# docs/dependencies.md says why each package is here.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libsqlite3-dev libpq-dev libmbedtls-dev libwebsockets-dev libmsgpack-dev
+  postgresql-15 postgresql-client-15 postgresql-15-pgtap
+  libtap-parser-sourcehandler-pgtap-perl
+  wrk curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+# Debian's postgresql-common would create and start a cluster on port 5432;
+# the project starts its own, so skip that one.
+$sudo mkdir -p /etc/postgresql-common
+grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf ||
+  echo 'create_main_cluster = false' | $sudo tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
