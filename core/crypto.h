@@ -1,9 +1,18 @@
 /*
-** core/crypto.h: hashing, MACs, signatures and encodings (internal).
+** core/crypto.h: hashing, MACs, signatures, encodings and randomness
+** (internal).
 **
-** core/crypto.c is the only file of the project that includes mbedTLS, so a
-** reader knows where that dependency can bite.  Everything here is pure
-** computation over caller buffers, no I/O.
+** core/crypto.c is the only file of the project that includes mbedTLS (2.28,
+** the 2.x API), so a reader knows where that dependency can bite.
+** Everything here is pure computation over caller buffers, no I/O.  The JWT
+** layer built on it is sync/auth.c; docs/auth.md describes the token formats.
+**
+** Memory: the small wrappers allocated here (cf__ec_key, returned PEM strings)
+** go through cf__malloc.  mbedTLS's own bignum and key storage uses the C
+** library's calloc, which Debian's build of mbedTLS does not let us replace;
+** an mbedTLS allocation failure is reported as CF_NOMEM all the same.
+**
+** Results are CF_* codes from include/clientflow.h.
 */
 #ifndef CF_CRYPTO_H
 #define CF_CRYPTO_H
@@ -11,12 +20,142 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CF_SHA256_LEN 32
+#include "clientflow.h"
+
+#define CF_SHA256_LEN 32       /* bytes of a SHA-256 digest */
+#define CF_HMAC_SHA256_LEN 32  /* bytes of an HMAC-SHA256 tag */
+#define CF_ES256_SIG_LEN 64    /* bytes of a JWS ES256 signature: r || s */
+#define CF_P256_COORD_LEN 32   /* bytes of one P-256 coordinate (x or y) */
+#define CF_PEM_MAX (16 * 1024) /* largest PEM key text accepted */
 
 /* SHA-256 of data[0..len) into out[32]. */
 void cf__sha256(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]);
 
 /* Lowercase hex of bin[0..len) into out, which must hold 2*len+1 bytes. */
 void cf__hex(const unsigned char *bin, size_t len, char *out);
+
+/*
+** HMAC-SHA256 (RFC 2104) of data[0..len) under key[0..key_len) into
+** out[32].  Allocates nothing; always CF_OK (an int so that a future
+** implementation may fail).
+*/
+int cf__hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                    unsigned char out[CF_HMAC_SHA256_LEN]) CF_WARN_UNUSED;
+
+/*
+** An HMAC-SHA256 key with its padded inner and outer hash states computed
+** once, for a verifier that checks many messages under one secret (two of
+** the eight or so SHA-256 blocks of a JWT's MAC).  Immutable once created:
+** usable from several threads at once.  cf__hmac_key_new copies what it
+** needs of key; OUT: *out, freed (and wiped) with cf__hmac_key_free, NULL on
+** failure; CF_OK or CF_NOMEM.  cf__hmac_sha256_with computes the same tag as
+** cf__hmac_sha256 and cannot fail.
+*/
+typedef struct cf__hmac_key cf__hmac_key;
+int cf__hmac_key_new(const void *key, size_t key_len, cf__hmac_key **out) CF_WARN_UNUSED;
+void cf__hmac_sha256_with(const cf__hmac_key *key, const void *data, size_t len,
+                          unsigned char out[CF_HMAC_SHA256_LEN]);
+void cf__hmac_key_free(cf__hmac_key *key);
+
+/*
+** 1 if a[0..n) equals b[0..n), else 0, in time that depends on n only, never
+** on where the buffers differ.  Use it for every MAC or signature compare.
+*/
+int cf__ct_equal(const void *a, const void *b, size_t n);
+
+/*
+** base64url (RFC 4648 section 5) without padding, as JWS uses it.
+**
+** cf__base64url_encoded_len(n) is the number of characters n bytes encode
+** to (no terminator).  cf__base64url_encode writes them and a NUL into out,
+** which must hold cf__base64url_encoded_len(n) + 1 bytes.
+**
+** cf__base64url_decode is strict: it accepts only the 64 URL-safe
+** characters, no '=' padding, no whitespace, no length of the form 4k+1,
+** and only the canonical encoding (the unused low bits of the last character
+** must be zero), so that every byte string has exactly one accepted text.
+** It writes at most cap bytes to out and the decoded length to *out_len.
+** CF_OK; CF_INVALID for text that is not canonical base64url; CF_TOOBIG
+** when the result would exceed cap.  cf__base64url_decoded_max(n) is a cap
+** that always suffices for n characters.
+*/
+size_t cf__base64url_encoded_len(size_t n);
+void cf__base64url_encode(const void *in, size_t n, char *out);
+size_t cf__base64url_decoded_max(size_t n);
+int cf__base64url_decode(const char *in, size_t n, unsigned char *out, size_t cap,
+                         size_t *out_len) CF_WARN_UNUSED;
+
+/*
+** Cryptographic random bytes: an mbedTLS CTR-DRBG (AES-256) seeded from
+** cf__random (the process's random hook, getrandom(2) by default), so a
+** simulation that hooks randomness gets reproducible output.  CF_OK, CF_IO
+** when the seed cannot be read, CF_NOMEM.
+*/
+int cf__csprng(unsigned char *buf, size_t len) CF_WARN_UNUSED;
+
+/*
+** An elliptic-curve key on NIST P-256 (secp256r1), public only or with its
+** private half.  Created by one of the constructors below, freed with
+** cf__ec_key_free (NULL is fine).  Immutable once created: one key can be
+** used from several threads at once.
+*/
+typedef struct cf__ec_key cf__ec_key;
+
+/*
+** CONSTRUCTOR.  Parses a PEM key: "PUBLIC KEY" (SubjectPublicKeyInfo), or
+** "EC PRIVATE KEY" / "PRIVATE KEY" (SEC1 / PKCS#8, unencrypted).  pem need
+** not be NUL-terminated; len is at most CF_PEM_MAX.  Only P-256 EC keys are
+** accepted.  OUT: *out, NULL on failure.  CF_OK, CF_INVALID (not a PEM key,
+** not EC, or another curve), CF_TOOBIG, CF_NOMEM.
+*/
+int cf__ec_key_from_pem(const char *pem, size_t len, cf__ec_key **out) CF_WARN_UNUSED;
+
+/*
+** CONSTRUCTOR.  A public key from its affine coordinates (as a JWK's "x" and
+** "y" carry them, big-endian, 32 bytes each).  The point is checked to be
+** on the curve.  OUT: *out, NULL on failure.  CF_OK, CF_INVALID, CF_NOMEM.
+*/
+int cf__ec_key_from_xy(const unsigned char x[CF_P256_COORD_LEN],
+                       const unsigned char y[CF_P256_COORD_LEN],
+                       cf__ec_key **out) CF_WARN_UNUSED;
+
+/*
+** CONSTRUCTOR.  A fresh key pair from cf__csprng (for tests and development
+** tokens).  OUT: *out, NULL on failure.  CF_OK, CF_IO, CF_NOMEM.
+*/
+int cf__ec_key_generate(cf__ec_key **out) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Frees key and wipes its private half.  NULL is fine. */
+void cf__ec_key_free(cf__ec_key *key);
+
+/* 1 if key holds a private half (can sign), else 0. */
+int cf__ec_key_has_private(const cf__ec_key *key);
+
+/* The public point's coordinates into x[32] and y[32].  CF_OK or CF_ERROR. */
+int cf__ec_key_public_xy(const cf__ec_key *key, unsigned char x[CF_P256_COORD_LEN],
+                         unsigned char y[CF_P256_COORD_LEN]) CF_WARN_UNUSED;
+
+/*
+** The key as PEM text: the public half ("PUBLIC KEY"), or the private key
+** ("EC PRIVATE KEY", CF_MISUSE for a public-only key).  OUT: *out, a
+** NUL-terminated cf__malloc'd string the caller frees with cf__free; NULL on
+** failure.  CF_OK, CF_MISUSE, CF_NOMEM, CF_ERROR.
+*/
+int cf__ec_key_public_pem(const cf__ec_key *key, char **out) CF_WARN_UNUSED;
+int cf__ec_key_private_pem(const cf__ec_key *key, char **out) CF_WARN_UNUSED;
+
+/*
+** ES256 (RFC 7518 section 3.4): ECDSA P-256 with SHA-256 over msg[0..len),
+** the signature as JWS carries it, r || s, 32 bytes each, big-endian (not
+** DER).  cf__es256_verify: CF_OK for a valid signature, CF_AUTH for any
+** invalid one (including r or s out of range), CF_NOMEM.  cf__es256_sign
+** uses deterministic ECDSA (RFC 6979), so a hooked, replayed random source
+** can never repeat a nonce across messages; CF_OK, CF_MISUSE (no private
+** half), CF_NOMEM, CF_IO, CF_ERROR.
+*/
+int cf__es256_verify(const cf__ec_key *key, const void *msg, size_t len,
+                     const unsigned char sig[CF_ES256_SIG_LEN]) CF_WARN_UNUSED;
+int cf__es256_sign(const cf__ec_key *key, const void *msg, size_t len,
+                   unsigned char sig[CF_ES256_SIG_LEN]) CF_WARN_UNUSED;
 
 #endif

@@ -100,6 +100,652 @@ typedef int (*cf_random_fn)(void *ctx, unsigned char *buf, size_t len);
 void cf_set_clock_hook(cf_clock_fn fn, void *ctx);
 void cf_set_random_hook(cf_random_fn fn, void *ctx);
 
+/* ==== Master administration (migrate, seed, doctor; private cluster) ====
+**
+** A cf_master is one connection to the PostgreSQL master used for
+** administration: the `clientflow migrate|seed|doctor` commands are thin
+** wrappers around these functions (docs/operations.md).  The library prints
+** nothing itself: every line meant for a person goes to the report callback
+** set with cf_master_set_report (none set: the lines are dropped).
+**
+** Migrations are the files sql/postgres/NNN_name.sql embedded in the
+** library, applied in order, each in its own transaction, and recorded with
+** the SHA-256 of their bytes in cf_meta.schema_migrations.
+*/
+typedef struct cf_master cf_master;
+
+/* What a reported line is: plain information, a passed check, a warning
+** that does not fail the command, or a failed check. */
+typedef enum cf_report_kind {
+  CF_REPORT_INFO = 0,
+  CF_REPORT_OK = 1,
+  CF_REPORT_WARN = 2,
+  CF_REPORT_FAIL = 3
+} cf_report_kind;
+
+/* Receives one line (no trailing newline), valid only during the call. */
+typedef void (*cf_report_fn)(void *ctx, cf_report_kind kind, const char *line);
+
+/*
+** CONSTRUCTOR.  Connects to url, a libpq connection URI
+** (postgresql://user:password@host:port/db?sslmode=...) or key=value string.
+** OUT: *out, the handle, or NULL on failure; then errbuf (if not NULL)
+** receives a one-line reason (at most errbuf_len-1 bytes, never the
+** password) and the result is CF_CONFIG (malformed URL), CF_AUTH (password
+** rejected or missing), CF_NOTFOUND (no such database or role),
+** CF_UNREACHABLE (no server answered) or CF_NOMEM.  Close with
+** cf_master_close.
+*/
+int cf_master_open(const char *url, cf_master **out, char *errbuf,
+                   size_t errbuf_len) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Closes the connection and frees m; accepts NULL. */
+void cf_master_close(cf_master *m);
+
+/*
+** METHOD.  The one-line detail of the last failure on m ("" if none).
+** Owned by m, valid until the next call on m.
+*/
+const char *cf_master_errmsg(const cf_master *m);
+
+/* METHOD.  Sets where report lines go (fn NULL: dropped).  ctx is passed
+** through; the caller keeps it alive while m uses it. */
+void cf_master_set_report(cf_master *m, cf_report_fn fn, void *ctx);
+
+/*
+** METHOD.  Applies every pending migration in order, each in its own
+** transaction, under a transaction-level advisory lock (two concurrent runs
+** apply each file once).  Refuses with CF_CORRUPT, changing nothing, when
+** an applied file's checksum differs from the recorded one, or when the
+** database records a migration this build does not know; the message names
+** the file.  A failing migration is rolled back and its database error
+** returned (CF_DATABASE, CF_PERMISSION, ...), the message naming the file
+** and the line.  Nothing pending is a success.
+*/
+int cf_master_migrate_up(cf_master *m) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Reports each migration as applied (with its time), pending,
+** changed, or unknown to this build.  OUT: *pending (may be NULL), the
+** number of pending files.  CF_CORRUPT when a file changed after it was
+** applied or an unknown one is recorded; CF_OK otherwise.
+*/
+int cf_master_migrate_status(cf_master *m, int *pending) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Drops everything the migrations made (the relations, routines
+** and types in schema public that no extension owns, the schemas the
+** migrations create except public and auth, the ledger) and applies all
+** migrations again.  DATA IS LOST: confirm must be non-zero, else CF_MISUSE
+** and nothing happens.  Cluster-global roles are kept.
+*/
+int cf_master_migrate_reset(cf_master *m, int confirm) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Loads the demo data (the embedded seed/demo.sql) in one
+** transaction and reports the row count of each table.  Idempotent: a
+** second run leaves the same rows.  CF_MISUSE when migrations are pending,
+** CF_CORRUPT when an applied one changed, CF_NOTFOUND when this build has no
+** seed; a failing statement rolls the whole seed back.
+*/
+int cf_master_seed(cf_master *m) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Checks the database: the raw query SELECT 1, the ten tables,
+** RLS enabled and forced on each, migrations applied and pending, and the
+** connected role (a WARN line when it is a superuser, owns the tables or
+** has BYPASSRLS: the sync server must not run as such a role).  OUT:
+** *failures (may be NULL), the number of failed checks.  CF_OK when every
+** check passed, CF_ERROR when at least one failed, or the code of a query
+** that could not run at all (e.g. CF_PERMISSION), with cf_master_errmsg.
+*/
+int cf_master_doctor(cf_master *m, int *failures) CF_WARN_UNUSED;
+
+/*
+** A private PostgreSQL 15 cluster for demos and examples: a new directory
+** under parent_dir (NULL: $TMPDIR or /tmp) holding the data, the log and the
+** Unix socket, a free loopback port, trust authentication, listening on
+** 127.0.0.1 only, and an empty database named dbname.  As root the server
+** runs as the `postgres` user (PostgreSQL refuses root), so parent_dir must
+** be reachable by that user.
+**
+** CONSTRUCTOR.  OUT: *out, or NULL on failure; then errbuf (if not NULL)
+** receives a one-line reason and nothing is left behind.  Stop with
+** cf_pgcluster_stop, or leave running with cf_pgcluster_detach.
+*/
+typedef struct cf_pgcluster cf_pgcluster;
+int cf_pgcluster_start(const char *parent_dir, const char *dbname, cf_pgcluster **out,
+                       char *errbuf, size_t errbuf_len) CF_WARN_UNUSED;
+
+/* METHOD.  postgresql://postgres@127.0.0.1:PORT/DBNAME; owned by c. */
+const char *cf_pgcluster_url(const cf_pgcluster *c);
+/* METHOD.  The cluster's directory (data/, log, sock/); owned by c. */
+const char *cf_pgcluster_dir(const cf_pgcluster *c);
+/* METHOD.  A shell command that stops the cluster and removes its
+** directory, for a person to run after detaching; owned by c. */
+const char *cf_pgcluster_stop_command(const cf_pgcluster *c);
+
+/*
+** DESTRUCTOR.  Stops the server (fast shutdown), removes the directory and
+** frees c.  Accepts NULL.  CF_IO if the server did not stop or the
+** directory could not be removed (c is freed anyway).
+*/
+int cf_pgcluster_stop(cf_pgcluster *c);
+
+/* DESTRUCTOR.  Frees c and leaves the server running.  Accepts NULL. */
+void cf_pgcluster_detach(cf_pgcluster *c);
+/* ==== end of Master administration ==== */
+
+/* ======================================================================== */
+/* Tokens (sync/auth.c; docs/auth.md)                                       */
+/* ======================================================================== */
+/*
+** JSON Web Tokens for the sync server's hello frame and the REST API's
+** Authorization header, and development tokens for `clientflow token`.
+**
+** Exactly two algorithms are accepted, each only with its own kind of key:
+** HS256 with a shared secret (Supabase's legacy JWT secret) and ES256 with
+** P-256 public keys (a PEM file, or a JWKS whose keys are chosen by "kid").
+** "none" and every other algorithm are refused, an HS256 token is never
+** checked against a public key, and signatures are compared in constant
+** time.  "exp" is required; "nbf" and "aud" are checked; "sub" must be a
+** canonical lowercase UUID.  Claims are parsed with libwebsockets' LEJP
+** parser behind size, depth and key-length caps.
+**
+** Usage (a server):
+**
+**     cf_auth *auth;
+**     rc = cf_auth_new(&auth);
+**     rc = cf_auth_set_hs256_secret(auth, secret, strlen(secret));
+**     ...
+**     cf_claims *claims; cf_token_error why;
+**     rc = cf_auth_verify(auth, token, strlen(token), &claims, &why);
+**     if (rc == CF_AUTH) log("refused: %s", cf_token_strerror(why));
+**     else if (rc == CF_OK) { user = cf_claims_sub(claims); ...
+**                             cf_claims_free(claims); }
+**
+** A configured cf_auth is only read by cf_auth_verify, so after
+** configuration one handle may be shared by several threads verifying at
+** once; the configuration methods need exclusive use.
+*/
+
+/* Longest token text cf_auth_verify looks at, in bytes. */
+#define CF_TOKEN_MAX_LEN 8192
+/* Shortest HS256 shared secret accepted, in bytes (RFC 7518 section 3.2). */
+#define CF_TOKEN_MIN_SECRET 32
+
+/*
+** Why a token was refused: CF_TOKEN_ERROR_TABLE(X) expands X(name, value,
+** message) once per reason.  cf_auth_verify returns CF_AUTH and writes one
+** of these when it refuses a token.
+*/
+#define CF_TOKEN_ERROR_TABLE(X)                                                \
+  X(CF_TOKEN_OK, 0, "token accepted")                                          \
+  X(CF_TOKEN_MALFORMED, 1, "malformed token")                                  \
+  X(CF_TOKEN_TOO_LARGE, 2, "token too large")                                  \
+  X(CF_TOKEN_BAD_ALG, 3, "algorithm not allowed")                              \
+  X(CF_TOKEN_NO_KEY, 4, "no configured key matches the token's key id")        \
+  X(CF_TOKEN_BAD_SIGNATURE, 5, "bad signature")                                \
+  X(CF_TOKEN_EXPIRED, 6, "token expired")                                      \
+  X(CF_TOKEN_NOT_YET_VALID, 7, "token not yet valid")                          \
+  X(CF_TOKEN_WRONG_AUDIENCE, 8, "wrong audience")                              \
+  X(CF_TOKEN_MISSING_CLAIM, 9, "required claim missing (sub or exp)")          \
+  X(CF_TOKEN_BAD_CLAIM, 10, "claim has a wrong type or an out-of-range value") \
+  X(CF_TOKEN_BAD_SUBJECT, 11, "subject is not a canonical UUID")
+
+typedef enum cf_token_error {
+#define CF_X_ENUM(name, value, msg) name = value,
+  CF_TOKEN_ERROR_TABLE(CF_X_ENUM)
+#undef CF_X_ENUM
+} cf_token_error;
+
+/*
+** Returns a static English description of a cf_token_error (valid for the
+** life of the process); "unknown token error" for other values.
+*/
+const char *cf_token_strerror(int reason);
+
+/* Verification settings and keys (opaque). */
+typedef struct cf_auth cf_auth;
+/* The claims of one verified token (opaque, read with cf_claims_*). */
+typedef struct cf_claims cf_claims;
+
+/*
+** CONSTRUCTOR.  A verifier with no keys, expected audience "authenticated"
+** and a clock leeway of 30 seconds.  OUT: *out, freed with cf_auth_free;
+** NULL on failure.  CF_OK, CF_MISUSE, CF_NOMEM.
+*/
+int cf_auth_new(cf_auth **out) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Frees auth, its keys and wipes its secret.  NULL is fine. */
+void cf_auth_free(cf_auth *auth);
+
+/*
+** METHOD.  Enables HS256 with this shared secret (the raw bytes, as
+** Supabase uses its JWT secret; not base64-decoded), replacing any earlier
+** one.  Only hash states derived from the bytes are kept (the caller's
+** buffer is not referenced afterwards).  CF_OK; CF_CONFIG if len is below
+** CF_TOKEN_MIN_SECRET or above 4096; CF_NOMEM.
+*/
+int cf_auth_set_hs256_secret(cf_auth *auth, const void *secret, size_t len) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Enables ES256 with a P-256 public key given as PEM ("PUBLIC
+** KEY"; a private key PEM also works, only its public half is used).  pem
+** need not be NUL-terminated.  kid (copied; NULL for none) names the key
+** for tokens that carry a "kid" header.  At most 32 keys in all.  CF_OK,
+** CF_CONFIG (not a P-256 key, too many keys), CF_NOMEM; cf_auth_errmsg says
+** why.
+*/
+int cf_auth_add_es256_pem(cf_auth *auth, const char *pem, size_t len,
+                          const char *kid) CF_WARN_UNUSED;
+
+/* METHOD.  cf_auth_add_es256_pem on the contents of a file (CF_IO if unreadable). */
+int cf_auth_add_es256_pem_file(cf_auth *auth, const char *path, const char *kid) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Enables ES256 with every usable key of a JWK Set (RFC 7517):
+** {"keys":[{"kty":"EC","crv":"P-256","x":..,"y":..,"kid":..}, ...]}.  Keys of
+** other types or curves, or marked for another "alg" or "use", are
+** skipped; an EC P-256 key with bad coordinates is an error.  json need not
+** be NUL-terminated (at most 256 KiB).  CF_OK, CF_CONFIG (no usable key,
+** malformed JSON), CF_NOMEM; cf_auth_errmsg says why.
+*/
+int cf_auth_add_jwks(cf_auth *auth, const char *json, size_t len) CF_WARN_UNUSED;
+
+/* METHOD.  cf_auth_add_jwks on the contents of a file (CF_IO if unreadable). */
+int cf_auth_add_jwks_file(cf_auth *auth, const char *path) CF_WARN_UNUSED;
+
+/*
+** METHOD.  The audience a token's "aud" must contain (copied).  NULL turns
+** the audience check off.  CF_OK, CF_NOMEM.
+*/
+int cf_auth_set_audience(cf_auth *auth, const char *audience) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Seconds of clock difference tolerated on "exp" and "nbf"
+** (0..300).  CF_OK or CF_CONFIG.
+*/
+int cf_auth_set_leeway(cf_auth *auth, int seconds) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Configures auth from named settings (docs/auth.md): lookup(name)
+** returns the value or NULL.  Names: JWT_SECRET, JWT_ES256_PUBLIC_KEY_FILE
+** (with optional JWT_ES256_KID), JWT_JWKS_FILE, JWT_AUDIENCE, JWT_LEEWAY.
+** At least one of the first three must be set.  The `clientflow` program
+** passes its flag > environment > .env lookup.  CF_OK, CF_CONFIG, CF_IO,
+** CF_NOMEM; cf_auth_errmsg says which setting is wrong.
+*/
+int cf_auth_configure(cf_auth *auth, const char *(*lookup)(const char *name)) CF_WARN_UNUSED;
+
+/*
+** The detail of the last failed configuration method on auth ("" if none).
+** Owned by auth, valid until the next method call on it.
+*/
+const char *cf_auth_errmsg(const cf_auth *auth);
+
+/*
+** Verifies token[0..len) (the compact JWS form, without "Bearer ").  On
+** success writes the claims to *out: OUT, freed with cf_claims_free,
+** independent of auth and token.  On refusal returns CF_AUTH and writes the
+** reason to *reason if reason is not NULL (CF_TOKEN_OK on success).  Time
+** comes from the clock hook (cf_set_clock_hook).  auth is not modified.
+** CF_OK, CF_AUTH, CF_NOMEM, CF_MISUSE (NULL arguments).
+*/
+int cf_auth_verify(const cf_auth *auth, const char *token, size_t len, cf_claims **out,
+                   cf_token_error *reason) CF_WARN_UNUSED;
+
+/*
+** Accessors.  Strings are owned by claims and valid until cf_claims_free.
+**  sub:   the user id, a canonical lowercase UUID (never NULL).
+**  role:  the "role" claim (Supabase: "authenticated"), NULL if absent.
+**         Informative only: the server always acts as "authenticated".
+**  email: the "email" claim, NULL if absent.
+**  exp:   expiry, seconds since the epoch.  A connection authenticated by
+**         this token must be closed once the clock reaches it.
+**  iat:   issue time in seconds since the epoch, 0 if absent.
+**  json:  the verified payload as JSON text (NUL-terminated, its length in
+**         *len if len is not NULL), e.g. for request.jwt.claims.
+*/
+const char *cf_claims_sub(const cf_claims *claims);
+const char *cf_claims_role(const cf_claims *claims);
+const char *cf_claims_email(const cf_claims *claims);
+int64_t cf_claims_exp(const cf_claims *claims);
+int64_t cf_claims_iat(const cf_claims *claims);
+const char *cf_claims_json(const cf_claims *claims, size_t *len);
+
+/* DESTRUCTOR.  NULL is fine. */
+void cf_claims_free(cf_claims *claims);
+
+/*
+** Mints a token for user sub (a canonical UUID) valid for ttl_seconds
+** (1..31536000) from now (the clock hook), with the payload
+** {"aud":aud,"exp":..,"iat":..,"sub":sub,"email":email,"role":role}; aud,
+** email and role are left out when NULL.  cf_token_mint_hs256 signs with
+** a shared secret (at least CF_TOKEN_MIN_SECRET bytes);
+** cf_token_mint_es256 with a P-256 private key in PEM (pem need not be
+** NUL-terminated) and puts kid (if not NULL) in the header: for tests and
+** development.  OUT: *out, a NUL-terminated token freed with
+** cf_token_free; NULL on failure.  CF_OK, CF_INVALID (bad sub, ttl, key),
+** CF_CONFIG (secret too short), CF_NOMEM.
+*/
+int cf_token_mint_hs256(const void *secret, size_t secret_len, const char *sub,
+                        const char *role, const char *email, const char *aud,
+                        int64_t ttl_seconds, char **out) CF_WARN_UNUSED;
+int cf_token_mint_es256(const char *private_pem, size_t pem_len, const char *kid,
+                        const char *sub, const char *role, const char *email,
+                        const char *aud, int64_t ttl_seconds, char **out) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Frees a token from cf_token_mint_*; NULL is fine. */
+void cf_token_free(char *token);
+
+/* ======================================================================== */
+/* End of Tokens                                                            */
+/* ======================================================================== */
+
+/* ======================================================================== */
+/* Replica (node)                                 owner: store/, docs/replica.md */
+/* ======================================================================== */
+/*
+** A cf_node is one open replica: a SQLite file holding one organization's
+** rows.  Apps read and write the views named like the CRM's tables
+** (contacts, deals, ...) with plain SQL through cf_node_exec() or the
+** statement API below; triggers behind the views fill ids, org_id,
+** timestamps and column versions and log every change in the outbox in the
+** same transaction.  The outbox empties as the master answers (issue 4's
+** sync session); changes the master rejects move to the conflicts list until
+** the app retries or discards them.
+*/
+typedef struct cf_node cf_node;
+typedef struct cf_stmt cf_stmt;
+
+/*
+** CONSTRUCTOR.  Opens the replica file at path, creating it (and installing
+** its schema) if it does not exist, or upgrading its schema if it is older.
+** org_id and user_id are UUID texts: the organization the file replicates
+** and the user it acts for.  An existing file must have been created for the
+** same org (CF_WRONG_ORG) and user (CF_PERMISSION).  OUT: *out, NULL on
+** failure.  Result: CF_OK, CF_INVALID (bad ids), CF_IO, CF_CORRUPT,
+** CF_STORE, CF_NOMEM, CF_BUSY.  The node is closed with cf_node_close().
+*/
+int cf_node_open(const char *path, const char *org_id, const char *user_id,
+                 cf_node **out) CF_WARN_UNUSED;
+
+/*
+** DESTRUCTOR.  Closes node (NULL is fine).  Statements from cf_node_prepare()
+** should be finalized first; any left over are finalized with it (their
+** cf_stmt handles must not be used afterwards but must still be passed to
+** cf_stmt_finalize to free them).
+*/
+void cf_node_close(cf_node *node);
+
+/*
+** The detail of node's last failure, in English ("" if none).  Owned by
+** node; valid until the next call on node.  cf_node_errmsg(NULL) gives the
+** detail of the last failed cf_node_open() (static storage, one per process).
+*/
+const char *cf_node_errmsg(const cf_node *node);
+
+/*
+** Identity of the replica: its node id, org id and user id as canonical
+** UUID text.  Owned by node, valid until cf_node_close().
+*/
+const char *cf_node_id(const cf_node *node);
+const char *cf_node_org_id(const cf_node *node);
+const char *cf_node_user_id(const cf_node *node);
+
+/* Layout version of the replica schema this library writes. */
+int cf_node_schema_version(void);
+
+/*
+** Runs the SQL text sql (one or more statements separated by ';') on the
+** replica and discards any rows.  Writes go through the views' triggers.
+** BEGIN/COMMIT are allowed; the app must not leave a transaction open when it
+** calls the sync functions.  Result: CF_OK, or CF_WRONG_ORG (a row names
+** another org), CF_CONSTRAINT, CF_INVALID (a value its column cannot hold),
+** CF_STORE (SQL error), CF_BUSY, CF_NOMEM, ... with cf_node_errmsg().
+*/
+int cf_node_exec(cf_node *node, const char *sql) CF_WARN_UNUSED;
+
+/*
+** CONSTRUCTOR.  Compiles the first statement of sql.  OUT: *out, NULL on
+** failure.  The statement belongs to node and must be finalized with
+** cf_stmt_finalize() before (or after) cf_node_close().
+*/
+int cf_node_prepare(cf_node *node, const char *sql, cf_stmt **out) CF_WARN_UNUSED;
+
+/*
+** Binding, 1-based parameter index as in SQLite ("?1", ":name" counted in
+** order).  Text and blobs are copied.  CF_OK, CF_INVALID (bad index),
+** CF_NOMEM, CF_MISUSE (statement running: reset it first).
+*/
+int cf_stmt_bind_null(cf_stmt *stmt, int idx) CF_WARN_UNUSED;
+int cf_stmt_bind_int64(cf_stmt *stmt, int idx, int64_t v) CF_WARN_UNUSED;
+int cf_stmt_bind_double(cf_stmt *stmt, int idx, double v) CF_WARN_UNUSED;
+int cf_stmt_bind_text(cf_stmt *stmt, int idx, const char *s) CF_WARN_UNUSED;
+int cf_stmt_bind_blob(cf_stmt *stmt, int idx, const void *p, size_t n) CF_WARN_UNUSED;
+
+/*
+** Steps the statement: CF_OK when a row is available (read it with the
+** column accessors), CF_DONE when it has finished, another code on failure
+** (then cf_node_errmsg of its node tells why).
+*/
+int cf_stmt_step(cf_stmt *stmt) CF_WARN_UNUSED;
+
+/* Rewinds stmt so it can run again; bindings are kept.  CF_OK. */
+int cf_stmt_reset(cf_stmt *stmt);
+
+/* DESTRUCTOR.  Frees stmt (NULL is fine). */
+void cf_stmt_finalize(cf_stmt *stmt);
+
+/* Column types of a result row. */
+typedef enum cf_sqltype {
+  CF_COL_NULL = 0,
+  CF_COL_INTEGER = 1,
+  CF_COL_REAL = 2,
+  CF_COL_TEXT = 3,
+  CF_COL_BLOB = 4
+} cf_sqltype;
+
+/*
+** Column accessors for the current row (0-based column index).  Text and
+** blob pointers are owned by the statement and valid until the next step,
+** reset or finalize; text is NUL-terminated UTF-8 and NULL for SQL NULL.
+*/
+int cf_stmt_column_count(cf_stmt *stmt);
+const char *cf_stmt_column_name(cf_stmt *stmt, int col);
+int cf_stmt_column_type(cf_stmt *stmt, int col);
+int64_t cf_stmt_column_int64(cf_stmt *stmt, int col);
+double cf_stmt_column_double(cf_stmt *stmt, int col);
+const char *cf_stmt_column_text(cf_stmt *stmt, int col);
+const void *cf_stmt_column_blob(cf_stmt *stmt, int col, size_t *len);
+
+/* Number of changes waiting in the outbox (sent or not) and of conflicts.
+** OUT: *count.  CF_OK or a store error. */
+int cf_node_outbox_count(cf_node *node, int64_t *count) CF_WARN_UNUSED;
+int cf_node_conflict_count(cf_node *node, int64_t *count) CF_WARN_UNUSED;
+
+/*
+** One outbox entry, as a listing shows it.  Filled by the library; the
+** strings are valid only during the callback.
+*/
+typedef struct cf_change_info {
+  int64_t seq;         /* position in the outbox (local order) */
+  int64_t tx;          /* local transaction (HLC of its first write) */
+  const char *table;   /* table (view) name, e.g. "contacts" */
+  const char *row_id;  /* the row's id (UUID text) */
+  const char *columns; /* changed columns, comma-separated ("deleted" too) */
+  int in_flight;       /* 1 if sent and waiting for the master's answer */
+} cf_change_info;
+
+/*
+** One conflict: a change the master rejected.  Filled by the library; the
+** strings are valid only during the callback.
+*/
+typedef struct cf_conflict_info {
+  int64_t id;          /* conflict id, for retry/discard */
+  int64_t seq;         /* the outbox position it had */
+  const char *table;   /* table name */
+  const char *row_id;  /* the row's id */
+  const char *columns; /* the rejected change's columns, comma-separated */
+  int code;            /* CF_* code of the reason (CF_PERMISSION, ...) */
+  const char *message; /* the master's reason */
+  int64_t at_ms;       /* when it was recorded (ms since the epoch) */
+} cf_conflict_info;
+
+/* Listing callbacks: return 0 to continue, non-zero to stop (the listing
+** then returns CF_OK). */
+typedef int (*cf_change_fn)(void *ctx, const cf_change_info *change);
+typedef int (*cf_conflict_fn)(void *ctx, const cf_conflict_info *conflict);
+
+/* Calls fn for up to limit outbox entries, oldest first.  CF_OK or an error. */
+int cf_node_outbox_list(cf_node *node, int64_t limit, cf_change_fn fn,
+                        void *ctx) CF_WARN_UNUSED;
+/* Calls fn for up to limit conflicts, oldest first.  CF_OK or an error. */
+int cf_node_conflicts_list(cf_node *node, int64_t limit, cf_conflict_fn fn,
+                           void *ctx) CF_WARN_UNUSED;
+
+/*
+** Retries conflict id: its columns get a fresh version (so they win again
+** over what the master holds) and the change goes back to the end of the
+** outbox; the conflict is removed.  Fix the row through the views first if
+** the reason asks for it.  CF_OK, CF_NOTFOUND, or a store error.
+*/
+int cf_node_conflict_retry(cf_node *node, int64_t id) CF_WARN_UNUSED;
+
+/*
+** Discards conflict id explicitly: the rejected columns keep their local
+** values but lose their version (the zero version), so the master's value
+** replaces them at the next pull that carries the row; the conflict is
+** removed and nothing is sent.  CF_OK, CF_NOTFOUND, or a store error.
+*/
+int cf_node_conflict_discard(cf_node *node, int64_t id) CF_WARN_UNUSED;
+
+/* ===================================================== end Replica (node) */
+
+/* ======================================================================== */
+/* Sync server (sync/server.c; docs/protocol.md, docs/server.md)            */
+/* ======================================================================== */
+/*
+** The server side of the sync channel: a WebSocket endpoint (path /sync)
+** and an HTTP endpoint (/health, the REST API) on one port, backed by the
+** PostgreSQL master.  Pushes and pulls run as the token's user, so the
+** master's RLS judges every row.  The database login must not be a
+** superuser, own the tables or have BYPASSRLS: cf_server_start() checks and
+** refuses otherwise.
+**
+**     cf_server *srv;
+**     rc = cf_server_new(&srv);
+**     rc = cf_server_set_database(srv, url);
+**     rc = cf_server_set_listen(srv, "127.0.0.1", 4000);
+**     cf_server_set_auth(srv, auth);        // takes ownership
+**     rc = cf_server_start(srv);            // connects, checks, listens
+**     rc = cf_server_run(srv);              // until cf_server_stop()
+**     cf_server_free(srv);
+*/
+typedef struct cf_server cf_server;
+
+/* CONSTRUCTOR.  A server with defaults (port 4000, 4 workers).  OUT: *out,
+** freed with cf_server_free; NULL on failure.  CF_OK, CF_NOMEM. */
+int cf_server_new(cf_server **out) CF_WARN_UNUSED;
+/* METHOD.  The master's DATABASE_URL (copied). */
+int cf_server_set_database(cf_server *srv, const char *url) CF_WARN_UNUSED;
+/* METHOD.  Address (copied; NULL = 127.0.0.1) and port (0 = ephemeral). */
+int cf_server_set_listen(cf_server *srv, const char *host, int port) CF_WARN_UNUSED;
+/* METHOD.  Worker threads, each with one database connection (1..32). */
+int cf_server_set_workers(cf_server *srv, int n) CF_WARN_UNUSED;
+/* METHOD.  The token verifier; the server takes ownership of auth. */
+void cf_server_set_auth(cf_server *srv, cf_auth *auth);
+/*
+** METHOD.  Connects to the database, checks the login role, starts the
+** workers and listens.  CF_OK; CF_CONFIG, CF_UNREACHABLE, CF_AUTH,
+** CF_PERMISSION (role not allowed), CF_IO (cannot listen), CF_NOMEM; the
+** detail in cf_server_errmsg().
+*/
+int cf_server_start(cf_server *srv) CF_WARN_UNUSED;
+/* The port listened on (after cf_server_start), or -1. */
+int cf_server_port(const cf_server *srv);
+/* METHOD.  Runs the event loop until cf_server_stop() and a graceful
+** shutdown.  CF_OK or CF_IO. */
+int cf_server_run(cf_server *srv) CF_WARN_UNUSED;
+/* METHOD.  Runs the event loop once, waiting at most timeout_ms. */
+int cf_server_run_once(cf_server *srv, int timeout_ms) CF_WARN_UNUSED;
+/* Asks the server to stop: sessions are closed cleanly, transactions in
+** flight finish.  Safe from another thread and from a signal handler. */
+void cf_server_stop(cf_server *srv);
+/* The detail of the last failure ("" if none); owned by srv. */
+const char *cf_server_errmsg(const cf_server *srv);
+/* DESTRUCTOR.  Waits for the workers, closes everything.  NULL is fine. */
+void cf_server_free(cf_server *srv);
+
+/* ======================================================================== */
+/* Sync client (sync/client.c; docs/protocol.md)                            */
+/* ======================================================================== */
+/*
+** Reconciles one replica with the master through a sync server: pushes the
+** outbox in batches (each change answered applied, superseded or rejected;
+** rejected ones move to the conflicts table), then pulls pages until the
+** replica has caught up.  Nothing leaves the outbox without an answer from
+** the master, so any failure can simply be retried.
+**
+**     cf_sync *s;
+**     rc = cf_sync_new(node, "ws://127.0.0.1:4000/sync", token, &s);
+**     rc = cf_sync_run(s);      // CF_UNREACHABLE when offline
+**     cf_sync_free(s);
+*/
+typedef struct cf_sync cf_sync;
+
+/* Phases reported to the progress callback. */
+#define CF_SYNC_PHASE_PUSH 1
+#define CF_SYNC_PHASE_PULL 2
+/* Progress: done of total units in a phase (total -1 when unknown). */
+typedef void (*cf_sync_progress_fn)(void *ctx, int phase, int64_t done, int64_t total);
+
+/* Counters of the last cf_sync_run. */
+typedef enum cf_sync_counter {
+  CF_SYNC_PUSHED = 0,     /* changes answered by the master */
+  CF_SYNC_APPLIED = 1,    /* of which applied */
+  CF_SYNC_SUPERSEDED = 2, /* of which superseded by newer versions */
+  CF_SYNC_REJECTED = 3,   /* of which rejected (now in the conflicts table) */
+  CF_SYNC_PULLED = 4,     /* rows pulled and merged */
+  CF_SYNC_CURSOR = 5,     /* the replica's cursor afterwards */
+  CF_SYNC_REVOKED = 6,    /* 1 if the server said access was revoked */
+  CF_SYNC_COUNTER_MAX = 7
+} cf_sync_counter;
+
+/* CONSTRUCTOR.  A sync session for node (borrowed: it must outlive the
+** session) with the server at url (ws:// or wss://, copied) and an access
+** token (copied).  OUT: *out, freed with cf_sync_free.  CF_OK, CF_MISUSE,
+** CF_NOMEM. */
+int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out) CF_WARN_UNUSED;
+/* METHOD.  Sets the progress callback (NULL: none). */
+void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx);
+/*
+** METHOD.  One full sync: connect, push everything, pull to the head,
+** close.  CF_OK; CF_UNREACHABLE (no server, or the connection dropped:
+** retry later, nothing is lost), CF_AUTH (token refused), CF_PERMISSION
+** (not a member, or access revoked), CF_NOTFOUND (the replica must
+** bootstrap again), CF_PROTOCOL, store errors; cf_sync_errmsg() says why.
+*/
+int cf_sync_run(cf_sync *s) CF_WARN_UNUSED;
+/* A counter of the last run. */
+int64_t cf_sync_count(const cf_sync *s, cf_sync_counter which);
+/* The user's role in the org as the server reported it ("" before). */
+const char *cf_sync_role(const cf_sync *s);
+/* The detail of the last failure; owned by s. */
+const char *cf_sync_errmsg(const cf_sync *s);
+/* DESTRUCTOR.  NULL is fine. */
+void cf_sync_free(cf_sync *s);
+
+/*
+** METHOD.  Named settings kept in the replica file (e.g. the server URL a
+** node syncs with).  Names are 1..64 bytes; values at most 64 KiB (copied).
+** cf_node_setting_get copies the value into buf[cap] (NUL-terminated);
+** CF_NOTFOUND if unset.
+*/
+int cf_node_setting_set(cf_node *node, const char *name, const char *value) CF_WARN_UNUSED;
+int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) CF_WARN_UNUSED;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,313 @@
+/*
+** bench/bench_store.c: the replica's write and apply costs against SQLite
+** baselines, in one process (issue 3, part 7).  Not a test; prints a table.
+**
+**   1. N contacts written through the `contacts` view (triggers: id, org,
+**      canonical values, versions, outbox) vs N plain INSERTs into an
+**      identical table without triggers (the master's columns and key) in a
+**      database with the same settings.  Both in one transaction, with
+**      prepared statements.
+**   2. N remote rows applied through the merge (cf__store_apply, batches of
+**      APPLY_BATCH rows) vs sqlite3changeset_apply() of the same rows into
+**      an empty database.
+**
+** Usage: bench_store [N] (default 200000).  Files go to a fresh directory
+** under /tmp, removed at the end.  SQLite is included here only for the
+** baselines; the library's use of it is confined to store/.
+*/
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clientflow.h"
+#include "core/buf.h"
+#include "core/row.h"
+#include "core/schema.h"
+#include "core/uuid.h"
+#include "core/value.h"
+#include "platform/platform.h"
+#include "store/store.h"
+
+#define ORG "0190f1a2-0000-7000-8000-00000000a001"
+#define USER "0190f1a2-0000-7000-8000-00000000b001"
+#define APPLY_BATCH 5000
+
+/* The values of one generated contact. */
+typedef struct gen_row {
+  char id[CF_UUID_TEXT_LEN];   /* UUIDv7 */
+  char first[32], last[32];    /* names */
+  char email[64], company[32]; /* contact data */
+  char meta[40];               /* metadata JSON */
+  char ts[CF_TIMESTAMP_TEXT_LEN]; /* created_at = updated_at */
+} gen_row;
+
+static double now_s(void) { return (double)cf__monotonic_ns() / 1e9; }
+
+static void die(const char *what, const char *detail) {
+  fprintf(stderr, "bench_store: %s: %s\n", what, detail ? detail : "");
+  exit(1);
+}
+
+static gen_row *generate(size_t n) {
+  gen_row *rows = calloc(n, sizeof *rows);
+  if (rows == NULL) die("out of memory", NULL);
+  int64_t base_us = cf__now_ms() * 1000;
+  for (size_t i = 0; i < n; i++) {
+    gen_row *r = &rows[i];
+    cf_uuid u;
+    if (cf__uuid_v7(&u) != CF_OK) die("uuid", NULL);
+    cf__uuid_format(&u, r->id);
+    snprintf(r->first, sizeof r->first, "First%zu", i);
+    snprintf(r->last, sizeof r->last, "Last%zu", i % 5000);
+    snprintf(r->email, sizeof r->email, "user%zu@example.com", i);
+    snprintf(r->company, sizeof r->company, "Company %zu", i % 1000);
+    snprintf(r->meta, sizeof r->meta, "{\"n\":%zu}", i);
+    if (cf__timestamp_format(base_us + (int64_t)i, r->ts) != CF_OK) die("timestamp", NULL);
+  }
+  return rows;
+}
+
+/* --- raw SQLite helpers for the baselines ---------------------------------- */
+
+static sqlite3 *open_plain(const char *path) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open(path, &db) != SQLITE_OK) die("open", sqlite3_errmsg(db));
+  /* The replica's settings (sql/sqlite/000_connection.sql). */
+  if (sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
+                   "PRAGMA temp_store=MEMORY;",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    die("pragmas", sqlite3_errmsg(db));
+  return db;
+}
+
+static void create_plain_table(sqlite3 *db, const char *name) {
+  cf_buf b;
+  cf__buf_init(&b, 1 << 16);
+  if (cf__ddl_build_plain_table(cf__schema_table_by_name("contacts"), name, &b) != CF_OK)
+    die("plain table", NULL);
+  if (sqlite3_exec(db, b.p, NULL, NULL, NULL) != SQLITE_OK) die("create", sqlite3_errmsg(db));
+  cf__buf_free(&b);
+}
+
+#define PLAIN_INSERT                                                                     \
+  "INSERT INTO %s (org_id, id, first_name, last_name, email, phone, company, tags, "      \
+  "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, '[\"a\",\"b\"]', " \
+  "?7, ?8, ?8)"
+
+static void plain_insert_all(sqlite3 *db, const char *table, const gen_row *rows, size_t n) {
+  char sql[512];
+  snprintf(sql, sizeof sql, PLAIN_INSERT, table);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die("prepare", sqlite3_errmsg(db));
+  for (size_t i = 0; i < n; i++) {
+    const gen_row *r = &rows[i];
+    sqlite3_bind_text(st, 1, ORG, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->first, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->last, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->company, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r->meta, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, r->ts, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) die("plain insert", sqlite3_errmsg(db));
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+}
+
+static int on_conflict(void *ctx, int kind, sqlite3_changeset_iter *it) {
+  return SQLITE_CHANGESET_ABORT;
+}
+
+/* --- the measurements -------------------------------------------------------- */
+
+static double bench_plain(const char *dir, const gen_row *rows, size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/plain.db", dir);
+  sqlite3 *db = open_plain(path);
+  create_plain_table(db, "contacts");
+  double t0 = now_s();
+  sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+  plain_insert_all(db, "contacts", rows, n);
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) die("commit", sqlite3_errmsg(db));
+  double dt = now_s() - t0;
+  sqlite3_close(db);
+  return dt;
+}
+
+static double bench_logged(const char *dir, const gen_row *rows, size_t n, int give_ids) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/logged%d.db", dir, give_ids);
+  cf_node *node = NULL;
+  if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("open replica", cf_node_errmsg(NULL));
+  cf_stmt *st = NULL;
+  const char *sql = give_ids
+                        ? "INSERT INTO contacts (id, first_name, last_name, email, company, tags, "
+                          "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                          "'[\"a\",\"b\"]', ?6, ?7, ?7)"
+                        : "INSERT INTO contacts (first_name, last_name, email, company, tags, "
+                          "metadata) VALUES (?2, ?3, ?4, ?5, '[\"a\",\"b\"]', ?6)";
+  if (cf_node_prepare(node, sql, &st) != CF_OK) die("prepare", cf_node_errmsg(node));
+  double t0 = now_s();
+  if (cf_node_exec(node, "BEGIN") != CF_OK) die("begin", cf_node_errmsg(node));
+  for (size_t i = 0; i < n; i++) {
+    const gen_row *r = &rows[i];
+    int rc = CF_OK;
+    if (give_ids) rc = cf_stmt_bind_text(st, 1, r->id);
+    if (rc == CF_OK) rc = cf_stmt_bind_text(st, 2, r->first);
+    if (rc == CF_OK) rc = cf_stmt_bind_text(st, 3, r->last);
+    if (rc == CF_OK) rc = cf_stmt_bind_text(st, 4, r->email);
+    if (rc == CF_OK) rc = cf_stmt_bind_text(st, 5, r->company);
+    if (rc == CF_OK) rc = cf_stmt_bind_text(st, 6, r->meta);
+    if (rc == CF_OK && give_ids) rc = cf_stmt_bind_text(st, 7, r->ts);
+    if (rc != CF_OK || cf_stmt_step(st) != CF_DONE) die("logged insert", cf_node_errmsg(node));
+    cf_stmt_reset(st);
+  }
+  if (cf_node_exec(node, "COMMIT") != CF_OK) die("commit", cf_node_errmsg(node));
+  double dt = now_s() - t0;
+  int64_t logged = 0;
+  if (cf_node_outbox_count(node, &logged) != CF_OK || (size_t)logged != n)
+    die("outbox", "not every write was logged");
+  cf_stmt_finalize(st);
+  cf_node_close(node);
+  return dt;
+}
+
+static double bench_changeset(const char *dir, const gen_row *rows, size_t n, int *size_out) {
+  /* Record the rows as a changeset from an in-memory source. */
+  sqlite3 *src = NULL;
+  if (sqlite3_open(":memory:", &src) != SQLITE_OK) die("open", NULL);
+  create_plain_table(src, "contacts");
+  sqlite3_session *session = NULL;
+  if (sqlite3session_create(src, "main", &session) != SQLITE_OK) die("session", NULL);
+  sqlite3session_attach(session, "contacts");
+  sqlite3_exec(src, "BEGIN", NULL, NULL, NULL);
+  plain_insert_all(src, "contacts", rows, n);
+  sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
+  int size = 0;
+  void *blob = NULL;
+  if (sqlite3session_changeset(session, &size, &blob) != SQLITE_OK) die("changeset", NULL);
+  sqlite3session_delete(session);
+  sqlite3_close(src);
+  *size_out = size;
+
+  char path[512];
+  snprintf(path, sizeof path, "%s/changeset.db", dir);
+  sqlite3 *db = open_plain(path);
+  create_plain_table(db, "contacts");
+  double t0 = now_s();
+  if (sqlite3changeset_apply(db, size, blob, NULL, on_conflict, NULL) != SQLITE_OK)
+    die("changeset apply", sqlite3_errmsg(db));
+  double dt = now_s() - t0;
+  sqlite3_free(blob);
+  sqlite3_close(db);
+  return dt;
+}
+
+static void set_text(cf_row *row, int col, const char *s, const cf_ver *v) {
+  cf_value val = s ? cf__value_text(s, strlen(s)) : cf__value_null();
+  if (cf__row_set(row, (unsigned)col, &val, v) != CF_OK) die("row", NULL);
+}
+
+static double bench_merge_apply(const char *dir, const gen_row *rows, size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/apply.db", dir);
+  cf_node *node = NULL;
+  if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("open replica", cf_node_errmsg(NULL));
+  const cf_table *t = cf__schema_table_by_name("contacts");
+  cf_row *batch = calloc(APPLY_BATCH, sizeof *batch);
+  if (batch == NULL) die("out of memory", NULL);
+  cf_nodeid remote;
+  memset(&remote, 0x5a, sizeof remote);
+  int64_t ms = cf__now_ms();
+  int c_org = cf__schema_column_index(t, "org_id"), c_id = cf__schema_column_index(t, "id");
+  int c_first = cf__schema_column_index(t, "first_name");
+  int c_last = cf__schema_column_index(t, "last_name");
+  int c_email = cf__schema_column_index(t, "email"), c_phone = cf__schema_column_index(t, "phone");
+  int c_company = cf__schema_column_index(t, "company");
+  int c_tags = cf__schema_column_index(t, "tags"), c_meta = cf__schema_column_index(t, "metadata");
+  int c_created = cf__schema_column_index(t, "created_at");
+  int c_updated = cf__schema_column_index(t, "updated_at");
+  double total = 0;
+  for (size_t done = 0; done < n;) {
+    size_t k = n - done < APPLY_BATCH ? n - done : APPLY_BATCH;
+    for (size_t j = 0; j < k; j++) {
+      const gen_row *r = &rows[done + j];
+      cf_row *ch = &batch[j];
+      cf_ver v;
+      cf__ver_make(CF_HLC_MAKE(ms, (done + j) % 60000), &remote, &v);
+      cf__row_init(ch, t);
+      set_text(ch, c_org, ORG, NULL);
+      set_text(ch, c_id, r->id, NULL);
+      set_text(ch, c_first, r->first, &v);
+      set_text(ch, c_last, r->last, &v);
+      set_text(ch, c_email, r->email, &v);
+      set_text(ch, c_phone, NULL, &v);
+      set_text(ch, c_company, r->company, &v);
+      set_text(ch, c_tags, "[\"a\",\"b\"]", &v);
+      set_text(ch, c_meta, r->meta, &v);
+      set_text(ch, c_created, r->ts, &v);
+      set_text(ch, c_updated, r->ts, &v);
+      cf__row_set_deleted(ch, 0, &v);
+    }
+    double t0 = now_s();
+    if (cf__store_apply(node, batch, k, (int64_t)(done + k)) != CF_OK)
+      die("merge apply", cf_node_errmsg(node));
+    total += now_s() - t0;
+    done += k;
+  }
+  free(batch);
+  cf_node_close(node);
+  return total;
+}
+
+static void rm_dir(const char *dir) {
+  const char *files[] = {"plain.db", "logged0.db", "logged1.db", "changeset.db", "apply.db"};
+  const char *suffix[] = {"", "-wal", "-shm"};
+  char p[600];
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+    for (int s = 0; s < 3; s++) {
+      snprintf(p, sizeof p, "%s/%s%s", dir, files[i], suffix[s]);
+      unlink(p);
+    }
+  rmdir(dir);
+}
+
+int main(int argc, char **argv) {
+  size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 200000;
+  if (n == 0 || n > 10000000) die("usage", "bench_store [rows]");
+  char dir[] = "/tmp/cf-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) die("mkdtemp", NULL);
+  gen_row *rows = generate(n);
+  double plain = bench_plain(dir, rows, n);
+  double logged = bench_logged(dir, rows, n, 0);
+  double logged_ids = bench_logged(dir, rows, n, 1);
+  int cs_size = 0;
+  double changeset = bench_changeset(dir, rows, n, &cs_size);
+  double merge = bench_merge_apply(dir, rows, n);
+  printf("bench_store: %zu contacts, SQLite %s, one process\n\n", n, sqlite3_libversion());
+  printf("| %-52s | %9s | %11s | %10s |\n", "what", "seconds", "rows/s", "ratio");
+  printf("|%s|%s|%s|%s|\n", "------------------------------------------------------",
+         "-----------", "-------------", "------------");
+  printf("| %-52s | %9.3f | %11.0f | %10s |\n", "plain INSERT, identical table, no triggers", plain,
+         n / plain, "1.00");
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "logged write through the view (ids made by trigger)",
+         logged, n / logged, plain / logged);
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "logged write through the view (app gives id, ts)",
+         logged_ids, n / logged_ids, plain / logged_ids);
+  printf("| %-52s | %9.3f | %11.0f | %10s |\n", "sqlite3changeset_apply into an empty database",
+         changeset, n / changeset, "1.00");
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "merge apply (cf__store_apply, 5000-row batches)",
+         merge, n / merge, changeset / merge);
+  printf("\ntargets: logged >= 0.50x plain; merge apply >= 0.33x changeset apply "
+         "(changeset: %d bytes)\n", cs_size);
+  free(rows);
+  rm_dir(dir);
+  return 0;
+}

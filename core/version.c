@@ -1,0 +1,102 @@
+/*
+** core/version.c: node ids and 24-byte column versions (see core/version.h).
+*/
+#include "core/version.h"
+
+#include <string.h>
+
+#include "core/uuid.h"
+
+int cf__node_id_generate(cf_nodeid *out) {
+  cf_uuid u;
+  int rc = cf__uuid_v4(&u);
+  memcpy(out->b, u.b, CF_NODE_ID_LEN);
+  return rc;
+}
+
+void cf__node_id_format(const cf_nodeid *id, char out[CF_NODE_ID_TEXT_LEN]) {
+  cf_uuid u;
+  memcpy(u.b, id->b, CF_NODE_ID_LEN);
+  cf__uuid_format(&u, out);
+}
+
+int cf__node_id_parse(const char *s, size_t len, cf_nodeid *out) {
+  cf_uuid u;
+  int rc = cf__uuid_parse(s, len, &u);
+  if (rc == CF_OK) memcpy(out->b, u.b, CF_NODE_ID_LEN);
+  return rc;
+}
+
+void cf__ver_make(cf_hlc hlc, const cf_nodeid *node, cf_ver *out) {
+  for (int i = 0; i < 8; i++)
+    out->b[i] = (unsigned char)(hlc >> (56 - 8 * i));
+  memcpy(out->b + 8, node->b, CF_NODE_ID_LEN);
+}
+
+cf_hlc cf__ver_hlc(const cf_ver *v) {
+  cf_hlc h = 0;
+  for (int i = 0; i < 8; i++)
+    h = (h << 8) | v->b[i];
+  return h;
+}
+
+void cf__ver_node(const cf_ver *v, cf_nodeid *node) {
+  if (node != NULL) memcpy(node->b, v->b + 8, CF_NODE_ID_LEN);
+}
+
+void cf__ver_encode(const cf_ver *v, unsigned char out[CF_VER_LEN]) {
+  memcpy(out, v->b, CF_VER_LEN);
+}
+
+int cf__ver_decode(const void *bytes, size_t len, cf_ver *out) {
+  if (bytes == NULL || len != CF_VER_LEN) return CF_INVALID;
+  memcpy(out->b, bytes, CF_VER_LEN);
+  return CF_OK;
+}
+
+int cf__ver_cmp(const cf_ver *a, const cf_ver *b) {
+  return memcmp(a->b, b->b, CF_VER_LEN);
+}
+
+int cf__ver_is_zero(const cf_ver *v) {
+  for (int i = 0; i < CF_VER_LEN; i++)
+    if (v->b[i] != 0) return 0;
+  return 1;
+}
+
+char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]) {
+  static const char hex[] = "0123456789abcdef";
+  size_t j = 0;
+  for (int i = 0; i < CF_VER_LEN; i++) {
+    if (i == 8) out[j++] = '-';
+    out[j++] = hex[v->b[i] >> 4];
+    out[j++] = hex[v->b[i] & 15];
+  }
+  out[j] = '\0';
+  return out;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int cf__ver_parse(const char *s, size_t len, cf_ver *out) {
+  if (s == NULL || len != CF_VER_TEXT_LEN - 1 || s[16] != '-') return CF_INVALID;
+  cf_ver v;
+  size_t j = 0;
+  for (size_t i = 0; i < len;) {
+    if (i == 16) {
+      i++;
+      continue;
+    }
+    int h = hexval(s[i]), l = hexval(s[i + 1]);
+    if (h < 0 || l < 0) return CF_INVALID;
+    v.b[j++] = (unsigned char)(h << 4 | l);
+    i += 2;
+  }
+  *out = v;
+  return CF_OK;
+}

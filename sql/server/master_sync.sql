@@ -1,0 +1,65 @@
+-- sql/server/master_sync.sql: the fixed statements of sync/master_sync.c
+-- (push, pull, role check).  Each starts at a "-- @name NAME" line.  The
+-- per-table statements (select/insert/update/delete of rows) are generated
+-- from the schema descriptor (core/schema.c) by sync/master_sync.c.
+-- docs/master-sync.md explains the design; sql/postgres/003_sync.sql holds
+-- the functions called here.
+
+-- @name as_user
+-- $1 claims JSON.  Run right after BEGIN: the transaction's role, claims and
+-- output formats (all transaction-local).
+SELECT set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', $1, true),
+       set_config('TimeZone', 'UTC', true),
+       set_config('DateStyle', 'ISO, YMD', true),
+       set_config('bytea_output', 'hex', true)
+
+-- @name push_begin
+-- $1 org, $2 node, $3 batch seq, $4 change count, $5 greatest HLC.
+SELECT b.member, b.replay, b.last_batch, b.results, b.seq_lo,
+       set_config('cf.push_seq_lo', coalesce(b.seq_lo::text, ''), true)
+FROM cf_sync.push_begin($1::uuid, $2::uuid, $3::bigint, $4::integer, $5::bigint) AS b
+
+-- @name push_record
+-- $1 org, $2 node, $3 batch seq, $4 results text.
+SELECT cf_sync.push_record($1::uuid, $2::uuid, $3::bigint, $4)
+
+-- @name pull_begin
+-- $1 org.
+SELECT p.member, p.head_seq, p.purged_seq FROM cf_sync.pull_begin($1::uuid) AS p
+
+-- @name pull_tombstones
+-- $1 org, $2 cursor, $3 limit.
+SELECT t.cf_seq, t.table_no, t.id::text, encode(t.deleted_version, 'hex')
+FROM cf_sync.tombstones AS t
+WHERE t.org_id = $1::uuid AND t.cf_seq > $2::bigint
+ORDER BY t.cf_seq
+LIMIT $3::integer
+
+-- @name tombstones_for_keys
+-- $1 org, $2 table number, $3 ids (text[] literal).
+SELECT t.id::text, encode(t.deleted_version, 'hex')
+FROM cf_sync.tombstones AS t
+WHERE t.org_id = $1::uuid AND t.table_no = $2::smallint AND t.id = ANY ($3::uuid[])
+
+-- @name existing_ids
+-- $1 org, $2 table number, $3 ids (text[] literal): which exist at all.
+SELECT e::text FROM cf_sync.existing_ids($1::uuid, $2::integer, $3::uuid[]) AS e
+
+-- @name check_role
+-- The connected role's attributes, for cf__master_check_role.
+SELECT current_user,
+       r.rolsuper,
+       r.rolbypassrls,
+       pg_has_role(current_user, 'authenticated', 'MEMBER'),
+       CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_sync_server')
+            THEN pg_has_role(current_user, 'cf_sync_server', 'MEMBER') ELSE false END,
+       (SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+        FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public'
+          AND c.relname IN ('organizations', 'users', 'memberships', 'contacts', 'deals',
+                            'activities', 'appointments', 'messages', 'automations',
+                            'daily_metrics')
+          AND pg_has_role(current_user, c.relowner, 'MEMBER'))
+FROM pg_roles AS r
+WHERE r.rolname = current_user

@@ -1,0 +1,11 @@
+-- sql/server/session.sql: the statements of the sync server's sessions
+-- (sync/server.c) besides push and pull (sql/server/master_sync.sql).
+-- Each starts at a "-- @name NAME" line.
+
+-- @name hello
+-- $1 org.  Run as the user (as_user): whether the user is a member, their
+-- role and the org's cursor head, for the WELCOME frame.
+SELECT p.member, p.head_seq,
+       (SELECT m.role FROM public.memberships AS m
+         WHERE m.org_id = $1::uuid AND m.user_id = auth.uid()) AS role
+FROM cf_sync.pull_begin($1::uuid) AS p

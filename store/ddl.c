@@ -1,0 +1,433 @@
+/*
+** store/ddl.c: the replica's per-table SQL, generated from the schema
+** descriptor (core/schema.h) by named builder functions, so that column
+** lists are written once.  Design: docs/replica.md.
+**
+** For each table <t> of the descriptor (number T):
+**
+**   cf_<t>   the data table
+**     column   type      meaning
+**     rid      INTEGER   PRIMARY KEY: stable rowid the outbox points at
+**     <col>    TEXT/INT  every column of the master, canonical values
+**                        (core/value.h); no NOT NULL, so a partial remote
+**                        row can be stored
+**     deleted  INTEGER   soft-delete pseudo-column, 0 or 1
+**     _v       BLOB      versions of all cells (store/vblob.h)
+**   plus UNIQUE INDEX cf_<t>_id (id).
+**
+**   <t>      the app-facing VIEW: the master's columns of the rows of this
+**            replica's org (organizations: the org itself; users: all) that
+**            are not deleted.
+**
+**   <t>_insert / <t>_update / <t>_delete   INSTEAD OF triggers on the view:
+**            refuse another org (RAISE 'CF_WRONG_ORG: ...') and key changes,
+**            fill id (UUIDv7), org_id, defaults and timestamps, canonicalise
+**            every value (cf_canon), stamp fresh versions on the changed
+**            cells only (cf_vstamp), raise the clock's persisted ceiling when
+**            needed, and append to or coalesce into the outbox, all inside
+**            the statement's transaction.  The SQL functions are in
+**            store/sqlfn.c.
+**
+** The views and triggers hold no data: a SHA-256 of their text is kept in
+** cf_meta.ddl_hash, and when a new library generates different text they are
+** dropped and recreated on open.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/value.h"
+#include "platform/platform.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#define DDL_LIMIT ((size_t)1 << 20) /* generated SQL never comes near this */
+
+/* Appends every string of a NULL-terminated list; stops at the first error. */
+static int put(cf_buf *b, ...) {
+  va_list ap;
+  va_start(ap, b);
+  int rc = CF_OK;
+  const char *s;
+  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL) rc = cf__buf_puts(b, s);
+  va_end(ap);
+  return rc;
+}
+#define PUT(...) put(b, __VA_ARGS__, (const char *)NULL)
+
+static int put_int(cf_buf *b, long long v) {
+  char tmp[32];
+  snprintf(tmp, sizeof tmp, "%lld", v);
+  return cf__buf_puts(b, tmp);
+}
+
+/* A SQL string literal of s, quotes doubled. */
+static int put_literal(cf_buf *b, const char *s) {
+  int rc = cf__buf_putc(b, '\'');
+  for (; rc == CF_OK && *s; s++) {
+    if (*s == '\'') rc = cf__buf_putc(b, '\'');
+    if (rc == CF_OK) rc = cf__buf_putc(b, *s);
+  }
+  return rc == CF_OK ? cf__buf_putc(b, '\'') : rc;
+}
+
+static int is_key(const cf_table *t, unsigned c) { return (t->key_mask & CF_COL_BIT(c)) != 0; }
+
+/* cf_canon(T, c, <inner>) where the caller writes inner between open/close. */
+static int put_canon_open(cf_buf *b, const cf_table *t, unsigned c) {
+  int rc = PUT("cf_canon(");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK) rc = PUT(", ");
+  if (rc == CF_OK) rc = put_int(b, c);
+  return rc == CF_OK ? PUT(", ") : rc;
+}
+
+/* The value an insert through the view writes into non-key column c. */
+static int put_insert_value(cf_buf *b, const cf_table *t, unsigned c) {
+  const cf_column *col = &t->cols[c];
+  int rc = put_canon_open(b, t, c);
+  if (rc != CF_OK) return rc;
+  switch (col->def) {
+  case CF_DEFAULT_NOW:
+    rc = PUT("coalesce(NEW.\"", col->name, "\", cf_now())");
+    break;
+  case CF_DEFAULT_CONST:
+    rc = PUT("coalesce(NEW.\"", col->name, "\", ");
+    if (rc == CF_OK) rc = put_literal(b, col->default_text ? col->default_text : "");
+    if (rc == CF_OK) rc = PUT(")");
+    break;
+  default:
+    rc = PUT("NEW.\"", col->name, "\"");
+    break;
+  }
+  return rc == CF_OK ? PUT(")") : rc;
+}
+
+/* --- data table ------------------------------------------------------------ */
+
+/* CREATE TABLE cf_<t> and its id index. */
+static int build_table(cf_buf *b, const cf_table *t) {
+  int rc = PUT("CREATE TABLE \"cf_", t->name, "\" (\n  rid INTEGER PRIMARY KEY");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(",\n  \"", t->cols[c].name, "\" ", cf__coltype_sqlite_decl(t->cols[c].type));
+  if (rc == CF_OK)
+    rc = PUT(",\n  deleted INTEGER NOT NULL DEFAULT 0,\n  _v BLOB NOT NULL\n);\n",
+             "CREATE UNIQUE INDEX \"cf_", t->name, "_id\" ON \"cf_", t->name, "\" (id);\n");
+  return rc;
+}
+
+/* --- view ------------------------------------------------------------------ */
+
+static int build_view(cf_buf *b, const cf_table *t) {
+  int rc = PUT("CREATE VIEW \"", t->name, "\" AS SELECT ");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
+  if (rc == CF_OK) rc = PUT(" FROM \"cf_", t->name, "\" WHERE deleted = 0");
+  if (rc != CF_OK) return rc;
+  const char *scope = t->org_col >= 0 ? t->cols[t->org_col].name
+                      : t->tenant == 0 && strcmp(t->name, "organizations") == 0 ? "id"
+                                                                                 : NULL;
+  if (scope != NULL)
+    rc = PUT(" AND \"", scope, "\" = (SELECT v FROM cf_meta WHERE k = 'org_id')");
+  return rc == CF_OK ? PUT(";\n") : rc;
+}
+
+/* --- triggers -------------------------------------------------------------- */
+
+/* The statements every trigger ends with: raise the clock ceiling, then log
+** the change.  rid_expr names the row's rowid; coalesce allows merging into
+** the outbox's last entry when it is the same row and not sent yet. */
+static int build_log_steps(cf_buf *b, const cf_table *t, const char *rid_expr,
+                           const char *mask_expr, int coalesce) {
+  int rc = PUT("  UPDATE cf_clock SET ceiling = cf_clock_reserve()"
+               " WHERE id = 1 AND ceiling < cf_clock_last();\n");
+  if (rc != CF_OK) return rc;
+  if (!coalesce) {
+    rc = PUT("  INSERT INTO cf_outbox (tx, tbl, rid, mask) VALUES (cf_tx(), ");
+    if (rc == CF_OK) rc = put_int(b, t->number);
+    if (rc == CF_OK) rc = PUT(", ", rid_expr, ", ", mask_expr, ");\n");
+    return rc;
+  }
+  rc = PUT("  UPDATE cf_outbox SET mask = mask | ", mask_expr, ", tx = cf_tx()"
+           " WHERE seq = (SELECT max(seq) FROM cf_outbox) AND batch = 0 AND tbl = ");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK) rc = PUT(" AND rid = ", rid_expr, " AND ", mask_expr, " <> 0;\n");
+  if (rc == CF_OK) rc = PUT("  INSERT INTO cf_outbox (tx, tbl, rid, mask) SELECT cf_tx(), ");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK)
+    rc = PUT(", ", rid_expr, ", ", mask_expr, " WHERE changes() = 0 AND ", mask_expr,
+             " <> 0;\n");
+  return rc;
+}
+
+/* The check that refuses a row of another org on insert. */
+static int build_org_check(cf_buf *b, const cf_table *t, int col) {
+  int rc = PUT("  SELECT RAISE(FAIL, 'CF_WRONG_ORG: the row names another organization "
+               "than this replica''s') WHERE NEW.\"", t->cols[col].name, "\" IS NOT NULL AND ");
+  if (rc == CF_OK) rc = put_canon_open(b, t, (unsigned)col);
+  if (rc == CF_OK) rc = PUT("NEW.\"", t->cols[col].name, "\") IS NOT cf_org();\n");
+  return rc;
+}
+
+static int build_insert_trigger(cf_buf *b, const cf_table *t) {
+  int is_org_table = !t->tenant && strcmp(t->name, "organizations") == 0;
+  char mask[32];
+  snprintf(mask, sizeof mask, "%llu", (unsigned long long)cf__schema_mask_all(t));
+  int rc = PUT("CREATE TRIGGER \"", t->name, "_insert\" INSTEAD OF INSERT ON \"", t->name,
+               "\" BEGIN\n");
+  if (rc == CF_OK && t->org_col >= 0) rc = build_org_check(b, t, t->org_col);
+  if (rc == CF_OK && is_org_table) rc = build_org_check(b, t, t->id_col);
+  if (rc == CF_OK) rc = PUT("  INSERT OR FAIL INTO \"cf_", t->name, "\" (");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
+  if (rc == CF_OK) rc = PUT(", deleted, _v) VALUES (");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
+    if (c) rc = PUT(", ");
+    if (rc != CF_OK) break;
+    if ((int)c == t->org_col || (is_org_table && (int)c == t->id_col)) {
+      rc = PUT("cf_org()");
+    } else if ((int)c == t->id_col) {
+      rc = PUT("CASE WHEN NEW.\"", t->cols[c].name, "\" IS NULL THEN cf_uuid_new() ELSE ");
+      if (rc == CF_OK) rc = put_canon_open(b, t, c);
+      if (rc == CF_OK) rc = PUT("NEW.\"", t->cols[c].name, "\") END");
+    } else {
+      rc = put_insert_value(b, t, c);
+    }
+  }
+  if (rc == CF_OK) rc = PUT(", 0, cf_vstamp(");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK) rc = PUT(", NULL, ", mask, "));\n");
+  if (rc == CF_OK) rc = build_log_steps(b, t, "last_insert_rowid()", mask, 0);
+  return rc == CF_OK ? PUT("END;\n") : rc;
+}
+
+/* (SELECT rid FROM cf_<t> WHERE id = OLD.id) */
+static int rid_of_old(const cf_table *t, char *out, size_t cap) {
+  int n = snprintf(out, cap, "(SELECT rid FROM \"cf_%s\" WHERE \"%s\" = OLD.\"%s\")", t->name,
+                   t->cols[t->id_col].name, t->cols[t->id_col].name);
+  return n > 0 && (size_t)n < cap ? CF_OK : CF_TOOBIG;
+}
+
+static int build_update_trigger(cf_buf *b, const cf_table *t) {
+  char rid[160];
+  int rc = rid_of_old(t, rid, sizeof rid);
+  if (rc == CF_OK)
+    rc = PUT("CREATE TRIGGER \"", t->name, "_update\" INSTEAD OF UPDATE ON \"", t->name,
+             "\" BEGIN\n");
+  if (rc == CF_OK && t->org_col >= 0)
+    rc = PUT("  SELECT RAISE(FAIL, 'CF_WRONG_ORG: a row cannot move to another "
+             "organization') WHERE NEW.\"", t->cols[t->org_col].name, "\" IS NOT OLD.\"",
+             t->cols[t->org_col].name, "\";\n");
+  if (rc == CF_OK)
+    rc = PUT("  SELECT RAISE(FAIL, 'CF_INVALID: the id of a row cannot change') WHERE NEW.\"",
+             t->cols[t->id_col].name, "\" IS NOT OLD.\"", t->cols[t->id_col].name, "\";\n");
+  if (rc == CF_OK) rc = PUT("  UPDATE OR FAIL \"cf_", t->name, "\" SET ");
+  int first = 1;
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
+    if (is_key(t, c)) continue;
+    const char *n = t->cols[c].name;
+    rc = PUT(first ? "" : ", ", "\"", n, "\" = ");
+    first = 0;
+    if (rc == CF_OK && t->cols[c].touch) {
+      rc = put_canon_open(b, t, c);
+      if (rc == CF_OK)
+        rc = PUT("CASE WHEN NEW.\"", n, "\" IS OLD.\"", n, "\" THEN cf_now() ELSE NEW.\"", n,
+                 "\" END)");
+    } else if (rc == CF_OK) {
+      /* Unchanged columns keep their stored value as it is. */
+      rc = PUT("CASE WHEN NEW.\"", n, "\" IS OLD.\"", n, "\" THEN \"", n, "\" ELSE ");
+      if (rc == CF_OK) rc = put_canon_open(b, t, c);
+      if (rc == CF_OK) rc = PUT("NEW.\"", n, "\") END");
+    }
+  }
+  if (rc == CF_OK) rc = PUT(", _v = cf_vstamp(");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK) rc = PUT(", _v, 0");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
+    if (is_key(t, c)) continue;
+    if (t->cols[c].touch) {
+      rc = PUT(" | ");
+      if (rc == CF_OK) rc = put_int(b, (long long)CF_COL_BIT(c));
+    } else {
+      rc = PUT(" | ((NEW.\"", t->cols[c].name, "\" IS NOT OLD.\"", t->cols[c].name,
+               "\") << ");
+      if (rc == CF_OK) rc = put_int(b, c);
+      if (rc == CF_OK) rc = PUT(")");
+    }
+  }
+  if (rc == CF_OK)
+    rc = PUT(") WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
+             "\";\n");
+  if (rc == CF_OK) rc = build_log_steps(b, t, rid, "cf_last_mask()", 1);
+  return rc == CF_OK ? PUT("END;\n") : rc;
+}
+
+static int build_delete_trigger(cf_buf *b, const cf_table *t) {
+  char rid[160];
+  int rc = rid_of_old(t, rid, sizeof rid);
+  if (rc == CF_OK)
+    rc = PUT("CREATE TRIGGER \"", t->name, "_delete\" INSTEAD OF DELETE ON \"", t->name,
+             "\" BEGIN\n  UPDATE \"cf_", t->name, "\" SET deleted = 1, _v = cf_vstamp(");
+  if (rc == CF_OK) rc = put_int(b, t->number);
+  if (rc == CF_OK) rc = PUT(", _v, ");
+  if (rc == CF_OK) rc = put_int(b, (long long)CF_COL_BIT(t->ncols));
+  if (rc == CF_OK)
+    rc = PUT(") WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
+             "\";\n");
+  if (rc == CF_OK) rc = build_log_steps(b, t, rid, "cf_last_mask()", 1);
+  return rc == CF_OK ? PUT("END;\n") : rc;
+}
+
+/* --- statements used by apply and push ------------------------------------- */
+
+/* SELECT rid, <cols>, deleted, _v FROM cf_<t> WHERE <key> = ?1 */
+static int build_select(cf_buf *b, const cf_table *t, const char *key) {
+  int rc = PUT("SELECT rid");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(", \"", t->cols[c].name, "\"");
+  if (rc == CF_OK) rc = PUT(", deleted, _v FROM \"cf_", t->name, "\" WHERE ", key, " = ?1");
+  return rc;
+}
+
+/* INSERT INTO cf_<t> (<cols>, deleted, _v) VALUES (?1, ..., ?ncols+2) */
+static int build_insert(cf_buf *b, const cf_table *t) {
+  int rc = PUT("INSERT INTO \"cf_", t->name, "\" (");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
+  if (rc == CF_OK) rc = PUT(", deleted, _v) VALUES (");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols + 2; c++) {
+    rc = PUT(c ? ", ?" : "?");
+    if (rc == CF_OK) rc = put_int(b, c + 1);
+  }
+  return rc == CF_OK ? PUT(")") : rc;
+}
+
+/* UPDATE cf_<t> SET <col> = ?i+1, ..., deleted = ?ncols+1, _v = ?ncols+2
+** WHERE rid = ?ncols+3 */
+static int build_update(cf_buf *b, const cf_table *t) {
+  int rc = PUT("UPDATE \"cf_", t->name, "\" SET ");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
+    rc = PUT(c ? ", \"" : "\"", t->cols[c].name, "\" = ?");
+    if (rc == CF_OK) rc = put_int(b, c + 1);
+  }
+  if (rc == CF_OK) rc = PUT(", deleted = ?");
+  if (rc == CF_OK) rc = put_int(b, t->ncols + 1);
+  if (rc == CF_OK) rc = PUT(", _v = ?");
+  if (rc == CF_OK) rc = put_int(b, t->ncols + 2);
+  if (rc == CF_OK) rc = PUT(" WHERE rid = ?");
+  if (rc == CF_OK) rc = put_int(b, t->ncols + 3);
+  return rc;
+}
+
+/* --- install --------------------------------------------------------------- */
+
+/* The views and triggers of every table (what ddl_hash covers). */
+static int build_views(cf_buf *b) {
+  int rc = CF_OK;
+  for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++) {
+    const cf_table *t = cf__schema_table(n);
+    if ((rc = build_view(b, t)) != CF_OK) break;
+    if ((rc = build_insert_trigger(b, t)) != CF_OK) break;
+    if ((rc = build_update_trigger(b, t)) != CF_OK) break;
+    rc = build_delete_trigger(b, t);
+  }
+  return rc;
+}
+
+static int build_drop_views(cf_buf *b) {
+  int rc = CF_OK;
+  for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++)
+    rc = PUT("DROP VIEW IF EXISTS \"", cf__schema_table(n)->name, "\";\n");
+  return rc;
+}
+
+static int exec_buf(struct cf_node *node, cf_buf *b, const char *what) {
+  int src = sqlite3_exec(node->db, b->p, NULL, NULL, NULL);
+  return src == SQLITE_OK ? CF_OK : cf__node_sqlerr(node, src, what);
+}
+
+int cf__ddl_install(struct cf_node *node, int fresh) {
+  cf_buf b, views;
+  cf__buf_init(&b, DDL_LIMIT);
+  cf__buf_init(&views, DDL_LIMIT);
+  char hash_hex[2 * CF_SHA256_LEN + 1], stored[2 * CF_SHA256_LEN + 1];
+  unsigned char hash[CF_SHA256_LEN];
+  int rc = build_views(&views);
+  if (rc != CF_OK) goto out;
+  cf__sha256(views.p, views.len, hash);
+  cf__hex(hash, sizeof hash, hash_hex);
+  if (fresh) {
+    for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++)
+      rc = build_table(&b, cf__schema_table(n));
+    if (rc != CF_OK) goto out;
+    if ((rc = exec_buf(node, &b, "create data tables")) != CF_OK) goto out;
+  } else {
+    rc = cf__meta_get_text(node, "ddl_hash", stored, sizeof stored);
+    if (rc == CF_OK && strcmp(stored, hash_hex) == 0) goto out; /* up to date */
+    if (rc != CF_OK && rc != CF_NOTFOUND) goto out;
+    if ((rc = build_drop_views(&b)) != CF_OK) goto out;
+    if ((rc = exec_buf(node, &b, "drop views")) != CF_OK) goto out;
+    cf__log(CF_LOG_INFO, "msg=\"replica views regenerated\" org=%s", node->org_id);
+  }
+  if ((rc = exec_buf(node, &views, "create views")) != CF_OK) goto out;
+  rc = cf__meta_put_text(node, "ddl_hash", hash_hex);
+out:
+  if (rc != CF_OK && rc != CF_NOMEM && node->errmsg[0] == '\0')
+    cf__node_fail(node, rc, "cannot build the replica's SQL");
+  if (rc == CF_NOMEM && node->errmsg[0] == '\0') cf__node_fail(node, rc, "out of memory");
+  cf__buf_free(&b);
+  cf__buf_free(&views);
+  return rc;
+}
+
+static int prepare_built(struct cf_node *node, cf_buf *b, sqlite3_stmt **out) {
+  if (b->p == NULL) return cf__node_fail(node, CF_NOMEM, "out of memory");
+  int src = sqlite3_prepare_v3(node->db, b->p, (int)b->len, SQLITE_PREPARE_PERSISTENT, out, NULL);
+  cf__buf_reset(b);
+  return src == SQLITE_OK ? CF_OK : cf__node_sqlerr(node, src, "prepare table statement");
+}
+
+int cf__ddl_stmts(struct cf_node *node, unsigned n, cf_table_stmts **out) {
+  *out = NULL;
+  const cf_table *t = cf__schema_table(n);
+  if (t == NULL) return cf__node_fail(node, CF_INVALID, "no table number %u", n);
+  cf_table_stmts *ts = &node->tbl[n];
+  if (ts->set_v != NULL) {
+    *out = ts;
+    return CF_OK;
+  }
+  cf_buf b;
+  cf__buf_init(&b, DDL_LIMIT);
+  int rc = CF_OK;
+  char key[64];
+  snprintf(key, sizeof key, "\"%s\"", t->cols[t->id_col].name);
+  if (ts->by_id == NULL && (rc = build_select(&b, t, key)) == CF_OK)
+    rc = prepare_built(node, &b, &ts->by_id);
+  if (rc == CF_OK && ts->by_rid == NULL && (rc = build_select(&b, t, "rid")) == CF_OK)
+    rc = prepare_built(node, &b, &ts->by_rid);
+  if (rc == CF_OK && ts->insert == NULL && (rc = build_insert(&b, t)) == CF_OK)
+    rc = prepare_built(node, &b, &ts->insert);
+  if (rc == CF_OK && ts->update == NULL && (rc = build_update(&b, t)) == CF_OK)
+    rc = prepare_built(node, &b, &ts->update);
+  if (rc == CF_OK && ts->set_v == NULL &&
+      (rc = put(&b, "UPDATE \"cf_", t->name, "\" SET _v = ?2 WHERE rid = ?1",
+                 (const char *)NULL)) == CF_OK)
+    rc = prepare_built(node, &b, &ts->set_v);
+  cf__buf_free(&b);
+  if (rc == CF_NOMEM && node->errmsg[0] == '\0') cf__node_fail(node, rc, "out of memory");
+  if (rc == CF_OK) *out = ts;
+  return rc;
+}
+
+/* See store/store.h. */
+int cf__ddl_build_plain_table(const cf_table *t, const char *name, cf_buf *b) {
+  int rc = PUT("CREATE TABLE \"", name, "\" (");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(c ? ", \"" : "\"", t->cols[c].name, "\" ", cf__coltype_sqlite_decl(t->cols[c].type));
+  if (rc == CF_OK) rc = PUT(", PRIMARY KEY (");
+  for (unsigned k = 0; rc == CF_OK && k < t->nkey; k++)
+    rc = PUT(k ? ", \"" : "\"", t->cols[t->key[k]].name, "\"");
+  return rc == CF_OK ? PUT("))") : rc;
+}

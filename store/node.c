@@ -1,0 +1,477 @@
+/*
+** store/node.c: opening, installing and closing a replica; errors and
+** transactions shared by the rest of store/.  Design: docs/replica.md.
+**
+** A replica is one SQLite file per org, in WAL mode with synchronous=FULL
+** (sql/sqlite/000_connection.sql says why).  Its metadata tables
+** (sql/sqlite/001_meta.sql):
+**
+**   cf_meta (k TEXT PRIMARY KEY, v ANY)           node identity, one row a key
+**     k               v
+**     schema_version  INTEGER  CF_REPLICA_SCHEMA_VERSION of the layout
+**     node_id         BLOB(16) random node id (core/version.h)
+**     org_id          TEXT     the org replicated (canonical UUID)
+**     user_id         TEXT     the user it acts for (canonical UUID)
+**     ddl_hash        TEXT     SHA-256 hex of the generated views+triggers
+**     created_ms      INTEGER  creation time, ms since the epoch
+**
+**   cf_clock (id = 1, ceiling INTEGER)            persisted HLC ceiling
+**     every HLC issued or adopted in a committed transaction is <= ceiling;
+**     on open the clock restarts from it (core/hlc.h cf__hlc_restore)
+**
+**   cf_outbox (seq, tx, tbl, rid, mask, batch)    local changes, in order
+**     seq    INTEGER PK  local order
+**     tx     INTEGER     HLC of the first write of the local transaction
+**     tbl    INTEGER     table number (core/schema.h)
+**     rid    INTEGER     rowid of the row in cf_<table>
+**     mask   INTEGER     changed cells, bit i = column i, bit ncols = deleted
+**     batch  INTEGER     push batch that carries it; 0 = not sent
+**
+**   cf_conflicts (id, seq, tx, tbl, rid, mask, code, message, at_ms)
+**     rejected changes with the master's reason (CF_* code and text)
+**
+**   cf_cursor (org_id TEXT PK, cursor INTEGER)    pull cursor of the org
+**
+** The data tables cf_<table>, their views and triggers are generated from
+** the schema descriptor by store/ddl.c (layout in that file's comment).
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "core/value.h"
+#include "platform/platform.h"
+#include "store/sqltext.h"
+#include "store/store_int.h"
+
+/* --- errors ---------------------------------------------------------------- */
+
+int cf__node_fail(struct cf_node *node, int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(node->errmsg, sizeof node->errmsg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* The CF_* code named at the start of msg ("CF_WRONG_ORG: ..."), or -1. */
+static int code_from_message(const char *msg) {
+#define CF_X_MATCH(name, value, text)                                          \
+  if (strncmp(msg, #name ":", sizeof(#name)) == 0) return value;
+  CF_RESULT_TABLE(CF_X_MATCH)
+#undef CF_X_MATCH
+  return -1;
+}
+
+int cf__node_sqlerr(struct cf_node *node, int src, const char *what) {
+  const char *msg = node->db != NULL ? sqlite3_errmsg(node->db) : sqlite3_errstr(src);
+  int rc;
+  switch (src & 0xff) {
+  case SQLITE_NOMEM: rc = CF_NOMEM; break;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED: rc = CF_BUSY; break;
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB: rc = CF_CORRUPT; break;
+  case SQLITE_IOERR:
+  case SQLITE_CANTOPEN:
+  case SQLITE_FULL:
+  case SQLITE_READONLY:
+  case SQLITE_PERM: rc = CF_IO; break;
+  case SQLITE_MISUSE: rc = CF_MISUSE; break;
+  case SQLITE_TOOBIG: rc = CF_TOOBIG; break;
+  case SQLITE_CONSTRAINT: rc = CF_CONSTRAINT; break;
+  default: rc = CF_STORE; break;
+  }
+  int named = code_from_message(msg);
+  if (named > 0) rc = named;
+  if (what != NULL)
+    snprintf(node->errmsg, sizeof node->errmsg, "%s: %s", what, msg);
+  else
+    snprintf(node->errmsg, sizeof node->errmsg, "%s", msg);
+  return rc;
+}
+
+/* --- fixed statements ------------------------------------------------------ */
+
+static const char *const stmt_names[CF_SQL_COUNT] = {
+#define CF_X_NAME(name) #name,
+    CF_STORE_STMTS(CF_X_NAME)
+#undef CF_X_NAME
+};
+
+int cf__node_stmt(struct cf_node *node, cf_stmt_id id, sqlite3_stmt **out) {
+  *out = NULL;
+  sqlite3_stmt *st = node->stmts[id];
+  if (st == NULL) {
+    const char *text;
+    size_t len;
+    if (cf__sql_text(stmt_names[id], &text, &len) != 0)
+      return cf__node_fail(node, CF_MISUSE, "statement %s not found", stmt_names[id]);
+    int src = sqlite3_prepare_v3(node->db, text, (int)len, SQLITE_PREPARE_PERSISTENT,
+                                 &st, NULL);
+    if (src != SQLITE_OK) return cf__node_sqlerr(node, src, stmt_names[id]);
+    node->stmts[id] = st;
+  } else {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  *out = st;
+  return CF_OK;
+}
+
+int cf__node_run(struct cf_node *node, cf_stmt_id id, int64_t a, int64_t b) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, id, &st);
+  if (rc != CF_OK) return rc;
+  int np = sqlite3_bind_parameter_count(st);
+  if (np >= 1) sqlite3_bind_int64(st, 1, a);
+  if (np >= 2) sqlite3_bind_int64(st, 2, b);
+  int src = sqlite3_step(st);
+  if (src != SQLITE_DONE && src != SQLITE_ROW) {
+    rc = cf__node_sqlerr(node, src, stmt_names[id]);
+    sqlite3_reset(st);
+    return rc;
+  }
+  sqlite3_reset(st);
+  return CF_OK;
+}
+
+/* --- transactions ---------------------------------------------------------- */
+
+int cf__node_begin(struct cf_node *node) {
+  cf__node_settle(node);
+  if (!sqlite3_get_autocommit(node->db))
+    return cf__node_fail(node, CF_MISUSE,
+                         "a transaction is open on the replica: commit it first");
+  int rc = cf__node_run(node, CF_SQL_begin_immediate, 0, 0);
+  if (rc == CF_OK) node->own_tx = 1;
+  return rc;
+}
+
+int cf__node_commit(struct cf_node *node) {
+  int rc = cf__node_run(node, CF_SQL_commit, 0, 0);
+  if (rc != CF_OK) {
+    cf__node_rollback(node);
+    return rc;
+  }
+  node->own_tx = 0;
+  return CF_OK;
+}
+
+void cf__node_rollback(struct cf_node *node) {
+  if (node->db == NULL) return;
+  if (sqlite3_get_autocommit(node->db)) {
+    node->own_tx = 0;
+    return;
+  }
+  /* Keep the first error's message: a rollback failure adds nothing. */
+  char saved[sizeof node->errmsg];
+  memcpy(saved, node->errmsg, sizeof saved);
+  if (cf__node_run(node, CF_SQL_rollback, 0, 0) == CF_OK || sqlite3_get_autocommit(node->db))
+    node->own_tx = 0; /* else cf__node_settle finishes it later */
+  memcpy(node->errmsg, saved, sizeof saved);
+}
+
+void cf__node_settle(struct cf_node *node) {
+  if (node->own_tx) cf__node_rollback(node);
+}
+
+/* --- clock ----------------------------------------------------------------- */
+
+void cf__node_tick(struct cf_node *node, cf_ver *out) {
+  cf__ver_make(cf__hlc_now(&node->clock), &node->node_id, out);
+}
+
+int cf__node_persist_clock(struct cf_node *node) {
+  cf_hlc last = cf__hlc_last(&node->clock);
+  return cf__node_run(node, CF_SQL_clock_raise, (int64_t)last,
+                      (int64_t)(last + CF_CLOCK_RESERVE));
+}
+
+/* --- meta ------------------------------------------------------------------ */
+
+static int meta_put_text(struct cf_node *node, const char *k, const char *v) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_meta_put, &st);
+  if (rc != CF_OK) return rc;
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+  int src = sqlite3_step(st);
+  rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "meta_put");
+  sqlite3_reset(st);
+  return rc;
+}
+
+static int meta_put_int(struct cf_node *node, const char *k, int64_t v) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_meta_put, &st);
+  if (rc != CF_OK) return rc;
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, v);
+  int src = sqlite3_step(st);
+  rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "meta_put");
+  sqlite3_reset(st);
+  return rc;
+}
+
+static int meta_put_blob(struct cf_node *node, const char *k, const void *p, int n) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_meta_put, &st);
+  if (rc != CF_OK) return rc;
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, p, n, SQLITE_STATIC);
+  int src = sqlite3_step(st);
+  rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "meta_put");
+  sqlite3_reset(st);
+  return rc;
+}
+
+int cf__meta_put_text(struct cf_node *node, const char *k, const char *v) {
+  return meta_put_text(node, k, v);
+}
+
+/* Reads meta key k into a cell: copies text into buf[cap] (NUL-terminated),
+** a blob into buf (*n its length), an integer into *i.  CF_NOTFOUND if the
+** key is missing. */
+static int meta_get(struct cf_node *node, const char *k, char *buf, size_t cap,
+                    size_t *n, int64_t *i) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_meta_get, &st);
+  if (rc != CF_OK) return rc;
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    int type = sqlite3_column_type(st, 0);
+    if (type == SQLITE_INTEGER && i != NULL) {
+      *i = sqlite3_column_int64(st, 0);
+    } else if ((type == SQLITE_TEXT || type == SQLITE_BLOB) && buf != NULL) {
+      const void *p = type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, 0)
+                                          : sqlite3_column_blob(st, 0);
+      size_t len = (size_t)sqlite3_column_bytes(st, 0);
+      if (p == NULL && len > 0) {
+        rc = cf__node_sqlerr(node, SQLITE_NOMEM, "meta_get");
+      } else if (len + 1 > cap) {
+        rc = cf__node_fail(node, CF_CORRUPT, "replica metadata %s is too long", k);
+      } else {
+        if (len) memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (n != NULL) *n = len;
+      }
+    } else {
+      rc = cf__node_fail(node, CF_CORRUPT, "replica metadata %s has the wrong type", k);
+    }
+  } else if (src == SQLITE_DONE) {
+    rc = cf__node_fail(node, CF_NOTFOUND, "replica metadata %s is missing", k);
+  } else {
+    rc = cf__node_sqlerr(node, src, "meta_get");
+  }
+  sqlite3_reset(st);
+  return rc;
+}
+
+int cf__meta_get_text(struct cf_node *node, const char *k, char *buf, size_t cap) {
+  return meta_get(node, k, buf, cap, NULL, NULL);
+}
+
+/* --- open ------------------------------------------------------------------ */
+
+/* Applies the connection settings and checks that WAL took effect. */
+static int configure(struct cf_node *node) {
+  const char *sql = cf__sql_file("sqlite/000_connection.sql");
+  if (sql == NULL) return cf__node_fail(node, CF_MISUSE, "connection settings not embedded");
+  int src = sqlite3_exec(node->db, sql, NULL, NULL, NULL);
+  if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "configure replica");
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_journal_mode, &st);
+  if (rc != CF_OK) return rc;
+  src = sqlite3_step(st);
+  if (src != SQLITE_ROW) {
+    rc = cf__node_sqlerr(node, src, "journal_mode");
+  } else {
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp(mode, "wal") != 0)
+      rc = cf__node_fail(node, CF_IO, "the replica cannot use WAL mode (journal_mode=%s)",
+                         mode ? mode : "?");
+  }
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Creates the metadata of a new replica file. */
+static int install_fresh(struct cf_node *node) {
+  const char *sql = cf__sql_file("sqlite/001_meta.sql");
+  if (sql == NULL) return cf__node_fail(node, CF_MISUSE, "replica metadata DDL not embedded");
+  int src = sqlite3_exec(node->db, sql, NULL, NULL, NULL);
+  if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "install replica");
+  int rc = cf__node_id_generate(&node->node_id);
+  if (rc != CF_OK) return cf__node_fail(node, rc, "cannot generate a node id");
+  cf__node_id_format(&node->node_id, node->node_text);
+  if ((rc = meta_put_int(node, "schema_version", CF_REPLICA_SCHEMA_VERSION)) != CF_OK ||
+      (rc = meta_put_blob(node, "node_id", node->node_id.b, CF_NODE_ID_LEN)) != CF_OK ||
+      (rc = meta_put_text(node, "org_id", node->org_id)) != CF_OK ||
+      (rc = meta_put_text(node, "user_id", node->user_id)) != CF_OK ||
+      (rc = meta_put_int(node, "created_ms", cf__now_ms())) != CF_OK)
+    return rc;
+  return CF_OK;
+}
+
+/* Reads and checks the metadata of an existing replica file. */
+static int load_existing(struct cf_node *node) {
+  int64_t version = 0;
+  int rc = meta_get(node, "schema_version", NULL, 0, NULL, &version);
+  if (rc != CF_OK) return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
+  if (version > CF_REPLICA_SCHEMA_VERSION)
+    return cf__node_fail(node, CF_STORE,
+                         "the replica has schema version %lld; this library knows up "
+                         "to %d: upgrade the library",
+                         (long long)version, CF_REPLICA_SCHEMA_VERSION);
+  /* Layout upgrades from older versions go here, one step per version. */
+  char buf[64];
+  size_t n = 0;
+  if ((rc = meta_get(node, "node_id", buf, sizeof buf, &n, NULL)) != CF_OK)
+    return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
+  if (n != CF_NODE_ID_LEN) return cf__node_fail(node, CF_CORRUPT, "the replica's node id is damaged");
+  memcpy(node->node_id.b, buf, CF_NODE_ID_LEN);
+  cf__node_id_format(&node->node_id, node->node_text);
+  if ((rc = meta_get(node, "org_id", buf, sizeof buf, &n, NULL)) != CF_OK)
+    return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
+  if (strcmp(buf, node->org_id) != 0)
+    return cf__node_fail(node, CF_WRONG_ORG,
+                         "the replica file belongs to org %s, not %s", buf, node->org_id);
+  if ((rc = meta_get(node, "user_id", buf, sizeof buf, &n, NULL)) != CF_OK)
+    return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
+  if (strcmp(buf, node->user_id) != 0)
+    return cf__node_fail(node, CF_PERMISSION,
+                         "the replica file belongs to user %s, not %s", buf, node->user_id);
+  return CF_OK;
+}
+
+/* Restores the clock from the persisted ceiling. */
+static int restore_clock(struct cf_node *node) {
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_clock_get, &st);
+  if (rc != CF_OK) return rc;
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW)
+    cf__hlc_restore(&node->clock, (cf_hlc)sqlite3_column_int64(st, 0));
+  else
+    rc = src == SQLITE_DONE ? cf__node_fail(node, CF_CORRUPT, "the replica's clock row is missing")
+                            : cf__node_sqlerr(node, src, "clock_get");
+  sqlite3_reset(st);
+  return rc;
+}
+
+static int canon_uuid_arg(const char *s, char out[CF_UUID_TEXT_LEN]) {
+  if (s == NULL) return CF_INVALID;
+  return cf__canon_uuid(s, strnlen(s, CF_UUID_TEXT_LEN), out);
+}
+
+static int open_node(struct cf_node *node, const char *path) {
+  int src = sqlite3_open_v2(path, &node->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                            NULL);
+  if (src != SQLITE_OK) {
+    if (node->db == NULL) return cf__node_fail(node, CF_NOMEM, "cannot open %s: out of memory", path);
+    return cf__node_sqlerr(node, src, path);
+  }
+  int rc;
+  /* Lookaside slots big enough for a trigger program's frame: every write
+  ** through a view runs one, and a malloc/free pair per row is measurable
+  ** (docs/replica.md, "Performance"). */
+  src = sqlite3_db_config(node->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, CF_LOOKASIDE_SLOT,
+                          CF_LOOKASIDE_COUNT);
+  if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "lookaside");
+  if ((rc = configure(node)) != CF_OK) return rc;
+  if ((rc = cf__sqlfn_register(node)) != CF_OK) return rc;
+  /* Prepared up front so that ending a transaction never has to allocate a
+  ** statement (a rollback after an out-of-memory error must work). */
+  sqlite3_stmt *tx;
+  if ((rc = cf__node_stmt(node, CF_SQL_begin_immediate, &tx)) != CF_OK ||
+      (rc = cf__node_stmt(node, CF_SQL_commit, &tx)) != CF_OK ||
+      (rc = cf__node_stmt(node, CF_SQL_rollback, &tx)) != CF_OK)
+    return rc;
+  if ((rc = cf__node_begin(node)) != CF_OK) return rc;
+  sqlite3_stmt *st;
+  if ((rc = cf__node_stmt(node, CF_SQL_has_meta, &st)) != CF_OK) goto out;
+  src = sqlite3_step(st);
+  if (src != SQLITE_ROW) {
+    rc = cf__node_sqlerr(node, src, "has_meta");
+    sqlite3_reset(st);
+    goto out;
+  }
+  int fresh = sqlite3_column_int(st, 0) == 0;
+  sqlite3_reset(st);
+  if ((rc = fresh ? install_fresh(node) : load_existing(node)) != CF_OK) goto out;
+  if ((rc = cf__ddl_install(node, fresh)) != CF_OK) goto out;
+  if ((rc = restore_clock(node)) != CF_OK) goto out;
+  rc = cf__node_commit(node);
+out:
+  if (rc != CF_OK) cf__node_rollback(node);
+  return rc;
+}
+
+static char open_errmsg[512]; /* detail of the last failed open (not thread-safe) */
+
+int cf_node_open(const char *path, const char *org_id, const char *user_id, cf_node **out) {
+  if (out == NULL) return CF_MISUSE;
+  *out = NULL;
+  open_errmsg[0] = '\0';
+  if (path == NULL || *path == '\0') {
+    snprintf(open_errmsg, sizeof open_errmsg, "no replica path given");
+    return CF_INVALID;
+  }
+  char org[CF_UUID_TEXT_LEN], user[CF_UUID_TEXT_LEN];
+  if (canon_uuid_arg(org_id, org) != CF_OK || canon_uuid_arg(user_id, user) != CF_OK) {
+    snprintf(open_errmsg, sizeof open_errmsg, "org_id and user_id must be UUIDs");
+    return CF_INVALID;
+  }
+  cf__sqlmem_install();
+  struct cf_node *node = cf__calloc(1, sizeof *node);
+  if (node == NULL) {
+    snprintf(open_errmsg, sizeof open_errmsg, "out of memory");
+    return CF_NOMEM;
+  }
+  memcpy(node->org_id, org, sizeof org);
+  memcpy(node->user_id, user, sizeof user);
+  cf__hlc_init(&node->clock);
+  cf__buf_init(&node->scratch, CF_VALUE_MAX_BYTES + 64);
+  int rc = open_node(node, path);
+  if (rc != CF_OK) {
+    snprintf(open_errmsg, sizeof open_errmsg, "%s", node->errmsg);
+    cf__log(CF_LOG_WARN, "msg=\"replica open failed\" path=\"%s\" rc=%d detail=\"%s\"", path, rc,
+            node->errmsg);
+    cf_node_close(node);
+    return rc;
+  }
+  *out = node;
+  return CF_OK;
+}
+
+void cf_node_close(cf_node *node) {
+  if (node == NULL) return;
+  for (int i = 0; i < CF_SQL_COUNT; i++) sqlite3_finalize(node->stmts[i]);
+  for (int t = 0; t < CF_SCHEMA_NTABLES; t++) {
+    cf_table_stmts *ts = &node->tbl[t];
+    sqlite3_finalize(ts->by_id);
+    sqlite3_finalize(ts->by_rid);
+    sqlite3_finalize(ts->insert);
+    sqlite3_finalize(ts->update);
+    sqlite3_finalize(ts->set_v);
+  }
+  if (node->db != NULL) {
+    cf__node_rollback(node);
+    sqlite3_close_v2(node->db);
+  }
+  cf__buf_free(&node->scratch);
+  cf__free(node);
+}
+
+const char *cf_node_errmsg(const cf_node *node) {
+  if (node == NULL) return open_errmsg;
+  return node->errmsg;
+}
+
+const char *cf_node_id(const cf_node *node) { return node->node_text; }
+const char *cf_node_org_id(const cf_node *node) { return node->org_id; }
+const char *cf_node_user_id(const cf_node *node) { return node->user_id; }
+int cf_node_schema_version(void) { return CF_REPLICA_SCHEMA_VERSION; }

@@ -1,0 +1,19 @@
+/*
+** store/store_sync.h: replica bookkeeping for the sync client (internal).
+*/
+#ifndef CF_STORE_SYNC_H
+#define CF_STORE_SYNC_H
+
+#include <stdint.h>
+
+#include "clientflow.h"
+
+/*
+** The number of the next PUSH batch of this node, persisted before it is
+** returned: strictly greater than every number returned before, across
+** restarts, so the master never mistakes a new batch for a retry.
+** OUT: *out.  CF_OK or a store error.
+*/
+int cf__store_next_batch_seq(cf_node *node, uint64_t *out) CF_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,448 @@
+/*
+** sync/client.c: the node side of the sync channel.  Design:
+** docs/protocol.md ("Session") and docs/sync.md.
+**
+** One cf_sync drives one replica (cf_node) through a session with the
+** server: HELLO, then every outbox batch is pushed and answered, then pages
+** are pulled until the replica has caught up with the org's head, then the
+** socket is closed.  The session is a state machine fed whole frames by the
+** transport (sync/transport.c):
+**
+**   state          sends on entry        leaves on
+**   ------------   -------------------   ---------------------------------
+**   CONNECTING     -                     open -> HELLO sent, WELCOME wait
+**   WELCOME        HELLO                 WELCOME -> PUSHING
+**   PUSHING        PUSH (next batch)     PUSH_RESULT -> PUSHING, or PULLING
+**                                        when the outbox has nothing left
+**   PULLING        PULL (from cursor)    CHANGES -> PULLING while more,
+**                                        else DONE
+**   DONE / FAILED  close                 -
+**
+** Nothing is lost on any failure: a batch leaves the outbox only with its
+** results (cf__store_push_results, one SQLite transaction); a page is
+** applied with its cursor in one transaction; entries in flight when the
+** connection drops are put back (cf__store_push_requeue) and sent again with
+** a new batch number -- the master's merge is idempotent for equal versions.
+*/
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clientflow.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/uuid.h"
+#include "core/version.h"
+#include "platform/platform.h"
+#include "store/store.h"
+#include "store/store_sync.h"
+#include "sync/transport.h"
+
+#define DEFAULT_PULL_PAGE 2000
+#define IDLE_TIMEOUT_MS 60000 /* no frame for this long: give up */
+
+typedef enum cstate {
+  CS_CONNECTING,
+  CS_WELCOME,
+  CS_PUSHING,
+  CS_PULLING,
+  CS_DONE,
+  CS_FAILED
+} cstate;
+
+struct cf_sync {
+  cf_node *node;            /* the replica (borrowed) */
+  char *url;                /* ws://host:port/sync */
+  char *token;              /* the access token */
+  cf_sync_progress_fn progress; /* progress callback, may be NULL */
+  void *progress_ctx;       /* passed to progress */
+  cf__ws_client *ws;        /* the transport endpoint */
+  cf__ws_session *session;  /* the connection, NULL when closed */
+  cstate state;             /* see the table above */
+  int rc;                   /* the result once FAILED */
+  char errmsg[512];         /* its detail */
+  cf__push_batch *batch;    /* the batch in flight, or NULL */
+  uint64_t batch_seq;       /* its number */
+  uint64_t max_batch;       /* from WELCOME */
+  uint64_t max_page;        /* from WELCOME */
+  uint64_t head;            /* the org's head seq, from WELCOME/CHANGES */
+  int64_t start_cursor;     /* cursor when the pull started (progress) */
+  int64_t cursor;           /* the replica's cursor */
+  int64_t last_frame_ms;    /* monotonic time of the last frame */
+  int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
+  char role[32];            /* the user's role, from WELCOME */
+};
+
+/* --- helpers --------------------------------------------------------------- */
+
+static int sync_fail(cf_sync *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int sync_fail(cf_sync *s, int rc, const char *fmt, ...) {
+  if (s->state == CS_FAILED) return s->rc; /* keep the first reason */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+  va_end(ap);
+  s->rc = rc;
+  s->state = CS_FAILED;
+  if (s->session) cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "client failed");
+  return rc;
+}
+
+static void report(cf_sync *s, int phase, int64_t done, int64_t total) {
+  if (s->progress) s->progress(s->progress_ctx, phase, done, total);
+}
+
+static int send_buf(cf_sync *s, cf_buf *b) {
+  int rc = cf__ws_send(s->session, b->p, b->len);
+  if (rc != CF_OK) return sync_fail(s, rc, "cannot send a frame: %s", cf_strerror(rc));
+  return CF_OK;
+}
+
+static int parse_uuid_text(const char *text, cf_uuid *out) {
+  return cf__uuid_parse(text, strlen(text), out);
+}
+
+/* --- frames out ------------------------------------------------------------ */
+
+static int send_hello(cf_sync *s) {
+  cf_hello h;
+  memset(&h, 0, sizeof h);
+  h.proto_min = CF_PROTO_MIN;
+  h.proto_max = CF_PROTO_MAX;
+  h.token.p = s->token;
+  h.token.n = strlen(s->token);
+  int rc = cf__node_id_parse(cf_node_id(s->node), strlen(cf_node_id(s->node)), &h.node);
+  if (rc == CF_OK) rc = parse_uuid_text(cf_node_org_id(s->node), &h.org);
+  if (rc == CF_OK) rc = parse_uuid_text(cf_node_user_id(s->node), &h.user);
+  if (rc != CF_OK) return sync_fail(s, rc, "the replica's identity is not valid");
+  if ((rc = cf__store_cursor(s->node, &s->cursor)) != CF_OK)
+    return sync_fail(s, rc, "cannot read the cursor: %s", cf_node_errmsg(s->node));
+  h.cursor = (uint64_t)s->cursor;
+  h.hlc = (cf_hlc)cf__now_ms() << 16;
+  h.software.p = "clientflow/" CF_VERSION_STRING;
+  h.software.n = strlen(h.software.p);
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 1024);
+  rc = cf__encode_hello(&h, &b);
+  if (rc == CF_OK) rc = send_buf(s, &b);
+  else rc = sync_fail(s, rc, "cannot encode HELLO");
+  cf__buf_free(&b);
+  if (rc == CF_OK) s->state = CS_WELCOME;
+  return rc;
+}
+
+static int send_pull(cf_sync *s) {
+  cf_pull p = {(uint64_t)s->cursor, s->max_page ? s->max_page : DEFAULT_PULL_PAGE};
+  cf_buf b;
+  cf__buf_init(&b, 256);
+  int rc = cf__encode_pull(&p, &b);
+  if (rc == CF_OK) rc = send_buf(s, &b);
+  cf__buf_free(&b);
+  s->state = CS_PULLING;
+  return rc;
+}
+
+/* Sends the next outbox batch, or starts pulling when there is none. */
+static int push_next(cf_sync *s) {
+  cf__store_push_free(s->batch);
+  s->batch = NULL;
+  size_t max = s->max_batch ? (size_t)s->max_batch : 1000;
+  int rc = cf__store_push_next(s->node, max, &s->batch);
+  if (rc != CF_OK)
+    return sync_fail(s, rc, "cannot read the outbox: %s", cf_node_errmsg(s->node));
+  if (s->batch->n == 0) {
+    cf__store_push_free(s->batch);
+    s->batch = NULL;
+    s->start_cursor = s->cursor;
+    return send_pull(s);
+  }
+  if ((rc = cf__store_next_batch_seq(s->node, &s->batch_seq)) != CF_OK)
+    return sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
+  cf_buf body, frame;
+  cf__buf_init(&body, CF_CODEC_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
+  cf__buf_init(&frame, CF_CODEC_MAX_FRAME);
+  for (size_t i = 0; rc == CF_OK && i < s->batch->n; i++)
+    rc = cf__codec_put_change((uint64_t)s->batch->items[i].seq, &s->batch->items[i].change,
+                              &body);
+  if (rc == CF_OK) rc = cf__encode_push_body(s->batch_seq, s->batch->n, body.p, body.len, &frame);
+  if (rc == CF_OK) {
+    rc = send_buf(s, &frame);
+  } else {
+    rc = sync_fail(s, rc, "cannot encode the push batch: %s", cf_strerror(rc));
+  }
+  cf__buf_free(&body);
+  cf__buf_free(&frame);
+  if (rc == CF_OK) s->state = CS_PUSHING;
+  return rc;
+}
+
+/* --- frames in ------------------------------------------------------------- */
+
+static int reason_code(unsigned reason) {
+  switch (reason) {
+    case CF_REASON_PERMISSION: return CF_PERMISSION;
+    case CF_REASON_CONSTRAINT: return CF_CONSTRAINT;
+    case CF_REASON_INVALID: return CF_INVALID;
+    case CF_REASON_WRONG_ORG: return CF_WRONG_ORG;
+    case CF_REASON_REVOKED: return CF_PERMISSION;
+    case CF_REASON_CLOCK_SKEW: return CF_CLOCK_SKEW;
+    case CF_REASON_TOO_BIG: return CF_TOOBIG;
+    default: return CF_ERROR;
+  }
+}
+
+static int on_push_result(cf_sync *s, const cf_push_reply *r) {
+  if (s->batch == NULL || r->batch_seq != s->batch_seq)
+    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT for a batch not in flight");
+  if (r->nresults != s->batch->n)
+    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT has %zu results for %zu changes", r->nresults,
+                     s->batch->n);
+  cf__push_result *res = cf__calloc(r->nresults ? r->nresults : 1, sizeof *res);
+  char **msgs = cf__calloc(r->nresults ? r->nresults : 1, sizeof *msgs);
+  int rc = (res && msgs) ? CF_OK : CF_NOMEM;
+  for (size_t i = 0; rc == CF_OK && i < r->nresults; i++) {
+    const cf_push_result *w = &r->results[i];
+    if (w->change_id != (uint64_t)s->batch->items[i].seq) {
+      rc = sync_fail(s, CF_PROTOCOL, "PUSH_RESULT answers change %" PRIu64 " out of order",
+                     w->change_id);
+      break;
+    }
+    res[i].seq = s->batch->items[i].seq;
+    res[i].outcome = w->status == CF_PUSH_APPLIED      ? CF__OUTCOME_APPLIED
+                     : w->status == CF_PUSH_SUPERSEDED ? CF__OUTCOME_SUPERSEDED
+                                                       : CF__OUTCOME_REJECTED;
+    res[i].code = w->status == CF_PUSH_REJECTED ? reason_code(w->reason) : CF_OK;
+    if (w->status == CF_PUSH_REJECTED) {
+      const char *name = cf__reject_reason_name(w->reason);
+      msgs[i] = w->message.n ? cf__mprintf("%s: %.*s", name, (int)w->message.n, w->message.p)
+                             : cf__strdup(name);
+      if (msgs[i] == NULL) rc = CF_NOMEM;
+      res[i].message = msgs[i];
+    }
+    s->counts[w->status == CF_PUSH_APPLIED      ? CF_SYNC_APPLIED
+              : w->status == CF_PUSH_SUPERSEDED ? CF_SYNC_SUPERSEDED
+                                                : CF_SYNC_REJECTED]++;
+  }
+  if (rc == CF_OK) {
+    rc = cf__store_push_results(s->node, res, r->nresults);
+    if (rc != CF_OK)
+      rc = sync_fail(s, rc, "cannot record the push results: %s", cf_node_errmsg(s->node));
+  } else if (s->state != CS_FAILED) {
+    rc = sync_fail(s, rc, "out of memory");
+  }
+  for (size_t i = 0; msgs && i < r->nresults; i++) cf__free(msgs[i]);
+  cf__free(msgs);
+  cf__free(res);
+  if (rc != CF_OK) return rc;
+  s->counts[CF_SYNC_PUSHED] += (int64_t)r->nresults;
+  report(s, CF_SYNC_PHASE_PUSH, s->counts[CF_SYNC_PUSHED], -1);
+  return push_next(s);
+}
+
+static int on_changes(cf_sync *s, const cf_changes *c) {
+  if (c->last_seq < (uint64_t)s->cursor)
+    return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
+  int rc = cf__store_apply(s->node, c->rows, c->nrows, (int64_t)c->last_seq);
+  if (rc != CF_OK)
+    return sync_fail(s, rc, "cannot apply %zu pulled rows: %s", c->nrows,
+                     cf_node_errmsg(s->node));
+  s->cursor = (int64_t)c->last_seq;
+  s->head = c->head_seq;
+  s->counts[CF_SYNC_PULLED] += (int64_t)c->nrows;
+  s->counts[CF_SYNC_CURSOR] = s->cursor;
+  int64_t total = (int64_t)s->head - s->start_cursor;
+  report(s, CF_SYNC_PHASE_PULL, s->cursor - s->start_cursor, total > 0 ? total : 0);
+  if (c->more) return send_pull(s);
+  s->state = CS_DONE;
+  cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "done");
+  return CF_OK;
+}
+
+static void handle_frame(cf_sync *s, const cf_frame *f) {
+  if (f->type == CF_FRAME_ERROR) {
+    sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
+              cf__wire_error_name(f->u.error.code), (int)f->u.error.message.n,
+              f->u.error.message.p);
+    return;
+  }
+  if (f->type == CF_FRAME_ACCESS_REVOKED) {
+    s->counts[CF_SYNC_REVOKED] = 1;
+    sync_fail(s, CF_PERMISSION, "access revoked: %.*s", (int)f->u.revoked.message.n,
+              f->u.revoked.message.p);
+    return;
+  }
+  if (f->type == CF_FRAME_REBOOTSTRAP) {
+    sync_fail(s, CF_NOTFOUND,
+              "the server no longer keeps history back to cursor %" PRId64
+              ": the replica must bootstrap again",
+              s->cursor);
+    return;
+  }
+  if (f->type == CF_FRAME_LIVE || f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT)
+    return; /* a one-shot sync pulls to the head anyway */
+  if (f->type == CF_FRAME_PING) {
+    cf_buf b;
+    cf__buf_init(&b, 64);
+    if (cf__encode_seq(CF_FRAME_PONG, f->u.ping.nonce, &b) == CF_OK) (void)send_buf(s, &b);
+    cf__buf_free(&b);
+    return;
+  }
+  if (s->state == CS_WELCOME && f->type == CF_FRAME_WELCOME) {
+    s->max_batch = f->u.welcome.max_batch;
+    s->max_page = f->u.welcome.max_page;
+    s->head = f->u.welcome.head_seq;
+    snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
+    (void)push_next(s);
+    return;
+  }
+  if (s->state == CS_PUSHING && f->type == CF_FRAME_PUSH_RESULT) {
+    (void)on_push_result(s, &f->u.push_result);
+    return;
+  }
+  if (s->state == CS_PULLING && f->type == CF_FRAME_CHANGES) {
+    (void)on_changes(s, &f->u.changes);
+    return;
+  }
+  sync_fail(s, CF_PROTOCOL, "unexpected %s frame", cf__frame_type_name(f->type));
+}
+
+/* --- transport callbacks --------------------------------------------------- */
+
+static int on_open(void *ctx, cf__ws_session *ws) {
+  cf_sync *s = ctx;
+  s->session = ws;
+  s->last_frame_ms = cf__monotonic_ns() / 1000000;
+  return send_hello(s) == CF_OK ? CF_OK : CF_ERROR;
+}
+
+static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t len) {
+  cf_sync *s = ctx;
+  (void)ws;
+  if (s->state == CS_DONE || s->state == CS_FAILED) return;
+  s->last_frame_ms = cf__monotonic_ns() / 1000000;
+  cf_frame f;
+  char err[256];
+  int rc = cf__frame_decode(msg, len, NULL, &f, err, sizeof err);
+  if (rc != CF_OK) {
+    sync_fail(s, rc, "malformed frame from the server: %s", err);
+    return;
+  }
+  if (!cf__frame_from_server(f.type))
+    sync_fail(s, CF_PROTOCOL, "the server sent a %s frame", cf__frame_type_name(f.type));
+  else
+    handle_frame(s, &f);
+  cf__frame_free(&f);
+}
+
+static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char *reason) {
+  cf_sync *s = ctx;
+  (void)ws;
+  s->session = NULL;
+  if (s->state == CS_DONE || s->state == CS_FAILED) return;
+  if (rc == CF_UNREACHABLE)
+    sync_fail(s, CF_UNREACHABLE, "server unreachable at %s", s->url);
+  else if (rc == CF_PROTOCOL)
+    sync_fail(s, CF_PROTOCOL, "the server refused the WebSocket upgrade at %s", s->url);
+  else
+    sync_fail(s, CF_UNREACHABLE, "connection closed by the server (%d %s)", code,
+              reason ? reason : "");
+}
+
+/* --- public API ------------------------------------------------------------ */
+
+int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out) {
+  *out = NULL;
+  if (node == NULL || url == NULL || token == NULL) return CF_MISUSE;
+  cf_sync *s = cf__calloc(1, sizeof *s);
+  if (s == NULL) return CF_NOMEM;
+  s->node = node;
+  s->url = cf__strdup(url);
+  s->token = cf__strdup(token);
+  if (s->url == NULL || s->token == NULL) {
+    cf_sync_free(s);
+    return CF_NOMEM;
+  }
+  *out = s;
+  return CF_OK;
+}
+
+void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx) {
+  s->progress = fn;
+  s->progress_ctx = ctx;
+}
+
+int cf_sync_run(cf_sync *s) {
+  memset(s->counts, 0, sizeof s->counts);
+  s->errmsg[0] = '\0';
+  s->rc = CF_OK;
+  s->state = CS_CONNECTING;
+  cf__ws_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ws.ctx = s;
+  cfg.ws.on_open = on_open;
+  cfg.ws.on_message = on_message;
+  cfg.ws.on_close = on_close;
+  cfg.limits.max_message = CF_CODEC_MAX_FRAME;
+  cfg.tls = strncmp(s->url, "wss://", 6) == 0;
+  char err[256];
+  int rc = cf__ws_client_new(&cfg, &s->ws, err, sizeof err);
+  if (rc != CF_OK) return sync_fail(s, rc, "%s", err);
+  rc = cf__ws_client_connect(s->ws, s->url, &s->session);
+  if (rc != CF_OK) {
+    s->session = NULL;
+    sync_fail(s, rc, rc == CF_INVALID ? "not a ws:// or wss:// URL: %s" : "cannot connect to %s",
+              s->url);
+  }
+  s->last_frame_ms = cf__monotonic_ns() / 1000000;
+  while (rc == CF_OK && cf__ws_client_session_count(s->ws) > 0) {
+    if (cf__ws_client_run_once(s->ws, 200) != CF_OK) {
+      sync_fail(s, CF_IO, "the event loop failed");
+      break;
+    }
+    int64_t now = cf__monotonic_ns() / 1000000;
+    if ((s->state != CS_DONE && s->state != CS_FAILED) &&
+        now - s->last_frame_ms > IDLE_TIMEOUT_MS)
+      sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s", IDLE_TIMEOUT_MS / 1000);
+  }
+  cf__ws_client_free(s->ws);
+  s->ws = NULL;
+  s->session = NULL;
+  if (s->state != CS_DONE) {
+    /* Whatever was in flight goes back to the outbox for the next run. */
+    if (cf__store_push_requeue(s->node) != CF_OK)
+      cf__log(CF_LOG_WARN, "msg=\"cannot requeue in-flight changes\" detail=\"%s\"",
+              cf_node_errmsg(s->node));
+    if (s->state != CS_FAILED) sync_fail(s, CF_UNREACHABLE, "connection lost");
+  }
+  cf__store_push_free(s->batch);
+  s->batch = NULL;
+  if (s->state == CS_DONE) {
+    char when[32];
+    snprintf(when, sizeof when, "%" PRId64, cf__now_ms());
+    if (cf_node_setting_set(s->node, "last_sync_ms", when) != CF_OK)
+      cf__log(CF_LOG_WARN, "msg=\"cannot record the sync time\"");
+    return CF_OK;
+  }
+  return s->rc;
+}
+
+int64_t cf_sync_count(const cf_sync *s, cf_sync_counter which) {
+  if ((int)which < 0 || which >= CF_SYNC_COUNTER_MAX) return 0;
+  return s->counts[which];
+}
+
+const char *cf_sync_role(const cf_sync *s) { return s->role; }
+
+const char *cf_sync_errmsg(const cf_sync *s) { return s->errmsg; }
+
+void cf_sync_free(cf_sync *s) {
+  if (s == NULL) return;
+  cf__ws_client_free(s->ws);
+  cf__store_push_free(s->batch);
+  cf__free(s->url);
+  cf__free(s->token);
+  cf__free(s);
+}

@@ -1,0 +1,1336 @@
+/*
+** sync/master_sync.c: push, pull and the role check of the master side of
+** sync (see sync/master_sync.h; design in docs/master-sync.md).
+**
+** A push, step by step (one transaction, as the user):
+**
+**   1. validate each change in C (table, key, org, canonical values,
+**      versions, clock skew): bad ones are rejected "invalid" / "wrong_org";
+**   2. group the valid changes by row key (a batch may touch a row twice);
+**   3. cf_sync.push_begin: membership, org clock row lock (orders the org's
+**      writers), retry detection, reservation of one cursor position per
+**      row; cf.push_seq_lo tells the stamp trigger to keep pushed versions;
+**   4. per table, lock the existing rows (SELECT ... FOR UPDATE joined with
+**      unnest of the keys) and read the tombstones of the missing ones;
+**   5. merge every change into its row with core's cf__merge (the same
+**      function the replicas use), in batch order;
+**   6. write back per table and operation with ONE statement over unnest()
+**      arrays (INSERT new rows, UPDATE changed rows, UPDATE + DELETE deleted
+**      rows), each under a SAVEPOINT: when a statement fails, the group is
+**      split in halves until the offending rows are alone, so one bad row
+**      never sinks the rest;
+**   7. record (org, node, user) -> (batch seq, results) and commit.
+**
+** A pull reads, in one REPEATABLE READ READ ONLY transaction as the user, up
+** to limit + 1 changes after the cursor from each of the eleven sources (ten
+** tables -- users through cf_sync.pull_users -- and the tombstones), merges
+** them by cursor position and cuts the page where every source is known to
+** be complete.
+**
+** Every value crosses here in text form: canonical values are turned into
+** Postgres input text (text[] through cf__text_array_to_pg) and Postgres
+** output text (TimeZone UTC, DateStyle ISO) back into canonical values with
+** cf__value_canon.
+*/
+#include "sync/master_sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hlc.h"
+#include "core/merge.h"
+#include "core/schema.h"
+#include "core/value.h"
+#include "platform/platform.h"
+
+#define SQL_FILE "server/master_sync.sql"
+/* Most bytes of one generated statement or array parameter. */
+#define STMT_MAX ((size_t)64 << 10)
+#define PARAM_MAX ((size_t)512 << 20)
+/* Size of one arena chunk (values larger than this get their own). */
+#define CHUNK_SIZE ((size_t)64 << 10)
+/* Most bytes a page's arena may hold. */
+#define ARENA_MAX ((size_t)1 << 30)
+#define HEX_VER_LEN (CF_VER_LEN * 2)
+
+/* ------------------------------------------------------------------------
+** Arena: canonical bytes that rows borrow.  Chunks never move.
+*/
+typedef struct chunk {
+  struct chunk *next; /* the previous chunk */
+  size_t used;        /* bytes used in data */
+  size_t cap;         /* bytes in data */
+  char data[];        /* the bytes */
+} chunk;
+
+typedef struct arena {
+  chunk *head;  /* newest chunk, NULL if none */
+  size_t total; /* bytes allocated so far */
+} arena;
+
+static void arena_free(arena *a) {
+  while (a->head) {
+    chunk *c = a->head;
+    a->head = c->next;
+    cf__free(c);
+  }
+  a->total = 0;
+}
+
+/* A copy of p[0..n) in a (NUL-terminated), or NULL on out of memory. */
+static const char *arena_copy(arena *a, const char *p, size_t n) {
+  if (a->head == NULL || a->head->cap - a->head->used < n + 1) {
+    size_t cap = n + 1 > CHUNK_SIZE ? n + 1 : CHUNK_SIZE;
+    if (a->total + cap > ARENA_MAX) return NULL;
+    chunk *c = cf__malloc(sizeof(chunk) + cap);
+    if (c == NULL) return NULL;
+    c->next = a->head;
+    c->used = 0;
+    c->cap = cap;
+    a->head = c;
+    a->total += cap;
+  }
+  char *dst = a->head->data + a->head->used;
+  if (n) memcpy(dst, p, n);
+  dst[n] = '\0';
+  a->head->used += n + 1;
+  return dst;
+}
+
+/* ------------------------------------------------------------------------
+** Text conversions.
+*/
+
+const char *cf__push_reason_name(cf__push_reason reason) {
+  switch (reason) {
+  case CF__REASON_NONE: return "none";
+  case CF__REASON_PERMISSION: return "permission";
+  case CF__REASON_CONSTRAINT: return "constraint";
+  case CF__REASON_INVALID: return "invalid";
+  case CF__REASON_WRONG_ORG: return "wrong_org";
+  }
+  return "unknown";
+}
+
+/* The cast that turns a text array element into the column's type. */
+static const char *pg_cast(cf_coltype type) {
+  switch (type) {
+  case CF_TYPE_UUID: return "::uuid";
+  case CF_TYPE_TEXT: return "";
+  case CF_TYPE_INTEGER: return "::integer";
+  case CF_TYPE_BIGINT: return "::bigint";
+  case CF_TYPE_NUMERIC: return "::numeric";
+  case CF_TYPE_BOOLEAN: return "::boolean";
+  case CF_TYPE_DATE: return "::date";
+  case CF_TYPE_TIMESTAMPTZ: return "::timestamptz";
+  case CF_TYPE_JSONB: return "::jsonb";
+  case CF_TYPE_TEXT_ARRAY: return "::text[]";
+  }
+  return "";
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes 2*n hex digits of s into out[0..n).  CF_OK or CF_CORRUPT. */
+static int unhex(const char *s, unsigned char *out, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return CF_CORRUPT;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return CF_OK;
+}
+
+static int append_hex(cf_buf *b, const unsigned char *p, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  int rc = cf__buf_reserve(b, n * 2);
+  if (rc != CF_OK) return rc;
+  for (size_t i = 0; i < n; i++) {
+    b->p[b->len++] = digits[p[i] >> 4];
+    b->p[b->len++] = digits[p[i] & 15];
+  }
+  b->p[b->len] = '\0';
+  return CF_OK;
+}
+
+/*
+** Canonical value of Postgres output text s (NULL: SQL NULL) for col, with
+** its bytes copied into a.  CF_OK, CF_CORRUPT if it does not parse, CF_NOMEM.
+*/
+static int value_from_pg(const cf_column *col, const char *s, cf_buf *tmp, arena *a,
+                         cf_value *out) {
+  if (s == NULL) {
+    *out = cf__value_null();
+    return CF_OK;
+  }
+  cf_value in = cf__value_text(s, strlen(s)), v;
+  int rc = cf__value_canon(col, &in, tmp, &v);
+  if (rc == CF_NOMEM) return rc;
+  if (rc != CF_OK) return CF_CORRUPT;
+  if (v.kind == CF_VALUE_TEXT) {
+    const char *p = arena_copy(a, v.p, v.n);
+    if (p == NULL) return CF_NOMEM;
+    v.p = p;
+  }
+  *out = v;
+  return CF_OK;
+}
+
+/*
+** Appends v (canonical for col) as one element of a Postgres array literal
+** to out: NULL, or a double-quoted string with '"' and '\' escaped.
+** CF_OK, CF_INVALID for a value the column cannot hold, CF_TOOBIG, CF_NOMEM.
+*/
+static int append_pg_element(cf_buf *out, const cf_column *col, const cf_value *v,
+                             cf_buf *tmp) {
+  char num[32];
+  const char *p = NULL;
+  size_t n = 0;
+  int rc;
+  switch (v->kind) {
+  case CF_VALUE_NULL: return cf__buf_puts(out, "NULL");
+  case CF_VALUE_INT:
+    if (col->type == CF_TYPE_BOOLEAN) {
+      if (v->i != 0 && v->i != 1) return CF_INVALID;
+      p = v->i ? "t" : "f";
+      n = 1;
+    } else if (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT) {
+      n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i);
+      p = num;
+    } else {
+      return CF_INVALID;
+    }
+    break;
+  case CF_VALUE_TEXT:
+    if (col->type == CF_TYPE_TEXT_ARRAY) {
+      if ((rc = cf__text_array_to_pg(v->p, v->n, tmp)) != CF_OK) return rc;
+      p = tmp->p;
+      n = tmp->len;
+    } else {
+      p = v->p;
+      n = v->n;
+    }
+    break;
+  default: return CF_INVALID;
+  }
+  if ((rc = cf__buf_reserve(out, 2 * n + 2)) != CF_OK) return rc;
+  out->p[out->len++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"' || p[i] == '\\') out->p[out->len++] = '\\';
+    out->p[out->len++] = p[i];
+  }
+  out->p[out->len++] = '"';
+  out->p[out->len] = '\0';
+  return CF_OK;
+}
+
+/* ------------------------------------------------------------------------
+** Generated per-table SQL.
+*/
+
+/* Appends `t."col"::text` for every column of t, comma-separated. */
+static int append_select_cols(cf_buf *b, const cf_table *t) {
+  int rc = CF_OK;
+  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+    if (i) rc = cf__buf_puts(b, ", ");
+    if (rc == CF_OK) rc = cf__buf_puts(b, "t.\"");
+    if (rc == CF_OK) rc = cf__buf_puts(b, t->cols[i].name);
+    if (rc == CF_OK) rc = cf__buf_puts(b, "\"::text");
+  }
+  return rc;
+}
+
+static int has_seq(const cf_table *t) { return t->number != 1; /* users */ }
+
+/* The unnest(...) AS u(c0, ..., v, s) source of n_key (key only) or every
+** column plus versions and seq. */
+static int append_unnest(cf_buf *b, const cf_table *t, int key_only) {
+  unsigned ncols = key_only ? t->nkey : t->ncols;
+  int extra = key_only ? 0 : (has_seq(t) ? 2 : 1);
+  int rc = cf__buf_puts(b, "unnest(");
+  char tmp[32];
+  for (unsigned i = 0; i < ncols + (unsigned)extra && rc == CF_OK; i++) {
+    snprintf(tmp, sizeof tmp, "%s$%u::text[]", i ? ", " : "", i + 1);
+    rc = cf__buf_puts(b, tmp);
+  }
+  if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u(");
+  for (unsigned i = 0; i < ncols && rc == CF_OK; i++) {
+    snprintf(tmp, sizeof tmp, "%sc%u", i ? ", " : "", i);
+    rc = cf__buf_puts(b, tmp);
+  }
+  if (rc == CF_OK && !key_only) rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
+  else if (rc == CF_OK) rc = cf__buf_puts(b, ")");
+  return rc;
+}
+
+/* Appends the join condition of t's key with u's key columns. */
+static int append_key_match(cf_buf *b, const cf_table *t) {
+  int rc = CF_OK;
+  char tmp[96];
+  for (unsigned k = 0; k < t->nkey && rc == CF_OK; k++) {
+    unsigned c = t->key[k];
+    snprintf(tmp, sizeof tmp, "%st.\"%s\" = u.c%u::uuid", k ? " AND " : "", t->cols[c].name,
+             k);
+    rc = cf__buf_puts(b, tmp);
+  }
+  return rc;
+}
+
+typedef enum stmt_kind { STMT_LOCK, STMT_INSERT, STMT_UPDATE, STMT_DELETE } stmt_kind;
+
+/* Builds the statement of kind for table t into b (reset first).  Key
+** columns are the first nkey columns of every table (core/schema.c). */
+static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
+  int rc;
+  char tmp[160];
+  cf__buf_reset(b);
+  switch (kind) {
+  case STMT_LOCK:
+    rc = cf__buf_puts(b, "SELECT ");
+    if (rc == CF_OK) rc = append_select_cols(b, t);
+    snprintf(tmp, sizeof tmp, ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t JOIN ",
+             t->name);
+    if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
+    if (rc == CF_OK) rc = append_unnest(b, t, 1);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " ON ");
+    if (rc == CF_OK) rc = append_key_match(b, t);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " FOR UPDATE OF t");
+    return rc;
+  case STMT_INSERT:
+    snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
+    rc = cf__buf_puts(b, tmp);
+    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+      snprintf(tmp, sizeof tmp, "\"%s\", ", t->cols[i].name);
+      rc = cf__buf_puts(b, tmp);
+    }
+    if (rc == CF_OK) rc = cf__buf_puts(b, has_seq(t) ? "cf_versions, cf_seq) SELECT "
+                                                       : "cf_versions) SELECT ");
+    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+      snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, pg_cast(t->cols[i].type));
+      rc = cf__buf_puts(b, tmp);
+    }
+    if (rc == CF_OK) rc = cf__buf_puts(b, has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
+                                                       : "decode(u.v, 'hex') FROM ");
+    if (rc == CF_OK) rc = append_unnest(b, t, 0);
+    return rc;
+  case STMT_UPDATE:
+    snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
+    rc = cf__buf_puts(b, tmp);
+    for (unsigned i = t->nkey; i < t->ncols && rc == CF_OK; i++) {
+      snprintf(tmp, sizeof tmp, "\"%s\" = u.c%u%s, ", t->cols[i].name, i,
+               pg_cast(t->cols[i].type));
+      rc = cf__buf_puts(b, tmp);
+    }
+    if (rc == CF_OK)
+      rc = cf__buf_puts(b, has_seq(t) ? "cf_versions = decode(u.v, 'hex'), cf_seq = u.s::bigint FROM "
+                                      : "cf_versions = decode(u.v, 'hex') FROM ");
+    if (rc == CF_OK) rc = append_unnest(b, t, 0);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+    if (rc == CF_OK) rc = append_key_match(b, t);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+    return rc;
+  case STMT_DELETE:
+    snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
+    rc = cf__buf_puts(b, tmp);
+    if (rc == CF_OK) rc = append_unnest(b, t, 1);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+    if (rc == CF_OK) rc = append_key_match(b, t);
+    if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+    return rc;
+  }
+  return CF_MISUSE;
+}
+
+/* Builds the pull statement of table t: cf_seq, every column as text and
+** the versions in hex, changes after $2 in org $1, at most $3. */
+static int build_pull_stmt(cf_buf *b, const cf_table *t) {
+  char tmp[200];
+  cf__buf_reset(b);
+  int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
+  if (rc == CF_OK) rc = append_select_cols(b, t);
+  if (rc != CF_OK) return rc;
+  if (t->number == 1) {
+    snprintf(tmp, sizeof tmp,
+             ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
+             "$3::integer) AS t ORDER BY t.cf_seq");
+  } else {
+    snprintf(tmp, sizeof tmp,
+             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = $1::uuid "
+             "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
+             t->name, t->tenant ? "org_id" : "id");
+  }
+  return cf__buf_puts(b, tmp);
+}
+
+/* ------------------------------------------------------------------------
+** Rows read from the master.
+*/
+
+/*
+** Fills row (of table t) from result row r of res, whose columns from col0
+** on are the table's columns as text and then the versions in hex.  Key
+** cells get zero versions; deleted = 0 with the stored version.
+*/
+static int row_from_pg(const cf_table *t, const cf__pg_res *res, int r, int col0,
+                       cf_buf *tmp, arena *a, cf_row *row) {
+  const char *hex = cf__pg_value(res, r, col0 + (int)t->ncols);
+  unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
+  size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
+  int rc;
+  if (hex == NULL || strlen(hex) != 2 * nv || unhex(hex, vers, nv) != CF_OK) return CF_CORRUPT;
+  cf__row_init(row, t);
+  for (unsigned i = 0; i <= t->ncols; i++) {
+    cf_value v;
+    cf_ver ver;
+    memcpy(ver.b, vers + (size_t)i * CF_VER_LEN, CF_VER_LEN);
+    if (i == t->ncols) {
+      cf__row_set_deleted(row, 0, &ver);
+      break;
+    }
+    rc = value_from_pg(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a, &v);
+    if (rc != CF_OK) return rc;
+    if ((t->key_mask & CF_COL_BIT(i)) != 0) memset(ver.b, 0, sizeof ver.b);
+    if ((rc = cf__row_set(row, i, &v, &ver)) != CF_OK) return CF_CORRUPT;
+  }
+  return CF_OK;
+}
+
+/* The text of key cell k of row (uuid text, NUL-terminated in arena or in
+** the caller's change), or NULL. */
+static const char *key_text(const cf_row *row, unsigned k) {
+  const cf_cell *c = cf__row_cell(row, row->table->key[k]);
+  if (c == NULL || c->value.kind != CF_VALUE_TEXT) return NULL;
+  return c->value.p;
+}
+
+/* ------------------------------------------------------------------------
+** Push.
+*/
+
+/* One distinct row of the batch. */
+typedef struct prow {
+  const cf_table *t;     /* its table */
+  char key[2][37];       /* key uuids as text (org_id, id; or id) */
+  cf_row local;          /* master state, merged with the batch's changes */
+  int existed;           /* a live row exists in the master (locked) */
+  int tomb;              /* a tombstone was found (existed == 0) */
+  int changed;           /* some change took a cell: it must be written */
+  int rejected;          /* the write was refused */
+  cf__push_reason reason; /* why */
+  char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
+  uint64_t seq;          /* the cursor position it is written with */
+} prow;
+
+/* State of one push. */
+typedef struct push_ctx {
+  cf__pg *pg;               /* the connection */
+  const cf_change *changes; /* the batch */
+  size_t n;                 /* its size */
+  cf__push_result *results; /* answers */
+  size_t *row_of;           /* change i -> prow index, or SIZE_MAX (invalid) */
+  prow *rows;               /* distinct rows */
+  size_t nrows;             /* count of rows */
+  arena mem;                /* bytes of the master's rows */
+  cf_buf tmp;               /* scratch for conversions */
+  cf_buf sql;               /* the statement being run */
+  cf_buf params[CF_SCHEMA_MAX_COLS + 2]; /* array parameters */
+  int savepoints;           /* nesting depth of write savepoints */
+} push_ctx;
+
+static void set_result(cf__push_result *r, cf__push_status s, cf__push_reason why,
+                       const char *detail) {
+  r->status = s;
+  r->reason = why;
+  snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+  for (char *p = r->detail; *p; p++)
+    if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+}
+
+/*
+** Checks one change.  OUT: why and detail on rejection.  Returns 1 if valid.
+*/
+static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
+                           cf_buf *tmp, cf__push_reason *why, const char **detail) {
+  const cf_table *t = c->table;
+  *why = CF__REASON_INVALID;
+  if (t == NULL || cf__schema_table(t->number) != t) {
+    *detail = "unknown table";
+    return 0;
+  }
+  if ((c->present & ~cf__schema_mask_all(t)) != 0) {
+    *detail = "cell out of range";
+    return 0;
+  }
+  for (unsigned k = 0; k < t->nkey; k++) {
+    const cf_cell *cell = cf__row_cell(c, t->key[k]);
+    char canon[37];
+    if (cell == NULL || cell->value.kind != CF_VALUE_TEXT || cell->value.n != 36 ||
+        cf__canon_uuid(cell->value.p, cell->value.n, canon) != CF_OK ||
+        memcmp(canon, cell->value.p, 36) != 0) {
+      *detail = "missing or malformed key";
+      return 0;
+    }
+  }
+  /* The row's org: org_id of tenant rows, id of the organizations row. */
+  const cf_cell *orgcell = NULL;
+  if (t->org_col >= 0) orgcell = cf__row_cell(c, (unsigned)t->org_col);
+  else if (t->number == 0) orgcell = cf__row_cell(c, (unsigned)t->id_col);
+  if (orgcell != NULL && memcmp(orgcell->value.p, org, 36) != 0) {
+    *why = CF__REASON_WRONG_ORG;
+    *detail = "row belongs to another organization";
+    return 0;
+  }
+  if ((c->present & cf__schema_mask_data(t)) == 0) {
+    *detail = "change carries no cell";
+    return 0;
+  }
+  for (unsigned i = 0; i <= t->ncols; i++) {
+    if (!(c->present & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
+    const cf_cell *cell = &c->cells[i];
+    if (cf__ver_is_zero(&cell->ver)) {
+      *detail = "zero version";
+      return 0;
+    }
+    if (CF_HLC_MS(cf__ver_hlc(&cell->ver)) > now_ms + CF_PUSH_MAX_SKEW_MS) {
+      *detail = "version too far in the future (clock skew)";
+      return 0;
+    }
+    if (i == t->ncols) {
+      if (cell->value.kind != CF_VALUE_INT || (cell->value.i != 0 && cell->value.i != 1)) {
+        *detail = "deleted must be 0 or 1";
+        return 0;
+      }
+      continue;
+    }
+    cf_value out;
+    int rc = cf__value_canon(&t->cols[i], &cell->value, tmp, &out);
+    if (rc == CF_CONSTRAINT) continue; /* NULL in a NOT NULL column: let Postgres say */
+    if (rc != CF_OK || !cf__value_equal(&out, &cell->value)) {
+      *detail = "value not in canonical form";
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int cmp_key(const prow *a, const prow *b) {
+  if (a->t->number != b->t->number) return a->t->number < b->t->number ? -1 : 1;
+  int c = strcmp(a->key[0], b->key[0]);
+  return c ? c : strcmp(a->key[1], b->key[1]);
+}
+
+/* Groups the valid changes into distinct rows: ctx->rows, ctx->row_of. */
+static int group_rows(push_ctx *ctx) {
+  size_t n = ctx->n, nvalid = 0;
+  int rc = CF_OK;
+  prow *keys = cf__calloc(n ? n : 1, sizeof *keys);
+  size_t *idx = cf__calloc(n ? n : 1, sizeof *idx);
+  ctx->rows = cf__calloc(n ? n : 1, sizeof *ctx->rows);
+  if (keys == NULL || idx == NULL || ctx->rows == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (ctx->row_of[i] != SIZE_MAX) continue;
+    const cf_change *c = &ctx->changes[i];
+    keys[i].t = c->table;
+    for (unsigned k = 0; k < c->table->nkey; k++) memcpy(keys[i].key[k], key_text(c, k), 36);
+    idx[nvalid++] = i;
+  }
+  {
+    /* Bottom-up merge sort of idx[0..nvalid) by (key, index). */
+    size_t *tmp = cf__malloc((nvalid ? nvalid : 1) * sizeof *tmp);
+    if (tmp == NULL) {
+      rc = CF_NOMEM;
+      goto out;
+    }
+    for (size_t w = 1; w < nvalid; w *= 2) {
+      for (size_t lo = 0; lo < nvalid; lo += 2 * w) {
+        size_t mid = lo + w < nvalid ? lo + w : nvalid;
+        size_t hi = lo + 2 * w < nvalid ? lo + 2 * w : nvalid;
+        size_t a = lo, b = mid, o = lo;
+        while (a < mid && b < hi) {
+          int c = cmp_key(&keys[idx[a]], &keys[idx[b]]);
+          if (c < 0 || (c == 0 && idx[a] < idx[b])) tmp[o++] = idx[a++];
+          else tmp[o++] = idx[b++];
+        }
+        while (a < mid) tmp[o++] = idx[a++];
+        while (b < hi) tmp[o++] = idx[b++];
+      }
+      memcpy(idx, tmp, nvalid * sizeof *idx);
+    }
+    cf__free(tmp);
+  }
+  for (size_t j = 0; j < nvalid; j++) {
+    size_t i = idx[j];
+    if (ctx->nrows == 0 || cmp_key(&ctx->rows[ctx->nrows - 1], &keys[i]) != 0) {
+      prow *r = &ctx->rows[ctx->nrows++];
+      r->t = keys[i].t;
+      memcpy(r->key, keys[i].key, sizeof r->key);
+      cf__row_init(&r->local, r->t);
+    }
+    ctx->row_of[i] = ctx->nrows - 1;
+  }
+out:
+  cf__free(keys);
+  cf__free(idx);
+  return rc;
+}
+
+/* Builds the array parameter literal "{"a","b"}" of key k over rows[idx]. */
+static int params_reset(push_ctx *ctx, unsigned count) {
+  for (unsigned i = 0; i < count; i++) {
+    cf__buf_reset(&ctx->params[i]);
+    int rc = cf__buf_putc(&ctx->params[i], '{');
+    if (rc != CF_OK) return rc;
+  }
+  return CF_OK;
+}
+
+static int params_close(push_ctx *ctx, unsigned count, const char **pv) {
+  for (unsigned i = 0; i < count; i++) {
+    int rc = cf__buf_putc(&ctx->params[i], '}');
+    if (rc != CF_OK) return rc;
+    pv[i] = ctx->params[i].p;
+  }
+  return CF_OK;
+}
+
+static int param_sep(cf_buf *b) { return b->len > 1 ? cf__buf_putc(b, ',') : CF_OK; }
+
+/* Appends the key of r to params 0..nkey-1. */
+static int params_add_key(push_ctx *ctx, const prow *r) {
+  for (unsigned k = 0; k < r->t->nkey; k++) {
+    int rc = param_sep(&ctx->params[k]);
+    if (rc == CF_OK) rc = cf__buf_puts(&ctx->params[k], r->key[k]);
+    if (rc != CF_OK) return rc;
+  }
+  return CF_OK;
+}
+
+/* Appends every column of r's merged row, its versions and seq. */
+static int params_add_row(push_ctx *ctx, const prow *r) {
+  const cf_table *t = r->t;
+  int rc;
+  for (unsigned i = 0; i < t->ncols; i++) {
+    cf_buf *b = &ctx->params[i];
+    const cf_cell *c = cf__row_cell(&r->local, i);
+    cf_value nul = cf__value_null();
+    if ((rc = param_sep(b)) != CF_OK) return rc;
+    rc = append_pg_element(b, &t->cols[i], c ? &c->value : &nul, &ctx->tmp);
+    if (rc != CF_OK) return rc;
+  }
+  cf_buf *v = &ctx->params[t->ncols];
+  if ((rc = param_sep(v)) != CF_OK) return rc;
+  for (unsigned i = 0; i <= t->ncols; i++) {
+    const cf_cell *c = cf__row_cell(&r->local, i);
+    static const unsigned char zero[CF_VER_LEN];
+    const unsigned char *ver = (c != NULL && !(t->key_mask & CF_COL_BIT(i))) ? c->ver.b : zero;
+    if ((rc = append_hex(v, ver, CF_VER_LEN)) != CF_OK) return rc;
+  }
+  if (has_seq(t)) {
+    char num[32];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->seq);
+    cf_buf *s = &ctx->params[t->ncols + 1];
+    if ((rc = param_sep(s)) != CF_OK) return rc;
+    if ((rc = cf__buf_puts(s, num)) != CF_OK) return rc;
+  }
+  return CF_OK;
+}
+
+/* Is this failure about the rows (reject them) rather than the session? */
+static int row_level_failure(const char *state, cf__push_reason *why) {
+  if (strcmp(state, "42501") == 0) *why = CF__REASON_PERMISSION;
+  else if (strncmp(state, "23", 2) == 0) *why = CF__REASON_CONSTRAINT;
+  else if (strncmp(state, "22", 2) == 0 || strcmp(state, "P0001") == 0 ||
+           strcmp(state, "42804") == 0)
+    *why = CF__REASON_INVALID;
+  else
+    return 0;
+  return 1;
+}
+
+/* The constraint named in a failure message (first quoted name after
+** "constraint "), else the message itself. */
+static void failure_detail(const char *msg, char *out, size_t outlen) {
+  const char *p = strstr(msg, "constraint \"");
+  if (p != NULL) {
+    p += strlen("constraint \"");
+    const char *e = strchr(p, '"');
+    if (e != NULL) {
+      snprintf(out, outlen, "%.*s", (int)(e - p), p);
+      return;
+    }
+  }
+  snprintf(out, outlen, "%s", msg);
+}
+
+static int sp_exec(push_ctx *ctx, const char *what) { return cf__pg_exec(ctx->pg, what); }
+
+/* Runs kind's statement for rows[idx[0..n)] of table t; on success marks
+** which rows the statement really touched.  OUT: *failed_state etc. */
+static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
+                          const size_t *idx, size_t n, cf__pg_res **res) {
+  unsigned np = (kind == STMT_DELETE) ? t->nkey : t->ncols + (has_seq(t) ? 2u : 1u);
+  const char *pv[CF_SCHEMA_MAX_COLS + 2];
+  int rc = build_stmt(&ctx->sql, t, kind);
+  if (rc == CF_OK) rc = params_reset(ctx, np);
+  for (size_t j = 0; j < n && rc == CF_OK; j++) {
+    const prow *r = &ctx->rows[idx[j]];
+    rc = kind == STMT_DELETE ? params_add_key(ctx, r) : params_add_row(ctx, r);
+  }
+  if (rc == CF_OK) rc = params_close(ctx, np, pv);
+  if (rc != CF_OK) return rc;
+  return cf__pg_query(ctx->pg, ctx->sql.p, (int)np, pv, res);
+}
+
+/* Marks rows[idx[j]] whose id is not among res's first column as refused
+** (RLS USING filtered them silently).  Returns how many were missing. */
+static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n, const cf__pg_res *res) {
+  size_t missing = 0;
+  int nr = cf__pg_nrows(res);
+  /* Keys in a group are distinct: all there iff the counts match. */
+  if ((size_t)nr == n) return 0;
+  for (size_t j = 0; j < n; j++) {
+    prow *r = &ctx->rows[idx[j]];
+    const char *id = r->key[r->t->nkey - 1];
+    int found = 0;
+    for (int k = 0; k < nr && !found; k++) found = strcmp(cf__pg_value(res, k, 0), id) == 0;
+    if (!found) {
+      r->rejected = 1;
+      r->reason = CF__REASON_PERMISSION;
+      snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
+      missing++;
+    }
+  }
+  return missing;
+}
+
+/*
+** Writes rows[idx[0..n)] of table t with op (INSERT, UPDATE, or DELETE =
+** UPDATE then DELETE) under a savepoint; splits the group on row-level
+** failures until each bad row is alone and rejected.
+*/
+static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *idx, size_t n) {
+  cf__pg_res *res = NULL;
+  int rc;
+  if (n == 0) return CF_OK;
+  if ((rc = sp_exec(ctx, "SAVEPOINT cf_w")) != CF_OK) return rc;
+  size_t missing = 0;
+  rc = run_group_stmt(ctx, t, op == STMT_INSERT ? STMT_INSERT : STMT_UPDATE, idx, n, &res);
+  if (rc == CF_OK && op != STMT_INSERT) missing = mark_missing(ctx, idx, n, res);
+  cf__pg_res_free(res);
+  res = NULL;
+  if (rc == CF_OK && op == STMT_DELETE && missing == 0) {
+    rc = run_group_stmt(ctx, t, STMT_DELETE, idx, n, &res);
+    if (rc == CF_OK) missing = mark_missing(ctx, idx, n, res);
+    cf__pg_res_free(res);
+  }
+  if (rc == CF_OK && missing == 0) return sp_exec(ctx, "RELEASE SAVEPOINT cf_w");
+
+  cf__push_reason why = CF__REASON_NONE;
+  char detail[CF_PUSH_DETAIL_LEN];
+  if (rc != CF_OK) {
+    if (!row_level_failure(cf__pg_sqlstate(ctx->pg), &why)) return rc; /* session-level */
+    failure_detail(cf__pg_errmsg(ctx->pg), detail, sizeof detail);
+  }
+  int rc2 = sp_exec(ctx, "ROLLBACK TO SAVEPOINT cf_w");
+  if (rc2 == CF_OK) rc2 = sp_exec(ctx, "RELEASE SAVEPOINT cf_w");
+  if (rc2 != CF_OK) return rc2;
+  if (rc == CF_OK) {
+    /* Some rows were filtered by RLS: write the others again. */
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++)
+      if (!ctx->rows[idx[j]].rejected) idx[m++] = idx[j];
+    return write_group(ctx, t, op, idx, m);
+  }
+  if (n == 1) {
+    prow *r = &ctx->rows[idx[0]];
+    char pkey[80];
+    snprintf(pkey, sizeof pkey, "%s_pkey", t->name);
+    r->rejected = 1;
+    r->reason = why;
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    if (op == STMT_INSERT && why == CF__REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
+      /* The row exists but the lock did not return it: RLS lets the user
+      ** see or update it no more (pushes of one org are serialised, so it
+      ** is not a concurrent insert of the same key). */
+      r->reason = CF__REASON_PERMISSION;
+      snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
+    }
+    return CF_OK;
+  }
+  size_t half = n / 2;
+  if ((rc = write_group(ctx, t, op, idx, half)) != CF_OK) return rc;
+  return write_group(ctx, t, op, idx + half, n - half);
+}
+
+/* Locks the existing rows of table t among rows[lo..hi) and reads them (and
+** the tombstones of the missing ones) into the prows. */
+static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
+  const cf_table *t = ctx->rows[lo].t;
+  const char *pv[3];
+  cf__pg_res *res = NULL;
+  char *tsql = NULL;
+  int rc = build_stmt(&ctx->sql, t, STMT_LOCK);
+  if (rc == CF_OK) rc = params_reset(ctx, t->nkey);
+  for (size_t i = lo; i < hi && rc == CF_OK; i++) rc = params_add_key(ctx, &ctx->rows[i]);
+  if (rc == CF_OK) rc = params_close(ctx, t->nkey, pv);
+  if (rc == CF_OK) rc = cf__pg_query(ctx->pg, ctx->sql.p, (int)t->nkey, pv, &res);
+  if (rc != CF_OK) goto out;
+  for (int k = 0; k < cf__pg_nrows(res); k++) {
+    const char *id = cf__pg_value(res, k, t->id_col);
+    /* rows[lo..hi) are sorted by key: binary search on the id (same org). */
+    size_t a = lo, b = hi;
+    while (a < b) {
+      size_t m = a + (b - a) / 2;
+      int c = strcmp(ctx->rows[m].key[t->nkey - 1], id);
+      if (c == 0) { a = m; break; }
+      if (c < 0) a = m + 1; else b = m;
+    }
+    if (a >= hi || strcmp(ctx->rows[a].key[t->nkey - 1], id) != 0) {
+      rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: locked a row that was not asked for");
+      goto out;
+    }
+    prow *r = &ctx->rows[a];
+    if ((rc = row_from_pg(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local)) != CF_OK) {
+      cf__pg_fail(ctx->pg, rc, "push: cannot read %s row %s", t->name, id);
+      goto out;
+    }
+    r->existed = 1;
+  }
+  cf__pg_res_free(res);
+  res = NULL;
+
+  /* Tombstones of the rows that do not exist. */
+  if ((rc = params_reset(ctx, 1)) != CF_OK) goto out;
+  size_t nmissing = 0;
+  for (size_t i = lo; i < hi && rc == CF_OK; i++) {
+    if (ctx->rows[i].existed) continue;
+    nmissing++;
+    rc = param_sep(&ctx->params[0]);
+    if (rc == CF_OK) rc = cf__buf_puts(&ctx->params[0], ctx->rows[i].key[t->nkey - 1]);
+  }
+  if (rc != CF_OK || nmissing == 0) goto out;
+  if ((rc = params_close(ctx, 1, &pv[2])) != CF_OK) goto out;
+  char tno[8];
+  snprintf(tno, sizeof tno, "%u", t->number);
+  pv[0] = org;
+  pv[1] = tno;
+  /* Rows that exist but that the lock did not return: RLS refuses the user
+  ** that row (reading or updating it); they are rejected, not inserted. */
+  if ((rc = cf__sql_named(SQL_FILE, "existing_ids", &tsql)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
+  cf__free(tsql);
+  tsql = NULL;
+  for (int k = 0; k < cf__pg_nrows(res); k++) {
+    const char *id = cf__pg_value(res, k, 0);
+    for (size_t i = lo; i < hi; i++) {
+      prow *r = &ctx->rows[i];
+      if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
+      r->rejected = 1;
+      r->reason = CF__REASON_PERMISSION;
+      snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
+    }
+  }
+  cf__pg_res_free(res);
+  res = NULL;
+  if ((rc = cf__sql_named(SQL_FILE, "tombstones_for_keys", &tsql)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
+  for (int k = 0; k < cf__pg_nrows(res); k++) {
+    const char *id = cf__pg_value(res, k, 0), *hex = cf__pg_value(res, k, 1);
+    for (size_t i = lo; i < hi; i++) {
+      prow *r = &ctx->rows[i];
+      if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
+      cf_ver ver;
+      if (hex == NULL || strlen(hex) != HEX_VER_LEN || unhex(hex, ver.b, CF_VER_LEN) != CF_OK) {
+        rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: bad tombstone version");
+        goto out;
+      }
+      /* The key cells (borrowed from r->key) and deleted = 1. */
+      for (unsigned kk = 0; kk < t->nkey; kk++) {
+        cf_value v = cf__value_text(r->key[kk], 36);
+        if ((rc = cf__row_set(&r->local, t->key[kk], &v, NULL)) != CF_OK) goto out;
+      }
+      cf__row_set_deleted(&r->local, 1, &ver);
+      r->tomb = 1;
+    }
+  }
+out:
+  cf__pg_res_free(res);
+  cf__free(tsql);
+  return rc;
+}
+
+/* Formats the results as the text cf_sync.node_batches keeps: one line per
+** change, "<status><reason> <detail>". */
+static int results_text(const cf__push_result *res, size_t n, cf_buf *out) {
+  int rc = CF_OK;
+  char head[8];
+  cf__buf_reset(out);
+  for (size_t i = 0; i < n && rc == CF_OK; i++) {
+    snprintf(head, sizeof head, "%d%d ", (int)res[i].status, (int)res[i].reason);
+    rc = cf__buf_puts(out, head);
+    if (rc == CF_OK) rc = cf__buf_puts(out, res[i].detail);
+    if (rc == CF_OK) rc = cf__buf_putc(out, '\n');
+  }
+  return rc;
+}
+
+/* Parses results_text's format back.  Returns 1 on success. */
+static int parse_results(const char *s, cf__push_result *res, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '4' || s[2] != ' ') return 0;
+    const char *e = strchr(s + 3, '\n');
+    if (e == NULL) return 0;
+    res[i].status = (cf__push_status)(s[0] - '0');
+    res[i].reason = (cf__push_reason)(s[1] - '0');
+    snprintf(res[i].detail, sizeof res[i].detail, "%.*s", (int)(e - s - 3), s + 3);
+    s = e + 1;
+  }
+  return *s == '\0';
+}
+
+/* Begins the transaction as the user. */
+static int begin_as_user(cf__pg *pg, const char *claims, const char *begin_sql) {
+  char *sql = NULL;
+  int rc = cf__pg_exec(pg, begin_sql);
+  if (rc != CF_OK) return rc;
+  rc = cf__sql_named(SQL_FILE, "as_user", &sql);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, &claims, NULL);
+  cf__free(sql);
+  if (rc != CF_OK) cf__pg_rollback(pg);
+  return rc;
+}
+
+static void push_ctx_free(push_ctx *ctx) {
+  cf__free(ctx->row_of);
+  cf__free(ctx->rows);
+  arena_free(&ctx->mem);
+  cf__buf_free(&ctx->tmp);
+  cf__buf_free(&ctx->sql);
+  for (size_t i = 0; i < sizeof ctx->params / sizeof ctx->params[0]; i++)
+    cf__buf_free(&ctx->params[i]);
+}
+
+/* Merges every valid change into its row, in batch order; sets results. */
+static int merge_changes(push_ctx *ctx) {
+  for (size_t i = 0; i < ctx->n; i++) {
+    if (ctx->row_of[i] == SIZE_MAX) continue;
+    prow *r = &ctx->rows[ctx->row_of[i]];
+    const cf_change *c = &ctx->changes[i];
+    cf_merge_result m;
+    if (r->rejected) {
+      set_result(&ctx->results[i], CF__PUSH_REJECTED, r->reason, r->detail);
+      continue;
+    }
+    int was_tomb_hidden = r->tomb && cf__row_is_deleted(&r->local);
+    int rc = cf__merge(&r->local, c, &m);
+    if (rc != CF_OK) return rc;
+    cf__merge_apply(&r->local, c, &m);
+    if (m.take != 0) r->changed = 1;
+    int deleted_cell = (int)c->table->ncols;
+    if (was_tomb_hidden && !m.visible && !(m.take & CF_COL_BIT(deleted_cell))) {
+      /* Merged into a row that a newer delete removed: kept nowhere. */
+      set_result(&ctx->results[i], CF__PUSH_SUPERSEDED, CF__REASON_NONE, "row deleted");
+    } else if (m.take == 0 && m.superseded != 0) {
+      set_result(&ctx->results[i], CF__PUSH_SUPERSEDED, CF__REASON_NONE, "");
+    } else {
+      set_result(&ctx->results[i], CF__PUSH_APPLIED, CF__REASON_NONE, "");
+    }
+  }
+  return CF_OK;
+}
+
+/* Writes the merged rows, table by table: inserts, updates, deletes. */
+static int write_rows(push_ctx *ctx, uint64_t seq_lo) {
+  int rc = CF_OK;
+  size_t *idx = cf__malloc((ctx->nrows ? ctx->nrows : 1) * sizeof *idx);
+  if (idx == NULL) return CF_NOMEM;
+  uint64_t seq = seq_lo;
+  for (size_t lo = 0; lo < ctx->nrows && rc == CF_OK;) {
+    size_t hi = lo;
+    const cf_table *t = ctx->rows[lo].t;
+    while (hi < ctx->nrows && ctx->rows[hi].t == t) hi++;
+    for (int op = 0; op < 3 && rc == CF_OK; op++) {
+      size_t m = 0;
+      for (size_t i = lo; i < hi; i++) {
+        prow *r = &ctx->rows[i];
+        if (!r->changed || r->rejected) continue;
+        int visible = !cf__row_is_deleted(&r->local);
+        int want = r->existed ? (visible ? 1 : 2) : (visible ? 0 : -1);
+        if (want != op) continue;
+        r->seq = seq++;
+        idx[m++] = i;
+      }
+      static const stmt_kind kinds[3] = {STMT_INSERT, STMT_UPDATE, STMT_DELETE};
+      rc = write_group(ctx, t, kinds[op], idx, m);
+    }
+    lo = hi;
+  }
+  cf__free(idx);
+  return rc;
+}
+
+int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
+                    const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
+                    size_t n, cf__push_result *results, cf__push_info *info) {
+  push_ctx ctx;
+  cf__push_info dummy;
+  char org[37], node_text[CF_NODE_ID_TEXT_LEN], batch[24], count[24], maxhlc[24];
+  char *sql = NULL;
+  cf__pg_res *res = NULL;
+  int rc = CF_OK, in_tx = 0;
+  memset(&ctx, 0, sizeof ctx);
+  if (info == NULL) info = &dummy;
+  memset(info, 0, sizeof *info);
+  cf__buf_init(&ctx.tmp, PARAM_MAX);
+  cf__buf_init(&ctx.sql, STMT_MAX);
+  for (size_t i = 0; i < sizeof ctx.params / sizeof ctx.params[0]; i++)
+    cf__buf_init(&ctx.params[i], PARAM_MAX);
+  if (n > CF_PUSH_MAX_BATCH) return cf__pg_fail(pg, CF_TOOBIG, "push: batch of %zu changes", n);
+  if (org_id == NULL || strlen(org_id) != 36 || cf__canon_uuid(org_id, 36, org) != CF_OK ||
+      claims_json == NULL || node == NULL || batch_seq > (uint64_t)INT64_MAX)
+    return cf__pg_fail(pg, CF_INVALID, "push: bad org id, claims, node or batch");
+  ctx.pg = pg;
+  ctx.changes = changes;
+  ctx.n = n;
+  ctx.results = results;
+  ctx.row_of = cf__malloc((n ? n : 1) * sizeof *ctx.row_of);
+  if (ctx.row_of == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+
+  /* 1. Validate. */
+  int64_t now_ms = cf__now_ms();
+  cf_hlc max_hlc = 0;
+  for (size_t i = 0; i < n; i++) {
+    cf__push_reason why;
+    const char *detail = NULL;
+    if (validate_change(&changes[i], org, now_ms, &ctx.tmp, &why, &detail)) {
+      ctx.row_of[i] = SIZE_MAX;
+      for (unsigned c = 0; c <= changes[i].table->ncols; c++)
+        if (changes[i].present & CF_COL_BIT(c)) {
+          cf_hlc h = cf__ver_hlc(&changes[i].cells[c].ver);
+          if (h > max_hlc) max_hlc = h;
+        }
+    } else {
+      ctx.row_of[i] = SIZE_MAX - 1;
+      set_result(&results[i], CF__PUSH_REJECTED, why, detail);
+    }
+  }
+  /* 2. Group: group_rows takes the entries marked SIZE_MAX. */
+  if ((rc = group_rows(&ctx)) != CF_OK) goto out;
+  for (size_t i = 0; i < n; i++)
+    if (ctx.row_of[i] == SIZE_MAX - 1) ctx.row_of[i] = SIZE_MAX;
+
+  /* 3. Begin as the user; membership, lock, retry check, reservation. */
+  if ((rc = begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
+  in_tx = 1;
+  cf__node_id_format(node, node_text);
+  snprintf(batch, sizeof batch, "%llu", (unsigned long long)batch_seq);
+  snprintf(count, sizeof count, "%zu", ctx.nrows);
+  snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
+  const char *bp[5] = {org, node_text, batch, count, maxhlc};
+  if ((rc = cf__sql_named(SQL_FILE, "push_begin", &sql)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(pg, sql, 5, bp, &res)) != CF_OK) goto out;
+  if (!cf__pg_bool(res, 0, 0)) {
+    info->revoked = 1;
+    for (size_t i = 0; i < n; i++)
+      if (ctx.row_of[i] != SIZE_MAX)
+        set_result(&results[i], CF__PUSH_REJECTED, CF__REASON_PERMISSION,
+                   "not a member of the organization");
+    goto finish_readonly;
+  }
+  if (cf__pg_bool(res, 0, 1)) {
+    info->replayed = 1;
+    const char *recorded = cf__pg_value(res, 0, 3);
+    if (recorded == NULL || !parse_results(recorded, results, n)) {
+      for (size_t i = 0; i < n; i++)
+        set_result(&results[i], CF__PUSH_APPLIED, CF__REASON_NONE, "batch already applied");
+    }
+    goto finish_readonly;
+  }
+  const char *lo_text = cf__pg_value(res, 0, 4);
+  uint64_t seq_lo = lo_text ? strtoull(lo_text, NULL, 10) : 0;
+  info->seq_lo = seq_lo;
+  cf__pg_res_free(res);
+  res = NULL;
+
+  /* 4. Lock and read the rows, table by table. */
+  for (size_t lo = 0; lo < ctx.nrows;) {
+    size_t hi = lo;
+    while (hi < ctx.nrows && ctx.rows[hi].t == ctx.rows[lo].t) hi++;
+    if ((rc = load_rows(&ctx, org, lo, hi)) != CF_OK) goto out;
+    lo = hi;
+  }
+  /* 5. Merge.  6. Write. */
+  if ((rc = merge_changes(&ctx)) != CF_OK) goto out;
+  if ((rc = write_rows(&ctx, seq_lo)) != CF_OK) goto out;
+  for (size_t i = 0; i < n; i++) {
+    if (ctx.row_of[i] == SIZE_MAX) continue;
+    const prow *r = &ctx.rows[ctx.row_of[i]];
+    if (r->rejected && results[i].status == CF__PUSH_APPLIED)
+      set_result(&results[i], CF__PUSH_REJECTED, r->reason, r->detail);
+  }
+  /* 7. Record and commit. */
+  if ((rc = results_text(results, n, &ctx.tmp)) != CF_OK) goto out;
+  cf__free(sql);
+  sql = NULL;
+  const char *rp[4] = {org, node_text, batch, ctx.tmp.p ? ctx.tmp.p : ""};
+  if ((rc = cf__sql_named(SQL_FILE, "push_record", &sql)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(pg, sql, 4, rp, NULL)) != CF_OK) goto out;
+  if ((rc = cf__pg_commit(pg)) != CF_OK) goto out;
+  in_tx = 0;
+  goto count;
+
+finish_readonly:
+  cf__pg_rollback(pg);
+  in_tx = 0;
+count:
+  for (size_t i = 0; i < n; i++) {
+    if (results[i].status == CF__PUSH_APPLIED) info->applied++;
+    else if (results[i].status == CF__PUSH_SUPERSEDED) info->superseded++;
+    else info->rejected++;
+  }
+out:
+  if (in_tx) cf__pg_rollback(pg);
+  cf__pg_res_free(res);
+  cf__free(sql);
+  push_ctx_free(&ctx);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Pull.
+*/
+
+/* One fetched change before it is converted. */
+typedef struct pull_ref {
+  uint64_t seq;      /* cursor position */
+  unsigned source;   /* 0..9 table number, 10 tombstones */
+  int row;           /* row in that source's result */
+} pull_ref;
+
+static int cmp_ref(const void *pa, const void *pb) {
+  const pull_ref *a = pa, *b = pb;
+  if (a->seq != b->seq) return a->seq < b->seq ? -1 : 1;
+  if (a->source != b->source) return a->source < b->source ? -1 : 1;
+  return a->row < b->row ? -1 : a->row > b->row;
+}
+
+#define PULL_SOURCES (CF_SCHEMA_NTABLES + 1)
+
+void cf__pull_page_free(cf__pull_page *page) {
+  if (page == NULL) return;
+  cf__free(page->items);
+  if (page->mem != NULL) {
+    arena_free(page->mem);
+    cf__free(page->mem);
+  }
+  memset(page, 0, sizeof *page);
+}
+
+/* Converts a tombstone row of the tombstones result into a change. */
+static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena *a,
+                            cf_row *row) {
+  const char *tno = cf__pg_value(res, r, 1), *id = cf__pg_value(res, r, 2);
+  const char *hex = cf__pg_value(res, r, 3);
+  const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
+  cf_ver ver;
+  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL || strlen(hex) != HEX_VER_LEN ||
+      unhex(hex, ver.b, CF_VER_LEN) != CF_OK)
+    return CF_CORRUPT;
+  cf__row_init(row, t);
+  const char *idc = arena_copy(a, id, 36);
+  if (idc == NULL) return CF_NOMEM;
+  cf_value vid = cf__value_text(idc, 36);
+  if (cf__row_set(row, (unsigned)t->id_col, &vid, NULL) != CF_OK) return CF_CORRUPT;
+  if (t->org_col >= 0) {
+    const char *oc = arena_copy(a, org, 36);
+    if (oc == NULL) return CF_NOMEM;
+    cf_value vorg = cf__value_text(oc, 36);
+    if (cf__row_set(row, (unsigned)t->org_col, &vorg, NULL) != CF_OK) return CF_CORRUPT;
+  }
+  cf__row_set_deleted(row, 1, &ver);
+  return CF_OK;
+}
+
+int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id, uint64_t cursor,
+                    size_t limit, cf__pull_page *page) {
+  cf__pg_res *res[PULL_SOURCES] = {0};
+  cf__pg_res *begin = NULL;
+  char org[37], cur[24], lim[24];
+  char *sql = NULL;
+  pull_ref *refs = NULL;
+  cf_buf stmt, tmp;
+  int rc = CF_OK, in_tx = 0;
+  memset(page, 0, sizeof *page);
+  cf__buf_init(&stmt, STMT_MAX);
+  cf__buf_init(&tmp, PARAM_MAX);
+  if (org_id == NULL || strlen(org_id) != 36 || cf__canon_uuid(org_id, 36, org) != CF_OK ||
+      claims_json == NULL || limit == 0 || cursor > (uint64_t)INT64_MAX)
+    return cf__pg_fail(pg, CF_INVALID, "pull: bad org id, claims, cursor or limit");
+  if (limit > CF_PULL_MAX_PAGE) limit = CF_PULL_MAX_PAGE;
+  page->mem = cf__calloc(1, sizeof(arena));
+  if (page->mem == NULL) return CF_NOMEM;
+
+  rc = begin_as_user(pg, claims_json, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (rc != CF_OK) goto out;
+  in_tx = 1;
+  if ((rc = cf__sql_named(SQL_FILE, "pull_begin", &sql)) != CF_OK) goto out;
+  const char *op[1] = {org};
+  if ((rc = cf__pg_query(pg, sql, 1, op, &begin)) != CF_OK) goto out;
+  if (!cf__pg_bool(begin, 0, 0)) {
+    page->status = CF__PULL_REVOKED;
+    goto out;
+  }
+  page->head = strtoull(cf__pg_value(begin, 0, 1), NULL, 10);
+  uint64_t purged = strtoull(cf__pg_value(begin, 0, 2), NULL, 10);
+  if (cursor > 0 && cursor < purged) {
+    page->status = CF__PULL_REBOOTSTRAP;
+    page->next_cursor = 0;
+    page->more = 1;
+    goto out;
+  }
+
+  /* Every source, limit + 1 rows each. */
+  snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
+  snprintf(lim, sizeof lim, "%zu", limit + 1);
+  const char *pp[3] = {org, cur, lim};
+  size_t total = 0;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    if (s < CF_SCHEMA_NTABLES) {
+      if ((rc = build_pull_stmt(&stmt, cf__schema_table(s))) != CF_OK) goto out;
+      rc = cf__pg_query(pg, stmt.p, 3, pp, &res[s]);
+    } else {
+      cf__free(sql);
+      sql = NULL;
+      if ((rc = cf__sql_named(SQL_FILE, "pull_tombstones", &sql)) != CF_OK) goto out;
+      rc = cf__pg_query(pg, sql, 3, pp, &res[s]);
+    }
+    if (rc != CF_OK) goto out;
+    total += (size_t)cf__pg_nrows(res[s]);
+  }
+
+  /* Where every source is complete: the smallest last seq of a full one. */
+  uint64_t frontier = UINT64_MAX;
+  refs = cf__malloc((total ? total : 1) * sizeof *refs);
+  if (refs == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  size_t nref = 0;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    int nr = cf__pg_nrows(res[s]);
+    for (int r = 0; r < nr; r++) {
+      refs[nref].seq = strtoull(cf__pg_value(res[s], r, 0), NULL, 10);
+      refs[nref].source = s;
+      refs[nref].row = r;
+      nref++;
+    }
+    if ((size_t)nr > limit) {
+      uint64_t last = strtoull(cf__pg_value(res[s], nr - 1, 0), NULL, 10);
+      if (last < frontier) frontier = last;
+    }
+  }
+  qsort(refs, nref, sizeof *refs, cmp_ref);
+  size_t take = 0;
+  while (take < nref && refs[take].seq <= frontier &&
+         (take < limit || refs[take].seq == refs[take - 1].seq))
+    take++;
+  page->items = cf__calloc(take ? take : 1, sizeof *page->items);
+  if (page->items == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < take; i++) {
+    cf__pull_item *it = &page->items[i];
+    const pull_ref *ref = &refs[i];
+    it->seq = ref->seq;
+    if (ref->source == CF_SCHEMA_NTABLES)
+      rc = tombstone_to_row(res[ref->source], ref->row, org, page->mem, &it->row);
+    else
+      rc = row_from_pg(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
+                       page->mem, &it->row);
+    if (rc != CF_OK) {
+      if (rc == CF_CORRUPT) cf__pg_fail(pg, rc, "pull: a stored row or version does not parse");
+      goto out;
+    }
+    page->n++;
+  }
+  if (take < nref) {
+    page->more = 1;
+    page->next_cursor = page->items[take - 1].seq;
+  } else {
+    page->more = 0;
+    page->next_cursor = page->head > cursor ? page->head : cursor;
+    if (take > 0 && page->items[take - 1].seq > page->next_cursor)
+      page->next_cursor = page->items[take - 1].seq;
+  }
+out:
+  if (in_tx) cf__pg_rollback(pg);
+  for (unsigned s = 0; s < PULL_SOURCES; s++) cf__pg_res_free(res[s]);
+  cf__pg_res_free(begin);
+  cf__free(sql);
+  cf__free(refs);
+  cf__buf_free(&stmt);
+  cf__buf_free(&tmp);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Role check.
+*/
+
+int cf__master_check_role(cf__pg *pg) {
+  char *sql = NULL;
+  cf__pg_res *res = NULL;
+  int rc = cf__sql_named(SQL_FILE, "check_role", &sql);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 0, NULL, &res);
+  if (rc != CF_OK) goto out;
+  if (cf__pg_nrows(res) != 1) {
+    rc = cf__pg_fail(pg, CF_DATABASE, "role check: the connected role was not found");
+    goto out;
+  }
+  const char *role = cf__pg_value(res, 0, 0);
+  const char *owned = cf__pg_value(res, 0, 5);
+  if (cf__pg_bool(res, 0, 1)) {
+    rc = cf__pg_fail(pg, CF_PERMISSION,
+                     "database role \"%s\" is a superuser: the sync server must not bypass "
+                     "row-level security; connect as a login role granted authenticator and "
+                     "cf_sync_server",
+                     role);
+  } else if (cf__pg_bool(res, 0, 2)) {
+    rc = cf__pg_fail(pg, CF_PERMISSION,
+                     "database role \"%s\" has BYPASSRLS: the sync server must not bypass "
+                     "row-level security (ALTER ROLE %s NOBYPASSRLS)",
+                     role, role);
+  } else if (owned != NULL) {
+    rc = cf__pg_fail(pg, CF_PERMISSION,
+                     "database role \"%s\" owns tables (%s): the sync server must not run as "
+                     "the schema owner",
+                     role, owned);
+  } else if (!cf__pg_bool(res, 0, 3)) {
+    rc = cf__pg_fail(pg, CF_PERMISSION,
+                     "database role \"%s\" cannot SET ROLE authenticated (GRANT authenticator "
+                     "TO %s)",
+                     role, role);
+  } else if (!cf__pg_bool(res, 0, 4)) {
+    rc = cf__pg_fail(pg, CF_PERMISSION,
+                     "database role \"%s\" is not a member of cf_sync_server, so pushed "
+                     "versions would not be kept (GRANT cf_sync_server TO %s)",
+                     role, role);
+  }
+out:
+  cf__pg_res_free(res);
+  cf__free(sql);
+  return rc;
+}

@@ -1,0 +1,157 @@
+/*
+** sync/master_sync.h: the master side of sync -- push, pull and the server's
+** role check (internal).  Design: docs/master-sync.md; the SQL it relies on
+** is sql/postgres/003_sync.sql (versions, cursor, tombstones, bookkeeping)
+** and its fixed statements are in sql/server/master_sync.sql.
+**
+** Both push and pull run AS THE USER: each opens one transaction on the
+** given connection, switches to `authenticated` with SET LOCAL ROLE and puts
+** the token's claims into request.jwt.claims with set_config(..., true), so
+** the master's RLS judges every row, and nothing outlives the transaction
+** (safe behind PgBouncer in transaction mode).  The caller has verified the
+** token; claims_json is its payload (it must hold "sub").
+**
+** The connection must not be inside a transaction when a function here is
+** called, and is left outside one.  The login role must pass
+** cf__master_check_role (not a superuser, no BYPASSRLS, owns none of the
+** tables, may SET ROLE authenticated, member of cf_sync_server).
+*/
+#ifndef CF_SYNC_MASTER_SYNC_H
+#define CF_SYNC_MASTER_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clientflow.h"
+#include "core/row.h"
+#include "core/version.h"
+#include "sync/pg.h"
+
+/* Most changes in one pushed batch, and most rows in one pulled page. */
+#define CF_PUSH_MAX_BATCH 10000
+#define CF_PULL_MAX_PAGE 10000
+/* Room for a result's detail (constraint name or reason), NUL included. */
+#define CF_PUSH_DETAIL_LEN 128
+/* How far ahead of the master's wall clock a pushed HLC may be. */
+#define CF_PUSH_MAX_SKEW_MS CF_HLC_DEFAULT_MAX_SKEW_MS
+
+/* What happened to one pushed change. */
+typedef enum cf__push_status {
+  CF__PUSH_APPLIED = 0,    /* at least one of its cells is now the master's */
+  CF__PUSH_SUPERSEDED = 1, /* newer versions (or a newer delete) won every
+                              cell it carried: nothing of it survived */
+  CF__PUSH_REJECTED = 2    /* refused; see the reason */
+} cf__push_status;
+
+/* Why a change was rejected. */
+typedef enum cf__push_reason {
+  CF__REASON_NONE = 0,       /* not rejected */
+  CF__REASON_PERMISSION = 1, /* RLS or privileges refused it (42501), or the
+                                user is not a member of the org */
+  CF__REASON_CONSTRAINT = 2, /* a constraint refused it (class 23); detail
+                                holds the constraint's name */
+  CF__REASON_INVALID = 3,    /* malformed: unknown table, missing key,
+                                non-canonical value, bad version, clock skew,
+                                a value Postgres refuses (class 22) */
+  CF__REASON_WRONG_ORG = 4   /* its org_id is not the session's org */
+} cf__push_reason;
+
+/* The answer for one change. */
+typedef struct cf__push_result {
+  cf__push_status status;           /* applied, superseded or rejected */
+  cf__push_reason reason;           /* CF__REASON_NONE unless rejected */
+  char detail[CF_PUSH_DETAIL_LEN];  /* constraint name or a short reason,
+                                       "" if none; one line */
+} cf__push_result;
+
+/* What a push did as a whole. */
+typedef struct cf__push_info {
+  int revoked;          /* the user is not a member of the org: every change
+                           was rejected with CF__REASON_PERMISSION */
+  int replayed;         /* batch_seq was already applied: nothing changed and
+                           the results are the recorded ones */
+  size_t applied;       /* count of results by status */
+  size_t superseded;
+  size_t rejected;
+  uint64_t seq_lo;      /* first cursor position reserved (0 if none) */
+} cf__push_info;
+
+/*
+** Applies one batch of changes pushed by node to org, in one transaction, as
+** the user of claims_json.  changes[i] is a row of any of the ten tables with
+** the cells one write set (core/row.h), values in canonical form.  batch_seq
+** numbers the node's batches (increasing); a batch whose seq is not above the
+** last one recorded for (org, node, user) is a retry: it changes nothing and
+** gets the recorded results (or, for an older one, all "applied").
+** OUT: results[0..n) (caller's array), *info (may be NULL).
+** Returns CF_OK when every change has its result (rejections included); on
+** any other code (CF_UNREACHABLE, CF_DATABASE for a deadlock or a
+** serialization failure, CF_NOMEM, CF_TOOBIG for n > CF_PUSH_MAX_BATCH)
+** nothing was committed and the batch may be retried as it is.  Borrows
+** everything; keeps nothing after returning.
+*/
+int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
+                    const cf_nodeid *node, uint64_t batch_seq,
+                    const cf_change *changes, size_t n, cf__push_result *results,
+                    cf__push_info *info) CF_WARN_UNUSED;
+
+/* What a pull found. */
+typedef enum cf__pull_status {
+  CF__PULL_OK = 0,          /* items hold the next page (maybe empty) */
+  CF__PULL_REBOOTSTRAP = 1, /* cursor is older than the tombstone horizon:
+                               the node must bootstrap again from 0 */
+  CF__PULL_REVOKED = 2      /* the user is not a member of the org */
+} cf__pull_status;
+
+/* One change in a page: a full row (every cell with its version, deleted =
+** 0) or, for a deleted row, a tombstone (key cells and deleted = 1 with the
+** delete's version). */
+typedef struct cf__pull_item {
+  uint64_t seq;   /* cursor position of this change */
+  cf_row row;     /* the row or tombstone; bytes owned by the page */
+} cf__pull_item;
+
+/* One page of an org's changes. */
+typedef struct cf__pull_page {
+  cf__pull_status status; /* see above */
+  cf__pull_item *items;   /* n items in cursor order (cf__malloc'd) */
+  size_t n;               /* number of items */
+  uint64_t next_cursor;   /* the cursor to pull from next (and to store with
+                             the applied items) */
+  uint64_t head;          /* the org's cursor head in this page's snapshot */
+  int more;               /* 1 if changes beyond next_cursor exist */
+  void *mem;              /* private: the bytes the rows point into */
+} cf__pull_page;
+
+/*
+** Reads the changes of org after cursor, at most limit items (a group of
+** changes with one cursor position is never split, so a page may hold one
+** more), as the user of claims_json, in one read-only REPEATABLE READ
+** transaction.  Rows come with every cell in canonical form and its version;
+** users rows of the org's members are included.  OUT: *page (zeroed first);
+** free with cf__pull_page_free, also after a failure.  CF_OK (see
+** page->status), CF_INVALID for a bad org id or limit 0, CF_UNREACHABLE,
+** CF_DATABASE, CF_CORRUPT (a stored value or version that does not parse),
+** CF_NOMEM.
+*/
+int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
+                    uint64_t cursor, size_t limit, cf__pull_page *page) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Frees what page holds and zeroes it; accepts a zeroed page. */
+void cf__pull_page_free(cf__pull_page *page);
+
+/*
+** Checks the connected login role for serving sync: refuses a superuser, a
+** role with BYPASSRLS, a role that owns (or is a member of an owner of) any
+** of the ten tables, one that cannot SET ROLE authenticated, and one that is
+** not a member of cf_sync_server.  CF_OK, or CF_PERMISSION with a message in
+** cf__pg_errmsg(pg) saying what is wrong and how to fix it; CF_UNREACHABLE,
+** CF_DATABASE.
+*/
+int cf__master_check_role(cf__pg *pg) CF_WARN_UNUSED;
+
+/* The reason's wire name: "none", "permission", "constraint", "invalid",
+** "wrong_org".  Static storage. */
+const char *cf__push_reason_name(cf__push_reason reason);
+
+#endif /* CF_SYNC_MASTER_SYNC_H */

@@ -1,0 +1,319 @@
+/*
+** sync/pg.c: the PostgreSQL access layer (see sync/pg.h).
+**
+** One of the sync/pg*.c files, the only ones that include libpq.  Its job
+** beyond thin wrapping is to turn libpq's multi-line, multi-host error text
+** into one line an operator can act on, and SQLSTATEs into result codes:
+**
+**   SQLSTATE          result
+**   42501             CF_PERMISSION   (insufficient privilege, RLS WITH CHECK)
+**   23xxx             CF_CONSTRAINT   (integrity constraint violation)
+**   08xxx, 57Pxx      CF_UNREACHABLE  (connection lost, server shutting down)
+**   anything else     CF_DATABASE
+*/
+#include "sync/pg.h"
+
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform/platform.h"
+
+struct cf__pg {
+  PGconn *conn;                  /* the libpq connection, never NULL */
+  char errmsg[CF_PG_ERRMSG_MAX]; /* one-line message of the last failure */
+  char sqlstate[6];              /* SQLSTATE of the last failure, or "" */
+  int errpos;                    /* 1-based error position, 0 if none */
+  cf__pg_notice_fn notice_fn;    /* NOTICE hook, NULL: drop */
+  void *notice_ctx;              /* passed to notice_fn */
+};
+
+/*
+** Copies the first line of in to out (outlen bytes), dropping libpq's
+** "FATAL:  " / "ERROR:  " severity prefixes and collapsing runs of blanks,
+** so that a message fits one line of a terminal or a log.
+*/
+static void one_line(const char *in, char *out, size_t outlen) {
+  static const char *const drop[] = {"FATAL:  ", "ERROR:  ", "FATAL: ", "ERROR: "};
+  size_t n = 0;
+  int blank = 0;
+  if (outlen == 0) return;
+  if (in == NULL) in = "";
+  while (*in == ' ' || *in == '\t' || *in == '\n')
+    in++;
+  while (*in != '\0' && *in != '\n' && n + 1 < outlen) {
+    int skipped = 0;
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+      size_t len = strlen(drop[i]);
+      if (strncmp(in, drop[i], len) == 0) {
+        in += len;
+        skipped = 1;
+        break;
+      }
+    }
+    if (skipped) continue;
+    char c = *in++;
+    if (c == '\t' || c == '\r') c = ' ';
+    if (c == ' ') {
+      if (blank || n == 0) continue;
+      blank = 1;
+    } else {
+      blank = 0;
+    }
+    out[n++] = c;
+  }
+  while (n > 0 && out[n - 1] == ' ')
+    n--;
+  out[n] = '\0';
+}
+
+static void set_error(cf__pg *pg, const char *msg) {
+  one_line(msg, pg->errmsg, sizeof pg->errmsg);
+  if (pg->errmsg[0] == '\0')
+    snprintf(pg->errmsg, sizeof pg->errmsg, "unknown database error");
+}
+
+int cf__pg_fail(cf__pg *pg, int rc, const char *fmt, ...) {
+  char buf[CF_PG_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  one_line(buf, pg->errmsg, sizeof pg->errmsg);
+  return rc;
+}
+
+static void clear_error(cf__pg *pg) {
+  pg->errmsg[0] = '\0';
+  pg->sqlstate[0] = '\0';
+  pg->errpos = 0;
+}
+
+static void write_err(char *err, size_t errlen, const char *prefix, const char *msg) {
+  if (err == NULL || errlen == 0) return;
+  char line[CF_PG_ERRMSG_MAX];
+  one_line(msg, line, sizeof line);
+  snprintf(err, errlen, "%s%s", prefix, line);
+}
+
+static int contains(const char *hay, const char *needle) {
+  return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+/* The result code for a connection that failed to open. */
+static int classify_connect_failure(PGconn *conn, const char *msg) {
+  if (PQconnectionNeedsPassword(conn) ||
+      contains(msg, "password authentication failed") ||
+      contains(msg, "no password supplied") || contains(msg, "authentication failed"))
+    return CF_AUTH;
+  if (contains(msg, "does not exist")) return CF_NOTFOUND;
+  return CF_UNREACHABLE;
+}
+
+static void notice_receiver(void *arg, const PGresult *res) {
+  cf__pg *pg = arg;
+  const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+  const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  if (pg->notice_fn == NULL || primary == NULL) return;
+  char line[CF_PG_ERRMSG_MAX];
+  one_line(primary, line, sizeof line);
+  pg->notice_fn(pg->notice_ctx, severity ? severity : "NOTICE", line);
+}
+
+int cf__pg_connect(const char *url, cf__pg **out, char *err, size_t errlen) {
+  int rc = CF_OK;
+  char *parse_err = NULL;
+  PQconninfoOption *opts = NULL;
+  cf__pg *pg = NULL;
+  *out = NULL;
+  if (err != NULL && errlen > 0) err[0] = '\0';
+
+  if (url == NULL || *url == '\0') {
+    write_err(err, errlen, "", "DATABASE_URL is empty");
+    return CF_CONFIG;
+  }
+  /* Validate first: libpq's own connect would report a bad URL only after
+     trying defaults, and with less context. */
+  opts = PQconninfoParse(url, &parse_err);
+  if (opts == NULL) {
+    if (parse_err == NULL) {
+      write_err(err, errlen, "", "out of memory parsing DATABASE_URL");
+      return CF_NOMEM;
+    }
+    /* Prisma's ?schema=public is the usual culprit: say so. */
+    char line[CF_PG_ERRMSG_MAX];
+    one_line(parse_err, line, sizeof line);
+    if (contains(line, "\"schema\""))
+      snprintf(line + strlen(line), sizeof line - strlen(line),
+               " (a Prisma-only parameter: remove it)");
+    write_err(err, errlen, "malformed DATABASE_URL: ", line);
+    PQfreemem(parse_err);
+    return CF_CONFIG;
+  }
+  PQconninfoFree(opts);
+
+  pg = cf__calloc(1, sizeof *pg);
+  if (pg == NULL) {
+    write_err(err, errlen, "", "out of memory");
+    return CF_NOMEM;
+  }
+  /* Defaults first: the expanded URL that follows overrides them. */
+  const char *const keys[] = {"connect_timeout", "client_encoding",
+                              "fallback_application_name", "dbname", NULL};
+  const char *const values[] = {"10", "UTF8", "clientflow", url, NULL};
+  pg->conn = PQconnectdbParams(keys, values, 1);
+  if (pg->conn == NULL) {
+    write_err(err, errlen, "", "out of memory");
+    rc = CF_NOMEM;
+    goto out;
+  }
+  if (PQstatus(pg->conn) != CONNECTION_OK) {
+    const char *msg = PQerrorMessage(pg->conn);
+    rc = classify_connect_failure(pg->conn, msg);
+    if (contains(msg, "invalid") && contains(msg, "connection option")) {
+      /* A value libpq parses only when connecting, e.g. port=notaport. */
+      write_err(err, errlen, "malformed DATABASE_URL: ", msg);
+      rc = CF_CONFIG;
+    } else if (rc == CF_AUTH && !contains(msg, "authentication failed"))
+      write_err(err, errlen, "",
+                "the server asks for a password and DATABASE_URL has none");
+    else
+      write_err(err, errlen, "", msg);
+    goto out;
+  }
+  PQsetNoticeReceiver(pg->conn, notice_receiver, pg);
+  *out = pg;
+  pg = NULL;
+out:
+  cf__pg_close(pg);
+  return rc;
+}
+
+void cf__pg_close(cf__pg *pg) {
+  if (pg == NULL) return;
+  if (pg->conn != NULL) PQfinish(pg->conn);
+  cf__free(pg);
+}
+
+const char *cf__pg_errmsg(const cf__pg *pg) { return pg->errmsg; }
+const char *cf__pg_sqlstate(const cf__pg *pg) { return pg->sqlstate; }
+int cf__pg_errpos(const cf__pg *pg) { return pg->errpos; }
+
+void cf__pg_set_notice(cf__pg *pg, cf__pg_notice_fn fn, void *ctx) {
+  pg->notice_fn = fn;
+  pg->notice_ctx = ctx;
+}
+
+static int rc_for_sqlstate(const char *state) {
+  if (strcmp(state, "42501") == 0) return CF_PERMISSION;
+  if (strncmp(state, "23", 2) == 0) return CF_CONSTRAINT;
+  if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+    return CF_UNREACHABLE;
+  return CF_DATABASE;
+}
+
+/*
+** Checks the outcome of a statement: CF_OK, or the failure recorded in pg.
+** res NULL means libpq could not even produce a result (out of memory or a
+** lost connection).
+*/
+static int check_result(cf__pg *pg, PGresult *res) {
+  if (res == NULL) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    return PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_NOMEM;
+  }
+  ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+    return CF_OK;
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+  snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", state ? state : "");
+  pg->errpos = pos ? (int)strtol(pos, NULL, 10) : 0;
+  if (primary == NULL) {
+    set_error(pg, PQresultErrorMessage(res));
+  } else if (detail != NULL) {
+    char d[CF_PG_ERRMSG_MAX];
+    one_line(detail, d, sizeof d);
+    cf__pg_fail(pg, 0, "%s (%s)", primary, d);
+  } else {
+    set_error(pg, primary);
+  }
+  if (state == NULL)
+    return PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_DATABASE;
+  return rc_for_sqlstate(state);
+}
+
+int cf__pg_exec(cf__pg *pg, const char *sql) {
+  clear_error(pg);
+  PGresult *res = PQexec(pg->conn, sql);
+  int rc = check_result(pg, res);
+  PQclear(res);
+  return rc;
+}
+
+int cf__pg_query(cf__pg *pg, const char *sql, int nparams, const char *const *params,
+                 cf__pg_res **out) {
+  if (out != NULL) *out = NULL;
+  clear_error(pg);
+  PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+  int rc = check_result(pg, res);
+  if (rc != CF_OK || out == NULL) {
+    PQclear(res);
+    return rc;
+  }
+  *out = res;
+  return CF_OK;
+}
+
+int cf__pg_query_text(cf__pg *pg, const char *sql, int nparams, const char *const *params,
+                      char **out) {
+  cf__pg_res *res = NULL;
+  *out = NULL;
+  int rc = cf__pg_query(pg, sql, nparams, params, &res);
+  if (rc != CF_OK) return rc;
+  if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+    rc = cf__pg_fail(pg, CF_NOTFOUND, "query returned no row");
+  } else if (!PQgetisnull(res, 0, 0)) {
+    *out = cf__strdup(PQgetvalue(res, 0, 0));
+    if (*out == NULL) rc = cf__pg_fail(pg, CF_NOMEM, "out of memory");
+  }
+  PQclear(res);
+  return rc;
+}
+
+int cf__pg_nrows(const cf__pg_res *res) { return PQntuples(res); }
+int cf__pg_ncols(const cf__pg_res *res) { return PQnfields(res); }
+const char *cf__pg_colname(const cf__pg_res *res, int col) { return PQfname(res, col); }
+
+const char *cf__pg_value(const cf__pg_res *res, int row, int col) {
+  if (PQgetisnull(res, row, col)) return NULL;
+  return PQgetvalue(res, row, col);
+}
+
+int cf__pg_bool(const cf__pg_res *res, int row, int col) {
+  const char *v = cf__pg_value(res, row, col);
+  return v != NULL && strcmp(v, "t") == 0;
+}
+
+void cf__pg_res_free(cf__pg_res *res) { PQclear(res); }
+
+int cf__pg_begin(cf__pg *pg) { return cf__pg_exec(pg, "BEGIN"); }
+int cf__pg_commit(cf__pg *pg) { return cf__pg_exec(pg, "COMMIT"); }
+
+void cf__pg_rollback(cf__pg *pg) {
+  /* Keep the failure that led here; the rollback's own outcome is moot. */
+  PGresult *res = PQexec(pg->conn, "ROLLBACK");
+  PQclear(res);
+}
+
+char *cf__pg_quote_ident(cf__pg *pg, const char *name) {
+  char *q = PQescapeIdentifier(pg->conn, name, strlen(name));
+  if (q == NULL) return NULL;
+  char *copy = cf__strdup(q);
+  PQfreemem(q);
+  return copy;
+}

@@ -1,0 +1,1147 @@
+/*
+** sync/transport.c: WebSocket sessions over libwebsockets 4.1 (internal).
+**
+** The API and its rules are in sync/transport.h; the design (why one lws
+** context per endpoint, how queues, deadlines and shutdown work) is in
+** docs/transport.md.  HTTP requests on the server's port are in
+** sync/transport_http.c.
+**
+** How lws is driven here:
+**  - One context per endpoint, one vhost ("cf"), the default poll() loop.
+**    lws_service(ctx, 0) in 4.1 waits until the next scheduled event or
+**    socket activity whatever the timeout says, and lws_service(ctx, -1)
+**    never waits; run_once(timeout) therefore schedules a no-op lws_sul at
+**    the timeout to bound the wait.
+**  - Protocols: "http" (index 0: plain HTTP, and the target lws picks for an
+**    upgrade without a subprotocol, which is refused), "clientflow.sync.v1"
+**    (WebSocket sessions) and "cf-watch" (foreign fds adopted as raw files).
+**    All three share the callback cb_lws.
+**  - Each connection's lws "opaque user data" points at our object for it; a
+**    tag in the object's first field says which kind (transport_int.h).
+**  - Messages are written from the WRITEABLE callbacks only, in frames of at
+**    most FRAME_BYTES from a queue whose entries keep LWS_PRE bytes in front
+**    of their payload for lws's frame header.  A long message goes out as a
+**    fragmented WebSocket message: the header of fragment k is written into
+**    bytes of fragment k-1 that were already sent.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+#include "sync/transport_int.h"
+
+#define DEFAULT_MAX_MESSAGE ((size_t)4 << 20)
+#define DEFAULT_QUEUE_BYTES ((size_t)16 << 20)
+#define DEFAULT_QUEUE_MESSAGES ((size_t)4096)
+#define DEFAULT_CLOSE_TIMEOUT_MS 5000u
+#define DEFAULT_PING_S 30u
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define DEFAULT_HTTP_BODY ((size_t)1 << 20)
+#define DEFAULT_HTTP_TIMEOUT_MS 30000u
+#define DEFAULT_SHUTDOWN_MS 5000u
+#define FRAME_BYTES ((size_t)64 << 10)   /* largest frame we write at once */
+#define WRITES_PER_CALLBACK 16           /* frames per WRITEABLE callback */
+#define RX_KEEP_BYTES ((size_t)64 << 10) /* rx buffers above are freed */
+#define REASON_MAX 123                   /* close reason bytes (RFC 6455) */
+
+/* One queued outgoing message. */
+typedef struct qmsg {
+  struct qmsg *next;    /* FIFO link */
+  size_t len;           /* payload bytes */
+  size_t off;           /* payload bytes already written */
+  unsigned char data[]; /* LWS_PRE bytes for lws, then the payload */
+} qmsg;
+
+struct cf__ws_session {
+  int kind;                            /* CF_WS_KIND_SESSION */
+  cf__ws_endpoint *ep;                 /* the endpoint it belongs to */
+  struct lws *wsi;                     /* its connection; NULL once gone */
+  cf__ws_session *prev;                /* endpoint's session list */
+  cf__ws_session *next;                /* endpoint's session list */
+  void *user;                          /* the caller's pointer */
+  char peer[96];                       /* peer address for logs */
+  int open;                            /* established (on_open was called) */
+  int notify;                          /* on_close is owed to the caller */
+  int gone;                            /* on_close was called or is running */
+  int closing;                         /* a close was requested */
+  int close_sent;                      /* our close frame went out */
+  int discard;                         /* closing without sending the queue */
+  int close_code;                      /* our close code */
+  char close_reason[REASON_MAX + 1];   /* our close reason */
+  int peer_closed;                     /* the peer sent a close frame */
+  int peer_code;                       /* its code (1005 if none) */
+  char peer_reason[REASON_MAX + 1];    /* its reason */
+  int busy;                            /* cf__ws_send answered CF_BUSY since drain */
+  qmsg *qhead;                         /* send queue head */
+  qmsg *qtail;                         /* send queue tail */
+  size_t q_bytes;                      /* payload bytes queued */
+  size_t q_msgs;                       /* messages queued */
+  uint8_t *rx;                         /* message being reassembled */
+  size_t rx_len;                       /* its bytes so far */
+  size_t rx_cap;                       /* rx allocation */
+  int rx_in_msg;                       /* between first and final fragment */
+  int rx_skip;                         /* drop the rest of this message */
+  lws_sorted_usec_list_t deadline_sul; /* cf__ws_set_deadline */
+  lws_sorted_usec_list_t grace_sul;    /* close_timeout_ms after closing */
+  int in_connect;                      /* inside lws_client_connect_via_info */
+  int failed_in_connect;               /* the connect failed synchronously */
+  char host[256];                      /* client: host to connect to */
+  char path[512];                      /* client: request path */
+};
+
+struct cf__ws_watch {
+  int kind;              /* CF_WS_KIND_WATCH */
+  cf__ws_endpoint *ep;   /* owner */
+  struct lws *wsi;       /* the adopted duplicate fd; NULL once gone */
+  void (*fn)(void *ctx); /* called when readable */
+  void *ctx;             /* fn's argument */
+  int dead;              /* cf__ws_unwatch was called */
+  cf__ws_watch *prev;    /* endpoint's watch list */
+  cf__ws_watch *next;    /* endpoint's watch list */
+};
+
+struct cf__ws_server {
+  cf__ws_endpoint ep; /* everything; the type only keeps the two apart */
+};
+
+struct cf__ws_client {
+  cf__ws_endpoint ep; /* everything; the type only keeps the two apart */
+};
+
+static int cb_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len);
+
+/* Index 0 also receives every HTTP request and the WSI_DESTROY callbacks. */
+static const struct lws_protocols protocols[] = {
+    {"http", cb_lws, 0, 0, 0, NULL, 0},
+    {CF_WS_SUBPROTOCOL, cb_lws, 0, 0, 0, NULL, 0},
+    {"cf-watch", cb_lws, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int64_t mono_ms(void) { return cf__monotonic_ns() / 1000000; }
+
+static void set_err(char *errmsg, size_t errmsg_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *errmsg, size_t errmsg_len, const char *fmt, ...) {
+  if (errmsg == NULL || errmsg_len == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(errmsg, errmsg_len, fmt, ap);
+  va_end(ap);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src, size_t n) {
+  if (n > cap - 1) n = cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+cf__ws_endpoint *cf__ws_endpoint_of(struct lws *wsi) {
+  struct lws_context *c = lws_get_context(wsi);
+  return c ? (cf__ws_endpoint *)lws_context_user(c) : NULL;
+}
+
+static cf__ws_session *session_of(struct lws *wsi) {
+  int *tag = lws_get_opaque_user_data(wsi);
+  return tag && *tag == CF_WS_KIND_SESSION ? (cf__ws_session *)tag : NULL;
+}
+
+static cf__ws_watch *watch_of(struct lws *wsi) {
+  int *tag = lws_get_opaque_user_data(wsi);
+  return tag && *tag == CF_WS_KIND_WATCH ? (cf__ws_watch *)tag : NULL;
+}
+
+/* lws's own log lines go to cf__log at debug level, and only when asked. */
+static void lws_log_emit(int level, const char *line) {
+  size_t n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    n--;
+  cf__log(CF_LOG_DEBUG, "msg=\"lws\" lws_level=%d line=\"%.*s\"", level, (int)n, line);
+}
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static void setup_lws_log(void) {
+  const char *env = getenv("CF_LOG_LEVEL");
+  if (env != NULL && strcmp(env, "debug") == 0)
+    lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
+  else
+    lws_set_log_level(0, lws_log_emit);
+}
+
+/* ---- posts from other threads -------------------------------------------- */
+
+static void drain_posts(cf__ws_endpoint *ep) {
+  pthread_mutex_lock(&ep->post_mu);
+  cf__ws_post *p = ep->posts;
+  ep->posts = ep->posts_tail = NULL;
+  pthread_mutex_unlock(&ep->post_mu);
+  while (p != NULL) {
+    cf__ws_post *next = p->next;
+    p->fn(p->arg);
+    cf__free(p);
+    p = next;
+  }
+}
+
+int cf__ws_server_post(cf__ws_server *srv, void (*fn)(void *arg), void *arg) {
+  if (srv == NULL || fn == NULL) return CF_MISUSE;
+  cf__ws_post *p = cf__malloc(sizeof *p);
+  if (p == NULL) return CF_NOMEM;
+  p->fn = fn;
+  p->arg = arg;
+  p->next = NULL;
+  pthread_mutex_lock(&srv->ep.post_mu);
+  if (srv->ep.posts_tail != NULL)
+    srv->ep.posts_tail->next = p;
+  else
+    srv->ep.posts = p;
+  srv->ep.posts_tail = p;
+  pthread_mutex_unlock(&srv->ep.post_mu);
+  lws_cancel_service(srv->ep.lws);
+  return CF_OK;
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static void grace_fire(lws_sorted_usec_list_t *sul) {
+  cf__ws_session *s =
+      (cf__ws_session *)(void *)((char *)sul - offsetof(cf__ws_session, grace_sul));
+  if (s->wsi != NULL) {
+    cf__log(CF_LOG_DEBUG, "msg=\"ws close timed out, dropping\" peer=%s", s->peer);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+}
+
+static void deadline_fire(lws_sorted_usec_list_t *sul) {
+  cf__ws_session *s =
+      (cf__ws_session *)(void *)((char *)sul - offsetof(cf__ws_session, deadline_sul));
+  if (s->gone || s->ep->h.on_deadline == NULL) return;
+  s->ep->h.on_deadline(s->ep->h.ctx, s);
+}
+
+static cf__ws_session *session_new(cf__ws_endpoint *ep) {
+  cf__ws_session *s = cf__calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->kind = CF_WS_KIND_SESSION;
+  s->ep = ep;
+  s->next = ep->sessions;
+  if (ep->sessions != NULL) ep->sessions->prev = s;
+  ep->sessions = s;
+  ep->n_sessions++;
+  return s;
+}
+
+static void queue_clear(cf__ws_session *s) {
+  while (s->qhead != NULL) {
+    qmsg *m = s->qhead;
+    s->qhead = m->next;
+    cf__free(m);
+  }
+  s->qtail = NULL;
+  s->q_bytes = 0;
+  s->q_msgs = 0;
+}
+
+/* Unlinks and frees s; no callback. */
+static void session_free(cf__ws_session *s) {
+  cf__ws_endpoint *ep = s->ep;
+  lws_sul_cancel(&s->deadline_sul);
+  lws_sul_cancel(&s->grace_sul);
+  if (s->prev != NULL)
+    s->prev->next = s->next;
+  else
+    ep->sessions = s->next;
+  if (s->next != NULL) s->next->prev = s->prev;
+  ep->n_sessions--;
+  queue_clear(s);
+  cf__free(s->rx);
+  cf__free(s);
+}
+
+/*
+** The connection of s is gone: tell the caller (once) and free s.  rc is
+** CF_OK, or for a client that never got through CF_UNREACHABLE/CF_PROTOCOL
+** with lws's explanation in why.
+*/
+static void session_gone(cf__ws_session *s, int rc, const char *why) {
+  if (s->gone) return;
+  if (s->wsi != NULL) lws_set_opaque_user_data(s->wsi, NULL);
+  s->wsi = NULL;
+  if (s->in_connect) {
+    s->failed_in_connect = 1; /* cf__ws_client_connect reports it */
+    return;
+  }
+  s->gone = 1;
+  int code = CF_WS_CLOSE_ABNORMAL;
+  char reason[REASON_MAX + 64];
+  if (rc != CF_OK && !s->closing) {
+    snprintf(reason, sizeof reason, "%s: %s",
+             rc == CF_PROTOCOL ? "server refused the upgrade" : "server unreachable",
+             why != NULL && *why ? why : "connection failed");
+  } else if (s->peer_closed) {
+    code = s->peer_code;
+    snprintf(reason, sizeof reason, "%s", s->peer_reason);
+  } else if (s->closing) {
+    code = s->close_code;
+    snprintf(reason, sizeof reason, "%s", s->close_reason);
+    rc = CF_OK;
+  } else {
+    snprintf(reason, sizeof reason, "connection lost");
+  }
+  cf__log(CF_LOG_DEBUG, "msg=\"ws session closed\" peer=%s code=%d reason=\"%s\"",
+          s->peer, code, reason);
+  if (s->notify && s->ep->h.on_close != NULL)
+    s->ep->h.on_close(s->ep->h.ctx, s, rc, code, reason);
+  session_free(s);
+}
+
+void cf__ws_close(cf__ws_session *s, int code, const char *reason) {
+  if (s == NULL || s->gone || s->closing) return;
+  if (code < 1000 || code > 4999 || code == 1005 || code == 1006)
+    code = CF_WS_CLOSE_INTERNAL;
+  s->closing = 1;
+  s->close_code = code;
+  if (reason == NULL) reason = "";
+  copy_str(s->close_reason, sizeof s->close_reason, reason, strlen(reason));
+  if (s->wsi == NULL) return;
+  if (!s->open) {
+    /* still connecting: nothing to say goodbye on */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return;
+  }
+  lws_callback_on_writable(s->wsi);
+  lws_sul_schedule(s->ep->lws, 0, &s->grace_sul, grace_fire,
+                   (lws_usec_t)s->ep->lim.close_timeout_ms * 1000);
+}
+
+/* The queue overflowed: drop what is queued and close as too slow. */
+static void close_too_slow(cf__ws_session *s) {
+  cf__log(CF_LOG_WARN,
+          "msg=\"ws peer too slow, dropping\" peer=%s queued_bytes=%zu "
+          "queued_messages=%zu",
+          s->peer, s->q_bytes, s->q_msgs);
+  s->discard = 1;
+  cf__ws_close(s, CF_WS_CLOSE_TRY_LATER, "too slow: send queue full");
+}
+
+int cf__ws_send(cf__ws_session *s, const void *msg, size_t len) {
+  if (s == NULL || (msg == NULL && len > 0)) return CF_MISUSE;
+  if (s->gone || s->closing || !s->open || s->wsi == NULL) return CF_MISUSE;
+  const cf__ws_limits *lim = &s->ep->lim;
+  if (len > lim->max_message) return CF_TOOBIG;
+  if (s->q_msgs >= lim->max_queue_messages || len > lim->max_queue_bytes - s->q_bytes) {
+    s->busy = 1;
+    if (!lim->keep_when_full) close_too_slow(s);
+    return CF_BUSY;
+  }
+  qmsg *m = cf__malloc(sizeof *m + LWS_PRE + len);
+  if (m == NULL) return CF_NOMEM;
+  m->next = NULL;
+  m->len = len;
+  m->off = 0;
+  if (len > 0) memcpy(m->data + LWS_PRE, msg, len);
+  if (s->qtail != NULL)
+    s->qtail->next = m;
+  else
+    s->qhead = m;
+  s->qtail = m;
+  s->q_bytes += len;
+  s->q_msgs++;
+  lws_callback_on_writable(s->wsi);
+  return CF_OK;
+}
+
+void cf__ws_set_deadline(cf__ws_session *s, int64_t unix_ms) {
+  if (s == NULL || s->gone) return;
+  if (unix_ms == 0) {
+    lws_sul_cancel(&s->deadline_sul);
+    return;
+  }
+  int64_t delay = unix_ms - cf__now_ms();
+  if (delay < 0) delay = 0;
+  lws_sul_schedule(s->ep->lws, 0, &s->deadline_sul, deadline_fire,
+                   (lws_usec_t)delay * 1000);
+}
+
+void cf__ws_session_set_user(cf__ws_session *s, void *user) { s->user = user; }
+void *cf__ws_session_user(const cf__ws_session *s) { return s->user; }
+const char *cf__ws_session_peer(const cf__ws_session *s) { return s->peer; }
+size_t cf__ws_session_queued_bytes(const cf__ws_session *s) { return s->q_bytes; }
+size_t cf__ws_session_queued_messages(const cf__ws_session *s) { return s->q_msgs; }
+int cf__ws_session_is_open(const cf__ws_session *s) {
+  return s->open && !s->closing && !s->gone;
+}
+
+/* ---- lws callbacks for sessions ------------------------------------------ */
+
+/* Only "clientflow.sync.v1" on /sync may upgrade. */
+static int filter_upgrade(struct lws *wsi) {
+  cf__ws_endpoint *ep = cf__ws_endpoint_of(wsi);
+  const struct lws_protocols *p = lws_get_protocol(wsi);
+  if (ep == NULL || ep->draining) return 1;
+  if (p == NULL || p->name == NULL || strcmp(p->name, CF_WS_SUBPROTOCOL) != 0) return 1;
+  char path[sizeof CF_WS_PATH + 1];
+  int n = lws_hdr_copy(wsi, path, (int)sizeof path, WSI_TOKEN_GET_URI);
+  if (n <= 0 || strcmp(path, CF_WS_PATH) != 0) return 1;
+  return 0;
+}
+
+/* Whether the comma-separated list has the token tok. */
+static int list_has_token(const char *list, const char *tok) {
+  size_t tl = strlen(tok);
+  const char *p = list;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    const char *start = p;
+    while (*p && *p != ',' && *p != ' ' && *p != '\t')
+      p++;
+    if ((size_t)(p - start) == tl && strncmp(start, tok, tl) == 0) return 1;
+  }
+  return 0;
+}
+
+/*
+** An upgrade request arrived (lws has not answered it yet): refuse with an
+** HTTP status unless it is for our path and subprotocol, so that a client
+** learns why (lws would otherwise just hang up).  lws: 0 allow, 1 answered.
+*/
+static int confirm_upgrade(struct lws *wsi, const char *what) {
+  cf__ws_endpoint *ep = cf__ws_endpoint_of(wsi);
+  char path[sizeof CF_WS_PATH + 1], protos[256];
+  unsigned status = 0;
+  if (ep == NULL || ep->draining) {
+    status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+  } else if (what == NULL || strcmp(what, "websocket") != 0 ||
+             lws_hdr_copy(wsi, path, (int)sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
+             strcmp(path, CF_WS_PATH) != 0) {
+    status = HTTP_STATUS_NOT_FOUND;
+  } else if (lws_hdr_copy(wsi, protos, (int)sizeof protos, WSI_TOKEN_PROTOCOL) <= 0 ||
+             !list_has_token(protos, CF_WS_SUBPROTOCOL)) {
+    status = HTTP_STATUS_BAD_REQUEST;
+  }
+  if (status == 0) return 0;
+  cf__log(CF_LOG_DEBUG, "msg=\"ws upgrade refused\" status=%u", status);
+  if (lws_return_http_status(wsi, status, NULL)) return -1;
+  return 1;
+}
+
+static int established(struct lws *wsi, int server) {
+  cf__ws_endpoint *ep = cf__ws_endpoint_of(wsi);
+  cf__ws_session *s;
+  if (ep == NULL) return -1;
+  if (server) {
+    if (ep->draining) return -1;
+    s = session_new(ep);
+    if (s == NULL) {
+      cf__log(CF_LOG_ERROR, "msg=\"ws session refused: out of memory\"");
+      return -1;
+    }
+    s->wsi = wsi;
+    s->notify = 1;
+    lws_set_opaque_user_data(wsi, s);
+    if (lws_get_peer_simple(wsi, s->peer, sizeof s->peer) == NULL)
+      copy_str(s->peer, sizeof s->peer, "?", 1);
+  } else {
+    s = session_of(wsi);
+    if (s == NULL) return -1;
+    s->wsi = wsi;
+  }
+  s->open = 1;
+  cf__log(CF_LOG_DEBUG, "msg=\"ws session open\" peer=%s side=%s", s->peer,
+          server ? "server" : "client");
+  if (s->closing) { /* closed while connecting */
+    s->closing = 0;
+    cf__ws_close(s, s->close_code, s->close_reason);
+    return 0;
+  }
+  if (ep->h.on_open != NULL && ep->h.on_open(ep->h.ctx, s) != CF_OK)
+    cf__ws_close(s, CF_WS_CLOSE_POLICY, "refused");
+  return 0;
+}
+
+static void rx_deliver(cf__ws_session *s) {
+  static const uint8_t empty[1] = {0};
+  if (s->ep->h.on_message != NULL)
+    s->ep->h.on_message(s->ep->h.ctx, s, s->rx != NULL ? s->rx : empty, s->rx_len);
+}
+
+static int on_receive(struct lws *wsi, const void *in, size_t len) {
+  cf__ws_session *s = session_of(wsi);
+  if (s == NULL || s->gone) return 0;
+  if (!s->rx_in_msg) {
+    s->rx_in_msg = 1;
+    s->rx_len = 0;
+    s->rx_skip = 0;
+    if (!lws_frame_is_binary(wsi) && !s->closing) {
+      s->rx_skip = 1;
+      cf__ws_close(s, CF_WS_CLOSE_UNSUPPORTED, "binary messages only");
+    }
+  }
+  if (!s->rx_skip && !s->closing) {
+    size_t max = s->ep->lim.max_message;
+    if (len > max - s->rx_len) {
+      char why[80];
+      snprintf(why, sizeof why, "message larger than %zu bytes", max);
+      cf__log(CF_LOG_WARN, "msg=\"ws message too big\" peer=%s limit=%zu", s->peer, max);
+      s->rx_skip = 1;
+      cf__ws_close(s, CF_WS_CLOSE_TOO_BIG, why);
+    } else if (s->rx_len + len > s->rx_cap) {
+      size_t cap = s->rx_cap ? s->rx_cap : 4096;
+      while (cap < s->rx_len + len)
+        cap = cap > max / 2 ? max : cap * 2;
+      uint8_t *grown = cf__realloc(s->rx, cap);
+      if (grown == NULL) {
+        s->rx_skip = 1;
+        cf__ws_close(s, CF_WS_CLOSE_INTERNAL, "out of memory");
+      } else {
+        s->rx = grown;
+        s->rx_cap = cap;
+      }
+    }
+    if (!s->rx_skip && len > 0) {
+      memcpy(s->rx + s->rx_len, in, len);
+      s->rx_len += len;
+    }
+  }
+  if (lws_is_final_fragment(wsi)) {
+    s->rx_in_msg = 0;
+    if (!s->rx_skip && !s->closing) rx_deliver(s);
+    s->rx_len = 0;
+    if (s->rx_cap > RX_KEEP_BYTES && !s->gone) {
+      cf__free(s->rx);
+      s->rx = NULL;
+      s->rx_cap = 0;
+    }
+  }
+  return 0;
+}
+
+static int on_writeable(struct lws *wsi) {
+  cf__ws_session *s = session_of(wsi);
+  if (s == NULL || s->gone) return 0;
+  if (s->closing && (s->discard || s->qhead == NULL)) {
+    queue_clear(s);
+    lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+                     (unsigned char *)s->close_reason, strlen(s->close_reason));
+    s->close_sent = 1;
+    return -1;
+  }
+  for (int i = 0; i < WRITES_PER_CALLBACK && s->qhead != NULL; i++) {
+    qmsg *m = s->qhead;
+    size_t left = m->len - m->off;
+    size_t n = left > FRAME_BYTES ? FRAME_BYTES : left;
+    int last = n == left;
+    int wp = (m->off == 0 ? LWS_WRITE_BINARY : LWS_WRITE_CONTINUATION) |
+             (last ? 0 : LWS_WRITE_NO_FIN);
+    if (lws_write(wsi, m->data + LWS_PRE + m->off, n, (enum lws_write_protocol)wp) < 0)
+      return -1;
+    m->off += n;
+    if (last) {
+      s->qhead = m->next;
+      if (s->qhead == NULL) s->qtail = NULL;
+      s->q_bytes -= m->len;
+      s->q_msgs--;
+      cf__free(m);
+    }
+    if (lws_send_pipe_choked(wsi)) break;
+  }
+  if (s->qhead != NULL || s->closing) {
+    lws_callback_on_writable(wsi);
+  } else if (s->busy) {
+    s->busy = 0;
+    if (s->ep->h.on_drain != NULL) s->ep->h.on_drain(s->ep->h.ctx, s);
+  }
+  return 0;
+}
+
+static void peer_close(struct lws *wsi, const uint8_t *in, size_t len) {
+  cf__ws_session *s = session_of(wsi);
+  if (s == NULL) return;
+  s->peer_closed = 1;
+  s->peer_code = 1005; /* no status received */
+  s->peer_reason[0] = '\0';
+  if (in != NULL && len >= 2) {
+    s->peer_code = in[0] << 8 | in[1];
+    copy_str(s->peer_reason, sizeof s->peer_reason, (const char *)in + 2, len - 2);
+  }
+}
+
+/* ---- watched fds ---------------------------------------------------------- */
+
+static void watch_gone(cf__ws_watch *w) {
+  if (w->wsi != NULL) lws_set_opaque_user_data(w->wsi, NULL);
+  w->wsi = NULL;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else if (w->ep->watches == w)
+    w->ep->watches = w->next;
+  if (w->next != NULL) w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+  if (w->dead) cf__free(w);
+}
+
+int cf__ws_watch_fd(cf__ws_server *srv, int fd, void (*on_readable)(void *ctx), void *ctx,
+                    cf__ws_watch **out) {
+  int rc = CF_OK;
+  cf__ws_watch *w = NULL;
+  *out = NULL;
+  if (srv == NULL || fd < 0 || on_readable == NULL) return CF_MISUSE;
+  w = cf__calloc(1, sizeof *w);
+  if (w == NULL) return CF_NOMEM;
+  w->kind = CF_WS_KIND_WATCH;
+  w->ep = &srv->ep;
+  w->fn = on_readable;
+  w->ctx = ctx;
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    cf__log(CF_LOG_ERROR, "msg=\"cannot watch fd\" fd=%d error=\"%s\"", fd,
+            strerror(errno));
+    rc = CF_IO;
+    goto out;
+  }
+  lws_sock_file_fd_type desc;
+  memset(&desc, 0, sizeof desc);
+  desc.filefd = dup_fd;
+  /* on failure lws closes dup_fd itself */
+  w->wsi = lws_adopt_descriptor_vhost(srv->ep.vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                      "cf-watch", NULL);
+  if (w->wsi == NULL) {
+    cf__log(CF_LOG_ERROR, "msg=\"cannot watch fd: lws refused it\" fd=%d", fd);
+    rc = CF_IO;
+    goto out;
+  }
+  lws_set_opaque_user_data(w->wsi, w);
+  w->next = srv->ep.watches;
+  if (w->next != NULL) w->next->prev = w;
+  srv->ep.watches = w;
+  *out = w;
+  w = NULL;
+out:
+  cf__free(w);
+  return rc;
+}
+
+void cf__ws_unwatch(cf__ws_watch *w) {
+  if (w == NULL) return;
+  w->dead = 1;
+  if (w->wsi == NULL) {
+    watch_gone(w); /* already closed by lws: just free */
+    return;
+  }
+  lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* ---- the one lws callback ------------------------------------------------- */
+
+static int cb_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len) {
+  (void)user;
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+      cf__ws_endpoint *ep = cf__ws_endpoint_of(wsi);
+      return ep != NULL && ep->draining ? -1 : 0;
+    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      return filter_upgrade(wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+      return established(wsi, 1);
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      return established(wsi, 0);
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      return on_receive(wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      return on_writeable(wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      peer_close(wsi, in, len);
+      return 0;
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_CLIENT_CLOSED: {
+      cf__ws_session *s = session_of(wsi);
+      if (s != NULL) session_gone(s, CF_OK, NULL);
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+      cf__ws_session *s = session_of(wsi);
+      char why[160];
+      copy_str(why, sizeof why, in != NULL ? (const char *)in : "",
+               in != NULL ? strnlen((const char *)in, len ? len : sizeof why) : 0);
+      if (s != NULL) {
+        int rc = strncmp(why, "HS:", 3) == 0 ? CF_PROTOCOL : CF_UNREACHABLE;
+        if (s->open) rc = CF_OK;
+        session_gone(s, rc, why);
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_RAW_RX_FILE: {
+      cf__ws_watch *w = watch_of(wsi);
+      if (w != NULL && !w->dead) w->fn(w->ctx);
+      return 0;
+    }
+    case LWS_CALLBACK_RAW_CLOSE_FILE: {
+      cf__ws_watch *w = watch_of(wsi);
+      if (w != NULL) watch_gone(w);
+      return 0;
+    }
+    case LWS_CALLBACK_WSI_DESTROY: {
+      int *tag = lws_get_opaque_user_data(wsi);
+      if (tag == NULL) return 0;
+      if (*tag == CF_WS_KIND_SESSION)
+        session_gone((cf__ws_session *)tag, CF_OK, NULL);
+      else if (*tag == CF_WS_KIND_WATCH)
+        watch_gone((cf__ws_watch *)tag);
+      else if (*tag == CF_WS_KIND_HTTP)
+        cf__ws_http_gone((cf__ws_http *)tag);
+      return 0;
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+      cf__ws_endpoint *ep = cf__ws_endpoint_of(wsi);
+      if (ep != NULL && !ep->destroying) drain_posts(ep);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+      return cf__ws_http_callback(wsi, reason, in, len);
+    default:
+      return 0;
+  }
+}
+
+/* ---- endpoints ------------------------------------------------------------ */
+
+static void fill_limits(cf__ws_limits *lim, const cf__ws_limits *in) {
+  *lim = *in;
+  if (lim->max_message == 0) lim->max_message = DEFAULT_MAX_MESSAGE;
+  if (lim->max_queue_bytes == 0) lim->max_queue_bytes = DEFAULT_QUEUE_BYTES;
+  if (lim->max_queue_messages == 0) lim->max_queue_messages = DEFAULT_QUEUE_MESSAGES;
+  if (lim->close_timeout_ms == 0) lim->close_timeout_ms = DEFAULT_CLOSE_TIMEOUT_MS;
+  if (lim->ping_interval_s == 0) lim->ping_interval_s = DEFAULT_PING_S;
+}
+
+/* Whether host is an IPv4 address or a wildcard (lws then needs no IPv6). */
+static int host_is_ipv4(const char *host) {
+  if (host == NULL) return 1;
+  for (const char *p = host; *p; p++)
+    if (*p == ':') return 0;
+  return 1;
+}
+
+static int endpoint_init(cf__ws_endpoint *ep, int is_server, const char *host, int port,
+                         const char *cert, const char *key, const char *ca, char *errmsg,
+                         size_t errmsg_len) {
+  pthread_once(&log_once, setup_lws_log);
+  ep->is_server = is_server;
+  if (pthread_mutex_init(&ep->post_mu, NULL) != 0) {
+    set_err(errmsg, errmsg_len, "cannot create a mutex");
+    return CF_IO;
+  }
+  ep->mutex_ok = 1;
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.protocols = protocols;
+  info.vhost_name = "cf";
+  info.user = ep;
+  info.max_http_header_data = 8192;
+  info.pt_serv_buf_size = 32768;
+  info.timeout_secs = 20;
+  /* lws keeps pointing at the policy, so it lives in the endpoint */
+  memset(&ep->retry, 0, sizeof ep->retry);
+  if (ep->lim.ping_interval_s == UINT32_MAX) {
+    ep->retry.secs_since_valid_ping = 0xffff;
+    ep->retry.secs_since_valid_hangup = 0xffff;
+  } else {
+    unsigned ping = ep->lim.ping_interval_s > 0x7fff ? 0x7fff : ep->lim.ping_interval_s;
+    ep->retry.secs_since_valid_ping = (uint16_t)ping;
+    ep->retry.secs_since_valid_hangup = (uint16_t)(ping * 2);
+  }
+  info.retry_and_idle_policy = &ep->retry;
+  if (host != NULL && strcmp(host, "localhost") == 0) host = "127.0.0.1";
+  if (host != NULL) {
+    if (strlen(host) >= sizeof ep->host) {
+      set_err(errmsg, errmsg_len, "host name too long");
+      return CF_INVALID;
+    }
+    memcpy(ep->host, host, strlen(host) + 1);
+    host = ep->host;
+  }
+  if (is_server) {
+    int any = host != NULL &&
+              (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0 || *host == '\0');
+    info.port = port;
+    info.iface = any ? NULL : host != NULL ? host : "127.0.0.1";
+    if (host_is_ipv4(host)) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cert != NULL) {
+      info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.ssl_cert_filepath = cert;
+      info.ssl_private_key_filepath = key;
+      /* lws also builds a client TLS context for the server's vhost, never
+         used here: keep it from loading the system's CA bundle */
+      info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+      info.client_ssl_ca_filepath = cert;
+    }
+  } else {
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    if (ep->tls) {
+      info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.client_ssl_ca_filepath = ca;
+      /* an explicit CA bundle replaces the system's */
+      if (ca != NULL) info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+    }
+    info.connect_timeout_secs = (ep->connect_timeout_ms + 999) / 1000;
+  }
+  ep->lws = lws_create_context(&info);
+  if (ep->lws == NULL) {
+    set_err(errmsg, errmsg_len,
+            is_server ? "cannot listen on %s:%d (address in use, unknown "
+                        "interface, or bad TLS files)"
+                      : "cannot create the WebSocket client%s%d",
+            is_server ? (host ? host : "127.0.0.1") : "", is_server ? port : 0);
+    return CF_IO;
+  }
+  ep->vhost = lws_get_vhost_by_name(ep->lws, "cf");
+  if (ep->vhost == NULL) {
+    set_err(errmsg, errmsg_len, "libwebsockets created no vhost");
+    return CF_IO;
+  }
+  if (is_server) {
+    ep->port = lws_get_vhost_listen_port(ep->vhost);
+    if (ep->port <= 0) {
+      set_err(errmsg, errmsg_len, "cannot listen on %s:%d", host ? host : "127.0.0.1",
+              port);
+      return CF_IO;
+    }
+  }
+  return CF_OK;
+}
+
+/* Frees everything; every live session gets its on_close. */
+static void endpoint_destroy(cf__ws_endpoint *ep) {
+  if (ep->lws != NULL) {
+    ep->destroying = 1;
+    for (cf__ws_session *s = ep->sessions; s != NULL; s = s->next)
+      if (!s->closing) {
+        s->closing = 1;
+        s->close_code = CF_WS_CLOSE_GOING_AWAY;
+        copy_str(s->close_reason, sizeof s->close_reason, "endpoint freed", 14);
+      }
+    /* watches die with the endpoint (lws closes them and they are freed) */
+    for (cf__ws_watch *w = ep->watches; w != NULL; w = w->next)
+      w->dead = 1;
+    lws_sul_cancel(&ep->wake_sul);
+    lws_context_destroy(ep->lws);
+    ep->lws = NULL;
+  }
+  while (ep->sessions != NULL) { /* lws should have closed them all */
+    cf__ws_session *s = ep->sessions;
+    /* their timers were in the context's lists, which are gone */
+    memset(&s->deadline_sul, 0, sizeof s->deadline_sul);
+    memset(&s->grace_sul, 0, sizeof s->grace_sul);
+    s->wsi = NULL;
+    session_gone(s, CF_OK, NULL);
+  }
+  while (ep->watches != NULL) {
+    cf__ws_watch *w = ep->watches;
+    w->dead = 1;
+    w->wsi = NULL;
+    watch_gone(w);
+  }
+  cf__ws_post *p = ep->posts;
+  while (p != NULL) {
+    cf__ws_post *next = p->next;
+    cf__free(p);
+    p = next;
+  }
+  if (ep->mutex_ok) pthread_mutex_destroy(&ep->post_mu);
+}
+
+static void wake_noop(lws_sorted_usec_list_t *sul) { (void)sul; }
+
+/* Graceful shutdown: start it when asked, finish it when nothing is left. */
+static void check_stop(cf__ws_endpoint *ep) {
+  if (!ep->is_server || ep->stopped) return;
+  if (!ep->draining && atomic_load(&ep->stop_requested)) {
+    ep->draining = 1;
+    ep->drain_deadline_ms = mono_ms() + ep->shutdown_timeout_ms;
+    cf__log(CF_LOG_INFO, "msg=\"transport stopping\" sessions=%zu http=%zu",
+            ep->n_sessions, ep->n_http);
+    for (cf__ws_session *s = ep->sessions; s != NULL; s = s->next)
+      cf__ws_close(s, CF_WS_CLOSE_GOING_AWAY, "server shutting down");
+  }
+  if (ep->draining) {
+    if (ep->n_sessions == 0 && ep->n_http == 0) {
+      ep->stopped = 1;
+    } else if (mono_ms() >= ep->drain_deadline_ms) {
+      cf__log(CF_LOG_WARN,
+              "msg=\"transport shutdown timed out, dropping the rest\" "
+              "sessions=%zu http=%zu",
+              ep->n_sessions, ep->n_http);
+      ep->stopped = 1;
+    }
+  }
+}
+
+static int endpoint_run_once(cf__ws_endpoint *ep, int timeout_ms) {
+  int n;
+  drain_posts(ep);
+  check_stop(ep);
+  if (ep->stopped) return CF_OK;
+  if (ep->draining && (timeout_ms < 0 || timeout_ms > 50)) timeout_ms = 50;
+  if (timeout_ms == 0) {
+    n = lws_service(ep->lws, -1); /* poll without waiting */
+  } else {
+    if (timeout_ms > 0)
+      lws_sul_schedule(ep->lws, 0, &ep->wake_sul, wake_noop,
+                       (lws_usec_t)timeout_ms * 1000);
+    n = lws_service(ep->lws, 0); /* waits for the next event */
+    lws_sul_cancel(&ep->wake_sul);
+  }
+  drain_posts(ep);
+  check_stop(ep);
+  return n < 0 ? CF_IO : CF_OK;
+}
+
+/* ---- server --------------------------------------------------------------- */
+
+int cf__ws_server_new(const cf__ws_server_config *cfg, cf__ws_server **out, char *errmsg,
+                      size_t errmsg_len) {
+  int rc;
+  cf__ws_server *srv = NULL;
+  *out = NULL;
+  if (cfg == NULL || cfg->port < 0 || cfg->port > 65535 ||
+      (cfg->tls_cert_path == NULL) != (cfg->tls_key_path == NULL)) {
+    set_err(errmsg, errmsg_len, "invalid server configuration");
+    return CF_INVALID;
+  }
+  srv = cf__calloc(1, sizeof *srv);
+  if (srv == NULL) {
+    set_err(errmsg, errmsg_len, "out of memory");
+    return CF_NOMEM;
+  }
+  cf__ws_endpoint *ep = &srv->ep;
+  ep->h = cfg->ws;
+  fill_limits(&ep->lim, &cfg->limits);
+  ep->http = cfg->http;
+  ep->max_http_body = cfg->max_http_body ? cfg->max_http_body : DEFAULT_HTTP_BODY;
+  ep->http_timeout_ms =
+      cfg->http_timeout_ms ? cfg->http_timeout_ms : DEFAULT_HTTP_TIMEOUT_MS;
+  ep->shutdown_timeout_ms =
+      cfg->shutdown_timeout_ms ? cfg->shutdown_timeout_ms : DEFAULT_SHUTDOWN_MS;
+  atomic_init(&ep->stop_requested, 0);
+  rc = endpoint_init(ep, 1, cfg->host, cfg->port, cfg->tls_cert_path, cfg->tls_key_path,
+                     NULL, errmsg, errmsg_len);
+  if (rc != CF_OK) goto out;
+  cf__log(CF_LOG_DEBUG, "msg=\"transport listening\" host=%s port=%d",
+          cfg->host ? cfg->host : "127.0.0.1", ep->port);
+  *out = srv;
+  srv = NULL;
+out:
+  if (srv != NULL) {
+    endpoint_destroy(&srv->ep);
+    cf__free(srv);
+  }
+  return rc;
+}
+
+void cf__ws_server_free(cf__ws_server *srv) {
+  if (srv == NULL) return;
+  endpoint_destroy(&srv->ep);
+  cf__free(srv);
+}
+
+int cf__ws_server_port(const cf__ws_server *srv) { return srv->ep.port; }
+
+int cf__ws_server_run_once(cf__ws_server *srv, int timeout_ms) {
+  return endpoint_run_once(&srv->ep, timeout_ms);
+}
+
+int cf__ws_server_run(cf__ws_server *srv) {
+  while (!srv->ep.stopped) {
+    int rc = endpoint_run_once(&srv->ep, -1);
+    if (rc != CF_OK) return rc;
+  }
+  return CF_OK;
+}
+
+void cf__ws_server_stop(cf__ws_server *srv) {
+  atomic_store(&srv->ep.stop_requested, 1);
+  lws_cancel_service(srv->ep.lws);
+}
+
+int cf__ws_server_stopped(const cf__ws_server *srv) { return srv->ep.stopped; }
+
+size_t cf__ws_server_session_count(const cf__ws_server *srv) {
+  return srv->ep.n_sessions;
+}
+
+/* ---- client --------------------------------------------------------------- */
+
+int cf__ws_client_new(const cf__ws_client_config *cfg, cf__ws_client **out, char *errmsg,
+                      size_t errmsg_len) {
+  int rc;
+  cf__ws_client *cli = NULL;
+  *out = NULL;
+  if (cfg == NULL) {
+    set_err(errmsg, errmsg_len, "invalid client configuration");
+    return CF_INVALID;
+  }
+  cli = cf__calloc(1, sizeof *cli);
+  if (cli == NULL) {
+    set_err(errmsg, errmsg_len, "out of memory");
+    return CF_NOMEM;
+  }
+  cf__ws_endpoint *ep = &cli->ep;
+  ep->h = cfg->ws;
+  fill_limits(&ep->lim, &cfg->limits);
+  ep->connect_timeout_ms =
+      cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  ep->tls_insecure = cfg->tls_insecure;
+  ep->tls = cfg->tls || cfg->tls_insecure || cfg->tls_ca_path != NULL;
+  atomic_init(&ep->stop_requested, 0);
+  rc = endpoint_init(ep, 0, NULL, 0, NULL, NULL, cfg->tls_ca_path, errmsg, errmsg_len);
+  if (rc != CF_OK) goto out;
+  *out = cli;
+  cli = NULL;
+out:
+  if (cli != NULL) {
+    endpoint_destroy(&cli->ep);
+    cf__free(cli);
+  }
+  return rc;
+}
+
+void cf__ws_client_free(cf__ws_client *cli) {
+  if (cli == NULL) return;
+  endpoint_destroy(&cli->ep);
+  cf__free(cli);
+}
+
+/*
+** Splits "ws[s]://host[:port][/path]".  host may be "[v6]".  The path must be
+** printable ASCII without spaces.  CF_OK or CF_INVALID.
+*/
+static int parse_url(const char *url, int *tls, char *host, size_t host_cap, int *port,
+                     char *path, size_t path_cap) {
+  const char *p;
+  if (strncmp(url, "ws://", 5) == 0) {
+    *tls = 0;
+    p = url + 5;
+  } else if (strncmp(url, "wss://", 6) == 0) {
+    *tls = 1;
+    p = url + 6;
+  } else {
+    return CF_INVALID;
+  }
+  const char *h = p, *h_end;
+  if (*p == '[') {
+    h = ++p;
+    while (*p && *p != ']')
+      p++;
+    if (*p != ']') return CF_INVALID;
+    h_end = p++;
+  } else {
+    while (*p && *p != ':' && *p != '/')
+      p++;
+    h_end = p;
+  }
+  if (h_end == h || (size_t)(h_end - h) >= host_cap) return CF_INVALID;
+  memcpy(host, h, (size_t)(h_end - h));
+  host[h_end - h] = '\0';
+  *port = *tls ? 443 : 80;
+  if (*p == ':') {
+    long v = 0;
+    int digits = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+      v = v * 10 + (*p - '0');
+      if (v > 65535) return CF_INVALID;
+    }
+    if (digits == 0 || v == 0) return CF_INVALID;
+    *port = (int)v;
+  }
+  if (*p == '\0') p = CF_WS_PATH;
+  if (*p != '/' || strlen(p) >= path_cap) return CF_INVALID;
+  for (const char *q = p; *q; q++)
+    if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f) return CF_INVALID;
+  memcpy(path, p, strlen(p) + 1);
+  return CF_OK;
+}
+
+int cf__ws_client_connect(cf__ws_client *cli, const char *url, cf__ws_session **out) {
+  int rc = CF_OK, tls = 0, port = 0;
+  cf__ws_session *s = NULL;
+  *out = NULL;
+  if (cli == NULL || url == NULL) return CF_MISUSE;
+  s = session_new(&cli->ep);
+  if (s == NULL) return CF_NOMEM;
+  if (parse_url(url, &tls, s->host, sizeof s->host, &port, s->path, sizeof s->path) !=
+      CF_OK) {
+    cf__log(CF_LOG_WARN, "msg=\"bad server url\" url=\"%.200s\"", url);
+    rc = CF_INVALID;
+    goto out;
+  }
+  if (tls && !cli->ep.tls) {
+    cf__log(CF_LOG_WARN,
+            "msg=\"wss:// needs a client created with tls\" "
+            "url=\"%.200s\"",
+            url);
+    rc = CF_CONFIG;
+    goto out;
+  }
+  snprintf(s->peer, sizeof s->peer, "%.80s:%d", s->host, port);
+  struct lws_client_connect_info i;
+  memset(&i, 0, sizeof i);
+  i.context = cli->ep.lws;
+  i.vhost = cli->ep.vhost;
+  i.address = s->host;
+  i.port = port;
+  i.path = s->path;
+  i.host = s->host;
+  i.origin = s->host;
+  i.protocol = CF_WS_SUBPROTOCOL;
+  i.local_protocol_name = CF_WS_SUBPROTOCOL;
+  i.ietf_version_or_minus_one = -1;
+  i.opaque_user_data = s;
+  if (tls) {
+    i.ssl_connection = LCCSCF_USE_SSL;
+    if (cli->ep.tls_insecure)
+      i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+                          LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
+  }
+  s->in_connect = 1;
+  struct lws *wsi = lws_client_connect_via_info(&i);
+  s->in_connect = 0;
+  if (wsi == NULL || s->failed_in_connect) {
+    cf__log(CF_LOG_DEBUG, "msg=\"ws connect failed at once\" peer=%s", s->peer);
+    rc = CF_UNREACHABLE;
+    goto out;
+  }
+  s->wsi = wsi;
+  s->notify = 1;
+  *out = s;
+  s = NULL;
+out:
+  if (s != NULL) session_free(s);
+  return rc;
+}
+
+int cf__ws_client_run_once(cf__ws_client *cli, int timeout_ms) {
+  return endpoint_run_once(&cli->ep, timeout_ms);
+}
+
+void cf__ws_client_wake(cf__ws_client *cli) { lws_cancel_service(cli->ep.lws); }
+
+size_t cf__ws_client_session_count(const cf__ws_client *cli) {
+  return cli->ep.n_sessions;
+}

@@ -1,0 +1,81 @@
+/*
+** sync/transport_int.h: what sync/transport.c and sync/transport_http.c share
+** (internal to the transport; nothing else includes it).
+**
+** transport.c owns the endpoint (the lws context and its loop), WebSocket
+** sessions and watched fds; transport_http.c owns HTTP requests.  lws hands
+** every callback to one function, cb_lws in transport.c, which passes the
+** HTTP ones to cf__ws_http_callback.  The lws "opaque user data" of each
+** connection points at an object whose first field is a cf__ws_kind tag.
+*/
+#ifndef CF_SYNC_TRANSPORT_INT_H
+#define CF_SYNC_TRANSPORT_INT_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "sync/transport.h"
+
+/* The tag at the start of every object lws's opaque user data points at. */
+typedef enum cf__ws_kind {
+  CF_WS_KIND_SESSION = 0x5e55, /* cf__ws_session */
+  CF_WS_KIND_HTTP = 0x4777,    /* cf__ws_http */
+  CF_WS_KIND_WATCH = 0x3a7c    /* cf__ws_watch */
+} cf__ws_kind;
+
+/* A function posted to the loop from another thread. */
+typedef struct cf__ws_post {
+  void (*fn)(void *arg);    /* what to run on the loop thread */
+  void *arg;                /* its argument */
+  struct cf__ws_post *next; /* FIFO link */
+} cf__ws_post;
+
+/* The shared part of a server and a client. */
+typedef struct cf__ws_endpoint {
+  struct lws_context *lws;         /* the lws context; NULL before/after */
+  struct lws_vhost *vhost;         /* its one vhost */
+  int is_server;                   /* 1 for a cf__ws_server */
+  cf__ws_handlers h;               /* WebSocket callbacks */
+  cf__ws_limits lim;               /* limits, defaults filled in */
+  cf__ws_session *sessions;        /* every live session, doubly linked */
+  size_t n_sessions;               /* length of that list */
+  cf__ws_watch *watches;           /* every live watch, doubly linked */
+  lws_sorted_usec_list_t wake_sul; /* bounds the wait of run_once */
+  lws_retry_bo_t retry;            /* ping/hangup policy lws points at */
+  atomic_int stop_requested;       /* set by cf__ws_server_stop (any thread) */
+  int draining;                    /* graceful shutdown in progress */
+  int stopped;                     /* graceful shutdown finished */
+  int64_t drain_deadline_ms;       /* monotonic ms when shutdown gives up */
+  int destroying;                  /* lws_context_destroy is running */
+  pthread_mutex_t post_mu;         /* guards posts/posts_tail */
+  cf__ws_post *posts;              /* functions posted from other threads */
+  cf__ws_post *posts_tail;         /* last of them */
+  /* server-only: HTTP */
+  cf__ws_http_handlers http;    /* HTTP callbacks */
+  size_t max_http_body;         /* request body cap */
+  unsigned http_timeout_ms;     /* an unanswered request is dropped after */
+  unsigned shutdown_timeout_ms; /* graceful shutdown bound */
+  size_t n_http;                /* HTTP requests alive (unanswered or writing) */
+  int port;                     /* bound port (server) */
+  char host[256];               /* listen address; lws keeps pointing at it */
+  int mutex_ok;                 /* post_mu was initialised */
+  /* client-only */
+  unsigned connect_timeout_ms; /* connect + upgrade bound */
+  int tls;                     /* TLS initialised for this endpoint */
+  int tls_insecure;            /* accept any server certificate */
+} cf__ws_endpoint;
+
+/* The endpoint of the lws context a connection belongs to. */
+cf__ws_endpoint *cf__ws_endpoint_of(struct lws *wsi);
+
+/*
+** HTTP callbacks from cb_lws (transport_http.c): the lws return convention
+** (0 continue, -1 close the connection).
+*/
+int cf__ws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *in,
+                         size_t len);
+/* The connection of an HTTP request is gone: cancel and free it. */
+void cf__ws_http_gone(cf__ws_http *req);
+
+#endif /* CF_SYNC_TRANSPORT_INT_H */

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# tests/shell/test_cli_demo.sh: `clientflow demo` end to end: it starts its
+# own PostgreSQL 15, migrates, seeds (twice), runs doctor, stops the server
+# and removes its directory, exiting 0; with --keep the server stays up, its
+# DATABASE_URL works, and the printed command stops it and removes its data.
+. "$(dirname "$0")/cli_lib.sh"
+
+# The cluster directory goes under CLIENTFLOW_HOME; the postgres user must reach it.
+home=$(mktemp -d /tmp/cf-demo-test.XXXXXX)
+chmod 755 "$home"
+kept_dir=""
+# Whatever happens, no server of ours outlives the test.
+stop_kept() {
+  if [ -n "$kept_dir" ] && [ -f "$kept_dir/data/PG_VERSION" ]; then
+    if [ "$(id -u)" = 0 ]; then
+      runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$kept_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    else
+      /usr/lib/postgresql/15/bin/pg_ctl -D "$kept_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+  fi
+}
+trap 'stop_kept; cleanup; rm -rf "$home"' EXIT
+export CLIENTFLOW_HOME=$home
+
+run demo --help
+expect_rc 0 "demo --help"; expect_out "usage: clientflow demo" "demo --help"
+pass "demo --help prints usage"
+
+run demo
+expect_rc 0 "demo"
+expect_out "Tables found: 10" "demo"
+expect_out "All database tests passed!" "demo"
+expect_out "applied 001_init.sql" "demo"
+expect_out "seeded the demo data" "demo"
+[ -z "$(ls -A "$home")" ] || fail "demo left $(ls -A "$home") behind"
+pass "demo runs end to end (exit 0) and removes its cluster"
+
+run demo --keep
+kept_dir=$(sed -n 's/^started in //p' <<<"$out")
+kept_port=$(sed -n 's|^DATABASE_URL=postgresql://postgres@127.0.0.1:\([0-9]*\)/.*|\1|p' <<<"$out")
+expect_rc 0 "demo --keep"
+kept_url=$(sed -n "s/^  export DATABASE_URL='\(.*\)'$/\1/p" <<<"$out")
+stop_cmd=$(grep -A1 "stop it and remove its data" <<<"$out" | tail -1)
+[ -n "$kept_url" ] && [ -n "$stop_cmd" ] || fail "demo --keep did not print the URL and the stop command"
+run doctor --database-url "$kept_url"
+expect_rc 0 "doctor on the kept cluster"; expect_out "Tables found: 10" "doctor on kept cluster"
+# A wrong password on the kept cluster (ours alone, so its pg_hba.conf is ours to change).
+kpsql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$kept_port" -U postgres -d clientflow "$@"; }
+kpsql -c "CREATE ROLE cf_pw LOGIN PASSWORD 'right'"
+sed -i '1i host all cf_pw 127.0.0.1/32 scram-sha-256' "$kept_dir/data/pg_hba.conf"
+kpsql -c "SELECT pg_reload_conf()" >/dev/null
+# The reload is asynchronous: poll (bounded) until the server asks for the password.
+for _ in $(seq 1 200); do
+  run doctor --database-url "postgresql://cf_pw:wrong@127.0.0.1:$kept_port/clientflow"
+  grep -q "password authentication failed" <<<"$err" && break
+done
+expect_fail "wrong password"
+expect_one_err_line "wrong password" "password authentication failed for user \"cf_pw\""
+run doctor --database-url "postgresql://cf_pw@127.0.0.1:$kept_port/clientflow"
+expect_fail "missing password"; expect_one_err_line "missing password" "password"
+pass "a wrong or missing password gives one line and a non-zero exit"
+
+eval "$stop_cmd" >/dev/null 2>&1 || fail "the printed stop command failed: $stop_cmd"
+[ -z "$(ls -A "$home")" ] || fail "the stop command left $(ls -A "$home") behind"
+run doctor --database-url "$kept_url"
+expect_fail "doctor after stop"; expect_one_err_line "doctor after stop" "failed"
+pass "demo --keep leaves a working server; the printed command stops it and removes its data"
+
+# A reader that goes away early (SIGPIPE) must not leave the server behind.
+set +o pipefail
+"$CF" demo 2>/dev/null | head -1 >/dev/null
+set -o pipefail
+[ -z "$(ls -A "$home")" ] || fail "demo | head left $(ls -A "$home") behind"
+pass "demo cleans up when its output is closed early (SIGPIPE)"
+
+CLIENTFLOW_HOME=/nonexistent/dir run demo
+expect_fail "demo in a missing directory"; expect_one_err_line "demo missing dir" "/nonexistent/dir"
+pass "demo fails with one line when CLIENTFLOW_HOME does not exist"
+echo "test_cli_demo: all passed"

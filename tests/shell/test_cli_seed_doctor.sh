@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tests/shell/test_cli_seed_doctor.sh: `clientflow seed` and `clientflow
+# doctor` on a real database: seed twice leaves the same rows per table and
+# prints no error; doctor on the seeded database exits 0 with the seed's
+# checks and one OK line per table; doctor as a superuser warns, as a plain
+# role does not; doctor fails on unforced RLS, a missing table and pending
+# migrations; seed refuses while migrations are pending.
+. "$(dirname "$0")/cli_lib.sh"
+
+db=$(new_db cli_seed cf_template)
+export DATABASE_URL=$(url "$db")
+
+run seed --help
+expect_rc 0 "seed --help"; expect_out "usage: clientflow seed" "seed --help"
+run doctor --help
+expect_rc 0 "doctor --help"; expect_out "usage: clientflow doctor" "doctor --help"
+pass "seed and doctor print usage with --help"
+
+run seed
+expect_rc 0 "seed"; expect_no_err "seed"; expect_out "seeded the demo data" "seed"
+first=$(row_counts "$db")
+first_ids=$(ids_digest "$db")
+[ "$(q "$db" "SELECT count(*) FROM organizations WHERE name = 'ClientFlow Demo'")" = 1 ] ||
+  fail "seed: no organization 'ClientFlow Demo'"
+[ "$(q "$db" "SELECT count(*) FROM users WHERE email = 'demo@clientflow.test'")" = 1 ] ||
+  fail "seed: no user demo@clientflow.test"
+pass "seed loads the demo data ($first)"
+
+run seed
+expect_rc 0 "seed again"; expect_no_err "seed again"
+second=$(row_counts "$db")
+[ "$first" = "$second" ] || fail "seed twice: $first != $second"
+[ "$first_ids" = "$(ids_digest "$db")" ] || fail "seed twice: the row ids changed"
+pass "seed twice leaves the same rows (counts and ids) and prints no error"
+
+run doctor
+expect_rc 0 "doctor"
+expect_out "Database connection successful" "doctor"
+expect_out "Raw query test successful: [ { test: 1 } ]" "doctor"
+expect_out "Tables found: 10" "doctor"
+ok_rls=$(grep -c "^OK *RLS enabled and forced on" <<<"$out" || true)
+[ "$ok_rls" = 10 ] || fail "doctor: $ok_rls RLS OK lines, expected 10"
+expect_out "0 pending" "doctor"
+pass "doctor on the seeded database passes with Tables found: 10 and 10 RLS OK lines"
+
+expect_out "WARNING  the connected role is a superuser" "doctor as postgres"
+expect_out "owns" "doctor as postgres"
+pass "doctor as a superuser warns (superuser, owner, BYPASSRLS)"
+
+role="cf_cli_plain_$$"
+cf_roles+=("$role")
+q postgres "CREATE ROLE \"$role\" LOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
+run doctor --database-url "$(url "$db" "$role")"
+expect_rc 0 "doctor as plain role"; expect_no_out "WARNING" "doctor as plain role"
+pass "doctor as a plain role (not superuser, not owner, no BYPASSRLS) passes without warnings"
+
+q "$db" "ALTER TABLE contacts NO FORCE ROW LEVEL SECURITY" >/dev/null
+run doctor
+expect_fail "doctor with unforced RLS"; expect_out "FAIL     RLS enabled but not forced on contacts" "doctor unforced"
+expect_one_err_line "doctor with unforced RLS" "check"
+pass "doctor fails when RLS is not forced on contacts"
+
+q "$db" "ALTER TABLE contacts FORCE ROW LEVEL SECURITY; ALTER TABLE deals DISABLE ROW LEVEL SECURITY" >/dev/null
+run doctor
+expect_fail "doctor with RLS disabled"; expect_out "FAIL     RLS not enabled on deals" "doctor disabled"
+pass "doctor fails when RLS is disabled on deals"
+
+q "$db" "ALTER TABLE deals ENABLE ROW LEVEL SECURITY; DROP TABLE daily_metrics" >/dev/null
+run doctor
+expect_fail "doctor with a missing table"; expect_out "Tables found: 9" "doctor missing table"
+expect_out "table public.daily_metrics is missing" "doctor missing table"
+pass "doctor fails when a table is missing"
+
+empty=$(new_db cli_doctor_empty)
+run doctor --database-url "$(url "$empty")"
+expect_fail "doctor on an empty database"; expect_out "pending" "doctor empty"
+pass "doctor fails on pending migrations"
+
+run seed --database-url "$(url "$empty")"
+expect_fail "seed with pending migrations"; expect_one_err_line "seed pending" "migrate up"
+pass "seed refuses while migrations are pending"
+echo "test_cli_seed_doctor: all passed"
