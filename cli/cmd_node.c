@@ -12,6 +12,7 @@
 ** settings) and node.conf (the org and user the replica was made for).
 */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +34,22 @@ typedef struct node_args {
   const char *sql;       /* sql: the statement */
   int64_t retry;         /* conflicts: id to retry, or 0 */
   int64_t discard;       /* conflicts: id to discard, or 0 */
+  int watch;             /* sync: stay connected (--watch) */
 } node_args;
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: clientflow node init --org UUID --user UUID --server URL --token T [--home DIR]\n"
-          "       clientflow node sync [--token T] [--home DIR]\n"
+          "       clientflow node sync [--watch] [--token T] [--home DIR]\n"
           "       clientflow node sql \"SQL\" [--home DIR]\n"
           "       clientflow node status [--home DIR]\n"
           "       clientflow node conflicts [--retry ID | --discard ID] [--home DIR]\n"
           "\n"
           "A device's replica of one organization.  init creates it and bootstraps it\n"
           "from the server (ws://host:port/sync); sync pushes local writes and pulls\n"
-          "the master's; sql runs one statement on the replica's views (contacts,\n"
+          "the master's (--watch: stays connected, applies changes as the master\n"
+          "commits them, pushes local writes as they are made, reconnects with backoff\n"
+          "after failures; Ctrl-C stops it); sql runs one statement on the replica's views (contacts,\n"
           "deals, ...) and works offline; status shows cursor, outbox and conflicts;\n"
           "conflicts lists the changes the master rejected, and retries or discards one.\n"
           "\n"
@@ -72,6 +76,7 @@ static int parse_args(const char *sub, int argc, char **argv, node_args *a) {
     else if (strcmp(arg, "--user") == 0 && next) a->user = argv[++i];
     else if (strcmp(arg, "--server") == 0 && next) a->server = argv[++i];
     else if (strcmp(arg, "--token") == 0 && next) a->token = argv[++i];
+    else if (strcmp(arg, "--watch") == 0) a->watch = 1;
     else if (strcmp(arg, "--retry") == 0 && next) {
       if (!parse_id(argv[++i], &a->retry)) return cf_cli_fail("node", "--retry takes a conflict id");
     } else if (strcmp(arg, "--discard") == 0 && next) {
@@ -163,14 +168,35 @@ static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
   fflush(stdout);
 }
 
-/* Runs one sync and prints what happened.  Returns the exit code. */
-static int run_sync(cf_node *node, const char *url, const char *token) {
+static cf_sync *watching; /* the session a signal stops */
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (watching) cf_sync_stop(watching);
+}
+
+/* Runs one sync (or a live one) and prints what happened.  Returns the exit
+** code. */
+static int run_sync(cf_node *node, const char *url, const char *token, int watch) {
   cf_sync *s = NULL;
   int rc = cf_sync_new(node, url, token, &s);
   if (rc != CF_OK) return cf_cli_fail("node", "%s", cf_strerror(rc));
-  progress p = {isatty(STDOUT_FILENO), 0, 0};
+  progress p = {isatty(STDOUT_FILENO) && !watch, 0, 0};
   cf_sync_set_progress(s, on_progress, &p);
-  rc = cf_sync_run(s);
+  if (watch) {
+    watching = s;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("watching %s (Ctrl-C to stop)\n", url);
+    fflush(stdout);
+    rc = cf_sync_watch(s);
+    watching = NULL;
+  } else {
+    rc = cf_sync_run(s);
+  }
   if (p.drawn) printf("\n");
   int code = 0;
   if (rc == CF_OK) {
@@ -221,7 +247,7 @@ static int node_init(node_args *a) {
   }
   printf("replica %s for org %s, user %s, node %s\n", path, cf_node_org_id(node),
          cf_node_user_id(node), cf_node_id(node));
-  int code = run_sync(node, a->server, a->token);
+  int code = run_sync(node, a->server, a->token, 0);
   cf_node_close(node);
   return code;
 }
@@ -245,7 +271,7 @@ static int node_sync(node_args *a) {
     cf_node_close(node);
     return cf_cli_fail("node", "no token saved (pass --token)");
   }
-  code = run_sync(node, url, token);
+  code = run_sync(node, url, token, a->watch);
   cf_node_close(node);
   return code;
 }

@@ -728,6 +728,18 @@ void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx);
 ** bootstrap again), CF_PROTOCOL, store errors; cf_sync_errmsg() says why.
 */
 int cf_sync_run(cf_sync *s) CF_WARN_UNUSED;
+/*
+** METHOD.  Live sync: like cf_sync_run, then keeps the socket open, pulls
+** as soon as the server announces changes (LISTEN/NOTIFY on the master, no
+** polling) and pushes local writes as they are made.  After any failure it
+** reconnects with exponential backoff and jitter.  Returns CF_OK after
+** cf_sync_stop(), or a failure that retrying cannot fix (CF_AUTH,
+** CF_PERMISSION, CF_NOTFOUND, store errors).
+*/
+int cf_sync_watch(cf_sync *s) CF_WARN_UNUSED;
+/* Stops cf_sync_watch (or cf_sync_run) soon.  Safe from a signal handler
+** and from another thread. */
+void cf_sync_stop(cf_sync *s);
 /* A counter of the last run. */
 int64_t cf_sync_count(const cf_sync *s, cf_sync_counter which);
 /* The user's role in the org as the server reported it ("" before). */

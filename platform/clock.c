@@ -52,3 +52,9 @@ int cf__random(unsigned char *buf, size_t len) {
   }
   return CF_OK;
 }
+
+void cf__sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}

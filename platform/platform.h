@@ -41,6 +41,8 @@ uint64_t cf__alloc_count(void);
 int64_t cf__now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations; never hooked. */
 int64_t cf__monotonic_ns(void);
+/* Sleeps about ms milliseconds (for backoff waits; never to synchronise). */
+void cf__sleep_ms(int ms);
 /* Fill buf with len random bytes through the random hook.  CF_OK or CF_IO. */
 int cf__random(unsigned char *buf, size_t len) CF_WARN_UNUSED;
 

@@ -23,9 +23,10 @@
 **            refuse another org (RAISE 'CF_WRONG_ORG: ...') and key changes,
 **            fill id (UUIDv7), org_id, defaults and timestamps, canonicalise
 **            every value (cf_canon), stamp fresh versions on the changed
-**            cells only (cf_vstamp), raise the clock's persisted ceiling when
-**            needed, and append to or coalesce into the outbox, all inside
-**            the statement's transaction.  The SQL functions are in
+**            cells only (cf_vstamp), and append to or coalesce into the
+**            outbox (whose seq is the change's HLC), all inside
+**            the statement's transaction (one INSERT or UPDATE of the data
+**            table and one outbox statement per row).  The SQL functions are in
 **            store/sqlfn.c.
 **
 ** The views and triggers hold no data: a SHA-256 of their text is kept in
@@ -136,25 +137,28 @@ static int build_view(cf_buf *b, const cf_table *t) {
 
 /* --- triggers -------------------------------------------------------------- */
 
-/* The statements every trigger ends with: raise the clock ceiling, then log
-** the change.  rid_expr names the row's rowid; coalesce allows merging into
-** the outbox's last entry when it is the same row and not sent yet. */
+/* The statement every trigger ends with: log the change in the outbox.  Its
+** seq is the HLC of the version just stamped (cf_last_hlc()), so the outbox
+** also persists the clock: on open the clock restarts from max(seq) (and
+** from cf_clock, which takes over when entries leave the outbox).
+** rid_expr names the row's rowid; coalesce merges the change into the
+** outbox's last entry when that is the same row and not sent yet (moving it
+** to the new seq, which keeps it last). */
 static int build_log_steps(cf_buf *b, const cf_table *t, const char *rid_expr,
                            const char *mask_expr, int coalesce) {
-  int rc = PUT("  UPDATE cf_clock SET ceiling = cf_clock_reserve()"
-               " WHERE id = 1 AND ceiling < cf_clock_last();\n");
-  if (rc != CF_OK) return rc;
+  int rc;
   if (!coalesce) {
-    rc = PUT("  INSERT INTO cf_outbox (tx, tbl, rid, mask) VALUES (cf_tx(), ");
+    rc = PUT("  INSERT OR FAIL INTO cf_outbox (seq, tx, tbl, rid, mask) VALUES (cf_last_hlc(), cf_tx(), ");
     if (rc == CF_OK) rc = put_int(b, t->number);
     if (rc == CF_OK) rc = PUT(", ", rid_expr, ", ", mask_expr, ");\n");
     return rc;
   }
-  rc = PUT("  UPDATE cf_outbox SET mask = mask | ", mask_expr, ", tx = cf_tx()"
-           " WHERE seq = (SELECT max(seq) FROM cf_outbox) AND batch = 0 AND tbl = ");
+  rc = PUT("  UPDATE OR FAIL cf_outbox SET seq = cf_last_hlc(), mask = mask | ", mask_expr,
+           ", tx = cf_tx() WHERE seq = (SELECT max(seq) FROM cf_outbox) AND batch = 0 AND tbl = ");
   if (rc == CF_OK) rc = put_int(b, t->number);
   if (rc == CF_OK) rc = PUT(" AND rid = ", rid_expr, " AND ", mask_expr, " <> 0;\n");
-  if (rc == CF_OK) rc = PUT("  INSERT INTO cf_outbox (tx, tbl, rid, mask) SELECT cf_tx(), ");
+  if (rc == CF_OK)
+    rc = PUT("  INSERT OR FAIL INTO cf_outbox (seq, tx, tbl, rid, mask) SELECT cf_last_hlc(), cf_tx(), ");
   if (rc == CF_OK) rc = put_int(b, t->number);
   if (rc == CF_OK)
     rc = PUT(", ", rid_expr, ", ", mask_expr, " WHERE changes() = 0 AND ", mask_expr,
@@ -162,12 +166,16 @@ static int build_log_steps(cf_buf *b, const cf_table *t, const char *rid_expr,
   return rc;
 }
 
-/* The check that refuses a row of another org on insert. */
-static int build_org_check(cf_buf *b, const cf_table *t, int col) {
-  int rc = PUT("  SELECT RAISE(FAIL, 'CF_WRONG_ORG: the row names another organization "
-               "than this replica''s') WHERE NEW.\"", t->cols[col].name, "\" IS NOT NULL AND ");
+/* The value of the org-scoping column col on insert: the replica's org, or a
+** refusal when the app names another one.  RAISE(FAIL) rather than ABORT:
+** nothing was written yet when it fires, and ABORT would make SQLite open a
+** statement journal for every row (docs/replica.md, "Performance"). */
+static int build_org_value(cf_buf *b, const cf_table *t, int col) {
+  int rc = PUT("CASE WHEN NEW.\"", t->cols[col].name, "\" IS NULL OR ");
   if (rc == CF_OK) rc = put_canon_open(b, t, (unsigned)col);
-  if (rc == CF_OK) rc = PUT("NEW.\"", t->cols[col].name, "\") IS NOT cf_org();\n");
+  if (rc == CF_OK)
+    rc = PUT("NEW.\"", t->cols[col].name, "\") = cf_org() THEN cf_org() ELSE RAISE(FAIL, "
+             "'CF_WRONG_ORG: the row names another organization than this replica''s') END");
   return rc;
 }
 
@@ -177,8 +185,6 @@ static int build_insert_trigger(cf_buf *b, const cf_table *t) {
   snprintf(mask, sizeof mask, "%llu", (unsigned long long)cf__schema_mask_all(t));
   int rc = PUT("CREATE TRIGGER \"", t->name, "_insert\" INSTEAD OF INSERT ON \"", t->name,
                "\" BEGIN\n");
-  if (rc == CF_OK && t->org_col >= 0) rc = build_org_check(b, t, t->org_col);
-  if (rc == CF_OK && is_org_table) rc = build_org_check(b, t, t->id_col);
   if (rc == CF_OK) rc = PUT("  INSERT OR FAIL INTO \"cf_", t->name, "\" (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
@@ -187,7 +193,7 @@ static int build_insert_trigger(cf_buf *b, const cf_table *t) {
     if (c) rc = PUT(", ");
     if (rc != CF_OK) break;
     if ((int)c == t->org_col || (is_org_table && (int)c == t->id_col)) {
-      rc = PUT("cf_org()");
+      rc = build_org_value(b, t, (int)c);
     } else if ((int)c == t->id_col) {
       rc = PUT("CASE WHEN NEW.\"", t->cols[c].name, "\" IS NULL THEN cf_uuid_new() ELSE ");
       if (rc == CF_OK) rc = put_canon_open(b, t, c);

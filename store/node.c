@@ -16,11 +16,12 @@
 **     created_ms      INTEGER  creation time, ms since the epoch
 **
 **   cf_clock (id = 1, ceiling INTEGER)            persisted HLC ceiling
-**     every HLC issued or adopted in a committed transaction is <= ceiling;
-**     on open the clock restarts from it (core/hlc.h cf__hlc_restore)
+**     every HLC used in a committed transaction is <= max(ceiling,
+**     max(cf_outbox.seq)); on open the clock restarts from that
+**     (core/hlc.h cf__hlc_restore)
 **
 **   cf_outbox (seq, tx, tbl, rid, mask, batch)    local changes, in order
-**     seq    INTEGER PK  local order
+**     seq    INTEGER PK  HLC of the change's version: local order, unique
 **     tx     INTEGER     HLC of the first write of the local transaction
 **     tbl    INTEGER     table number (core/schema.h)
 **     rid    INTEGER     rowid of the row in cf_<table>
@@ -345,19 +346,24 @@ static int load_existing(struct cf_node *node) {
   return CF_OK;
 }
 
-/* Restores the clock from the persisted ceiling. */
+/* Restores the clock: from the persisted ceiling and from the newest outbox
+** entry, whose seq is the HLC of the last local write. */
 static int restore_clock(struct cf_node *node) {
-  sqlite3_stmt *st;
-  int rc = cf__node_stmt(node, CF_SQL_clock_get, &st);
-  if (rc != CF_OK) return rc;
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW)
-    cf__hlc_restore(&node->clock, (cf_hlc)sqlite3_column_int64(st, 0));
-  else
-    rc = src == SQLITE_DONE ? cf__node_fail(node, CF_CORRUPT, "the replica's clock row is missing")
-                            : cf__node_sqlerr(node, src, "clock_get");
-  sqlite3_reset(st);
-  return rc;
+  static const cf_stmt_id ids[2] = {CF_SQL_clock_get, CF_SQL_outbox_max_seq};
+  for (int i = 0; i < 2; i++) {
+    sqlite3_stmt *st;
+    int rc = cf__node_stmt(node, ids[i], &st);
+    if (rc != CF_OK) return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+      cf__hlc_restore(&node->clock, (cf_hlc)sqlite3_column_int64(st, 0));
+    else
+      rc = src == SQLITE_DONE ? cf__node_fail(node, CF_CORRUPT, "the replica's clock row is missing")
+                              : cf__node_sqlerr(node, src, "restore clock");
+    sqlite3_reset(st);
+    if (rc != CF_OK) return rc;
+  }
+  return CF_OK;
 }
 
 static int canon_uuid_arg(const char *s, char out[CF_UUID_TEXT_LEN]) {

@@ -381,6 +381,8 @@ int cf__store_push_results(cf_node *node, const cf__push_result *res, size_t n) 
     }
     if (rc == CF_OK) rc = cf__node_run(node, CF_SQL_outbox_delete, r->seq, 0);
   }
+  /* The removed entries' seqs were part of the persisted clock. */
+  if (rc == CF_OK) rc = cf__node_persist_clock(node);
   if (rc == CF_OK) rc = cf__node_commit(node);
   if (rc != CF_OK) cf__node_rollback(node);
   return rc;

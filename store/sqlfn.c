@@ -15,11 +15,10 @@
 **                            mask; remembers mask for cf_last_mask()
 **   cf_last_mask()           the mask of the last cf_vstamp() (key cells
 **                            removed): the cells the current row changed
+**   cf_last_hlc()            the HLC of the last cf_vstamp() tick: the outbox
+**                            entry's seq
 **   cf_tx()                  the current local transaction's id: the HLC of
 **                            its first write (reset by commit/rollback hooks)
-**   cf_clock_last()          the clock's last issued/adopted HLC
-**   cf_clock_reserve()       cf_clock_last() + CF_CLOCK_RESERVE, the new
-**                            persisted ceiling when the clock has passed it
 **
 ** The node is each function's user data.  All run on the node's one
 ** connection, so the state they share (clock, last mask, tx id) needs no
@@ -151,12 +150,17 @@ static void fn_vstamp(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (mask != 0) {
     cf_ver v;
     cf__node_tick(node, &v);
+    node->last_hlc = cf__ver_hlc(&v);
     for (unsigned i = 0; i < n; i++)
       if (mask & CF_COL_BIT(i)) row.v[i] = v;
   }
   unsigned char out[CF_VBLOB_MAX_LEN];
   size_t len = cf__vblob_encode(&row, t->key_mask, out);
   sqlite3_result_blob(ctx, out, (int)len, SQLITE_TRANSIENT);
+}
+
+static void fn_last_hlc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sqlite3_result_int64(ctx, (int64_t)node_of(ctx)->last_hlc);
 }
 
 static void fn_last_mask(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -167,14 +171,6 @@ static void fn_tx(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   struct cf_node *node = node_of(ctx);
   if (node->tx_hlc == 0) node->tx_hlc = cf__hlc_now(&node->clock);
   sqlite3_result_int64(ctx, (int64_t)node->tx_hlc);
-}
-
-static void fn_clock_last(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  sqlite3_result_int64(ctx, (int64_t)cf__hlc_last(&node_of(ctx)->clock));
-}
-
-static void fn_clock_reserve(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  sqlite3_result_int64(ctx, (int64_t)(cf__hlc_last(&node_of(ctx)->clock) + CF_CLOCK_RESERVE));
 }
 
 /* A new local transaction starts after every commit and rollback. */
@@ -198,9 +194,8 @@ static const struct {
     {"cf_canon", 3, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fn_canon},
     {"cf_vstamp", 3, 0, fn_vstamp},
     {"cf_last_mask", 0, 0, fn_last_mask},
+    {"cf_last_hlc", 0, 0, fn_last_hlc},
     {"cf_tx", 0, 0, fn_tx},
-    {"cf_clock_last", 0, 0, fn_clock_last},
-    {"cf_clock_reserve", 0, 0, fn_clock_reserve},
 };
 
 int cf__sqlfn_register(struct cf_node *node) {

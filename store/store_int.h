@@ -36,7 +36,7 @@
   X(outbox_get) X(outbox_delete) X(outbox_append) X(conflict_count)            \
   X(conflict_from_outbox) X(conflict_list) X(conflict_get) X(conflict_delete)  \
   X(cursor_get) X(cursor_put) X(begin_immediate) X(commit) X(rollback)      \
-  X(journal_mode) X(has_meta)
+  X(journal_mode) X(has_meta) X(outbox_max_seq)
 
 typedef enum cf_stmt_id {
 #define CF_X_ID(name) CF_SQL_##name,
@@ -67,6 +67,7 @@ struct cf_node {
   cf_hlc tx_hlc;                /* id of the open local transaction's first
                                    write; 0 when none yet (reset on commit
                                    and rollback by hooks) */
+  cf_hlc last_hlc;              /* HLC of the last version cf_vstamp() made */
   uint64_t last_mask;           /* cells stamped by the last cf_vstamp() call
                                    (read by the trigger's outbox step) */
   sqlite3_stmt *stmts[CF_SQL_COUNT]; /* fixed statements, lazily prepared */

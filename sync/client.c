@@ -48,6 +48,7 @@ typedef enum cstate {
   CS_WELCOME,
   CS_PUSHING,
   CS_PULLING,
+  CS_IDLE,
   CS_DONE,
   CS_FAILED
 } cstate;
@@ -73,6 +74,10 @@ struct cf_sync {
   int64_t last_frame_ms;    /* monotonic time of the last frame */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
   char role[32];            /* the user's role, from WELCOME */
+  int watch;                /* keep the session open and follow changes */
+  int pull_wanted;          /* a LIVE notice came while busy: pull again */
+  volatile int stop;        /* cf_sync_stop was called */
+  int connected;            /* WELCOME was received in this session */
 };
 
 /* --- helpers --------------------------------------------------------------- */
@@ -256,6 +261,14 @@ static int on_changes(cf_sync *s, const cf_changes *c) {
   int64_t total = (int64_t)s->head - s->start_cursor;
   report(s, CF_SYNC_PHASE_PULL, s->cursor - s->start_cursor, total > 0 ? total : 0);
   if (c->more) return send_pull(s);
+  if (s->watch) {
+    s->state = CS_IDLE;
+    if (s->pull_wanted) {
+      s->pull_wanted = 0;
+      return send_pull(s);
+    }
+    return CF_OK;
+  }
   s->state = CS_DONE;
   cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "done");
   return CF_OK;
@@ -281,8 +294,17 @@ static void handle_frame(cf_sync *s, const cf_frame *f) {
               s->cursor);
     return;
   }
-  if (f->type == CF_FRAME_LIVE || f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT)
-    return; /* a one-shot sync pulls to the head anyway */
+  if (f->type == CF_FRAME_LIVE) {
+    /* A one-shot sync pulls to the head anyway; a watching one pulls now, or
+    ** as soon as the exchange under way has finished. */
+    if (!s->watch || (f->u.live.seq != 0 && f->u.live.seq <= (uint64_t)s->cursor)) return;
+    if (s->state == CS_IDLE)
+      (void)send_pull(s);
+    else
+      s->pull_wanted = 1;
+    return;
+  }
+  if (f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT) return;
   if (f->type == CF_FRAME_PING) {
     cf_buf b;
     cf__buf_init(&b, 64);
@@ -295,6 +317,7 @@ static void handle_frame(cf_sync *s, const cf_frame *f) {
     s->max_page = f->u.welcome.max_page;
     s->head = f->u.welcome.head_seq;
     snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
+    s->connected = 1;
     (void)push_next(s);
     return;
   }
@@ -374,11 +397,24 @@ void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx) {
   s->progress_ctx = ctx;
 }
 
-int cf_sync_run(cf_sync *s) {
-  memset(s->counts, 0, sizeof s->counts);
+/* In a watching session: pushes local writes made since the last look. */
+static void idle_check(cf_sync *s) {
+  if (s->state != CS_IDLE) return;
+  int64_t waiting = 0;
+  if (cf_node_outbox_count(s->node, &waiting) != CF_OK) {
+    sync_fail(s, CF_STORE, "cannot read the outbox: %s", cf_node_errmsg(s->node));
+    return;
+  }
+  if (waiting > 0) (void)push_next(s);
+}
+
+/* One connection: returns when it has ended (DONE, or FAILED with s->rc). */
+static int run_session(cf_sync *s) {
   s->errmsg[0] = '\0';
   s->rc = CF_OK;
   s->state = CS_CONNECTING;
+  s->pull_wanted = 0;
+  s->connected = 0;
   cf__ws_client_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.ws.ctx = s;
@@ -402,8 +438,13 @@ int cf_sync_run(cf_sync *s) {
       sync_fail(s, CF_IO, "the event loop failed");
       break;
     }
+    if (s->stop && s->session && s->state != CS_DONE && s->state != CS_FAILED) {
+      s->state = CS_DONE;
+      cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "stopping");
+    }
+    idle_check(s);
     int64_t now = cf__monotonic_ns() / 1000000;
-    if ((s->state != CS_DONE && s->state != CS_FAILED) &&
+    if (s->state != CS_DONE && s->state != CS_FAILED && s->state != CS_IDLE &&
         now - s->last_frame_ms > IDLE_TIMEOUT_MS)
       sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s", IDLE_TIMEOUT_MS / 1000);
   }
@@ -427,6 +468,45 @@ int cf_sync_run(cf_sync *s) {
     return CF_OK;
   }
   return s->rc;
+}
+
+int cf_sync_run(cf_sync *s) {
+  memset(s->counts, 0, sizeof s->counts);
+  s->watch = 0;
+  return run_session(s);
+}
+
+/* Failures that another attempt with the same token cannot fix. */
+static int is_final(int rc) {
+  return rc == CF_AUTH || rc == CF_PERMISSION || rc == CF_NOTFOUND || rc == CF_INVALID ||
+         rc == CF_MISUSE || rc == CF_STORE || rc == CF_CORRUPT || rc == CF_NOMEM;
+}
+
+int cf_sync_watch(cf_sync *s) {
+  memset(s->counts, 0, sizeof s->counts);
+  s->watch = 1;
+  s->stop = 0;
+  int backoff_ms = 250;
+  for (;;) {
+    int rc = run_session(s);
+    if (s->stop) return CF_OK;
+    if (is_final(rc)) return rc;
+    if (s->connected) backoff_ms = 250; /* it worked for a while: start over */
+    /* Exponential backoff with full jitter, so many nodes that lost one
+    ** server do not come back in lockstep. */
+    unsigned char r[2];
+    int jitter = cf__random(r, sizeof r) == CF_OK ? ((r[0] << 8) | r[1]) % (backoff_ms + 1) : 0;
+    int wait_ms = backoff_ms / 2 + jitter / 2;
+    cf__log(CF_LOG_INFO, "msg=\"sync reconnecting\" in_ms=%d reason=\"%s\"", wait_ms, s->errmsg);
+    for (int waited = 0; waited < wait_ms && !s->stop; waited += 50) cf__sleep_ms(50);
+    if (s->stop) return CF_OK;
+    backoff_ms = backoff_ms < 15000 ? backoff_ms * 2 : 30000;
+  }
+}
+
+void cf_sync_stop(cf_sync *s) {
+  s->stop = 1;
+  if (s->ws) cf__ws_client_wake(s->ws);
 }
 
 int64_t cf_sync_count(const cf_sync *s, cf_sync_counter which) {

@@ -10,8 +10,13 @@
 **   3. cf_sync.push_begin: membership, org clock row lock (orders the org's
 **      writers), retry detection, reservation of one cursor position per
 **      row; cf.push_seq_lo tells the stamp trigger to keep pushed versions;
-**   4. per table, lock the existing rows (SELECT ... FOR UPDATE joined with
-**      unnest of the keys) and read the tombstones of the missing ones;
+**   4. per table, read the existing rows (SELECT joined with unnest of the
+**      keys), which existing rows RLS hides, and the tombstones of the
+**      missing ones.  No FOR UPDATE: every writer of the org's rows (pushes,
+**      and direct SQL through the stamp trigger) takes the org clock row
+**      lock before it can commit, and this push holds it, so nothing can
+**      change the org's rows under the push (a direct writer already holding
+**      a row lock deadlocks with it and one of the two is aborted);
 **   5. merge every change into its row with core's cf__merge (the same
 **      function the replicas use), in batch order;
 **   6. write back per table and operation with ONE statement over unnest()
@@ -248,23 +253,26 @@ static int append_select_cols(cf_buf *b, const cf_table *t) {
 
 static int has_seq(const cf_table *t) { return t->number != 1; /* users */ }
 
-/* The unnest(...) AS u(c0, ..., v, s) source of n_key (key only) or every
-** column plus versions and seq. */
-static int append_unnest(cf_buf *b, const cf_table *t, int key_only) {
-  unsigned ncols = key_only ? t->nkey : t->ncols;
-  int extra = key_only ? 0 : (has_seq(t) ? 2 : 1);
+/* The unnest(...) AS u(c<i>..., v, s) source over the columns in mask (in
+** column order, named c<i> by their index), plus the versions (v) and the
+** seq (s, tables that have one) when with_vs. */
+static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_vs) {
+  unsigned np = cf__schema_mask_count(mask) + (with_vs ? (has_seq(t) ? 2u : 1u) : 0u);
   int rc = cf__buf_puts(b, "unnest(");
   char tmp[32];
-  for (unsigned i = 0; i < ncols + (unsigned)extra && rc == CF_OK; i++) {
+  for (unsigned i = 0; i < np && rc == CF_OK; i++) {
     snprintf(tmp, sizeof tmp, "%s$%u::text[]", i ? ", " : "", i + 1);
     rc = cf__buf_puts(b, tmp);
   }
   if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u(");
-  for (unsigned i = 0; i < ncols && rc == CF_OK; i++) {
-    snprintf(tmp, sizeof tmp, "%sc%u", i ? ", " : "", i);
+  int first = 1;
+  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+    if (!(mask & CF_COL_BIT(i))) continue;
+    snprintf(tmp, sizeof tmp, "%sc%u", first ? "" : ", ", i);
+    first = 0;
     rc = cf__buf_puts(b, tmp);
   }
-  if (rc == CF_OK && !key_only) rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
+  if (rc == CF_OK && with_vs) rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
   else if (rc == CF_OK) rc = cf__buf_puts(b, ")");
   return rc;
 }
@@ -276,7 +284,7 @@ static int append_key_match(cf_buf *b, const cf_table *t) {
   for (unsigned k = 0; k < t->nkey && rc == CF_OK; k++) {
     unsigned c = t->key[k];
     snprintf(tmp, sizeof tmp, "%st.\"%s\" = u.c%u::uuid", k ? " AND " : "", t->cols[c].name,
-             k);
+             c);
     rc = cf__buf_puts(b, tmp);
   }
   return rc;
@@ -284,9 +292,10 @@ static int append_key_match(cf_buf *b, const cf_table *t) {
 
 typedef enum stmt_kind { STMT_LOCK, STMT_INSERT, STMT_UPDATE, STMT_DELETE } stmt_kind;
 
-/* Builds the statement of kind for table t into b (reset first).  Key
-** columns are the first nkey columns of every table (core/schema.c). */
-static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
+/* Builds the statement of kind for table t into b (reset first).  An UPDATE
+** sets the columns in mask (key columns are never set); the other kinds
+** ignore mask. */
+static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind, uint64_t mask) {
   int rc;
   char tmp[160];
   cf__buf_reset(b);
@@ -297,10 +306,9 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
     snprintf(tmp, sizeof tmp, ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t JOIN ",
              t->name);
     if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
-    if (rc == CF_OK) rc = append_unnest(b, t, 1);
+    if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
     if (rc == CF_OK) rc = cf__buf_puts(b, " ON ");
     if (rc == CF_OK) rc = append_key_match(b, t);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " FOR UPDATE OF t");
     return rc;
   case STMT_INSERT:
     snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
@@ -317,12 +325,13 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
     }
     if (rc == CF_OK) rc = cf__buf_puts(b, has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
                                                        : "decode(u.v, 'hex') FROM ");
-    if (rc == CF_OK) rc = append_unnest(b, t, 0);
+    if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
     return rc;
   case STMT_UPDATE:
     snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
     rc = cf__buf_puts(b, tmp);
-    for (unsigned i = t->nkey; i < t->ncols && rc == CF_OK; i++) {
+    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+      if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
       snprintf(tmp, sizeof tmp, "\"%s\" = u.c%u%s, ", t->cols[i].name, i,
                pg_cast(t->cols[i].type));
       rc = cf__buf_puts(b, tmp);
@@ -330,7 +339,7 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
     if (rc == CF_OK)
       rc = cf__buf_puts(b, has_seq(t) ? "cf_versions = decode(u.v, 'hex'), cf_seq = u.s::bigint FROM "
                                       : "cf_versions = decode(u.v, 'hex') FROM ");
-    if (rc == CF_OK) rc = append_unnest(b, t, 0);
+    if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 1);
     if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
     if (rc == CF_OK) rc = append_key_match(b, t);
     if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
@@ -338,7 +347,7 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind) {
   case STMT_DELETE:
     snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
     rc = cf__buf_puts(b, tmp);
-    if (rc == CF_OK) rc = append_unnest(b, t, 1);
+    if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
     if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
     if (rc == CF_OK) rc = append_key_match(b, t);
     if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
@@ -421,6 +430,7 @@ typedef struct prow {
   int existed;           /* a live row exists in the master (locked) */
   int tomb;              /* a tombstone was found (existed == 0) */
   int changed;           /* some change took a cell: it must be written */
+  uint64_t took;         /* the cells the batch's changes took */
   int rejected;          /* the write was refused */
   cf__push_reason reason; /* why */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
@@ -614,19 +624,22 @@ static int params_add_key(push_ctx *ctx, const prow *r) {
   return CF_OK;
 }
 
-/* Appends every column of r's merged row, its versions and seq. */
-static int params_add_row(push_ctx *ctx, const prow *r) {
+/* Appends the columns in mask of r's merged row (params 0.. in column
+** order), then its versions and seq. */
+static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask) {
   const cf_table *t = r->t;
+  unsigned k = 0;
   int rc;
   for (unsigned i = 0; i < t->ncols; i++) {
-    cf_buf *b = &ctx->params[i];
+    if (!(mask & CF_COL_BIT(i))) continue;
+    cf_buf *b = &ctx->params[k++];
     const cf_cell *c = cf__row_cell(&r->local, i);
     cf_value nul = cf__value_null();
     if ((rc = param_sep(b)) != CF_OK) return rc;
     rc = append_pg_element(b, &t->cols[i], c ? &c->value : &nul, &ctx->tmp);
     if (rc != CF_OK) return rc;
   }
-  cf_buf *v = &ctx->params[t->ncols];
+  cf_buf *v = &ctx->params[k];
   if ((rc = param_sep(v)) != CF_OK) return rc;
   for (unsigned i = 0; i <= t->ncols; i++) {
     const cf_cell *c = cf__row_cell(&r->local, i);
@@ -637,7 +650,7 @@ static int params_add_row(push_ctx *ctx, const prow *r) {
   if (has_seq(t)) {
     char num[32];
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->seq);
-    cf_buf *s = &ctx->params[t->ncols + 1];
+    cf_buf *s = &ctx->params[k + 1];
     if ((rc = param_sep(s)) != CF_OK) return rc;
     if ((rc = cf__buf_puts(s, num)) != CF_OK) return rc;
   }
@@ -673,17 +686,25 @@ static void failure_detail(const char *msg, char *out, size_t outlen) {
 
 static int sp_exec(push_ctx *ctx, const char *what) { return cf__pg_exec(ctx->pg, what); }
 
-/* Runs kind's statement for rows[idx[0..n)] of table t; on success marks
-** which rows the statement really touched.  OUT: *failed_state etc. */
+/* Runs kind's statement for rows[idx[0..n)] of table t.  An UPDATE sets
+** only the columns some change of the group took.  OUT: *res. */
 static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
                           const size_t *idx, size_t n, cf__pg_res **res) {
-  unsigned np = (kind == STMT_DELETE) ? t->nkey : t->ncols + (has_seq(t) ? 2u : 1u);
+  uint64_t mask = t->key_mask;
+  if (kind == STMT_INSERT) {
+    mask = cf__schema_mask_columns(t);
+  } else if (kind == STMT_UPDATE) {
+    for (size_t j = 0; j < n; j++) mask |= ctx->rows[idx[j]].took;
+    mask &= cf__schema_mask_columns(t);
+  }
+  unsigned np = cf__schema_mask_count(mask) +
+                (kind == STMT_DELETE ? 0u : (has_seq(t) ? 2u : 1u));
   const char *pv[CF_SCHEMA_MAX_COLS + 2];
-  int rc = build_stmt(&ctx->sql, t, kind);
+  int rc = build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
     const prow *r = &ctx->rows[idx[j]];
-    rc = kind == STMT_DELETE ? params_add_key(ctx, r) : params_add_row(ctx, r);
+    rc = kind == STMT_DELETE ? params_add_key(ctx, r) : params_add_row(ctx, r, mask);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
   if (rc != CF_OK) return rc;
@@ -771,14 +792,15 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
   return write_group(ctx, t, op, idx + half, n - half);
 }
 
-/* Locks the existing rows of table t among rows[lo..hi) and reads them (and
-** the tombstones of the missing ones) into the prows. */
+/* Reads the existing rows of table t among rows[lo..hi) (and which missing
+** ones exist but are hidden by RLS, and the tombstones of the others) into
+** the prows.  See step 4 at the top for why no lock is needed. */
 static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   const cf_table *t = ctx->rows[lo].t;
   const char *pv[3];
   cf__pg_res *res = NULL;
   char *tsql = NULL;
-  int rc = build_stmt(&ctx->sql, t, STMT_LOCK);
+  int rc = build_stmt(&ctx->sql, t, STMT_LOCK, 0);
   if (rc == CF_OK) rc = params_reset(ctx, t->nkey);
   for (size_t i = lo; i < hi && rc == CF_OK; i++) rc = params_add_key(ctx, &ctx->rows[i]);
   if (rc == CF_OK) rc = params_close(ctx, t->nkey, pv);
@@ -935,6 +957,7 @@ static int merge_changes(push_ctx *ctx) {
     if (rc != CF_OK) return rc;
     cf__merge_apply(&r->local, c, &m);
     if (m.take != 0) r->changed = 1;
+    r->took |= m.take;
     int deleted_cell = (int)c->table->ncols;
     if (was_tomb_hidden && !m.visible && !(m.take & CF_COL_BIT(deleted_cell))) {
       /* Merged into a row that a newer delete removed: kept nowhere. */

@@ -317,3 +317,32 @@ char *cf__pg_quote_ident(cf__pg *pg, const char *name) {
   PQfreemem(q);
   return copy;
 }
+
+/* --- LISTEN/NOTIFY ----------------------------------------------------------- */
+
+int cf__pg_socket(const cf__pg *pg) { return PQsocket(pg->conn); }
+
+int cf__pg_listen(cf__pg *pg, const char *channel) {
+  char *ident = cf__pg_quote_ident(pg, channel);
+  if (ident == NULL) return cf__pg_fail(pg, CF_NOMEM, "out of memory");
+  char *sql = cf__mprintf("LISTEN %s", ident);
+  cf__free(ident);
+  if (sql == NULL) return cf__pg_fail(pg, CF_NOMEM, "out of memory");
+  int rc = cf__pg_exec(pg, sql);
+  cf__free(sql);
+  return rc;
+}
+
+int cf__pg_consume_notifies(cf__pg *pg, cf__pg_notify_fn fn, void *ctx) {
+  if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK) {
+    char line[CF_PG_ERRMSG_MAX];
+    one_line(PQerrorMessage(pg->conn), line, sizeof line);
+    return cf__pg_fail(pg, CF_UNREACHABLE, "connection lost: %s", line);
+  }
+  PGnotify *n;
+  while ((n = PQnotifies(pg->conn)) != NULL) {
+    fn(ctx, n->relname, n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  return CF_OK;
+}

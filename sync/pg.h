@@ -138,4 +138,17 @@ int cf__pg_fail(cf__pg *pg, int rc, const char *fmt, ...)
 */
 int cf__sql_named(const char *asset, const char *name, char **out) CF_WARN_UNUSED;
 
+/*
+** LISTEN/NOTIFY, for the sync server's live updates.  cf__pg_socket is the
+** connection's socket, to watch for readability in an event loop; after
+** cf__pg_listen(channel), each readable event is followed by
+** cf__pg_consume_notifies, which calls fn(ctx, channel, payload) for every
+** notification received (strings valid during the call).  CF_OK, or
+** CF_UNREACHABLE when the connection is gone (reconnect and LISTEN again).
+*/
+typedef void (*cf__pg_notify_fn)(void *ctx, const char *channel, const char *payload);
+int cf__pg_socket(const cf__pg *pg);
+int cf__pg_listen(cf__pg *pg, const char *channel) CF_WARN_UNUSED;
+int cf__pg_consume_notifies(cf__pg *pg, cf__pg_notify_fn fn, void *ctx) CF_WARN_UNUSED;
+
 #endif /* CF_SYNC_PG_H */

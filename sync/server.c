@@ -119,6 +119,10 @@ struct cf_server {
   int db_ok;               /* the last worker query reached Postgres */
   uint64_t stats_pushed;   /* changes answered */
   uint64_t stats_pulled;   /* rows sent */
+  cf__pg *listen_pg;       /* LISTEN cf_changes (loop thread only) */
+  cf__ws_watch *listen_watch; /* its socket in the event loop */
+  int64_t listen_retry_ms; /* monotonic ms of the next reconnect attempt */
+  int listen_backoff_ms;   /* delay before the following one */
   char errmsg[512];        /* detail of the last failure */
 };
 
@@ -763,6 +767,91 @@ static void on_http(void *ctx, cf__ws_http *req) {
   (void)cf__ws_http_respond(req, 404, "application/json", nf, sizeof nf - 1);
 }
 
+/* --- live updates: LISTEN cf_changes ----------------------------------------- */
+
+#define LISTEN_CHANNEL "cf_changes"
+
+static int64_t mono_ms(void) { return cf__monotonic_ns() / 1000000; }
+
+/* Tells every ready session of org that its head moved to head. */
+static void wake_org(cf_server *srv, const char *org, uint64_t head) {
+  cf_buf b;
+  cf__buf_init(&b, 64);
+  if (cf__encode_seq(CF_FRAME_LIVE, head, &b) != CF_OK) {
+    cf__buf_free(&b);
+    return;
+  }
+  for (session *s = srv->sessions; s; s = s->next)
+    if (s->state == ST_READY && (org == NULL || strcmp(s->org, org) == 0)) send_buf(s, &b);
+  cf__buf_free(&b);
+}
+
+static void on_notify(void *ctx, const char *channel, const char *payload) {
+  cf_server *srv = ctx;
+  (void)channel;
+  /* payload: '<org uuid>:<head seq>' (sql/postgres/004_live.sql) */
+  const char *colon = strchr(payload, ':');
+  if (colon == NULL || colon - payload != CF_UUID_TEXT_LEN - 1) return;
+  char org[CF_UUID_TEXT_LEN];
+  memcpy(org, payload, CF_UUID_TEXT_LEN - 1);
+  org[CF_UUID_TEXT_LEN - 1] = '\0';
+  wake_org(srv, org, strtoull(colon + 1, NULL, 10));
+}
+
+static void stop_listener(cf_server *srv) {
+  cf__ws_unwatch(srv->listen_watch);
+  srv->listen_watch = NULL;
+  cf__pg_close(srv->listen_pg);
+  srv->listen_pg = NULL;
+}
+
+static void schedule_listener_retry(cf_server *srv) {
+  srv->listen_retry_ms = mono_ms() + srv->listen_backoff_ms;
+  srv->listen_backoff_ms = srv->listen_backoff_ms < 8000 ? srv->listen_backoff_ms * 2 : 10000;
+}
+
+static void on_listen_readable(void *ctx) {
+  cf_server *srv = ctx;
+  if (srv->listen_pg == NULL) return;
+  if (cf__pg_consume_notifies(srv->listen_pg, on_notify, srv) != CF_OK) {
+    cf__log(CF_LOG_WARN, "msg=\"live updates interrupted\" detail=\"%s\"",
+            cf__pg_errmsg(srv->listen_pg));
+    stop_listener(srv);
+    schedule_listener_retry(srv);
+  }
+}
+
+/* Connects the LISTEN connection.  After a reconnect, every session is woken:
+** notifications sent while it was away are lost, a pull is not. */
+static int start_listener(cf_server *srv, int wake_all) {
+  char err[256];
+  int rc = cf__pg_connect(srv->database_url, &srv->listen_pg, err, sizeof err);
+  if (rc == CF_OK) rc = cf__pg_listen(srv->listen_pg, LISTEN_CHANNEL);
+  if (rc == CF_OK)
+    rc = cf__ws_watch_fd(srv->ws, cf__pg_socket(srv->listen_pg), on_listen_readable, srv,
+                         &srv->listen_watch);
+  if (rc != CF_OK) {
+    cf__log(CF_LOG_WARN, "msg=\"cannot listen for changes\" detail=\"%s\"",
+            srv->listen_pg ? cf__pg_errmsg(srv->listen_pg) : err);
+    stop_listener(srv);
+    schedule_listener_retry(srv);
+    return rc;
+  }
+  srv->listen_backoff_ms = 250;
+  srv->listen_retry_ms = 0;
+  if (wake_all) {
+    cf__log(CF_LOG_INFO, "msg=\"live updates resumed\"");
+    wake_org(srv, NULL, 0);
+  }
+  return CF_OK;
+}
+
+/* Periodic work of the loop thread. */
+static void tick(cf_server *srv) {
+  if (srv->listen_pg == NULL && srv->listen_retry_ms && mono_ms() >= srv->listen_retry_ms)
+    (void)start_listener(srv, 1);
+}
+
 /* --- public API ---------------------------------------------------------- */
 
 int cf_server_new(cf_server **out) {
@@ -856,6 +945,8 @@ int cf_server_start(cf_server *srv) {
     if (rc != CF_OK) return fail(srv, rc, "cannot start worker threads%s", "");
     srv->nthreads++;
   }
+  srv->listen_backoff_ms = 250;
+  (void)start_listener(srv, 0);
   cf__log(CF_LOG_INFO, "msg=\"sync server listening\" host=%s port=%d workers=%d",
           srv->host ? srv->host : "127.0.0.1", cf__ws_server_port(srv->ws), srv->nworkers);
   return CF_OK;
@@ -865,12 +956,16 @@ int cf_server_port(const cf_server *srv) { return srv->ws ? cf__ws_server_port(s
 
 int cf_server_run(cf_server *srv) {
   if (srv->ws == NULL) return fail(srv, CF_MISUSE, "cf_server_start was not called%s", "");
-  return cf__ws_server_run(srv->ws);
+  int rc = CF_OK;
+  while (rc == CF_OK && !cf__ws_server_stopped(srv->ws)) rc = cf_server_run_once(srv, 250);
+  return rc;
 }
 
 int cf_server_run_once(cf_server *srv, int timeout_ms) {
   if (srv->ws == NULL) return CF_MISUSE;
-  return cf__ws_server_run_once(srv->ws, timeout_ms);
+  int rc = cf__ws_server_run_once(srv->ws, timeout_ms);
+  tick(srv);
+  return rc;
 }
 
 void cf_server_stop(cf_server *srv) {
@@ -890,6 +985,7 @@ void cf_server_free(cf_server *srv) {
   /* Workers finish the job they hold (its transaction commits or rolls
   ** back); queued jobs never started, so clients retry them. */
   for (int i = 0; i < srv->nthreads; i++) cf__thread_join(srv->threads[i]);
+  stop_listener(srv);
   cf__ws_server_free(srv->ws);
   while (srv->queue_head) {
     job *j = srv->queue_head;

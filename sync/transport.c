@@ -189,22 +189,30 @@ static void drain_posts(cf__ws_endpoint *ep) {
   }
 }
 
-int cf__ws_server_post(cf__ws_server *srv, void (*fn)(void *arg), void *arg) {
-  if (srv == NULL || fn == NULL) return CF_MISUSE;
+static int endpoint_post(cf__ws_endpoint *ep, void (*fn)(void *arg), void *arg) {
+  if (fn == NULL) return CF_MISUSE;
   cf__ws_post *p = cf__malloc(sizeof *p);
   if (p == NULL) return CF_NOMEM;
   p->fn = fn;
   p->arg = arg;
   p->next = NULL;
-  pthread_mutex_lock(&srv->ep.post_mu);
-  if (srv->ep.posts_tail != NULL)
-    srv->ep.posts_tail->next = p;
+  pthread_mutex_lock(&ep->post_mu);
+  if (ep->posts_tail != NULL)
+    ep->posts_tail->next = p;
   else
-    srv->ep.posts = p;
-  srv->ep.posts_tail = p;
-  pthread_mutex_unlock(&srv->ep.post_mu);
-  lws_cancel_service(srv->ep.lws);
+    ep->posts = p;
+  ep->posts_tail = p;
+  pthread_mutex_unlock(&ep->post_mu);
+  lws_cancel_service(ep->lws);
   return CF_OK;
+}
+
+int cf__ws_server_post(cf__ws_server *srv, void (*fn)(void *arg), void *arg) {
+  return srv == NULL ? CF_MISUSE : endpoint_post(&srv->ep, fn, arg);
+}
+
+int cf__ws_client_post(cf__ws_client *cli, void (*fn)(void *arg), void *arg) {
+  return cli == NULL ? CF_MISUSE : endpoint_post(&cli->ep, fn, arg);
 }
 
 /* ---- sessions ------------------------------------------------------------ */

@@ -29,9 +29,10 @@
 ** THREADS
 **
 ** Every function here must be called from the thread that runs the loop,
-** except cf__ws_server_stop, cf__ws_client_stop and cf__ws_server_post, which
-** any thread (and, for stop, a signal handler) may call.  Callbacks run on the
-** loop thread, inside *_run_once.  A callback must not free its endpoint.
+** except cf__ws_server_stop, cf__ws_client_wake and the *_post functions,
+** which any thread (and, for stop and wake, a signal handler) may call.
+** Callbacks run on the loop thread, inside *_run_once.  A callback must not
+** free its endpoint.
 **
 ** USAGE (an echo server)
 **
@@ -244,6 +245,8 @@ int cf__ws_client_connect(cf__ws_client *cli, const char *url,
 int cf__ws_client_run_once(cf__ws_client *cli, int timeout_ms);
 /* Wakes a client loop blocked in run_once.  Any thread, signal handlers. */
 void cf__ws_client_wake(cf__ws_client *cli);
+/* As cf__ws_server_post: fn(arg) runs on the client's loop thread soon. */
+int cf__ws_client_post(cf__ws_client *cli, void (*fn)(void *arg), void *arg);
 /* Number of sessions not yet closed (connecting or open). */
 size_t cf__ws_client_session_count(const cf__ws_client *cli);
 

@@ -156,7 +156,7 @@ static int run_one(cf_test_case *tc) {
   current_name = tc->name;
   tmpdir[0] = '\0';
   seed_ready = 0;
-  int failed = 0;
+  volatile int failed = 0;
   if (setjmp(on_failure) == 0) {
     tc->fn();
   } else {

@@ -18,10 +18,11 @@ CREATE TABLE cf_meta (
   v ANY
 ) STRICT, WITHOUT ROWID;
 
--- The clock's persisted ceiling: every HLC timestamp this node has issued or
--- adopted in a committed transaction is <= ceiling.  The triggers and the
--- apply path raise it (in the same transaction) whenever the clock passes
--- it, reserving a little time ahead so that most writes do not touch it.
+-- The clock's persisted ceiling.  Every HLC timestamp this node used in a
+-- committed transaction is <= max(ceiling, max(cf_outbox.seq)): a local
+-- write's HLC is its outbox entry's seq, and whatever removes entries
+-- (push results) or adopts remote time (apply) raises the ceiling in the
+-- same transaction, reserving a little time ahead.
 CREATE TABLE cf_clock (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   ceiling INTEGER NOT NULL
@@ -32,7 +33,7 @@ INSERT INTO cf_clock (id, ceiling) VALUES (1, 0);
 -- transaction order.  Values are read from the data table when a push batch
 -- is built, so a logged write costs one small append.
 CREATE TABLE cf_outbox (
-  seq INTEGER PRIMARY KEY,          -- local order (grows; never reused while pending)
+  seq INTEGER PRIMARY KEY,          -- HLC of the change: local order, unique
   tx INTEGER NOT NULL,              -- HLC of the first write of its local transaction
   tbl INTEGER NOT NULL,             -- table number (core/schema.h)
   rid INTEGER NOT NULL,             -- rowid of the row in cf_<table>

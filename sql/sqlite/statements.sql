@@ -41,7 +41,10 @@ SELECT tx, tbl, rid, mask, batch FROM cf_outbox WHERE seq = ?1
 DELETE FROM cf_outbox WHERE seq = ?1
 
 -- name: outbox_append
-INSERT INTO cf_outbox (tx, tbl, rid, mask) VALUES (?1, ?2, ?3, ?4)
+INSERT INTO cf_outbox (seq, tx, tbl, rid, mask) VALUES (?1, ?1, ?2, ?3, ?4)
+
+-- name: outbox_max_seq
+SELECT max(seq) FROM cf_outbox
 
 -- name: conflict_count
 SELECT count(*) FROM cf_conflicts

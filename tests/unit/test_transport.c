@@ -921,6 +921,11 @@ CF_TEST(test_transport_watched_fd_and_posted_function_run_on_loop) {
   PUMP_UNTIL(srv, (cf__ws_client *)NULL, w.posted == 1, 5000);
   pthread_join(t, NULL);
   CHECK(w.on_loop);
+  /* a client loop takes posts too */
+  cf__ws_client *cli = start_client(NULL);
+  CHECK_OK(cf__ws_client_post(cli, posted_fn, &w));
+  PUMP_UNTIL((cf__ws_server *)NULL, cli, w.posted == 2, 5000);
+  cf__ws_client_free(cli);
   cf__ws_server_free(srv);
   close(p[0]);
   close(p[1]);
