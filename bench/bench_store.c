@@ -11,7 +11,8 @@
 **      APPLY_BATCH rows) vs sqlite3changeset_apply() of the same rows into
 **      an empty database.
 **
-** Usage: bench_store [N [ROUNDS]] (default 200000 rows, best of 3 rounds).  Files go to a fresh directory
+** Usage: bench_store [N [ROUNDS]] (default 200000 rows, best of 3 rounds).  Files go to a
+*fresh directory
 ** under /tmp, removed at the end.  SQLite is included here only for the
 ** baselines; the library's use of it is confined to store/.
 */
@@ -39,10 +40,10 @@
 
 /* The values of one generated contact. */
 typedef struct gen_row {
-  char id[CF_UUID_TEXT_LEN];   /* UUIDv7 */
-  char first[32], last[32];    /* names */
-  char email[64], company[32]; /* contact data */
-  char meta[40];               /* metadata JSON */
+  char id[CF_UUID_TEXT_LEN];      /* UUIDv7 */
+  char first[32], last[32];       /* names */
+  char email[64], company[32];    /* contact data */
+  char meta[40];                  /* metadata JSON */
   char ts[CF_TIMESTAMP_TEXT_LEN]; /* created_at = updated_at */
 } gen_row;
 
@@ -67,7 +68,8 @@ static gen_row *generate(size_t n) {
     snprintf(r->email, sizeof r->email, "user%zu@example.com", i);
     snprintf(r->company, sizeof r->company, "Company %zu", i % 1000);
     snprintf(r->meta, sizeof r->meta, "{\"n\":%zu}", i);
-    if (cf__timestamp_format(base_us + (int64_t)i, r->ts) != CF_OK) die("timestamp", NULL);
+    if (cf__timestamp_format(base_us + (int64_t)i, r->ts) != CF_OK)
+      die("timestamp", NULL);
   }
   return rows;
 }
@@ -78,10 +80,11 @@ static sqlite3 *open_plain(const char *path) {
   sqlite3 *db = NULL;
   if (sqlite3_open(path, &db) != SQLITE_OK) die("open", sqlite3_errmsg(db));
   /* The replica's settings (sql/sqlite/000_connection.sql). */
-  if (sqlite3_exec(db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
-                   "PRAGMA temp_store=MEMORY;",
-                   NULL, NULL, NULL) != SQLITE_OK)
+  if (sqlite3_exec(
+          db,
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
+          "PRAGMA temp_store=MEMORY;",
+          NULL, NULL, NULL) != SQLITE_OK)
     die("pragmas", sqlite3_errmsg(db));
   return db;
 }
@@ -91,20 +94,24 @@ static void create_plain_table(sqlite3 *db, const char *name) {
   cf__buf_init(&b, 1 << 16);
   if (cf__ddl_build_plain_table(cf__schema_table_by_name("contacts"), name, &b) != CF_OK)
     die("plain table", NULL);
-  if (sqlite3_exec(db, b.p, NULL, NULL, NULL) != SQLITE_OK) die("create", sqlite3_errmsg(db));
+  if (sqlite3_exec(db, b.p, NULL, NULL, NULL) != SQLITE_OK)
+    die("create", sqlite3_errmsg(db));
   cf__buf_free(&b);
 }
 
 #define PLAIN_INSERT                                                                     \
-  "INSERT INTO %s (org_id, id, first_name, last_name, email, phone, company, tags, "      \
-  "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, '[\"a\",\"b\"]', " \
+  "INSERT INTO %s (org_id, id, first_name, last_name, email, phone, company, tags, "     \
+  "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, "             \
+  "'[\"a\",\"b\"]', "                                                                    \
   "?7, ?8, ?8)"
 
-static void plain_insert_all(sqlite3 *db, const char *table, const gen_row *rows, size_t n) {
+static void plain_insert_all(sqlite3 *db, const char *table, const gen_row *rows,
+                             size_t n) {
   char sql[512];
   snprintf(sql, sizeof sql, PLAIN_INSERT, table);
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die("prepare", sqlite3_errmsg(db));
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    die("prepare", sqlite3_errmsg(db));
   for (size_t i = 0; i < n; i++) {
     const gen_row *r = &rows[i];
     sqlite3_bind_text(st, 1, ORG, -1, SQLITE_STATIC);
@@ -135,7 +142,8 @@ static double bench_plain(const char *dir, const gen_row *rows, size_t n) {
   double t0 = now_s();
   sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
   plain_insert_all(db, "contacts", rows, n);
-  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) die("commit", sqlite3_errmsg(db));
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    die("commit", sqlite3_errmsg(db));
   double dt = now_s() - t0;
   sqlite3_close(db);
   return dt;
@@ -145,14 +153,15 @@ static double bench_logged(const char *dir, const gen_row *rows, size_t n, int g
   char path[512];
   snprintf(path, sizeof path, "%s/logged%d.db", dir, give_ids);
   cf_node *node = NULL;
-  if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("open replica", cf_node_errmsg(NULL));
+  if (cf_node_open(path, ORG, USER, &node) != CF_OK)
+    die("open replica", cf_node_errmsg(NULL));
   cf_stmt *st = NULL;
-  const char *sql = give_ids
-                        ? "INSERT INTO contacts (id, first_name, last_name, email, company, tags, "
-                          "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-                          "'[\"a\",\"b\"]', ?6, ?7, ?7)"
-                        : "INSERT INTO contacts (first_name, last_name, email, company, tags, "
-                          "metadata) VALUES (?2, ?3, ?4, ?5, '[\"a\",\"b\"]', ?6)";
+  const char *sql =
+      give_ids ? "INSERT INTO contacts (id, first_name, last_name, email, company, tags, "
+                 "metadata, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                 "'[\"a\",\"b\"]', ?6, ?7, ?7)"
+               : "INSERT INTO contacts (first_name, last_name, email, company, tags, "
+                 "metadata) VALUES (?2, ?3, ?4, ?5, '[\"a\",\"b\"]', ?6)";
   if (cf_node_prepare(node, sql, &st) != CF_OK) die("prepare", cf_node_errmsg(node));
   double t0 = now_s();
   if (cf_node_exec(node, "BEGIN") != CF_OK) die("begin", cf_node_errmsg(node));
@@ -166,7 +175,8 @@ static double bench_logged(const char *dir, const gen_row *rows, size_t n, int g
     if (rc == CF_OK) rc = cf_stmt_bind_text(st, 5, r->company);
     if (rc == CF_OK) rc = cf_stmt_bind_text(st, 6, r->meta);
     if (rc == CF_OK && give_ids) rc = cf_stmt_bind_text(st, 7, r->ts);
-    if (rc != CF_OK || cf_stmt_step(st) != CF_DONE) die("logged insert", cf_node_errmsg(node));
+    if (rc != CF_OK || cf_stmt_step(st) != CF_DONE)
+      die("logged insert", cf_node_errmsg(node));
     cf_stmt_reset(st);
   }
   if (cf_node_exec(node, "COMMIT") != CF_OK) die("commit", cf_node_errmsg(node));
@@ -179,7 +189,8 @@ static double bench_logged(const char *dir, const gen_row *rows, size_t n, int g
   return dt;
 }
 
-static double bench_changeset(const char *dir, const gen_row *rows, size_t n, int *size_out) {
+static double bench_changeset(const char *dir, const gen_row *rows, size_t n,
+                              int *size_out) {
   /* Record the rows as a changeset from an in-memory source. */
   sqlite3 *src = NULL;
   if (sqlite3_open(":memory:", &src) != SQLITE_OK) die("open", NULL);
@@ -192,7 +203,8 @@ static double bench_changeset(const char *dir, const gen_row *rows, size_t n, in
   sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
   int size = 0;
   void *blob = NULL;
-  if (sqlite3session_changeset(session, &size, &blob) != SQLITE_OK) die("changeset", NULL);
+  if (sqlite3session_changeset(session, &size, &blob) != SQLITE_OK)
+    die("changeset", NULL);
   sqlite3session_delete(session);
   sqlite3_close(src);
   *size_out = size;
@@ -219,19 +231,23 @@ static double bench_merge_apply(const char *dir, const gen_row *rows, size_t n) 
   char path[512];
   snprintf(path, sizeof path, "%s/apply.db", dir);
   cf_node *node = NULL;
-  if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("open replica", cf_node_errmsg(NULL));
+  if (cf_node_open(path, ORG, USER, &node) != CF_OK)
+    die("open replica", cf_node_errmsg(NULL));
   const cf_table *t = cf__schema_table_by_name("contacts");
   cf_row *batch = calloc(APPLY_BATCH, sizeof *batch);
   if (batch == NULL) die("out of memory", NULL);
   cf_nodeid remote;
   memset(&remote, 0x5a, sizeof remote);
   int64_t ms = cf__now_ms();
-  int c_org = cf__schema_column_index(t, "org_id"), c_id = cf__schema_column_index(t, "id");
+  int c_org = cf__schema_column_index(t, "org_id"),
+      c_id = cf__schema_column_index(t, "id");
   int c_first = cf__schema_column_index(t, "first_name");
   int c_last = cf__schema_column_index(t, "last_name");
-  int c_email = cf__schema_column_index(t, "email"), c_phone = cf__schema_column_index(t, "phone");
+  int c_email = cf__schema_column_index(t, "email"),
+      c_phone = cf__schema_column_index(t, "phone");
   int c_company = cf__schema_column_index(t, "company");
-  int c_tags = cf__schema_column_index(t, "tags"), c_meta = cf__schema_column_index(t, "metadata");
+  int c_tags = cf__schema_column_index(t, "tags"),
+      c_meta = cf__schema_column_index(t, "metadata");
   int c_created = cf__schema_column_index(t, "created_at");
   int c_updated = cf__schema_column_index(t, "updated_at");
   double total = 0;
@@ -268,7 +284,8 @@ static double bench_merge_apply(const char *dir, const gen_row *rows, size_t n) 
 }
 
 static void rm_dir_files(const char *dir) {
-  const char *files[] = {"plain.db", "logged0.db", "logged1.db", "changeset.db", "apply.db"};
+  const char *files[] = {"plain.db", "logged0.db", "logged1.db", "changeset.db",
+                         "apply.db"};
   const char *suffix[] = {"", "-wal", "-shm"};
   char p[600];
   for (size_t i = 0; i < sizeof files / sizeof *files; i++)
@@ -303,18 +320,23 @@ int main(int argc, char **argv) {
   printf("| %-52s | %9s | %11s | %10s |\n", "what", "seconds", "rows/s", "ratio");
   printf("|%s|%s|%s|%s|\n", "------------------------------------------------------",
          "-----------", "-------------", "------------");
-  printf("| %-52s | %9.3f | %11.0f | %10s |\n", "plain INSERT, identical table, no triggers", plain,
-         n / plain, "1.00");
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "logged write through the view (ids made by trigger)",
-         logged, n / logged, plain / logged);
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "logged write through the view (app gives id, ts)",
-         logged_ids, n / logged_ids, plain / logged_ids);
-  printf("| %-52s | %9.3f | %11.0f | %10s |\n", "sqlite3changeset_apply into an empty database",
-         changeset, n / changeset, "1.00");
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n", "merge apply (cf__store_apply, 5000-row batches)",
-         merge, n / merge, changeset / merge);
+  printf("| %-52s | %9.3f | %11.0f | %10s |\n",
+         "plain INSERT, identical table, no triggers", plain, n / plain, "1.00");
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+         "logged write through the view (ids made by trigger)", logged, n / logged,
+         plain / logged);
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+         "logged write through the view (app gives id, ts)", logged_ids, n / logged_ids,
+         plain / logged_ids);
+  printf("| %-52s | %9.3f | %11.0f | %10s |\n",
+         "sqlite3changeset_apply into an empty database", changeset, n / changeset,
+         "1.00");
+  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+         "merge apply (cf__store_apply, 5000-row batches)", merge, n / merge,
+         changeset / merge);
   printf("\ntargets: logged >= 0.50x plain; merge apply >= 0.33x changeset apply "
-         "(changeset: %d bytes)\n", cs_size);
+         "(changeset: %d bytes)\n",
+         cs_size);
   free(rows);
   rmdir(dir);
   return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/demo.h"
 #include "cli/master_cli.h"
 #include "platform/process.h"
 
@@ -108,6 +109,8 @@ int cf_cmd_demo(int argc, char **argv) {
   fflush(stdout);
 
   int code = run_steps(cf_pgcluster_url(cluster));
+  if (code == 0 && !cf__interrupted())
+    code = cf_cli_demo_sync(cf_pgcluster_dir(cluster), cf_pgcluster_url(cluster), keep);
 
   if (keep && !cf__interrupted()) {
     printf("\nThe server keeps running (--keep):\n"

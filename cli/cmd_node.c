@@ -110,8 +110,8 @@ static int read_conf(const node_args *a, char org[64], char user[64]) {
   org[0] = user[0] = '\0';
   while (fgets(line, sizeof line, f)) {
     line[strcspn(line, "\r\n")] = '\0';
-    if (strncmp(line, "org_id=", 7) == 0) snprintf(org, 64, "%s", line + 7);
-    if (strncmp(line, "user_id=", 8) == 0) snprintf(user, 64, "%s", line + 8);
+    if (strncmp(line, "org_id=", 7) == 0) snprintf(org, 64, "%.63s", line + 7);
+    if (strncmp(line, "user_id=", 8) == 0) snprintf(user, 64, "%.63s", line + 8);
   }
   fclose(f);
   if (!org[0] || !user[0]) return cf_cli_fail("node", "%s is incomplete", path);

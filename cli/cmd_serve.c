@@ -2,8 +2,10 @@
 ** cli/cmd_serve.c: `clientflow serve`, the sync server.
 **
 **   clientflow serve [--database-url URL] [--host H] [--port N] [--workers N]
+**                    [--dev-user-header]
 **
-** Serves the WebSocket sync channel on /sync and /health on one port
+** Serves the WebSocket sync channel on /sync, /health and the REST API
+** /api/crm/... (docs/rest-api.md) on one port
 ** (PORT, default 4000) against the master at DATABASE_URL, whose role must
 ** not be a superuser, own the tables or have BYPASSRLS.  Tokens are checked
 ** with JWT_SECRET / JWT_ES256_PUBLIC_KEY_FILE / JWT_JWKS_FILE (docs/auth.md).
@@ -28,14 +30,20 @@ static void on_signal(int sig) {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: clientflow serve [--database-url URL] [--host H] [--port N] [--workers N]\n"
+          "                        [--dev-user-header]\n"
           "\n"
-          "Runs the sync server: WebSocket /sync and GET /health on one port.\n"
+          "Runs the sync server: WebSocket /sync, GET /health and the REST API\n"
+          "GET /api/crm/* (docs/rest-api.md) on one port.\n"
           "\n"
           "  --database-url URL  the master (default DATABASE_URL); its role must not be\n"
           "                      a superuser, own the tables or have BYPASSRLS\n"
           "  --host H            address to listen on (default 127.0.0.1)\n"
           "  --port N            port (default PORT, else 4000; 0 picks a free one)\n"
-          "  --workers N         database worker threads (default 4)\n"
+          "  --workers N         database worker threads (default 4), for the sync\n"
+          "                      channel and as many again for the REST API\n"
+          "  --dev-user-header   DEVELOPMENT ONLY: the REST API takes the caller's\n"
+          "                      identity from an x-user-id header when a request\n"
+          "                      has no Authorization header (logs a warning)\n"
           "\n"
           "Tokens: JWT_SECRET, JWT_ES256_PUBLIC_KEY_FILE, JWT_JWKS_FILE, JWT_AUDIENCE\n"
           "(see docs/auth.md).  SIGTERM/SIGINT stop it cleanly.\n");
@@ -52,6 +60,7 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 int cf_cmd_serve(int argc, char **argv) {
   const char *host = NULL;
   int port = -1, workers = 4;
+  unsigned rest_flags = 0;
   for (int i = 1; i < argc; i++) {
     int r = cf_cli_database_url_option("serve", argc, argv, &i);
     if (r < 0) return 2;
@@ -64,6 +73,8 @@ int cf_cmd_serve(int argc, char **argv) {
     } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
       if (!parse_int(argv[++i], 0, 65535, &port))
         return cf_cli_fail("serve", "--port must be 0..65535");
+    } else if (strcmp(argv[i], "--dev-user-header") == 0) {
+      rest_flags |= CF_REST_DEV_USER_HEADER;
     } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
       if (!parse_int(argv[++i], 1, 32, &workers))
         return cf_cli_fail("serve", "--workers must be 1..32");
@@ -98,6 +109,7 @@ int cf_cmd_serve(int argc, char **argv) {
   rc = cf_server_set_database(srv, url);
   if (rc == CF_OK) rc = cf_server_set_listen(srv, host, port);
   if (rc == CF_OK) rc = cf_server_set_workers(srv, workers);
+  if (rc == CF_OK) rc = cf_server_enable_rest(srv, workers, rest_flags);
   if (rc == CF_OK) rc = cf_server_start(srv);
   if (rc != CF_OK) {
     int code = cf_cli_fail("serve", "%s", cf_server_errmsg(srv)[0] ? cf_server_errmsg(srv)

@@ -202,6 +202,16 @@ int cf_master_seed(cf_master *m) CF_WARN_UNUSED;
 int cf_master_doctor(cf_master *m, int *failures) CF_WARN_UNUSED;
 
 /*
+** METHOD.  Makes name a login role the sync server may use: creates it if
+** missing (LOGIN, NOSUPERUSER, NOBYPASSRLS), sets its password if password
+** is not NULL, and grants it authenticator and cf_sync_server.  Idempotent.
+** Needs a migrated database and a role that may create roles.  CF_OK,
+** CF_INVALID (bad name), CF_PERMISSION, CF_DATABASE; cf_master_errmsg().
+*/
+int cf_master_ensure_server_role(cf_master *m, const char *name,
+                                 const char *password) CF_WARN_UNUSED;
+
+/*
 ** A private PostgreSQL 15 cluster for demos and examples: a new directory
 ** under parent_dir (NULL: $TMPDIR or /tmp) holding the data, the log and the
 ** Unix socket, a free loopback port, trust authentication, listening on
@@ -757,6 +767,40 @@ void cf_sync_free(cf_sync *s);
 */
 int cf_node_setting_set(cf_node *node, const char *name, const char *value) CF_WARN_UNUSED;
 int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) CF_WARN_UNUSED;
+
+/* ======================================================================== */
+/* REST API (sync/rest.c; docs/rest-api.md)                                 */
+/* ======================================================================== */
+/*
+** The seed's read API under /api/crm/ (organizations, contacts, deals,
+** appointments, metrics) on the sync server's port.  Every request is
+** authenticated with "Authorization: Bearer <JWT>" (the same verifier as the
+** sync channel) and runs as that user in its own read-only transaction, so
+** Row Level Security decides what it sees.  Queries run on a pool of worker
+** threads with their own connections; the event loop never waits for them.
+**
+**     rc = cf_server_enable_rest(srv, 4, 0);   // before cf_server_start
+*/
+
+/* Flag: honour the seed's "x-user-id" header as the caller's identity when
+** a request has no Authorization header.  DEVELOPMENT ONLY: anyone who can
+** reach the port can then act as any user.  A warning is logged. */
+#define CF_REST_DEV_USER_HEADER 0x1u
+
+/*
+** METHOD.  Serves the REST API on srv, with workers (1..32) database
+** connections of its own, made on first use with the server's DATABASE_URL.
+** Call once, before cf_server_start(); the server owns the API from then on
+** and cf_server_free() stops it.  flags: 0 or CF_REST_DEV_USER_HEADER.
+** CF_OK; CF_CONFIG (workers or flags out of range); CF_MISUSE (already
+** enabled, or the server is started); CF_NOMEM; CF_NOTFOUND (embedded SQL
+** missing: a broken build).
+*/
+int cf_server_enable_rest(cf_server *srv, int workers, unsigned flags) CF_WARN_UNUSED;
+
+/* ======================================================================== */
+/* End of REST API                                                          */
+/* ======================================================================== */
 
 #ifdef __cplusplus
 }

@@ -24,34 +24,41 @@
 /* The column value i of st as a borrowed cf_value. */
 static int column_value(sqlite3_stmt *st, int i, cf_value *out) {
   switch (sqlite3_column_type(st, i)) {
-  case SQLITE_INTEGER: *out = cf__value_int(sqlite3_column_int64(st, i)); return CF_OK;
-  case SQLITE_FLOAT: *out = cf__value_real(sqlite3_column_double(st, i)); return CF_OK;
-  case SQLITE_TEXT: {
-    const unsigned char *p = sqlite3_column_text(st, i);
-    if (p == NULL) return CF_NOMEM;
-    *out = cf__value_text((const char *)p, (size_t)sqlite3_column_bytes(st, i));
-    return CF_OK;
-  }
-  case SQLITE_BLOB: {
-    const void *p = sqlite3_column_blob(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
-    if (p == NULL && n > 0) return CF_NOMEM;
-    *out = cf__value_blob(p, n);
-    return CF_OK;
-  }
-  default: *out = cf__value_null(); return CF_OK;
+    case SQLITE_INTEGER:
+      *out = cf__value_int(sqlite3_column_int64(st, i));
+      return CF_OK;
+    case SQLITE_FLOAT:
+      *out = cf__value_real(sqlite3_column_double(st, i));
+      return CF_OK;
+    case SQLITE_TEXT: {
+      const unsigned char *p = sqlite3_column_text(st, i);
+      if (p == NULL) return CF_NOMEM;
+      *out = cf__value_text((const char *)p, (size_t)sqlite3_column_bytes(st, i));
+      return CF_OK;
+    }
+    case SQLITE_BLOB: {
+      const void *p = sqlite3_column_blob(st, i);
+      size_t n = (size_t)sqlite3_column_bytes(st, i);
+      if (p == NULL && n > 0) return CF_NOMEM;
+      *out = cf__value_blob(p, n);
+      return CF_OK;
+    }
+    default:
+      *out = cf__value_null();
+      return CF_OK;
   }
 }
 
-int cf__store_load_row(struct cf_node *node, const cf_table *t, sqlite3_stmt *st, cf_row *row,
-                       int64_t *rid) {
+int cf__store_load_row(struct cf_node *node, const cf_table *t, sqlite3_stmt *st,
+                       cf_row *row, int64_t *rid) {
   unsigned n = t->ncols + 1;
   cf_vrow vr;
   const void *vb = sqlite3_column_blob(st, (int)t->ncols + 2);
   size_t vlen = (size_t)sqlite3_column_bytes(st, (int)t->ncols + 2);
   if (vb == NULL && vlen > 0) return cf__node_fail(node, CF_NOMEM, "out of memory");
   if (cf__vblob_decode(vb, vlen, n, &vr) != CF_OK)
-    return cf__node_fail(node, CF_CORRUPT, "a row of %s has a damaged version blob", t->name);
+    return cf__node_fail(node, CF_CORRUPT, "a row of %s has a damaged version blob",
+                         t->name);
   cf__row_init(row, t);
   for (unsigned c = 0; c < t->ncols; c++) {
     cf_value v;
@@ -70,19 +77,25 @@ int cf__store_load_row(struct cf_node *node, const cf_table *t, sqlite3_stmt *st
 /* Binds value v to parameter idx of st (bytes borrowed: SQLITE_STATIC). */
 static int bind_value(sqlite3_stmt *st, int idx, const cf_value *v) {
   switch (v->kind) {
-  case CF_VALUE_INT: return sqlite3_bind_int64(st, idx, v->i);
-  case CF_VALUE_REAL: return sqlite3_bind_double(st, idx, v->d);
-  case CF_VALUE_TEXT: return sqlite3_bind_text64(st, idx, v->p, v->n, SQLITE_STATIC, SQLITE_UTF8);
-  case CF_VALUE_BLOB: return sqlite3_bind_blob64(st, idx, v->p, v->n, SQLITE_STATIC);
-  default: return sqlite3_bind_null(st, idx);
+    case CF_VALUE_INT:
+      return sqlite3_bind_int64(st, idx, v->i);
+    case CF_VALUE_REAL:
+      return sqlite3_bind_double(st, idx, v->d);
+    case CF_VALUE_TEXT:
+      return sqlite3_bind_text64(st, idx, v->p, v->n, SQLITE_STATIC, SQLITE_UTF8);
+    case CF_VALUE_BLOB:
+      return sqlite3_bind_blob64(st, idx, v->p, v->n, SQLITE_STATIC);
+    default:
+      return sqlite3_bind_null(st, idx);
   }
 }
 
 /* Writes row (merged) as a new row (rid < 0) or over rid. */
-static int write_row(struct cf_node *node, cf_table_stmts *ts, const cf_row *row, int64_t rid) {
+static int write_row(struct cf_node *node, const cf_row *row, int64_t rid) {
   const cf_table *t = row->table;
-  sqlite3_stmt *st = rid < 0 ? ts->insert : ts->update;
-  sqlite3_reset(st);
+  sqlite3_stmt *st;
+  int rc = cf__table_stmt(node, t->number, rid < 0 ? CF_TS_insert : CF_TS_update, &st);
+  if (rc != CF_OK) return rc;
   cf_vrow vr;
   static const cf_ver zero;
   cf__vrow_fill(&vr, t->ncols + 1, &zero);
@@ -97,11 +110,13 @@ static int write_row(struct cf_node *node, cf_table_stmts *ts, const cf_row *row
   if (del != NULL) vr.v[t->ncols] = del->ver;
   unsigned char blob[CF_VBLOB_MAX_LEN];
   size_t blen = cf__vblob_encode(&vr, t->key_mask, blob);
-  if (src == SQLITE_OK) src = sqlite3_bind_int(st, (int)t->ncols + 1, cf__row_is_deleted(row));
-  if (src == SQLITE_OK) src = sqlite3_bind_blob(st, (int)t->ncols + 2, blob, (int)blen, SQLITE_STATIC);
+  if (src == SQLITE_OK)
+    src = sqlite3_bind_int(st, (int)t->ncols + 1, cf__row_is_deleted(row));
+  if (src == SQLITE_OK)
+    src = sqlite3_bind_blob(st, (int)t->ncols + 2, blob, (int)blen, SQLITE_STATIC);
   if (src == SQLITE_OK && rid >= 0) src = sqlite3_bind_int64(st, (int)t->ncols + 3, rid);
   if (src == SQLITE_OK) src = sqlite3_step(st);
-  int rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "write remote row");
+  rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "write remote row");
   sqlite3_reset(st);
   return rc;
 }
@@ -114,14 +129,15 @@ static int check_change(struct cf_node *node, const cf_change *ch) {
   for (unsigned k = 0; k < t->nkey; k++)
     if (cf__row_cell(ch, t->key[k]) == NULL)
       return cf__node_fail(node, CF_INVALID, "remote row of %s without its key", t->name);
-  int scope = t->org_col >= 0 ? t->org_col
+  int scope = t->org_col >= 0                         ? t->org_col
               : strcmp(t->name, "organizations") == 0 ? t->id_col
                                                       : -1;
   if (scope >= 0) {
     const cf_value *org = &cf__row_cell(ch, (unsigned)scope)->value;
     if (org->kind != CF_VALUE_TEXT || org->n != strlen(node->org_id) ||
         memcmp(org->p, node->org_id, org->n) != 0)
-      return cf__node_fail(node, CF_WRONG_ORG, "remote row of %s belongs to another org", t->name);
+      return cf__node_fail(node, CF_WRONG_ORG, "remote row of %s belongs to another org",
+                           t->name);
   }
   for (unsigned c = 0; c < t->ncols; c++) {
     const cf_cell *cell = cf__row_cell(ch, c);
@@ -129,10 +145,11 @@ static int check_change(struct cf_node *node, const cf_change *ch) {
     cf_value canon;
     int rc = cf__value_canon(&t->cols[c], &cell->value, &node->scratch, &canon);
     if (rc == CF_NOMEM) return cf__node_fail(node, rc, "out of memory");
-    if (rc == CF_CONSTRAINT && cell->value.kind == CF_VALUE_NULL) continue; /* partial rows */
+    if (rc == CF_CONSTRAINT && cell->value.kind == CF_VALUE_NULL)
+      continue; /* partial rows */
     if (rc != CF_OK || !cf__value_equal(&canon, &cell->value))
-      return cf__node_fail(node, CF_INVALID, "remote %s.%s is not a canonical %s value", t->name,
-                           t->cols[c].name, cf__coltype_name(t->cols[c].type));
+      return cf__node_fail(node, CF_INVALID, "remote %s.%s is not a canonical %s value",
+                           t->name, t->cols[c].name, cf__coltype_name(t->cols[c].type));
   }
   return CF_OK;
 }
@@ -152,14 +169,12 @@ static int receive_versions(struct cf_node *node, const cf_change *ch) {
 /* Merges one change. */
 static int apply_one(struct cf_node *node, const cf_change *ch) {
   const cf_table *t = ch->table;
-  cf_table_stmts *ts;
+  sqlite3_stmt *st;
   int rc;
   if ((rc = check_change(node, ch)) != CF_OK) return rc;
   if ((rc = receive_versions(node, ch)) != CF_OK) return rc;
-  if ((rc = cf__ddl_stmts(node, t->number, &ts)) != CF_OK) return rc;
+  if ((rc = cf__table_stmt(node, t->number, CF_TS_by_id, &st)) != CF_OK) return rc;
   const cf_value *id = &cf__row_cell(ch, (unsigned)t->id_col)->value;
-  sqlite3_stmt *st = ts->by_id;
-  sqlite3_reset(st);
   int src = bind_value(st, 1, id);
   if (src == SQLITE_OK) src = sqlite3_step(st);
   cf_row local;
@@ -174,12 +189,13 @@ static int apply_one(struct cf_node *node, const cf_change *ch) {
     goto out;
   }
   if ((rc = cf__merge(&local, ch, &res)) != CF_OK) {
-    cf__node_fail(node, rc, "remote row of %s does not match the local row's key", t->name);
+    cf__node_fail(node, rc, "remote row of %s does not match the local row's key",
+                  t->name);
     goto out;
   }
   if (res.take == 0 && rid >= 0) goto out; /* nothing newer */
   cf__merge_apply(&local, ch, &res);
-  rc = write_row(node, ts, &local, rid);
+  rc = write_row(node, &local, rid);
 out:
   sqlite3_reset(st);
   return rc;
@@ -190,7 +206,8 @@ int cf__store_apply(cf_node *node, const cf_change *rows, size_t n, int64_t curs
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
-  for (size_t i = 0; i < n && rc == CF_OK; i++) rc = apply_one(node, &rows[i]);
+  for (size_t i = 0; i < n && rc == CF_OK; i++)
+    rc = apply_one(node, &rows[i]);
   if (rc == CF_OK && cursor >= 0) {
     sqlite3_stmt *st;
     if ((rc = cf__node_stmt(node, CF_SQL_cursor_put, &st)) == CF_OK) {
@@ -251,18 +268,17 @@ static int own_bytes(cf_row *row, cf_buf *arena) {
 
 int cf__store_read_row(cf_node *node, unsigned tbl, const char *row_id, cf_row *row,
                        cf_buf *arena) {
-  cf_table_stmts *ts;
+  sqlite3_stmt *st;
   cf__node_settle(node);
-  int rc = cf__ddl_stmts(node, tbl, &ts);
+  int rc = cf__table_stmt(node, tbl, CF_TS_by_id, &st);
   if (rc != CF_OK) return rc;
-  sqlite3_stmt *st = ts->by_id;
-  sqlite3_reset(st);
   sqlite3_bind_text(st, 1, row_id, -1, SQLITE_STATIC);
   int src = sqlite3_step(st);
   int64_t rid;
   if (src == SQLITE_ROW) {
     rc = cf__store_load_row(node, cf__schema_table(tbl), st, row, &rid);
-    if (rc == CF_OK && (rc = own_bytes(row, arena)) != CF_OK) cf__node_fail(node, rc, "out of memory");
+    if (rc == CF_OK && (rc = own_bytes(row, arena)) != CF_OK)
+      cf__node_fail(node, rc, "out of memory");
   } else if (src == SQLITE_DONE) {
     rc = cf__node_fail(node, CF_NOTFOUND, "no row %s", row_id);
   } else {

@@ -7,27 +7,41 @@
 **
 **   cf_<t>   the data table
 **     column   type      meaning
-**     rid      INTEGER   PRIMARY KEY: stable rowid the outbox points at
+**     rid      INTEGER   PRIMARY KEY: stable rowid (outbox, conflicts)
 **     <col>    TEXT/INT  every column of the master, canonical values
 **                        (core/value.h); no NOT NULL, so a partial remote
 **                        row can be stored
 **     deleted  INTEGER   soft-delete pseudo-column, 0 or 1
 **     _v       BLOB      versions of all cells (store/vblob.h)
-**   plus UNIQUE INDEX cf_<t>_id (id).
+**     _seq     INTEGER   pending local change: HLC of its latest version
+**                        (the outbox order); NULL when nothing is pending
+**     _tx      INTEGER   local transaction of that change (HLC of the
+**                        transaction's first write)
+**     _mask    INTEGER   cells changed since the master last answered
+**     _batch   INTEGER   push batch carrying the pending change; 0 = unsent
+**     _sent    INTEGER   seq of an earlier change still awaiting the
+**                        master's answer after the row changed again
+**   plus UNIQUE INDEX cf_<t>_id (id), and partial indexes on _seq and
+**   _sent (rows with nothing pending cost nothing).  Column order matters:
+**   _v precedes _seq, so an UPDATE computes the version (cf_vstamp) before
+**   the columns that read its HLC and mask.
 **
 **   <t>      the app-facing VIEW: the master's columns of the rows of this
 **            replica's org (organizations: the org itself; users: all) that
 **            are not deleted.
 **
-**   <t>_insert / <t>_update / <t>_delete   INSTEAD OF triggers on the view:
-**            refuse another org (RAISE 'CF_WRONG_ORG: ...') and key changes,
-**            fill id (UUIDv7), org_id, defaults and timestamps, canonicalise
-**            every value (cf_canon), stamp fresh versions on the changed
-**            cells only (cf_vstamp), and append to or coalesce into the
-**            outbox (whose seq is the change's HLC), all inside
-**            the statement's transaction (one INSERT or UPDATE of the data
-**            table and one outbox statement per row).  The SQL functions are in
-**            store/sqlfn.c.
+**   <t>_insert / <t>_update / <t>_delete   INSTEAD OF triggers on the view,
+**            each ONE statement on the data table: refuse another org
+**            (RAISE 'CF_WRONG_ORG: ...') and key changes, fill id (UUIDv7),
+**            org_id, defaults and timestamps, canonicalise every value
+**            (cf_canon), stamp fresh versions on the changed cells only
+**            (cf_vstamp) and record the pending change in the same row, so
+**            the write and its outbox entry are one row in one transaction.
+**            The SQL functions are in store/sqlfn.c.
+**
+**   cf_outbox  a VIEW listing the pending changes of all tables (seq, tx,
+**            tbl, rid, mask, batch; batch -1 for a change sent earlier and
+**            still awaiting its answer).
 **
 ** The views and triggers hold no data: a SHA-256 of their text is kept in
 ** cf_meta.ddl_hash, and when a new library generates different text they are
@@ -42,6 +56,7 @@
 #include "core/value.h"
 #include "platform/platform.h"
 #include "store/store.h"
+#include "store/sqltext.h"
 #include "store/store_int.h"
 
 #define DDL_LIMIT ((size_t)1 << 20) /* generated SQL never comes near this */
@@ -52,7 +67,8 @@ static int put(cf_buf *b, ...) {
   va_start(ap, b);
   int rc = CF_OK;
   const char *s;
-  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL) rc = cf__buf_puts(b, s);
+  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL)
+    rc = cf__buf_puts(b, s);
   va_end(ap);
   return rc;
 }
@@ -74,7 +90,9 @@ static int put_literal(cf_buf *b, const char *s) {
   return rc == CF_OK ? cf__buf_putc(b, '\'') : rc;
 }
 
-static int is_key(const cf_table *t, unsigned c) { return (t->key_mask & CF_COL_BIT(c)) != 0; }
+static int is_key(const cf_table *t, unsigned c) {
+  return (t->key_mask & CF_COL_BIT(c)) != 0;
+}
 
 /* cf_canon(T, c, <inner>) where the caller writes inner between open/close. */
 static int put_canon_open(cf_buf *b, const cf_table *t, unsigned c) {
@@ -85,37 +103,67 @@ static int put_canon_open(cf_buf *b, const cf_table *t, unsigned c) {
   return rc == CF_OK ? PUT(", ") : rc;
 }
 
-/* The value an insert through the view writes into non-key column c. */
+/* The canonical form of NEW.c.  A text column's canonical form is the text
+** itself, so a TEXT value is taken as it is, without a function call (the
+** master refuses invalid UTF-8, which then comes back as a conflict); any
+** other value, and every other type, goes through cf_canon. */
+static int put_canon_value(cf_buf *b, const cf_table *t, unsigned c) {
+  const char *n = t->cols[c].name;
+  int rc = CF_OK;
+  int text = t->cols[c].type == CF_TYPE_TEXT;
+  if (text)
+    rc = PUT("CASE WHEN typeof(NEW.\"", n, "\") = 'text' THEN NEW.\"", n, "\" ELSE ");
+  if (rc == CF_OK) rc = put_canon_open(b, t, c);
+  if (rc == CF_OK) rc = PUT("NEW.\"", n, "\")");
+  if (rc == CF_OK && text) rc = PUT(" END");
+  return rc;
+}
+
+/* The value an insert through the view writes into non-key column c.  A
+** NULL takes the column's default (already canonical, so cf_canon is not
+** called for it: fewer calls per row, see docs/replica.md "Performance");
+** NULL in a NOT NULL column without a default reaches cf_canon, which
+** refuses it. */
 static int put_insert_value(cf_buf *b, const cf_table *t, unsigned c) {
   const cf_column *col = &t->cols[c];
-  int rc = put_canon_open(b, t, c);
-  if (rc != CF_OK) return rc;
-  switch (col->def) {
-  case CF_DEFAULT_NOW:
-    rc = PUT("coalesce(NEW.\"", col->name, "\", cf_now())");
-    break;
-  case CF_DEFAULT_CONST:
-    rc = PUT("coalesce(NEW.\"", col->name, "\", ");
-    if (rc == CF_OK) rc = put_literal(b, col->default_text ? col->default_text : "");
-    if (rc == CF_OK) rc = PUT(")");
-    break;
-  default:
-    rc = PUT("NEW.\"", col->name, "\"");
-    break;
+  int rc = CF_OK;
+  if (col->def == CF_DEFAULT_NOW || col->def == CF_DEFAULT_CONST || col->nullable) {
+    rc = PUT("CASE WHEN NEW.\"", col->name, "\" IS NULL THEN ");
+    if (rc == CF_OK && col->def == CF_DEFAULT_NOW)
+      rc = PUT("cf_now()");
+    else if (rc == CF_OK && col->def == CF_DEFAULT_CONST && col->default_text != NULL &&
+             (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT ||
+              col->type == CF_TYPE_BOOLEAN))
+      rc = PUT(col->default_text);
+    else if (rc == CF_OK && col->def == CF_DEFAULT_CONST && col->default_text != NULL)
+      rc = put_literal(b, col->default_text);
+    else if (rc == CF_OK)
+      rc = PUT("NULL");
+    if (rc == CF_OK) rc = PUT(" ELSE ");
   }
-  return rc == CF_OK ? PUT(")") : rc;
+  if (rc == CF_OK) rc = put_canon_value(b, t, c);
+  if (rc == CF_OK &&
+      (col->def == CF_DEFAULT_NOW || col->def == CF_DEFAULT_CONST || col->nullable))
+    rc = PUT(" END");
+  return rc;
 }
 
 /* --- data table ------------------------------------------------------------ */
 
-/* CREATE TABLE cf_<t> and its id index. */
+/* CREATE TABLE cf_<t>, its id index and the pending-change indexes. */
 static int build_table(cf_buf *b, const cf_table *t) {
   int rc = PUT("CREATE TABLE \"cf_", t->name, "\" (\n  rid INTEGER PRIMARY KEY");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(",\n  \"", t->cols[c].name, "\" ", cf__coltype_sqlite_decl(t->cols[c].type));
   if (rc == CF_OK)
-    rc = PUT(",\n  deleted INTEGER NOT NULL DEFAULT 0,\n  _v BLOB NOT NULL\n);\n",
-             "CREATE UNIQUE INDEX \"cf_", t->name, "_id\" ON \"cf_", t->name, "\" (id);\n");
+    rc = PUT(
+        ",\n  deleted INTEGER NOT NULL DEFAULT 0,\n  _v BLOB NOT NULL,\n  _seq INTEGER,"
+        "\n  _tx INTEGER,\n  _mask INTEGER,\n  _batch INTEGER NOT NULL DEFAULT 0,"
+        "\n  _sent INTEGER\n);\n",
+        "CREATE UNIQUE INDEX \"cf_", t->name, "_id\" ON \"cf_", t->name, "\" (id);\n",
+        "CREATE INDEX \"cf_", t->name, "_seq\" ON \"cf_", t->name,
+        "\" (_seq) WHERE _seq IS NOT NULL;\n", "CREATE INDEX \"cf_", t->name,
+        "_sent\" ON \"cf_", t->name, "\" (_sent) WHERE _sent IS NOT NULL;\n");
   return rc;
 }
 
@@ -129,7 +177,7 @@ static int build_view(cf_buf *b, const cf_table *t) {
   if (rc != CF_OK) return rc;
   const char *scope = t->org_col >= 0 ? t->cols[t->org_col].name
                       : t->tenant == 0 && strcmp(t->name, "organizations") == 0 ? "id"
-                                                                                 : NULL;
+                                                                                : NULL;
   if (scope != NULL)
     rc = PUT(" AND \"", scope, "\" = (SELECT v FROM cf_meta WHERE k = 'org_id')");
   return rc == CF_OK ? PUT(";\n") : rc;
@@ -137,33 +185,19 @@ static int build_view(cf_buf *b, const cf_table *t) {
 
 /* --- triggers -------------------------------------------------------------- */
 
-/* The statement every trigger ends with: log the change in the outbox.  Its
-** seq is the HLC of the version just stamped (cf_last_hlc()), so the outbox
-** also persists the clock: on open the clock restarts from max(seq) (and
-** from cf_clock, which takes over when entries leave the outbox).
-** rid_expr names the row's rowid; coalesce merges the change into the
-** outbox's last entry when that is the same row and not sent yet (moving it
-** to the new seq, which keeps it last). */
-static int build_log_steps(cf_buf *b, const cf_table *t, const char *rid_expr,
-                           const char *mask_expr, int coalesce) {
-  int rc;
-  if (!coalesce) {
-    rc = PUT("  INSERT OR FAIL INTO cf_outbox (seq, tx, tbl, rid, mask) VALUES (cf_last_hlc(), cf_tx(), ");
-    if (rc == CF_OK) rc = put_int(b, t->number);
-    if (rc == CF_OK) rc = PUT(", ", rid_expr, ", ", mask_expr, ");\n");
-    return rc;
-  }
-  rc = PUT("  UPDATE OR FAIL cf_outbox SET seq = cf_last_hlc(), mask = mask | ", mask_expr,
-           ", tx = cf_tx() WHERE seq = (SELECT max(seq) FROM cf_outbox) AND batch = 0 AND tbl = ");
-  if (rc == CF_OK) rc = put_int(b, t->number);
-  if (rc == CF_OK) rc = PUT(" AND rid = ", rid_expr, " AND ", mask_expr, " <> 0;\n");
-  if (rc == CF_OK)
-    rc = PUT("  INSERT OR FAIL INTO cf_outbox (seq, tx, tbl, rid, mask) SELECT cf_last_hlc(), cf_tx(), ");
-  if (rc == CF_OK) rc = put_int(b, t->number);
-  if (rc == CF_OK)
-    rc = PUT(", ", rid_expr, ", ", mask_expr, " WHERE changes() = 0 AND ", mask_expr,
-             " <> 0;\n");
-  return rc;
+/* The SET list that records a change of mask (cf_last_mask(), after the
+** cf_vstamp() of the same UPDATE) as the row's pending outbox entry: a new
+** seq, the current transaction, the mask OR-ed in; if the previous entry was
+** in flight, its seq moves to _sent to await its answer. */
+static int build_pending_set(cf_buf *b) {
+  return PUT(
+      ", _seq = CASE WHEN cf_last_mask() <> 0 THEN cf_last_hlc() ELSE _seq END"
+      ", _tx = CASE WHEN cf_last_mask() <> 0 THEN cf_tx() ELSE _tx END"
+      ", _mask = CASE WHEN cf_last_mask() <> 0 THEN coalesce(_mask, 0) | cf_last_mask()"
+      " ELSE _mask END"
+      ", _batch = CASE WHEN cf_last_mask() <> 0 THEN 0 ELSE _batch END"
+      ", _sent = CASE WHEN cf_last_mask() <> 0 AND _seq IS NOT NULL AND _batch <> 0"
+      " THEN _seq ELSE _sent END");
 }
 
 /* The value of the org-scoping column col on insert: the replica's org, or a
@@ -174,8 +208,10 @@ static int build_org_value(cf_buf *b, const cf_table *t, int col) {
   int rc = PUT("CASE WHEN NEW.\"", t->cols[col].name, "\" IS NULL OR ");
   if (rc == CF_OK) rc = put_canon_open(b, t, (unsigned)col);
   if (rc == CF_OK)
-    rc = PUT("NEW.\"", t->cols[col].name, "\") = cf_org() THEN cf_org() ELSE RAISE(FAIL, "
-             "'CF_WRONG_ORG: the row names another organization than this replica''s') END");
+    rc = PUT(
+        "NEW.\"", t->cols[col].name,
+        "\") = cf_org() THEN cf_org() ELSE RAISE(FAIL, "
+        "'CF_WRONG_ORG: the row names another organization than this replica''s') END");
   return rc;
 }
 
@@ -188,14 +224,15 @@ static int build_insert_trigger(cf_buf *b, const cf_table *t) {
   if (rc == CF_OK) rc = PUT("  INSERT OR FAIL INTO \"cf_", t->name, "\" (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
-  if (rc == CF_OK) rc = PUT(", deleted, _v) VALUES (");
+  if (rc == CF_OK) rc = PUT(", deleted, _v, _seq, _tx, _mask) VALUES (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
     if (c) rc = PUT(", ");
     if (rc != CF_OK) break;
     if ((int)c == t->org_col || (is_org_table && (int)c == t->id_col)) {
       rc = build_org_value(b, t, (int)c);
     } else if ((int)c == t->id_col) {
-      rc = PUT("CASE WHEN NEW.\"", t->cols[c].name, "\" IS NULL THEN cf_uuid_new() ELSE ");
+      rc =
+          PUT("CASE WHEN NEW.\"", t->cols[c].name, "\" IS NULL THEN cf_uuid_new() ELSE ");
       if (rc == CF_OK) rc = put_canon_open(b, t, c);
       if (rc == CF_OK) rc = PUT("NEW.\"", t->cols[c].name, "\") END");
     } else {
@@ -204,31 +241,23 @@ static int build_insert_trigger(cf_buf *b, const cf_table *t) {
   }
   if (rc == CF_OK) rc = PUT(", 0, cf_vstamp(");
   if (rc == CF_OK) rc = put_int(b, t->number);
-  if (rc == CF_OK) rc = PUT(", NULL, ", mask, "));\n");
-  if (rc == CF_OK) rc = build_log_steps(b, t, "last_insert_rowid()", mask, 0);
+  if (rc == CF_OK)
+    rc = PUT(", NULL, ", mask, "), cf_last_hlc(), cf_tx(), ", mask, ");\n");
   return rc == CF_OK ? PUT("END;\n") : rc;
 }
 
-/* (SELECT rid FROM cf_<t> WHERE id = OLD.id) */
-static int rid_of_old(const cf_table *t, char *out, size_t cap) {
-  int n = snprintf(out, cap, "(SELECT rid FROM \"cf_%s\" WHERE \"%s\" = OLD.\"%s\")", t->name,
-                   t->cols[t->id_col].name, t->cols[t->id_col].name);
-  return n > 0 && (size_t)n < cap ? CF_OK : CF_TOOBIG;
-}
-
 static int build_update_trigger(cf_buf *b, const cf_table *t) {
-  char rid[160];
-  int rc = rid_of_old(t, rid, sizeof rid);
-  if (rc == CF_OK)
-    rc = PUT("CREATE TRIGGER \"", t->name, "_update\" INSTEAD OF UPDATE ON \"", t->name,
-             "\" BEGIN\n");
+  int rc = PUT("CREATE TRIGGER \"", t->name, "_update\" INSTEAD OF UPDATE ON \"", t->name,
+               "\" BEGIN\n");
   if (rc == CF_OK && t->org_col >= 0)
     rc = PUT("  SELECT RAISE(FAIL, 'CF_WRONG_ORG: a row cannot move to another "
-             "organization') WHERE NEW.\"", t->cols[t->org_col].name, "\" IS NOT OLD.\"",
-             t->cols[t->org_col].name, "\";\n");
+             "organization') WHERE NEW.\"",
+             t->cols[t->org_col].name, "\" IS NOT OLD.\"", t->cols[t->org_col].name,
+             "\";\n");
   if (rc == CF_OK)
-    rc = PUT("  SELECT RAISE(FAIL, 'CF_INVALID: the id of a row cannot change') WHERE NEW.\"",
-             t->cols[t->id_col].name, "\" IS NOT OLD.\"", t->cols[t->id_col].name, "\";\n");
+    rc = PUT(
+        "  SELECT RAISE(FAIL, 'CF_INVALID: the id of a row cannot change') WHERE NEW.\"",
+        t->cols[t->id_col].name, "\" IS NOT OLD.\"", t->cols[t->id_col].name, "\";\n");
   if (rc == CF_OK) rc = PUT("  UPDATE OR FAIL \"cf_", t->name, "\" SET ");
   int first = 1;
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
@@ -239,13 +268,13 @@ static int build_update_trigger(cf_buf *b, const cf_table *t) {
     if (rc == CF_OK && t->cols[c].touch) {
       rc = put_canon_open(b, t, c);
       if (rc == CF_OK)
-        rc = PUT("CASE WHEN NEW.\"", n, "\" IS OLD.\"", n, "\" THEN cf_now() ELSE NEW.\"", n,
-                 "\" END)");
+        rc = PUT("CASE WHEN NEW.\"", n, "\" IS OLD.\"", n, "\" THEN cf_now() ELSE NEW.\"",
+                 n, "\" END)");
     } else if (rc == CF_OK) {
       /* Unchanged columns keep their stored value as it is. */
       rc = PUT("CASE WHEN NEW.\"", n, "\" IS OLD.\"", n, "\" THEN \"", n, "\" ELSE ");
-      if (rc == CF_OK) rc = put_canon_open(b, t, c);
-      if (rc == CF_OK) rc = PUT("NEW.\"", n, "\") END");
+      if (rc == CF_OK) rc = put_canon_value(b, t, c);
+      if (rc == CF_OK) rc = PUT(" END");
     }
   }
   if (rc == CF_OK) rc = PUT(", _v = cf_vstamp(");
@@ -263,26 +292,63 @@ static int build_update_trigger(cf_buf *b, const cf_table *t) {
       if (rc == CF_OK) rc = PUT(")");
     }
   }
+  if (rc == CF_OK) rc = PUT(")");
+  if (rc == CF_OK) rc = build_pending_set(b);
   if (rc == CF_OK)
-    rc = PUT(") WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
+    rc = PUT(" WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
              "\";\n");
-  if (rc == CF_OK) rc = build_log_steps(b, t, rid, "cf_last_mask()", 1);
   return rc == CF_OK ? PUT("END;\n") : rc;
 }
 
 static int build_delete_trigger(cf_buf *b, const cf_table *t) {
-  char rid[160];
-  int rc = rid_of_old(t, rid, sizeof rid);
-  if (rc == CF_OK)
-    rc = PUT("CREATE TRIGGER \"", t->name, "_delete\" INSTEAD OF DELETE ON \"", t->name,
-             "\" BEGIN\n  UPDATE \"cf_", t->name, "\" SET deleted = 1, _v = cf_vstamp(");
+  int rc = PUT("CREATE TRIGGER \"", t->name, "_delete\" INSTEAD OF DELETE ON \"", t->name,
+               "\" BEGIN\n  UPDATE OR FAIL \"cf_", t->name,
+               "\" SET deleted = 1, _v = cf_vstamp(");
   if (rc == CF_OK) rc = put_int(b, t->number);
   if (rc == CF_OK) rc = PUT(", _v, ");
   if (rc == CF_OK) rc = put_int(b, (long long)CF_COL_BIT(t->ncols));
+  if (rc == CF_OK) rc = PUT(")");
+  if (rc == CF_OK) rc = build_pending_set(b);
   if (rc == CF_OK)
-    rc = PUT(") WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
+    rc = PUT(" WHERE \"", t->cols[t->id_col].name, "\" = OLD.\"", t->cols[t->id_col].name,
              "\";\n");
-  if (rc == CF_OK) rc = build_log_steps(b, t, rid, "cf_last_mask()", 1);
+  return rc == CF_OK ? PUT("END;\n") : rc;
+}
+
+/* The cf_outbox view: pending changes of every table, and changes sent
+** earlier that still await their answer (batch -1). */
+static int build_outbox_view(cf_buf *b) {
+  int rc = PUT("CREATE VIEW cf_outbox (seq, tx, tbl, rid, mask, batch) AS\n");
+  for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++) {
+    const cf_table *t = cf__schema_table(n);
+    char num[16];
+    snprintf(num, sizeof num, "%u", t->number);
+    rc = PUT(n ? "  UNION ALL " : "  ", "SELECT _seq, _tx, ", num,
+             ", rid, _mask, _batch FROM \"cf_", t->name,
+             "\" WHERE _seq IS NOT NULL\n  UNION ALL SELECT _sent, _tx, ", num,
+             ", rid, _mask, -1 FROM \"cf_", t->name, "\" WHERE _sent IS NOT NULL\n");
+  }
+  return rc == CF_OK ? PUT(";\n") : rc;
+}
+
+/* Setting cf_outbox.batch (UPDATE cf_outbox SET batch = 0 ...) reaches the
+** data tables: 0 puts a sent entry back to "not sent", and on a batch -1
+** entry forgets the earlier send (its cells are in the row's pending
+** entry anyway). */
+static int build_outbox_update_trigger(cf_buf *b) {
+  int rc = PUT(
+      "CREATE TRIGGER cf_outbox_update INSTEAD OF UPDATE OF batch ON cf_outbox BEGIN\n");
+  for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++) {
+    const cf_table *t = cf__schema_table(n);
+    char num[16];
+    snprintf(num, sizeof num, "%u", t->number);
+    rc = PUT(
+        "  UPDATE \"cf_", t->name,
+        "\" SET _batch = CASE WHEN OLD.batch >= 0 THEN NEW.batch"
+        " ELSE _batch END, _sent = CASE WHEN OLD.batch = -1 AND NEW.batch = 0 THEN NULL"
+        " ELSE _sent END WHERE OLD.tbl = ",
+        num, " AND rid = OLD.rid;\n");
+  }
   return rc == CF_OK ? PUT("END;\n") : rc;
 }
 
@@ -293,7 +359,8 @@ static int build_select(cf_buf *b, const cf_table *t, const char *key) {
   int rc = PUT("SELECT rid");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(", \"", t->cols[c].name, "\"");
-  if (rc == CF_OK) rc = PUT(", deleted, _v FROM \"cf_", t->name, "\" WHERE ", key, " = ?1");
+  if (rc == CF_OK)
+    rc = PUT(", deleted, _v FROM \"cf_", t->name, "\" WHERE ", key, " = ?1");
   return rc;
 }
 
@@ -339,14 +406,15 @@ static int build_views(cf_buf *b) {
     if ((rc = build_update_trigger(b, t)) != CF_OK) break;
     rc = build_delete_trigger(b, t);
   }
-  return rc;
+  if (rc == CF_OK) rc = build_outbox_view(b);
+  return rc == CF_OK ? build_outbox_update_trigger(b) : rc;
 }
 
 static int build_drop_views(cf_buf *b) {
   int rc = CF_OK;
   for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++)
     rc = PUT("DROP VIEW IF EXISTS \"", cf__schema_table(n)->name, "\";\n");
-  return rc;
+  return rc == CF_OK ? PUT("DROP VIEW IF EXISTS cf_outbox;\n") : rc;
 }
 
 static int exec_buf(struct cf_node *node, cf_buf *b, const char *what) {
@@ -390,48 +458,83 @@ out:
 
 static int prepare_built(struct cf_node *node, cf_buf *b, sqlite3_stmt **out) {
   if (b->p == NULL) return cf__node_fail(node, CF_NOMEM, "out of memory");
-  int src = sqlite3_prepare_v3(node->db, b->p, (int)b->len, SQLITE_PREPARE_PERSISTENT, out, NULL);
+  int src = sqlite3_prepare_v3(node->db, b->p, (int)b->len, SQLITE_PREPARE_PERSISTENT,
+                               out, NULL);
   cf__buf_reset(b);
   return src == SQLITE_OK ? CF_OK : cf__node_sqlerr(node, src, "prepare table statement");
 }
 
-int cf__ddl_stmts(struct cf_node *node, unsigned n, cf_table_stmts **out) {
+static const char *const template_names[] = {
+#define CF_X_TNAME(name) "t_" #name,
+    CF_TABLE_STMTS(CF_X_TNAME)
+#undef CF_X_TNAME
+};
+
+/* The template's text with every "{t}" replaced by the table's name. */
+static int build_from_template(cf_buf *b, const cf_table *t, const char *name) {
+  const char *text;
+  size_t len;
+  if (cf__sql_text(name, &text, &len) != 0) return CF_MISUSE;
+  int rc = CF_OK;
+  for (size_t i = 0; rc == CF_OK && i < len; i++) {
+    if (text[i] == '{' && i + 2 < len && text[i + 1] == 't' && text[i + 2] == '}') {
+      rc = cf__buf_puts(b, t->name);
+      i += 2;
+    } else {
+      rc = cf__buf_putc(b, text[i]);
+    }
+  }
+  return rc;
+}
+
+static int build_stmt(cf_buf *b, const cf_table *t, cf_tstmt_id id) {
+  char key[64];
+  switch (id) {
+    case CF_TS_by_id:
+      snprintf(key, sizeof key, "\"%s\"", t->cols[t->id_col].name);
+      return build_select(b, t, key);
+    case CF_TS_by_rid:
+      return build_select(b, t, "rid");
+    case CF_TS_insert:
+      return build_insert(b, t);
+    case CF_TS_update:
+      return build_update(b, t);
+    default:
+      return build_from_template(b, t, template_names[id - CF_TS_FIRST_TEMPLATE]);
+  }
+}
+
+int cf__table_stmt(struct cf_node *node, unsigned n, cf_tstmt_id id, sqlite3_stmt **out) {
   *out = NULL;
   const cf_table *t = cf__schema_table(n);
   if (t == NULL) return cf__node_fail(node, CF_INVALID, "no table number %u", n);
-  cf_table_stmts *ts = &node->tbl[n];
-  if (ts->set_v != NULL) {
-    *out = ts;
-    return CF_OK;
+  sqlite3_stmt **slot = &node->tbl[n].st[id];
+  if (*slot == NULL) {
+    cf_buf b;
+    cf__buf_init(&b, DDL_LIMIT);
+    int rc = build_stmt(&b, t, id);
+    if (rc == CF_OK)
+      rc = prepare_built(node, &b, slot);
+    else if (rc == CF_NOMEM)
+      cf__node_fail(node, rc, "out of memory");
+    else
+      cf__node_fail(node, rc, "cannot build a statement for %s", t->name);
+    cf__buf_free(&b);
+    if (rc != CF_OK) return rc;
+  } else {
+    sqlite3_reset(*slot);
+    sqlite3_clear_bindings(*slot);
   }
-  cf_buf b;
-  cf__buf_init(&b, DDL_LIMIT);
-  int rc = CF_OK;
-  char key[64];
-  snprintf(key, sizeof key, "\"%s\"", t->cols[t->id_col].name);
-  if (ts->by_id == NULL && (rc = build_select(&b, t, key)) == CF_OK)
-    rc = prepare_built(node, &b, &ts->by_id);
-  if (rc == CF_OK && ts->by_rid == NULL && (rc = build_select(&b, t, "rid")) == CF_OK)
-    rc = prepare_built(node, &b, &ts->by_rid);
-  if (rc == CF_OK && ts->insert == NULL && (rc = build_insert(&b, t)) == CF_OK)
-    rc = prepare_built(node, &b, &ts->insert);
-  if (rc == CF_OK && ts->update == NULL && (rc = build_update(&b, t)) == CF_OK)
-    rc = prepare_built(node, &b, &ts->update);
-  if (rc == CF_OK && ts->set_v == NULL &&
-      (rc = put(&b, "UPDATE \"cf_", t->name, "\" SET _v = ?2 WHERE rid = ?1",
-                 (const char *)NULL)) == CF_OK)
-    rc = prepare_built(node, &b, &ts->set_v);
-  cf__buf_free(&b);
-  if (rc == CF_NOMEM && node->errmsg[0] == '\0') cf__node_fail(node, rc, "out of memory");
-  if (rc == CF_OK) *out = ts;
-  return rc;
+  *out = *slot;
+  return CF_OK;
 }
 
 /* See store/store.h. */
 int cf__ddl_build_plain_table(const cf_table *t, const char *name, cf_buf *b) {
   int rc = PUT("CREATE TABLE \"", name, "\" (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
-    rc = PUT(c ? ", \"" : "\"", t->cols[c].name, "\" ", cf__coltype_sqlite_decl(t->cols[c].type));
+    rc = PUT(c ? ", \"" : "\"", t->cols[c].name, "\" ",
+             cf__coltype_sqlite_decl(t->cols[c].type));
   if (rc == CF_OK) rc = PUT(", PRIMARY KEY (");
   for (unsigned k = 0; rc == CF_OK && k < t->nkey; k++)
     rc = PUT(k ? ", \"" : "\"", t->cols[t->key[k]].name, "\"");

@@ -16,17 +16,20 @@
 **     created_ms      INTEGER  creation time, ms since the epoch
 **
 **   cf_clock (id = 1, ceiling INTEGER)            persisted HLC ceiling
-**     every HLC used in a committed transaction is <= max(ceiling,
-**     max(cf_outbox.seq)); on open the clock restarts from that
+**     every HLC used in a committed transaction is <= max(ceiling, max(_seq)
+**     of the data tables); on open the clock restarts from that
 **     (core/hlc.h cf__hlc_restore)
 **
-**   cf_outbox (seq, tx, tbl, rid, mask, batch)    local changes, in order
-**     seq    INTEGER PK  HLC of the change's version: local order, unique
-**     tx     INTEGER     HLC of the first write of the local transaction
-**     tbl    INTEGER     table number (core/schema.h)
-**     rid    INTEGER     rowid of the row in cf_<table>
-**     mask   INTEGER     changed cells, bit i = column i, bit ncols = deleted
-**     batch  INTEGER     push batch that carries it; 0 = not sent
+**   the outbox: the pending-change columns of each data table (_seq, _tx,
+**     _mask, _batch, _sent; store/ddl.c) and the view cf_outbox
+**     (seq, tx, tbl, rid, mask, batch) over them, in seq order:
+**     seq    INTEGER  HLC of the change's latest version: order, unique
+**     tx     INTEGER  HLC of the first write of its local transaction
+**     tbl    INTEGER  table number (core/schema.h)
+**     rid    INTEGER  rowid of the row in cf_<table>
+**     mask   INTEGER  changed cells, bit i = column i, bit ncols = deleted
+**     batch  INTEGER  push batch that carries it; 0 = not sent; -1 = sent
+**                     earlier and awaiting its answer (row changed since)
 **
 **   cf_conflicts (id, seq, tx, tbl, rid, mask, code, message, at_ms)
 **     rejected changes with the master's reason (CF_* code and text)
@@ -56,7 +59,7 @@ int cf__node_fail(struct cf_node *node, int rc, const char *fmt, ...) {
 
 /* The CF_* code named at the start of msg ("CF_WRONG_ORG: ..."), or -1. */
 static int code_from_message(const char *msg) {
-#define CF_X_MATCH(name, value, text)                                          \
+#define CF_X_MATCH(name, value, text)                                                    \
   if (strncmp(msg, #name ":", sizeof(#name)) == 0) return value;
   CF_RESULT_TABLE(CF_X_MATCH)
 #undef CF_X_MATCH
@@ -67,20 +70,36 @@ int cf__node_sqlerr(struct cf_node *node, int src, const char *what) {
   const char *msg = node->db != NULL ? sqlite3_errmsg(node->db) : sqlite3_errstr(src);
   int rc;
   switch (src & 0xff) {
-  case SQLITE_NOMEM: rc = CF_NOMEM; break;
-  case SQLITE_BUSY:
-  case SQLITE_LOCKED: rc = CF_BUSY; break;
-  case SQLITE_CORRUPT:
-  case SQLITE_NOTADB: rc = CF_CORRUPT; break;
-  case SQLITE_IOERR:
-  case SQLITE_CANTOPEN:
-  case SQLITE_FULL:
-  case SQLITE_READONLY:
-  case SQLITE_PERM: rc = CF_IO; break;
-  case SQLITE_MISUSE: rc = CF_MISUSE; break;
-  case SQLITE_TOOBIG: rc = CF_TOOBIG; break;
-  case SQLITE_CONSTRAINT: rc = CF_CONSTRAINT; break;
-  default: rc = CF_STORE; break;
+    case SQLITE_NOMEM:
+      rc = CF_NOMEM;
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      rc = CF_BUSY;
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      rc = CF_CORRUPT;
+      break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      rc = CF_IO;
+      break;
+    case SQLITE_MISUSE:
+      rc = CF_MISUSE;
+      break;
+    case SQLITE_TOOBIG:
+      rc = CF_TOOBIG;
+      break;
+    case SQLITE_CONSTRAINT:
+      rc = CF_CONSTRAINT;
+      break;
+    default:
+      rc = CF_STORE;
+      break;
   }
   int named = code_from_message(msg);
   if (named > 0) rc = named;
@@ -107,8 +126,8 @@ int cf__node_stmt(struct cf_node *node, cf_stmt_id id, sqlite3_stmt **out) {
     size_t len;
     if (cf__sql_text(stmt_names[id], &text, &len) != 0)
       return cf__node_fail(node, CF_MISUSE, "statement %s not found", stmt_names[id]);
-    int src = sqlite3_prepare_v3(node->db, text, (int)len, SQLITE_PREPARE_PERSISTENT,
-                                 &st, NULL);
+    int src = sqlite3_prepare_v3(node->db, text, (int)len, SQLITE_PREPARE_PERSISTENT, &st,
+                                 NULL);
     if (src != SQLITE_OK) return cf__node_sqlerr(node, src, stmt_names[id]);
     node->stmts[id] = st;
   } else {
@@ -167,7 +186,8 @@ void cf__node_rollback(struct cf_node *node) {
   /* Keep the first error's message: a rollback failure adds nothing. */
   char saved[sizeof node->errmsg];
   memcpy(saved, node->errmsg, sizeof saved);
-  if (cf__node_run(node, CF_SQL_rollback, 0, 0) == CF_OK || sqlite3_get_autocommit(node->db))
+  if (cf__node_run(node, CF_SQL_rollback, 0, 0) == CF_OK ||
+      sqlite3_get_autocommit(node->db))
     node->own_tx = 0; /* else cf__node_settle finishes it later */
   memcpy(node->errmsg, saved, sizeof saved);
 }
@@ -233,8 +253,8 @@ int cf__meta_put_text(struct cf_node *node, const char *k, const char *v) {
 /* Reads meta key k into a cell: copies text into buf[cap] (NUL-terminated),
 ** a blob into buf (*n its length), an integer into *i.  CF_NOTFOUND if the
 ** key is missing. */
-static int meta_get(struct cf_node *node, const char *k, char *buf, size_t cap,
-                    size_t *n, int64_t *i) {
+static int meta_get(struct cf_node *node, const char *k, char *buf, size_t cap, size_t *n,
+                    int64_t *i) {
   sqlite3_stmt *st;
   int rc = cf__node_stmt(node, CF_SQL_meta_get, &st);
   if (rc != CF_OK) return rc;
@@ -278,7 +298,8 @@ int cf__meta_get_text(struct cf_node *node, const char *k, char *buf, size_t cap
 /* Applies the connection settings and checks that WAL took effect. */
 static int configure(struct cf_node *node) {
   const char *sql = cf__sql_file("sqlite/000_connection.sql");
-  if (sql == NULL) return cf__node_fail(node, CF_MISUSE, "connection settings not embedded");
+  if (sql == NULL)
+    return cf__node_fail(node, CF_MISUSE, "connection settings not embedded");
   int src = sqlite3_exec(node->db, sql, NULL, NULL, NULL);
   if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "configure replica");
   sqlite3_stmt *st;
@@ -300,7 +321,8 @@ static int configure(struct cf_node *node) {
 /* Creates the metadata of a new replica file. */
 static int install_fresh(struct cf_node *node) {
   const char *sql = cf__sql_file("sqlite/001_meta.sql");
-  if (sql == NULL) return cf__node_fail(node, CF_MISUSE, "replica metadata DDL not embedded");
+  if (sql == NULL)
+    return cf__node_fail(node, CF_MISUSE, "replica metadata DDL not embedded");
   int src = sqlite3_exec(node->db, sql, NULL, NULL, NULL);
   if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "install replica");
   int rc = cf__node_id_generate(&node->node_id);
@@ -330,40 +352,46 @@ static int load_existing(struct cf_node *node) {
   size_t n = 0;
   if ((rc = meta_get(node, "node_id", buf, sizeof buf, &n, NULL)) != CF_OK)
     return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
-  if (n != CF_NODE_ID_LEN) return cf__node_fail(node, CF_CORRUPT, "the replica's node id is damaged");
+  if (n != CF_NODE_ID_LEN)
+    return cf__node_fail(node, CF_CORRUPT, "the replica's node id is damaged");
   memcpy(node->node_id.b, buf, CF_NODE_ID_LEN);
   cf__node_id_format(&node->node_id, node->node_text);
   if ((rc = meta_get(node, "org_id", buf, sizeof buf, &n, NULL)) != CF_OK)
     return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
   if (strcmp(buf, node->org_id) != 0)
-    return cf__node_fail(node, CF_WRONG_ORG,
-                         "the replica file belongs to org %s, not %s", buf, node->org_id);
+    return cf__node_fail(node, CF_WRONG_ORG, "the replica file belongs to org %s, not %s",
+                         buf, node->org_id);
   if ((rc = meta_get(node, "user_id", buf, sizeof buf, &n, NULL)) != CF_OK)
     return rc == CF_NOTFOUND ? CF_CORRUPT : rc;
   if (strcmp(buf, node->user_id) != 0)
     return cf__node_fail(node, CF_PERMISSION,
-                         "the replica file belongs to user %s, not %s", buf, node->user_id);
+                         "the replica file belongs to user %s, not %s", buf,
+                         node->user_id);
   return CF_OK;
 }
 
-/* Restores the clock: from the persisted ceiling and from the newest outbox
-** entry, whose seq is the HLC of the last local write. */
+/* Reads the single integer a prepared statement returns into the clock. */
+static int restore_from(struct cf_node *node, sqlite3_stmt *st) {
+  int rc = CF_OK;
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW)
+    cf__hlc_restore(&node->clock, (cf_hlc)sqlite3_column_int64(st, 0));
+  else if (src != SQLITE_DONE)
+    rc = cf__node_sqlerr(node, src, "restore clock");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Restores the clock from the persisted ceiling and from the newest pending
+** change of each table, whose seq is the HLC of its latest local write. */
 static int restore_clock(struct cf_node *node) {
-  static const cf_stmt_id ids[2] = {CF_SQL_clock_get, CF_SQL_outbox_max_seq};
-  for (int i = 0; i < 2; i++) {
-    sqlite3_stmt *st;
-    int rc = cf__node_stmt(node, ids[i], &st);
-    if (rc != CF_OK) return rc;
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-      cf__hlc_restore(&node->clock, (cf_hlc)sqlite3_column_int64(st, 0));
-    else
-      rc = src == SQLITE_DONE ? cf__node_fail(node, CF_CORRUPT, "the replica's clock row is missing")
-                              : cf__node_sqlerr(node, src, "restore clock");
-    sqlite3_reset(st);
-    if (rc != CF_OK) return rc;
-  }
-  return CF_OK;
+  sqlite3_stmt *st;
+  int rc = cf__node_stmt(node, CF_SQL_clock_get, &st);
+  if (rc == CF_OK) rc = restore_from(node, st);
+  for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++)
+    if ((rc = cf__table_stmt(node, n, CF_TS_max_seq, &st)) == CF_OK)
+      rc = restore_from(node, st);
+  return rc;
 }
 
 static int canon_uuid_arg(const char *s, char out[CF_UUID_TEXT_LEN]) {
@@ -377,7 +405,8 @@ static int open_node(struct cf_node *node, const char *path) {
                                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                             NULL);
   if (src != SQLITE_OK) {
-    if (node->db == NULL) return cf__node_fail(node, CF_NOMEM, "cannot open %s: out of memory", path);
+    if (node->db == NULL)
+      return cf__node_fail(node, CF_NOMEM, "cannot open %s: out of memory", path);
     return cf__node_sqlerr(node, src, path);
   }
   int rc;
@@ -418,7 +447,8 @@ out:
 
 static char open_errmsg[512]; /* detail of the last failed open (not thread-safe) */
 
-int cf_node_open(const char *path, const char *org_id, const char *user_id, cf_node **out) {
+int cf_node_open(const char *path, const char *org_id, const char *user_id,
+                 cf_node **out) {
   if (out == NULL) return CF_MISUSE;
   *out = NULL;
   open_errmsg[0] = '\0';
@@ -444,8 +474,8 @@ int cf_node_open(const char *path, const char *org_id, const char *user_id, cf_n
   int rc = open_node(node, path);
   if (rc != CF_OK) {
     snprintf(open_errmsg, sizeof open_errmsg, "%s", node->errmsg);
-    cf__log(CF_LOG_WARN, "msg=\"replica open failed\" path=\"%s\" rc=%d detail=\"%s\"", path, rc,
-            node->errmsg);
+    cf__log(CF_LOG_WARN, "msg=\"replica open failed\" path=\"%s\" rc=%d detail=\"%s\"",
+            path, rc, node->errmsg);
     cf_node_close(node);
     return rc;
   }
@@ -455,15 +485,11 @@ int cf_node_open(const char *path, const char *org_id, const char *user_id, cf_n
 
 void cf_node_close(cf_node *node) {
   if (node == NULL) return;
-  for (int i = 0; i < CF_SQL_COUNT; i++) sqlite3_finalize(node->stmts[i]);
-  for (int t = 0; t < CF_SCHEMA_NTABLES; t++) {
-    cf_table_stmts *ts = &node->tbl[t];
-    sqlite3_finalize(ts->by_id);
-    sqlite3_finalize(ts->by_rid);
-    sqlite3_finalize(ts->insert);
-    sqlite3_finalize(ts->update);
-    sqlite3_finalize(ts->set_v);
-  }
+  for (int i = 0; i < CF_SQL_COUNT; i++)
+    sqlite3_finalize(node->stmts[i]);
+  for (int t = 0; t < CF_SCHEMA_NTABLES; t++)
+    for (int i = 0; i < CF_TS_COUNT; i++)
+      sqlite3_finalize(node->tbl[t].st[i]);
   if (node->db != NULL) {
     cf__node_rollback(node);
     sqlite3_close_v2(node->db);

@@ -49,51 +49,67 @@ static void fn_uuid_new(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  char text[CF_TIMESTAMP_TEXT_LEN];
-  if (cf__timestamp_format(cf__now_ms() * 1000, text) != CF_OK) {
-    sqlite3_result_error(ctx, "CF_INVALID: the wall clock is out of range", -1);
-    return;
+  struct cf_node *node = node_of(ctx);
+  int64_t ms = cf__now_ms();
+  /* created_at and updated_at of one insert ask twice in the same ms. */
+  if (ms != node->now_ms || node->now_text[0] == '\0') {
+    if (cf__timestamp_format(ms * 1000, node->now_text) != CF_OK) {
+      node->now_text[0] = '\0';
+      sqlite3_result_error(ctx, "CF_INVALID: the wall clock is out of range", -1);
+      return;
+    }
+    node->now_ms = ms;
   }
-  sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
+  sqlite3_result_text(ctx, node->now_text, -1, SQLITE_TRANSIENT);
 }
 
 /* The argument as a borrowed cf_value.  CF_OK or CF_NOMEM. */
 static int value_of(sqlite3_value *v, cf_value *out) {
   switch (sqlite3_value_type(v)) {
-  case SQLITE_INTEGER: *out = cf__value_int(sqlite3_value_int64(v)); return CF_OK;
-  case SQLITE_FLOAT: *out = cf__value_real(sqlite3_value_double(v)); return CF_OK;
-  case SQLITE_TEXT: {
-    const unsigned char *p = sqlite3_value_text(v);
-    if (p == NULL) return CF_NOMEM;
-    *out = cf__value_text((const char *)p, (size_t)sqlite3_value_bytes(v));
-    return CF_OK;
-  }
-  case SQLITE_BLOB: {
-    const void *p = sqlite3_value_blob(v);
-    size_t n = (size_t)sqlite3_value_bytes(v);
-    if (p == NULL && n > 0) return CF_NOMEM;
-    *out = cf__value_blob(p, n);
-    return CF_OK;
-  }
-  default: *out = cf__value_null(); return CF_OK;
+    case SQLITE_INTEGER:
+      *out = cf__value_int(sqlite3_value_int64(v));
+      return CF_OK;
+    case SQLITE_FLOAT:
+      *out = cf__value_real(sqlite3_value_double(v));
+      return CF_OK;
+    case SQLITE_TEXT: {
+      const unsigned char *p = sqlite3_value_text(v);
+      if (p == NULL) return CF_NOMEM;
+      *out = cf__value_text((const char *)p, (size_t)sqlite3_value_bytes(v));
+      return CF_OK;
+    }
+    case SQLITE_BLOB: {
+      const void *p = sqlite3_value_blob(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      if (p == NULL && n > 0) return CF_NOMEM;
+      *out = cf__value_blob(p, n);
+      return CF_OK;
+    }
+    default:
+      *out = cf__value_null();
+      return CF_OK;
   }
 }
 
 /* Reports rc for column col of t as the function's error. */
-static void canon_error(sqlite3_context *ctx, int rc, const cf_table *t, const cf_column *col) {
+static void canon_error(sqlite3_context *ctx, int rc, const cf_table *t,
+                        const cf_column *col) {
   char msg[256];
   switch (rc) {
-  case CF_NOMEM: sqlite3_result_error_nomem(ctx); return;
-  case CF_CONSTRAINT:
-    snprintf(msg, sizeof msg, "CF_CONSTRAINT: %s.%s may not be NULL", t->name, col->name);
-    break;
-  case CF_TOOBIG:
-    snprintf(msg, sizeof msg, "CF_TOOBIG: %s.%s is too long", t->name, col->name);
-    break;
-  default:
-    snprintf(msg, sizeof msg, "CF_INVALID: %s.%s: not a valid %s value", t->name, col->name,
-             cf__coltype_name(col->type));
-    break;
+    case CF_NOMEM:
+      sqlite3_result_error_nomem(ctx);
+      return;
+    case CF_CONSTRAINT:
+      snprintf(msg, sizeof msg, "CF_CONSTRAINT: %s.%s may not be NULL", t->name,
+               col->name);
+      break;
+    case CF_TOOBIG:
+      snprintf(msg, sizeof msg, "CF_TOOBIG: %s.%s is too long", t->name, col->name);
+      break;
+    default:
+      snprintf(msg, sizeof msg, "CF_INVALID: %s.%s: not a valid %s value", t->name,
+               col->name, cf__coltype_name(col->type));
+      break;
   }
   sqlite3_result_error(ctx, msg, -1);
 }
@@ -115,13 +131,21 @@ static void fn_canon(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   switch (out.kind) {
-  case CF_VALUE_INT: sqlite3_result_int64(ctx, out.i); break;
-  case CF_VALUE_TEXT:
-    sqlite3_result_text64(ctx, out.p, out.n, SQLITE_TRANSIENT, SQLITE_UTF8);
-    break;
-  case CF_VALUE_REAL: sqlite3_result_double(ctx, out.d); break;
-  case CF_VALUE_BLOB: sqlite3_result_blob64(ctx, out.p, out.n, SQLITE_TRANSIENT); break;
-  default: sqlite3_result_null(ctx); break;
+    case CF_VALUE_INT:
+      sqlite3_result_int64(ctx, out.i);
+      break;
+    case CF_VALUE_TEXT:
+      sqlite3_result_text64(ctx, out.p, out.n, SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    case CF_VALUE_REAL:
+      sqlite3_result_double(ctx, out.d);
+      break;
+    case CF_VALUE_BLOB:
+      sqlite3_result_blob64(ctx, out.p, out.n, SQLITE_TRANSIENT);
+      break;
+    default:
+      sqlite3_result_null(ctx);
+      break;
   }
 }
 
@@ -183,9 +207,9 @@ static void on_rollback(void *arg) { ((struct cf_node *)arg)->tx_hlc = 0; }
 
 /* The function table. */
 static const struct {
-  const char *name; /* SQL name */
-  int nargs;        /* number of arguments */
-  int flags;        /* SQLITE_DETERMINISTIC etc. */
+  const char *name;                                     /* SQL name */
+  int nargs;                                            /* number of arguments */
+  int flags;                                            /* SQLITE_DETERMINISTIC etc. */
   void (*fn)(sqlite3_context *, int, sqlite3_value **); /* implementation */
 } functions[] = {
     {"cf_org", 0, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fn_org},

@@ -53,9 +53,8 @@ static int mem_roundup(int n) { return (n + 7) & ~7; }
 static int mem_init(void *ctx) { return SQLITE_OK; }
 static void mem_shutdown(void *ctx) {}
 
-static const sqlite3_mem_methods methods = {
-    mem_malloc, mem_free,   mem_realloc, mem_size, mem_roundup,
-    mem_init,   mem_shutdown, NULL};
+static const sqlite3_mem_methods methods = {mem_malloc,  mem_free, mem_realloc,  mem_size,
+                                            mem_roundup, mem_init, mem_shutdown, NULL};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 

@@ -48,14 +48,20 @@ int cf_node_prepare(cf_node *node, const char *sql, cf_stmt **out) {
 
 static int bind_result(struct cf_stmt *s, int src) {
   switch (src) {
-  case SQLITE_OK: return CF_OK;
-  case SQLITE_RANGE: return cf__node_fail(s->node, CF_INVALID, "no such parameter");
-  case SQLITE_MISUSE: return cf__node_fail(s->node, CF_MISUSE, "statement running: reset it first");
-  default: return cf__node_sqlerr(s->node, src, "bind");
+    case SQLITE_OK:
+      return CF_OK;
+    case SQLITE_RANGE:
+      return cf__node_fail(s->node, CF_INVALID, "no such parameter");
+    case SQLITE_MISUSE:
+      return cf__node_fail(s->node, CF_MISUSE, "statement running: reset it first");
+    default:
+      return cf__node_sqlerr(s->node, src, "bind");
   }
 }
 
-int cf_stmt_bind_null(cf_stmt *s, int idx) { return bind_result(s, sqlite3_bind_null(s->st, idx)); }
+int cf_stmt_bind_null(cf_stmt *s, int idx) {
+  return bind_result(s, sqlite3_bind_null(s->st, idx));
+}
 
 int cf_stmt_bind_int64(cf_stmt *s, int idx, int64_t v) {
   return bind_result(s, sqlite3_bind_int64(s->st, idx, v));
@@ -98,20 +104,31 @@ void cf_stmt_finalize(cf_stmt *s) {
 }
 
 int cf_stmt_column_count(cf_stmt *s) { return sqlite3_column_count(s->st); }
-const char *cf_stmt_column_name(cf_stmt *s, int col) { return sqlite3_column_name(s->st, col); }
+const char *cf_stmt_column_name(cf_stmt *s, int col) {
+  return sqlite3_column_name(s->st, col);
+}
 
 int cf_stmt_column_type(cf_stmt *s, int col) {
   switch (sqlite3_column_type(s->st, col)) {
-  case SQLITE_INTEGER: return CF_COL_INTEGER;
-  case SQLITE_FLOAT: return CF_COL_REAL;
-  case SQLITE_TEXT: return CF_COL_TEXT;
-  case SQLITE_BLOB: return CF_COL_BLOB;
-  default: return CF_COL_NULL;
+    case SQLITE_INTEGER:
+      return CF_COL_INTEGER;
+    case SQLITE_FLOAT:
+      return CF_COL_REAL;
+    case SQLITE_TEXT:
+      return CF_COL_TEXT;
+    case SQLITE_BLOB:
+      return CF_COL_BLOB;
+    default:
+      return CF_COL_NULL;
   }
 }
 
-int64_t cf_stmt_column_int64(cf_stmt *s, int col) { return sqlite3_column_int64(s->st, col); }
-double cf_stmt_column_double(cf_stmt *s, int col) { return sqlite3_column_double(s->st, col); }
+int64_t cf_stmt_column_int64(cf_stmt *s, int col) {
+  return sqlite3_column_int64(s->st, col);
+}
+double cf_stmt_column_double(cf_stmt *s, int col) {
+  return sqlite3_column_double(s->st, col);
+}
 const char *cf_stmt_column_text(cf_stmt *s, int col) {
   return (const char *)sqlite3_column_text(s->st, col);
 }

@@ -31,7 +31,8 @@
 
 /* One outbox entry read for a push. */
 typedef struct cf__push_item {
-  int64_t seq;      /* outbox position; the key of its result */
+  int64_t seq;      /* the entry's seq: HLC of the row's latest local version,
+                       unique on this node; the key of its result */
   int64_t tx;       /* local transaction (HLC of its first write) */
   uint64_t mask;    /* cells the entry changed (key cells not included) */
   cf_change change; /* the key cells and the cells in mask, with their current
@@ -41,18 +42,22 @@ typedef struct cf__push_item {
 /* A batch of outbox entries in outbox order.  Free with
 ** cf__store_push_free(). */
 typedef struct cf__push_batch {
-  int64_t id;            /* batch id (the first entry's seq) */
-  size_t n;              /* number of items */
-  cf__push_item *items;  /* items[0..n) */
-  char **bytes;          /* per item, the text/blob bytes its change borrows */
+  int64_t id;           /* batch id (the first entry's seq) */
+  size_t n;             /* number of items */
+  cf__push_item *items; /* items[0..n) */
+  char **bytes;         /* per item, the text/blob bytes its change borrows */
 } cf__push_batch;
 
 /*
-** Reads up to max entries that are not in flight, oldest first, and marks
-** them in flight (in one transaction).  It takes whole local transactions:
-** it stops before a transaction that would not fit, unless the batch would
-** be empty (only a transaction larger than max is split).  OUT: *out, NULL on failure; an empty batch
-** (n = 0) when nothing is waiting.  CF_OK, CF_NOMEM, CF_MISUSE, store errors.
+** Reads up to max (1..100000) entries that are not in flight, in seq order,
+** and marks them in flight (in one transaction).  It takes whole local
+** transactions: it stops before a transaction that would not fit, unless
+** the batch would be empty (only a transaction larger than max is split).
+** A row changed several times before it is sent is one entry (the cells
+** OR-ed, at the seq of the latest change); values are read now, so they are
+** the row's current ones.  A row that changes while in flight gets a second
+** entry in a later batch.  OUT: *out, NULL on failure; an empty batch (n = 0)
+** when nothing is waiting.  CF_OK, CF_NOMEM, CF_MISUSE, store errors.
 */
 int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) CF_WARN_UNUSED;
 
@@ -67,15 +72,17 @@ typedef enum cf__push_outcome {
 } cf__push_outcome;
 
 typedef struct cf__push_result {
-  int64_t seq;               /* the item's seq */
-  cf__push_outcome outcome;  /* what happened */
-  int code;                  /* REJECTED: CF_* reason code */
-  const char *message;       /* REJECTED: the reason (copied), may be NULL */
+  int64_t seq;              /* the item's seq */
+  cf__push_outcome outcome; /* what happened */
+  int code;                 /* REJECTED: CF_* reason code */
+  const char *message;      /* REJECTED: the reason (copied), may be NULL */
 } cf__push_result;
 
 /*
-** Records n results in one transaction.  A seq no longer in the outbox is
-** skipped (a result applied twice changes nothing).  CF_OK, CF_INVALID (bad
+** Records n results in one transaction: applied and superseded clear the
+** entry, rejected moves it to the conflicts table with code and message.  A
+** seq no longer in the outbox is skipped (a result applied twice changes
+** nothing).  CF_OK, CF_INVALID (bad
 ** outcome), CF_MISUSE, store errors (nothing recorded then).
 */
 int cf__store_push_results(cf_node *node, const cf__push_result *res,
@@ -114,6 +121,7 @@ int cf__store_read_row(cf_node *node, unsigned tbl, const char *row_id, cf_row *
 /* The CREATE TABLE text of a plain copy of t named name (the master's
 ** columns and key, no sync metadata, no triggers), appended to b.  Used by
 ** the benchmark as the baseline.  CF_OK, CF_TOOBIG, CF_NOMEM. */
-int cf__ddl_build_plain_table(const cf_table *t, const char *name, cf_buf *b) CF_WARN_UNUSED;
+int cf__ddl_build_plain_table(const cf_table *t, const char *name,
+                              cf_buf *b) CF_WARN_UNUSED;
 
 #endif /* CF_STORE_H */

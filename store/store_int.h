@@ -16,6 +16,7 @@
 #include "core/row.h"
 #include "core/schema.h"
 #include "core/uuid.h"
+#include "core/value.h"
 #include "core/version.h"
 
 /* Replica layout version kept in cf_meta.schema_version (docs/replica.md). */
@@ -30,52 +31,72 @@
 #define CF_LOOKASIDE_COUNT 256
 
 /* The fixed statements of sql/sqlite/statements.sql, prepared once. */
-#define CF_STORE_STMTS(X)                                                      \
-  X(meta_get) X(meta_put) X(clock_get) X(clock_raise) X(outbox_count)          \
-  X(outbox_list) X(outbox_next) X(outbox_mark) X(outbox_unmark_all)            \
-  X(outbox_get) X(outbox_delete) X(outbox_append) X(conflict_count)            \
-  X(conflict_from_outbox) X(conflict_list) X(conflict_get) X(conflict_delete)  \
-  X(cursor_get) X(cursor_put) X(begin_immediate) X(commit) X(rollback)      \
-  X(journal_mode) X(has_meta) X(outbox_max_seq)
+#define CF_STORE_STMTS(X)                                                                \
+  X(meta_get)                                                                            \
+  X(meta_put)                                                                            \
+  X(clock_get) X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert)          \
+      X(conflict_count) X(conflict_list) X(conflict_get) X(conflict_delete)              \
+          X(cursor_get) X(cursor_put) X(begin_immediate) X(commit) X(rollback)           \
+              X(journal_mode) X(has_meta) X(outbox_unmark_all)
 
 typedef enum cf_stmt_id {
 #define CF_X_ID(name) CF_SQL_##name,
   CF_STORE_STMTS(CF_X_ID)
 #undef CF_X_ID
-  CF_SQL_COUNT
+      CF_SQL_COUNT
 } cf_stmt_id;
 
-/* Statements generated per table (store/ddl.c), prepared on first use. */
+/* Statements per table, prepared on first use: four generated from the
+** descriptor (store/ddl.c), the rest from the "t_<name>" templates of
+** sql/sqlite/statements.sql with the table's name filled in. */
+#define CF_TABLE_STMTS(X)                                                                \
+  X(pending_next)                                                                        \
+  X(mark)                                                                                \
+  X(unmark) X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v)      \
+      X(max_seq)
+
+typedef enum cf_tstmt_id {
+  CF_TS_by_id,  /* SELECT rid, <all columns>, deleted, _v WHERE id = ?1 */
+  CF_TS_by_rid, /* the same, WHERE rid = ?1 */
+  CF_TS_insert, /* INSERT of every column, deleted and _v (a remote row) */
+  CF_TS_update, /* UPDATE of every column, deleted and _v by rid */
+#define CF_X_TS(name) CF_TS_##name,
+  CF_TABLE_STMTS(CF_X_TS)
+#undef CF_X_TS
+      CF_TS_COUNT
+} cf_tstmt_id;
+
+/* The first templated statement. */
+#define CF_TS_FIRST_TEMPLATE CF_TS_pending_next
+
 typedef struct cf_table_stmts {
-  sqlite3_stmt *by_id;  /* SELECT rid, <all columns>, deleted, _v WHERE id = ?1 */
-  sqlite3_stmt *by_rid; /* the same, WHERE rid = ?1 */
-  sqlite3_stmt *insert; /* INSERT of every column, deleted and _v */
-  sqlite3_stmt *update; /* UPDATE of every column, deleted and _v by rid */
-  sqlite3_stmt *set_v;  /* UPDATE _v by rid */
+  sqlite3_stmt *st[CF_TS_COUNT]; /* by cf_tstmt_id; NULL until first use */
 } cf_table_stmts;
 
 /* One open replica (the public handle cf_node). */
 struct cf_node {
-  sqlite3 *db;                  /* the connection; owned */
-  char org_id[CF_UUID_TEXT_LEN];   /* the replica's org, canonical text */
-  char user_id[CF_UUID_TEXT_LEN];  /* the user it acts for, canonical text */
-  char node_text[CF_UUID_TEXT_LEN]; /* node id as UUID text */
-  cf_nodeid node_id;            /* this replica's node id */
-  cf_hlc_clock clock;           /* the node's HLC */
-  cf_hlc ceiling;               /* clock ceiling committed or pending in the
-                                   current transaction (0: unknown, write it) */
-  cf_hlc tx_hlc;                /* id of the open local transaction's first
-                                   write; 0 when none yet (reset on commit
-                                   and rollback by hooks) */
-  cf_hlc last_hlc;              /* HLC of the last version cf_vstamp() made */
-  uint64_t last_mask;           /* cells stamped by the last cf_vstamp() call
-                                   (read by the trigger's outbox step) */
-  sqlite3_stmt *stmts[CF_SQL_COUNT]; /* fixed statements, lazily prepared */
+  sqlite3 *db;                           /* the connection; owned */
+  char org_id[CF_UUID_TEXT_LEN];         /* the replica's org, canonical text */
+  char user_id[CF_UUID_TEXT_LEN];        /* the user it acts for, canonical text */
+  char node_text[CF_UUID_TEXT_LEN];      /* node id as UUID text */
+  cf_nodeid node_id;                     /* this replica's node id */
+  cf_hlc_clock clock;                    /* the node's HLC */
+  cf_hlc ceiling;                        /* clock ceiling committed or pending in the
+                                            current transaction (0: unknown, write it) */
+  cf_hlc tx_hlc;                         /* id of the open local transaction's first
+                                            write; 0 when none yet (reset on commit
+                                            and rollback by hooks) */
+  int64_t now_ms;                        /* wall-clock ms of now_text */
+  char now_text[CF_TIMESTAMP_TEXT_LEN];  /* cf_now()'s last answer, or "" */
+  cf_hlc last_hlc;                       /* HLC of the last version cf_vstamp() made */
+  uint64_t last_mask;                    /* cells stamped by the last cf_vstamp() call
+                                            (read by the trigger's outbox step) */
+  sqlite3_stmt *stmts[CF_SQL_COUNT];     /* fixed statements, lazily prepared */
   cf_table_stmts tbl[CF_SCHEMA_NTABLES]; /* per-table statements, lazily */
-  int own_tx;                   /* 1 while a transaction the library began
-                                   (cf__node_begin) is open */
-  cf_buf scratch;               /* canonical text made by cf_canon() */
-  char errmsg[512];             /* detail of the last failure */
+  int own_tx;                            /* 1 while a transaction the library began
+                                            (cf__node_begin) is open */
+  cf_buf scratch;                        /* canonical text made by cf_canon() */
+  char errmsg[512];                      /* detail of the last failure */
 };
 
 /* Sets node->errmsg from fmt and returns rc. */
@@ -94,7 +115,8 @@ int cf__node_stmt(struct cf_node *node, cf_stmt_id id, sqlite3_stmt **out) CF_WA
 
 /* Runs a fixed statement that returns no rows, with up to two integer
 ** parameters (ignored when the statement has fewer). */
-int cf__node_run(struct cf_node *node, cf_stmt_id id, int64_t a, int64_t b) CF_WARN_UNUSED;
+int cf__node_run(struct cf_node *node, cf_stmt_id id, int64_t a,
+                 int64_t b) CF_WARN_UNUSED;
 
 /* Transactions for the library's own writes (apply, push results, conflict
 ** retry/discard).  begin fails with CF_MISUSE when the app holds a
@@ -110,7 +132,8 @@ void cf__node_rollback(struct cf_node *node);
 /* cf_meta access: put a text value; get one into buf[cap] (NUL-terminated;
 ** CF_NOTFOUND if missing). */
 int cf__meta_put_text(struct cf_node *node, const char *k, const char *v) CF_WARN_UNUSED;
-int cf__meta_get_text(struct cf_node *node, const char *k, char *buf, size_t cap) CF_WARN_UNUSED;
+int cf__meta_get_text(struct cf_node *node, const char *k, char *buf,
+                      size_t cap) CF_WARN_UNUSED;
 
 /* Raises the persisted clock ceiling (inside the caller's transaction) if
 ** the clock has passed it. */
@@ -127,9 +150,10 @@ int cf__sqlfn_register(struct cf_node *node) CF_WARN_UNUSED;
 ** (store/ddl.c), inside the caller's transaction. */
 int cf__ddl_install(struct cf_node *node, int fresh) CF_WARN_UNUSED;
 
-/* The per-table statements of table number t, prepared if needed
-** (store/ddl.c).  OUT: *out points into node. */
-int cf__ddl_stmts(struct cf_node *node, unsigned t, cf_table_stmts **out) CF_WARN_UNUSED;
+/* Statement id of table number t, prepared if needed and reset with its
+** bindings cleared (store/ddl.c).  OUT: *out, owned by node. */
+int cf__table_stmt(struct cf_node *node, unsigned t, cf_tstmt_id id,
+                   sqlite3_stmt **out) CF_WARN_UNUSED;
 
 /* Loads the current result row of a per-table SELECT (by_id or by_rid:
 ** rid, columns, deleted, _v) into row (every cell present; key cells with

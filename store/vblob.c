@@ -30,7 +30,8 @@ size_t cf__vblob_encode(const cf_vrow *row, uint64_t key_mask, unsigned char *ou
       continue;
     }
     unsigned j = 0;
-    while (j < k && memcmp(distinct[j]->b, row->v[i].b, CF_VER_LEN) != 0) j++;
+    while (j < k && memcmp(distinct[j]->b, row->v[i].b, CF_VER_LEN) != 0)
+      j++;
     if (j == k) distinct[k++] = &row->v[i];
     idx[i] = (unsigned char)j;
   }
@@ -43,5 +44,6 @@ size_t cf__vblob_encode(const cf_vrow *row, uint64_t key_mask, unsigned char *ou
 
 void cf__vrow_fill(cf_vrow *out, unsigned n, const cf_ver *v) {
   out->n = n;
-  for (unsigned i = 0; i < n; i++) out->v[i] = *v;
+  for (unsigned i = 0; i < n; i++)
+    out->v[i] = *v;
 }

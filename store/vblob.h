@@ -15,7 +15,8 @@
 **                     deleted pseudo-column): index 0..k-1 of its version
 **
 ** The encoding is canonical (versions ordered by first use in cell order,
-** no unused version, key cells at index 0), so two replicas holding the same versions hold the
+** no unused version, key cells at index 0), so two replicas holding the same versions
+*hold the
 ** same bytes.  A freshly inserted row of a 12-column table takes
 ** 1 + 24 + 13 = 38 bytes instead of 13 * 24 = 312.
 */
@@ -34,8 +35,8 @@
 
 /* The versions of one row's cells, decoded. */
 typedef struct cf_vrow {
-  unsigned n;                      /* number of cells (ncols + 1) */
-  cf_ver v[CF_VBLOB_MAX_CELLS];    /* v[i]: version of cell i */
+  unsigned n;                   /* number of cells (ncols + 1) */
+  cf_ver v[CF_VBLOB_MAX_CELLS]; /* v[i]: version of cell i */
 } cf_vrow;
 
 /* Decodes blob[0..len) for a row of n cells.  CF_OK or CF_CORRUPT.

@@ -37,6 +37,7 @@
 #include "core/version.h"
 #include "platform/platform.h"
 #include "store/store.h"
+#include "store/store_rebootstrap.h"
 #include "store/store_sync.h"
 #include "sync/transport.h"
 
@@ -274,6 +275,90 @@ static int on_changes(cf_sync *s, const cf_changes *c) {
   return CF_OK;
 }
 
+/*
+** REBOOTSTRAP: the master purged history the cursor still needs.  The
+** replica drops its synced rows but keeps every row with a pending outbox
+** entry or a conflict (store/rebootstrap.c), its cursor goes back to 0 and
+** the pull starts over in the same session; the kept writes are pushed as
+** usual (the next run, or at once in a watching session).  It may answer
+** HELLO (WELCOME still follows, docs/protocol.md "Rebootstrap") or a PULL,
+** and only for a non-zero cursor, so it cannot loop.
+*/
+static int on_rebootstrap(cf_sync *s) {
+  if ((s->state != CS_PULLING && s->state != CS_WELCOME) || s->cursor == 0)
+    return sync_fail(s, CF_PROTOCOL, "unexpected REBOOTSTRAP at cursor %" PRId64, s->cursor);
+  int64_t kept = 0;
+  int rc = cf__store_rebootstrap(s->node, &kept);
+  if (rc != CF_OK)
+    return sync_fail(s, rc, "the server no longer keeps history back to cursor %" PRId64
+                     " and the replica cannot bootstrap again: %s",
+                     s->cursor, cf_node_errmsg(s->node));
+  cf__log(CF_LOG_INFO, "msg=\"replica bootstraps again\" from_cursor=%" PRId64
+          " kept_rows=%" PRId64, s->cursor, kept);
+  s->cursor = 0;
+  s->start_cursor = 0;
+  s->counts[CF_SYNC_CURSOR] = 0;
+  return s->state == CS_PULLING ? send_pull(s) : CF_OK;
+}
+
+/*
+** ACCESS_REVOKED (docs/protocol.md, lifecycle 9; DESIGN 9): the master will
+** take nothing more from this user for this org, so every change still in
+** the outbox is answered here as the master would have answered it --
+** rejected, reason revoked -- and moves to the conflicts table, where the
+** app sees it and can retry it once access is restored, or discard it.
+** Nothing is lost.  A batch in flight without an answer is put back first.
+** Failures are logged and leave the outbox as it was (the changes are still
+** kept, only not yet listed as conflicts).
+*/
+static void reject_outbox_revoked(cf_sync *s, const cf_slice *why) {
+  char *msg = NULL;
+  cf__push_batch *b = NULL;
+  cf__push_result *res = NULL;
+  int rc = CF_OK;
+  if (s->batch != NULL) {
+    cf__store_push_free(s->batch);
+    s->batch = NULL;
+    if ((rc = cf__store_push_requeue(s->node)) != CF_OK) goto out;
+  }
+  msg = cf__mprintf("revoked: %.*s", (int)why->n, why->p ? why->p : "");
+  if (msg == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  for (;;) {
+    if ((rc = cf__store_push_next(s->node, 1000, &b)) != CF_OK || b->n == 0) goto out;
+    res = cf__calloc(b->n, sizeof *res);
+    if (res == NULL) {
+      rc = CF_NOMEM;
+      goto out;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+      res[i].seq = b->items[i].seq;
+      res[i].outcome = CF__OUTCOME_REJECTED;
+      res[i].code = CF_PERMISSION;
+      res[i].message = msg;
+    }
+    if ((rc = cf__store_push_results(s->node, res, b->n)) != CF_OK) goto out;
+    s->counts[CF_SYNC_REJECTED] += (int64_t)b->n;
+    cf__free(res);
+    res = NULL;
+    cf__store_push_free(b);
+    b = NULL;
+  }
+out:
+  if (rc != CF_OK) {
+    cf__log(CF_LOG_WARN, "msg=\"cannot move the outbox to the conflicts after revocation\" "
+            "rc=%s detail=\"%s\"", cf_strerror(rc), cf_node_errmsg(s->node));
+    /* Whatever this left in flight goes back (cf_sync_run requeues too). */
+    if (b != NULL && cf__store_push_requeue(s->node) != CF_OK)
+      cf__log(CF_LOG_WARN, "msg=\"cannot requeue in-flight changes\"");
+  }
+  cf__free(res);
+  cf__store_push_free(b);
+  cf__free(msg);
+}
+
 static void handle_frame(cf_sync *s, const cf_frame *f) {
   if (f->type == CF_FRAME_ERROR) {
     sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
@@ -283,15 +368,13 @@ static void handle_frame(cf_sync *s, const cf_frame *f) {
   }
   if (f->type == CF_FRAME_ACCESS_REVOKED) {
     s->counts[CF_SYNC_REVOKED] = 1;
+    reject_outbox_revoked(s, &f->u.revoked.message);
     sync_fail(s, CF_PERMISSION, "access revoked: %.*s", (int)f->u.revoked.message.n,
               f->u.revoked.message.p);
     return;
   }
   if (f->type == CF_FRAME_REBOOTSTRAP) {
-    sync_fail(s, CF_NOTFOUND,
-              "the server no longer keeps history back to cursor %" PRId64
-              ": the replica must bootstrap again",
-              s->cursor);
+    (void)on_rebootstrap(s);
     return;
   }
   if (f->type == CF_FRAME_LIVE) {
@@ -423,8 +506,16 @@ static int run_session(cf_sync *s) {
   cfg.ws.on_close = on_close;
   cfg.limits.max_message = CF_CODEC_MAX_FRAME;
   cfg.tls = strncmp(s->url, "wss://", 6) == 0;
+  /* Entries a previous run left marked in flight -- a process killed
+  ** before it recorded their answers -- are sent again: nothing else would
+  ** ever send them, and the master's merge is idempotent for equal
+  ** versions. */
+  int rc = cf__store_push_requeue(s->node);
+  if (rc != CF_OK)
+    return sync_fail(s, rc, "cannot requeue earlier in-flight changes: %s",
+                     cf_node_errmsg(s->node));
   char err[256];
-  int rc = cf__ws_client_new(&cfg, &s->ws, err, sizeof err);
+  rc = cf__ws_client_new(&cfg, &s->ws, err, sizeof err);
   if (rc != CF_OK) return sync_fail(s, rc, "%s", err);
   rc = cf__ws_client_connect(s->ws, s->url, &s->session);
   if (rc != CF_OK) {

@@ -136,3 +136,21 @@ out:
   cf__migrations_free(&state);
   return rc;
 }
+
+int cf_master_ensure_server_role(cf_master *m, const char *name, const char *password) {
+  m->errmsg[0] = '\0';
+  if (name == NULL || *name == '\0' || strlen(name) > 63)
+    return cf__master_fail(m, CF_INVALID, "a role name is 1..63 bytes");
+  const char *params[2] = {name, password};
+  cf__pg_res *res = NULL;
+  int rc = cf__master_query(m, "server_role_statements", 2, params, &res);
+  for (int i = 0; rc == CF_OK && i < cf__pg_nrows(res); i++) {
+    rc = cf__pg_exec(m->pg, cf__pg_value(res, i, 0));
+    if (rc != CF_OK) rc = cf__master_fail_pg(m, rc, "server role");
+  }
+  cf__pg_res_free(res);
+  if (rc == CF_OK)
+    cf__master_report(m, CF_REPORT_OK, "role %s may serve sync (member of authenticator, "
+                                       "cf_sync_server; no superuser, no BYPASSRLS)", name);
+  return rc;
+}

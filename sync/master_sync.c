@@ -109,11 +109,16 @@ static const char *arena_copy(arena *a, const char *p, size_t n) {
 
 const char *cf__push_reason_name(cf__push_reason reason) {
   switch (reason) {
-  case CF__REASON_NONE: return "none";
-  case CF__REASON_PERMISSION: return "permission";
-  case CF__REASON_CONSTRAINT: return "constraint";
-  case CF__REASON_INVALID: return "invalid";
-  case CF__REASON_WRONG_ORG: return "wrong_org";
+    case CF__REASON_NONE:
+      return "none";
+    case CF__REASON_PERMISSION:
+      return "permission";
+    case CF__REASON_CONSTRAINT:
+      return "constraint";
+    case CF__REASON_INVALID:
+      return "invalid";
+    case CF__REASON_WRONG_ORG:
+      return "wrong_org";
   }
   return "unknown";
 }
@@ -121,16 +126,26 @@ const char *cf__push_reason_name(cf__push_reason reason) {
 /* The cast that turns a text array element into the column's type. */
 static const char *pg_cast(cf_coltype type) {
   switch (type) {
-  case CF_TYPE_UUID: return "::uuid";
-  case CF_TYPE_TEXT: return "";
-  case CF_TYPE_INTEGER: return "::integer";
-  case CF_TYPE_BIGINT: return "::bigint";
-  case CF_TYPE_NUMERIC: return "::numeric";
-  case CF_TYPE_BOOLEAN: return "::boolean";
-  case CF_TYPE_DATE: return "::date";
-  case CF_TYPE_TIMESTAMPTZ: return "::timestamptz";
-  case CF_TYPE_JSONB: return "::jsonb";
-  case CF_TYPE_TEXT_ARRAY: return "::text[]";
+    case CF_TYPE_UUID:
+      return "::uuid";
+    case CF_TYPE_TEXT:
+      return "";
+    case CF_TYPE_INTEGER:
+      return "::integer";
+    case CF_TYPE_BIGINT:
+      return "::bigint";
+    case CF_TYPE_NUMERIC:
+      return "::numeric";
+    case CF_TYPE_BOOLEAN:
+      return "::boolean";
+    case CF_TYPE_DATE:
+      return "::date";
+    case CF_TYPE_TIMESTAMPTZ:
+      return "::timestamptz";
+    case CF_TYPE_JSONB:
+      return "::jsonb";
+    case CF_TYPE_TEXT_ARRAY:
+      return "::text[]";
   }
   return "";
 }
@@ -199,30 +214,32 @@ static int append_pg_element(cf_buf *out, const cf_column *col, const cf_value *
   size_t n = 0;
   int rc;
   switch (v->kind) {
-  case CF_VALUE_NULL: return cf__buf_puts(out, "NULL");
-  case CF_VALUE_INT:
-    if (col->type == CF_TYPE_BOOLEAN) {
-      if (v->i != 0 && v->i != 1) return CF_INVALID;
-      p = v->i ? "t" : "f";
-      n = 1;
-    } else if (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT) {
-      n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i);
-      p = num;
-    } else {
+    case CF_VALUE_NULL:
+      return cf__buf_puts(out, "NULL");
+    case CF_VALUE_INT:
+      if (col->type == CF_TYPE_BOOLEAN) {
+        if (v->i != 0 && v->i != 1) return CF_INVALID;
+        p = v->i ? "t" : "f";
+        n = 1;
+      } else if (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT) {
+        n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i);
+        p = num;
+      } else {
+        return CF_INVALID;
+      }
+      break;
+    case CF_VALUE_TEXT:
+      if (col->type == CF_TYPE_TEXT_ARRAY) {
+        if ((rc = cf__text_array_to_pg(v->p, v->n, tmp)) != CF_OK) return rc;
+        p = tmp->p;
+        n = tmp->len;
+      } else {
+        p = v->p;
+        n = v->n;
+      }
+      break;
+    default:
       return CF_INVALID;
-    }
-    break;
-  case CF_VALUE_TEXT:
-    if (col->type == CF_TYPE_TEXT_ARRAY) {
-      if ((rc = cf__text_array_to_pg(v->p, v->n, tmp)) != CF_OK) return rc;
-      p = tmp->p;
-      n = tmp->len;
-    } else {
-      p = v->p;
-      n = v->n;
-    }
-    break;
-  default: return CF_INVALID;
   }
   if ((rc = cf__buf_reserve(out, 2 * n + 2)) != CF_OK) return rc;
   out->p[out->len++] = '"';
@@ -239,11 +256,16 @@ static int append_pg_element(cf_buf *out, const cf_column *col, const cf_value *
 ** Generated per-table SQL.
 */
 
-/* Appends `t."col"::text` for every column of t, comma-separated. */
-static int append_select_cols(cf_buf *b, const cf_table *t) {
+/* Appends `t."col"::text` for every column of t in mask (NULL for the
+** others, so positions stay those of the columns), comma-separated. */
+static int append_select_cols(cf_buf *b, const cf_table *t, uint64_t mask) {
   int rc = CF_OK;
   for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
     if (i) rc = cf__buf_puts(b, ", ");
+    if (!(mask & CF_COL_BIT(i))) {
+      if (rc == CF_OK) rc = cf__buf_puts(b, "NULL");
+      continue;
+    }
     if (rc == CF_OK) rc = cf__buf_puts(b, "t.\"");
     if (rc == CF_OK) rc = cf__buf_puts(b, t->cols[i].name);
     if (rc == CF_OK) rc = cf__buf_puts(b, "\"::text");
@@ -272,22 +294,23 @@ static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_v
     first = 0;
     rc = cf__buf_puts(b, tmp);
   }
-  if (rc == CF_OK && with_vs) rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
-  else if (rc == CF_OK) rc = cf__buf_puts(b, ")");
+  if (rc == CF_OK && with_vs)
+    rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
+  else if (rc == CF_OK)
+    rc = cf__buf_puts(b, ")");
   return rc;
 }
 
-/* Appends the join condition of t's key with u's key columns. */
+/* Appends the join condition of t's key with u's key columns ($1, $2 are
+** the key arrays).  The = ANY over the id array (and the org, the same in
+** every row of a push) lets the planner scan the primary key instead of
+** hashing the whole table. */
 static int append_key_match(cf_buf *b, const cf_table *t) {
-  int rc = CF_OK;
-  char tmp[96];
-  for (unsigned k = 0; k < t->nkey && rc == CF_OK; k++) {
-    unsigned c = t->key[k];
-    snprintf(tmp, sizeof tmp, "%st.\"%s\" = u.c%u::uuid", k ? " AND " : "", t->cols[c].name,
-             c);
-    rc = cf__buf_puts(b, tmp);
-  }
-  return rc;
+  if (t->tenant)
+    return cf__buf_puts(
+        b, "t.org_id = (($1::text[])[1])::uuid AND t.id = ANY ($2::text[]::uuid[]) "
+           "AND t.org_id = u.c0::uuid AND t.id = u.c1::uuid");
+  return cf__buf_puts(b, "t.id = ANY ($1::text[]::uuid[]) AND t.id = u.c0::uuid");
 }
 
 typedef enum stmt_kind { STMT_LOCK, STMT_INSERT, STMT_UPDATE, STMT_DELETE } stmt_kind;
@@ -300,58 +323,70 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind, uint64_t mas
   char tmp[160];
   cf__buf_reset(b);
   switch (kind) {
-  case STMT_LOCK:
-    rc = cf__buf_puts(b, "SELECT ");
-    if (rc == CF_OK) rc = append_select_cols(b, t);
-    snprintf(tmp, sizeof tmp, ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t JOIN ",
-             t->name);
-    if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
-    if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " ON ");
-    if (rc == CF_OK) rc = append_key_match(b, t);
-    return rc;
-  case STMT_INSERT:
-    snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
-    rc = cf__buf_puts(b, tmp);
-    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-      snprintf(tmp, sizeof tmp, "\"%s\", ", t->cols[i].name);
+    case STMT_LOCK:
+      /* Reads the columns in mask (and every version).  = ANY over the ids (all rows of a
+      *push share its org): an index scan
+      ** of the primary key whatever the table's size; a join with unnest()
+      ** tempts the planner into a hash join over the whole table. */
+      rc = cf__buf_puts(b, "SELECT ");
+      if (rc == CF_OK) rc = append_select_cols(b, t, mask | t->key_mask);
+      if (t->tenant)
+        snprintf(tmp, sizeof tmp,
+                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
+                 "WHERE t.org_id = $1::uuid AND t.id = ANY ($2::uuid[])",
+                 t->name);
+      else
+        snprintf(tmp, sizeof tmp,
+                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
+                 "WHERE t.id = ANY ($1::uuid[])",
+                 t->name);
+      if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
+      return rc;
+    case STMT_INSERT:
+      snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
       rc = cf__buf_puts(b, tmp);
-    }
-    if (rc == CF_OK) rc = cf__buf_puts(b, has_seq(t) ? "cf_versions, cf_seq) SELECT "
-                                                       : "cf_versions) SELECT ");
-    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-      snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, pg_cast(t->cols[i].type));
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        snprintf(tmp, sizeof tmp, "\"%s\", ", t->cols[i].name);
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(b, has_seq(t) ? "cf_versions, cf_seq) SELECT "
+                                        : "cf_versions) SELECT ");
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, pg_cast(t->cols[i].type));
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(b, has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
+                                        : "decode(u.v, 'hex') FROM ");
+      if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
+      return rc;
+    case STMT_UPDATE:
+      snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
       rc = cf__buf_puts(b, tmp);
-    }
-    if (rc == CF_OK) rc = cf__buf_puts(b, has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
-                                                       : "decode(u.v, 'hex') FROM ");
-    if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
-    return rc;
-  case STMT_UPDATE:
-    snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
-    rc = cf__buf_puts(b, tmp);
-    for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-      if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
-      snprintf(tmp, sizeof tmp, "\"%s\" = u.c%u%s, ", t->cols[i].name, i,
-               pg_cast(t->cols[i].type));
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
+        snprintf(tmp, sizeof tmp, "\"%s\" = u.c%u%s, ", t->cols[i].name, i,
+                 pg_cast(t->cols[i].type));
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(
+            b, has_seq(t) ? "cf_versions = decode(u.v, 'hex'), cf_seq = u.s::bigint FROM "
+                          : "cf_versions = decode(u.v, 'hex') FROM ");
+      if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 1);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+      if (rc == CF_OK) rc = append_key_match(b, t);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+      return rc;
+    case STMT_DELETE:
+      snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
       rc = cf__buf_puts(b, tmp);
-    }
-    if (rc == CF_OK)
-      rc = cf__buf_puts(b, has_seq(t) ? "cf_versions = decode(u.v, 'hex'), cf_seq = u.s::bigint FROM "
-                                      : "cf_versions = decode(u.v, 'hex') FROM ");
-    if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 1);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
-    if (rc == CF_OK) rc = append_key_match(b, t);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
-    return rc;
-  case STMT_DELETE:
-    snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
-    rc = cf__buf_puts(b, tmp);
-    if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
-    if (rc == CF_OK) rc = append_key_match(b, t);
-    if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
-    return rc;
+      if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+      if (rc == CF_OK) rc = append_key_match(b, t);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+      return rc;
   }
   return CF_MISUSE;
 }
@@ -362,15 +397,17 @@ static int build_pull_stmt(cf_buf *b, const cf_table *t) {
   char tmp[200];
   cf__buf_reset(b);
   int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
-  if (rc == CF_OK) rc = append_select_cols(b, t);
+  if (rc == CF_OK) rc = append_select_cols(b, t, cf__schema_mask_columns(t));
   if (rc != CF_OK) return rc;
   if (t->number == 1) {
-    snprintf(tmp, sizeof tmp,
-             ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
-             "$3::integer) AS t ORDER BY t.cf_seq");
+    snprintf(
+        tmp, sizeof tmp,
+        ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
+        "$3::integer) AS t ORDER BY t.cf_seq");
   } else {
     snprintf(tmp, sizeof tmp,
-             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = $1::uuid "
+             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = "
+             "$1::uuid "
              "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
              t->name, t->tenant ? "org_id" : "id");
   }
@@ -392,7 +429,8 @@ static int row_from_pg(const cf_table *t, const cf__pg_res *res, int r, int col0
   unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
   size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
   int rc;
-  if (hex == NULL || strlen(hex) != 2 * nv || unhex(hex, vers, nv) != CF_OK) return CF_CORRUPT;
+  if (hex == NULL || strlen(hex) != 2 * nv || unhex(hex, vers, nv) != CF_OK)
+    return CF_CORRUPT;
   cf__row_init(row, t);
   for (unsigned i = 0; i <= t->ncols; i++) {
     cf_value v;
@@ -422,19 +460,25 @@ static const char *key_text(const cf_row *row, unsigned k) {
 ** Push.
 */
 
+/* A row's identity, for sorting and grouping. */
+typedef struct rowkey {
+  const cf_table *t; /* its table */
+  char key[2][37];   /* key uuids as text (org_id, id; or id, "") */
+} rowkey;
+
 /* One distinct row of the batch. */
 typedef struct prow {
-  const cf_table *t;     /* its table */
-  char key[2][37];       /* key uuids as text (org_id, id; or id) */
-  cf_row local;          /* master state, merged with the batch's changes */
-  int existed;           /* a live row exists in the master (locked) */
-  int tomb;              /* a tombstone was found (existed == 0) */
-  int changed;           /* some change took a cell: it must be written */
-  uint64_t took;         /* the cells the batch's changes took */
-  int rejected;          /* the write was refused */
-  cf__push_reason reason; /* why */
+  const cf_table *t;               /* its table */
+  char key[2][37];                 /* key uuids as text (org_id, id; or id, "") */
+  cf_row local;                    /* master state, merged with the batch's changes */
+  int existed;                     /* a live row exists in the master (read) */
+  int tomb;                        /* a tombstone was found (existed == 0) */
+  int changed;                     /* some change took a cell: it must be written */
+  uint64_t took;                   /* the cells the batch's changes took */
+  int rejected;                    /* the write was refused */
+  cf__push_reason reason;          /* why */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
-  uint64_t seq;          /* the cursor position it is written with */
+  uint64_t seq;                    /* the cursor position it is written with */
 } prow;
 
 /* State of one push. */
@@ -450,7 +494,6 @@ typedef struct push_ctx {
   cf_buf tmp;               /* scratch for conversions */
   cf_buf sql;               /* the statement being run */
   cf_buf params[CF_SCHEMA_MAX_COLS + 2]; /* array parameters */
-  int savepoints;           /* nesting depth of write savepoints */
 } push_ctx;
 
 static void set_result(cf__push_result *r, cf__push_status s, cf__push_reason why,
@@ -489,8 +532,10 @@ static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
   }
   /* The row's org: org_id of tenant rows, id of the organizations row. */
   const cf_cell *orgcell = NULL;
-  if (t->org_col >= 0) orgcell = cf__row_cell(c, (unsigned)t->org_col);
-  else if (t->number == 0) orgcell = cf__row_cell(c, (unsigned)t->id_col);
+  if (t->org_col >= 0)
+    orgcell = cf__row_cell(c, (unsigned)t->org_col);
+  else if (t->number == 0)
+    orgcell = cf__row_cell(c, (unsigned)t->id_col);
   if (orgcell != NULL && memcmp(orgcell->value.p, org, 36) != 0) {
     *why = CF__REASON_WRONG_ORG;
     *detail = "row belongs to another organization";
@@ -512,7 +557,8 @@ static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
       return 0;
     }
     if (i == t->ncols) {
-      if (cell->value.kind != CF_VALUE_INT || (cell->value.i != 0 && cell->value.i != 1)) {
+      if (cell->value.kind != CF_VALUE_INT ||
+          (cell->value.i != 0 && cell->value.i != 1)) {
         *detail = "deleted must be 0 or 1";
         return 0;
       }
@@ -529,7 +575,7 @@ static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
   return 1;
 }
 
-static int cmp_key(const prow *a, const prow *b) {
+static int cmp_key(const rowkey *a, const rowkey *b) {
   if (a->t->number != b->t->number) return a->t->number < b->t->number ? -1 : 1;
   int c = strcmp(a->key[0], b->key[0]);
   return c ? c : strcmp(a->key[1], b->key[1]);
@@ -539,7 +585,7 @@ static int cmp_key(const prow *a, const prow *b) {
 static int group_rows(push_ctx *ctx) {
   size_t n = ctx->n, nvalid = 0;
   int rc = CF_OK;
-  prow *keys = cf__calloc(n ? n : 1, sizeof *keys);
+  rowkey *keys = cf__calloc(n ? n : 1, sizeof *keys);
   size_t *idx = cf__calloc(n ? n : 1, sizeof *idx);
   ctx->rows = cf__calloc(n ? n : 1, sizeof *ctx->rows);
   if (keys == NULL || idx == NULL || ctx->rows == NULL) {
@@ -550,7 +596,8 @@ static int group_rows(push_ctx *ctx) {
     if (ctx->row_of[i] != SIZE_MAX) continue;
     const cf_change *c = &ctx->changes[i];
     keys[i].t = c->table;
-    for (unsigned k = 0; k < c->table->nkey; k++) memcpy(keys[i].key[k], key_text(c, k), 36);
+    for (unsigned k = 0; k < c->table->nkey; k++)
+      memcpy(keys[i].key[k], key_text(c, k), 36);
     idx[nvalid++] = i;
   }
   {
@@ -567,11 +614,15 @@ static int group_rows(push_ctx *ctx) {
         size_t a = lo, b = mid, o = lo;
         while (a < mid && b < hi) {
           int c = cmp_key(&keys[idx[a]], &keys[idx[b]]);
-          if (c < 0 || (c == 0 && idx[a] < idx[b])) tmp[o++] = idx[a++];
-          else tmp[o++] = idx[b++];
+          if (c < 0 || (c == 0 && idx[a] < idx[b]))
+            tmp[o++] = idx[a++];
+          else
+            tmp[o++] = idx[b++];
         }
-        while (a < mid) tmp[o++] = idx[a++];
-        while (b < hi) tmp[o++] = idx[b++];
+        while (a < mid)
+          tmp[o++] = idx[a++];
+        while (b < hi)
+          tmp[o++] = idx[b++];
       }
       memcpy(idx, tmp, nvalid * sizeof *idx);
     }
@@ -579,7 +630,7 @@ static int group_rows(push_ctx *ctx) {
   }
   for (size_t j = 0; j < nvalid; j++) {
     size_t i = idx[j];
-    if (ctx->nrows == 0 || cmp_key(&ctx->rows[ctx->nrows - 1], &keys[i]) != 0) {
+    if (ctx->nrows == 0 || cmp_key(&keys[idx[j - 1]], &keys[i]) != 0) {
       prow *r = &ctx->rows[ctx->nrows++];
       r->t = keys[i].t;
       memcpy(r->key, keys[i].key, sizeof r->key);
@@ -644,7 +695,8 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask) {
   for (unsigned i = 0; i <= t->ncols; i++) {
     const cf_cell *c = cf__row_cell(&r->local, i);
     static const unsigned char zero[CF_VER_LEN];
-    const unsigned char *ver = (c != NULL && !(t->key_mask & CF_COL_BIT(i))) ? c->ver.b : zero;
+    const unsigned char *ver =
+        (c != NULL && !(t->key_mask & CF_COL_BIT(i))) ? c->ver.b : zero;
     if ((rc = append_hex(v, ver, CF_VER_LEN)) != CF_OK) return rc;
   }
   if (has_seq(t)) {
@@ -659,8 +711,10 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask) {
 
 /* Is this failure about the rows (reject them) rather than the session? */
 static int row_level_failure(const char *state, cf__push_reason *why) {
-  if (strcmp(state, "42501") == 0) *why = CF__REASON_PERMISSION;
-  else if (strncmp(state, "23", 2) == 0) *why = CF__REASON_CONSTRAINT;
+  if (strcmp(state, "42501") == 0)
+    *why = CF__REASON_PERMISSION;
+  else if (strncmp(state, "23", 2) == 0)
+    *why = CF__REASON_CONSTRAINT;
   else if (strncmp(state, "22", 2) == 0 || strcmp(state, "P0001") == 0 ||
            strcmp(state, "42804") == 0)
     *why = CF__REASON_INVALID;
@@ -694,11 +748,12 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
   if (kind == STMT_INSERT) {
     mask = cf__schema_mask_columns(t);
   } else if (kind == STMT_UPDATE) {
-    for (size_t j = 0; j < n; j++) mask |= ctx->rows[idx[j]].took;
+    for (size_t j = 0; j < n; j++)
+      mask |= ctx->rows[idx[j]].took;
     mask &= cf__schema_mask_columns(t);
   }
-  unsigned np = cf__schema_mask_count(mask) +
-                (kind == STMT_DELETE ? 0u : (has_seq(t) ? 2u : 1u));
+  unsigned np =
+      cf__schema_mask_count(mask) + (kind == STMT_DELETE ? 0u : (has_seq(t) ? 2u : 1u));
   const char *pv[CF_SCHEMA_MAX_COLS + 2];
   int rc = build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
@@ -713,7 +768,8 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
 
 /* Marks rows[idx[j]] whose id is not among res's first column as refused
 ** (RLS USING filtered them silently).  Returns how many were missing. */
-static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n, const cf__pg_res *res) {
+static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n,
+                           const cf__pg_res *res) {
   size_t missing = 0;
   int nr = cf__pg_nrows(res);
   /* Keys in a group are distinct: all there iff the counts match. */
@@ -722,7 +778,8 @@ static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n, const cf_
     prow *r = &ctx->rows[idx[j]];
     const char *id = r->key[r->t->nkey - 1];
     int found = 0;
-    for (int k = 0; k < nr && !found; k++) found = strcmp(cf__pg_value(res, k, 0), id) == 0;
+    for (int k = 0; k < nr && !found; k++)
+      found = strcmp(cf__pg_value(res, k, 0), id) == 0;
     if (!found) {
       r->rejected = 1;
       r->reason = CF__REASON_PERMISSION;
@@ -738,13 +795,15 @@ static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n, const cf_
 ** UPDATE then DELETE) under a savepoint; splits the group on row-level
 ** failures until each bad row is alone and rejected.
 */
-static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *idx, size_t n) {
+static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *idx,
+                       size_t n) {
   cf__pg_res *res = NULL;
   int rc;
   if (n == 0) return CF_OK;
   if ((rc = sp_exec(ctx, "SAVEPOINT cf_w")) != CF_OK) return rc;
   size_t missing = 0;
-  rc = run_group_stmt(ctx, t, op == STMT_INSERT ? STMT_INSERT : STMT_UPDATE, idx, n, &res);
+  rc =
+      run_group_stmt(ctx, t, op == STMT_INSERT ? STMT_INSERT : STMT_UPDATE, idx, n, &res);
   if (rc == CF_OK && op != STMT_INSERT) missing = mark_missing(ctx, idx, n, res);
   cf__pg_res_free(res);
   res = NULL;
@@ -779,9 +838,9 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
     r->reason = why;
     snprintf(r->detail, sizeof r->detail, "%s", detail);
     if (op == STMT_INSERT && why == CF__REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
-      /* The row exists but the lock did not return it: RLS lets the user
-      ** see or update it no more (pushes of one org are serialised, so it
-      ** is not a concurrent insert of the same key). */
+      /* The row exists but the read did not return it: RLS hides it from
+      ** the user (existing_ids normally catches this first; pushes of one
+      ** org are serialised, so it is not a concurrent insert). */
       r->reason = CF__REASON_PERMISSION;
       snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
     }
@@ -800,11 +859,25 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   const char *pv[3];
   cf__pg_res *res = NULL;
   char *tsql = NULL;
-  int rc = build_stmt(&ctx->sql, t, STMT_LOCK, 0);
-  if (rc == CF_OK) rc = params_reset(ctx, t->nkey);
-  for (size_t i = lo; i < hi && rc == CF_OK; i++) rc = params_add_key(ctx, &ctx->rows[i]);
-  if (rc == CF_OK) rc = params_close(ctx, t->nkey, pv);
-  if (rc == CF_OK) rc = cf__pg_query(ctx->pg, ctx->sql.p, (int)t->nkey, pv, &res);
+  /* Values are needed only for the columns the batch carries: the merge
+  ** compares values only on equal versions of a carried cell, and an UPDATE
+  ** writes only columns some change took.  The others are read as NULL
+  ** (never written back); every version is read. */
+  uint64_t need = 0;
+  for (size_t i = 0; i < ctx->n; i++)
+    if (ctx->row_of[i] != SIZE_MAX && ctx->rows[ctx->row_of[i]].t == t)
+      need |= ctx->changes[i].present;
+  int rc = build_stmt(&ctx->sql, t, STMT_LOCK, need & cf__schema_mask_columns(t));
+  if (rc == CF_OK) rc = params_reset(ctx, 1);
+  for (size_t i = lo; i < hi && rc == CF_OK; i++) {
+    rc = param_sep(&ctx->params[0]);
+    if (rc == CF_OK) rc = cf__buf_puts(&ctx->params[0], ctx->rows[i].key[t->nkey - 1]);
+  }
+  if (rc == CF_OK) rc = params_close(ctx, 1, &pv[1]);
+  pv[0] = org;
+  if (rc == CF_OK)
+    rc = cf__pg_query(ctx->pg, ctx->sql.p, t->tenant ? 2 : 1, t->tenant ? pv : pv + 1,
+                      &res);
   if (rc != CF_OK) goto out;
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, t->id_col);
@@ -813,11 +886,17 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
     while (a < b) {
       size_t m = a + (b - a) / 2;
       int c = strcmp(ctx->rows[m].key[t->nkey - 1], id);
-      if (c == 0) { a = m; break; }
-      if (c < 0) a = m + 1; else b = m;
+      if (c == 0) {
+        a = m;
+        break;
+      }
+      if (c < 0)
+        a = m + 1;
+      else
+        b = m;
     }
     if (a >= hi || strcmp(ctx->rows[a].key[t->nkey - 1], id) != 0) {
-      rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: locked a row that was not asked for");
+      rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: read a row that was not asked for");
       goto out;
     }
     prow *r = &ctx->rows[a];
@@ -845,7 +924,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   snprintf(tno, sizeof tno, "%u", t->number);
   pv[0] = org;
   pv[1] = tno;
-  /* Rows that exist but that the lock did not return: RLS refuses the user
+  /* Rows that exist but that the read did not return: RLS refuses the user
   ** that row (reading or updating it); they are rejected, not inserted. */
   if ((rc = cf__sql_named(SQL_FILE, "existing_ids", &tsql)) != CF_OK) goto out;
   if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
@@ -871,7 +950,8 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       prow *r = &ctx->rows[i];
       if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
       cf_ver ver;
-      if (hex == NULL || strlen(hex) != HEX_VER_LEN || unhex(hex, ver.b, CF_VER_LEN) != CF_OK) {
+      if (hex == NULL || strlen(hex) != HEX_VER_LEN ||
+          unhex(hex, ver.b, CF_VER_LEN) != CF_OK) {
         rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: bad tombstone version");
         goto out;
       }
@@ -980,7 +1060,8 @@ static int write_rows(push_ctx *ctx, uint64_t seq_lo) {
   for (size_t lo = 0; lo < ctx->nrows && rc == CF_OK;) {
     size_t hi = lo;
     const cf_table *t = ctx->rows[lo].t;
-    while (hi < ctx->nrows && ctx->rows[hi].t == t) hi++;
+    while (hi < ctx->nrows && ctx->rows[hi].t == t)
+      hi++;
     for (int op = 0; op < 3 && rc == CF_OK; op++) {
       size_t m = 0;
       for (size_t i = lo; i < hi; i++) {
@@ -1017,9 +1098,11 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   cf__buf_init(&ctx.sql, STMT_MAX);
   for (size_t i = 0; i < sizeof ctx.params / sizeof ctx.params[0]; i++)
     cf__buf_init(&ctx.params[i], PARAM_MAX);
-  if (n > CF_PUSH_MAX_BATCH) return cf__pg_fail(pg, CF_TOOBIG, "push: batch of %zu changes", n);
-  if (org_id == NULL || strlen(org_id) != 36 || cf__canon_uuid(org_id, 36, org) != CF_OK ||
-      claims_json == NULL || node == NULL || batch_seq > (uint64_t)INT64_MAX)
+  if (n > CF_PUSH_MAX_BATCH)
+    return cf__pg_fail(pg, CF_TOOBIG, "push: batch of %zu changes", n);
+  if (org_id == NULL || strlen(org_id) != 36 ||
+      cf__canon_uuid(org_id, 36, org) != CF_OK || claims_json == NULL || node == NULL ||
+      batch_seq > (uint64_t)INT64_MAX)
     return cf__pg_fail(pg, CF_INVALID, "push: bad org id, claims, node or batch");
   ctx.pg = pg;
   ctx.changes = changes;
@@ -1077,7 +1160,8 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     const char *recorded = cf__pg_value(res, 0, 3);
     if (recorded == NULL || !parse_results(recorded, results, n)) {
       for (size_t i = 0; i < n; i++)
-        set_result(&results[i], CF__PUSH_APPLIED, CF__REASON_NONE, "batch already applied");
+        set_result(&results[i], CF__PUSH_APPLIED, CF__REASON_NONE,
+                   "batch already applied");
     }
     goto finish_readonly;
   }
@@ -1087,10 +1171,11 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   cf__pg_res_free(res);
   res = NULL;
 
-  /* 4. Lock and read the rows, table by table. */
+  /* 4. Read the rows, table by table. */
   for (size_t lo = 0; lo < ctx.nrows;) {
     size_t hi = lo;
-    while (hi < ctx.nrows && ctx.rows[hi].t == ctx.rows[lo].t) hi++;
+    while (hi < ctx.nrows && ctx.rows[hi].t == ctx.rows[lo].t)
+      hi++;
     if ((rc = load_rows(&ctx, org, lo, hi)) != CF_OK) goto out;
     lo = hi;
   }
@@ -1119,9 +1204,12 @@ finish_readonly:
   in_tx = 0;
 count:
   for (size_t i = 0; i < n; i++) {
-    if (results[i].status == CF__PUSH_APPLIED) info->applied++;
-    else if (results[i].status == CF__PUSH_SUPERSEDED) info->superseded++;
-    else info->rejected++;
+    if (results[i].status == CF__PUSH_APPLIED)
+      info->applied++;
+    else if (results[i].status == CF__PUSH_SUPERSEDED)
+      info->superseded++;
+    else
+      info->rejected++;
   }
 out:
   if (in_tx) cf__pg_rollback(pg);
@@ -1137,9 +1225,9 @@ out:
 
 /* One fetched change before it is converted. */
 typedef struct pull_ref {
-  uint64_t seq;      /* cursor position */
-  unsigned source;   /* 0..9 table number, 10 tombstones */
-  int row;           /* row in that source's result */
+  uint64_t seq;    /* cursor position */
+  unsigned source; /* 0..9 table number, 10 tombstones */
+  int row;         /* row in that source's result */
 } pull_ref;
 
 static int cmp_ref(const void *pa, const void *pb) {
@@ -1168,8 +1256,8 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena
   const char *hex = cf__pg_value(res, r, 3);
   const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
   cf_ver ver;
-  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL || strlen(hex) != HEX_VER_LEN ||
-      unhex(hex, ver.b, CF_VER_LEN) != CF_OK)
+  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
+      strlen(hex) != HEX_VER_LEN || unhex(hex, ver.b, CF_VER_LEN) != CF_OK)
     return CF_CORRUPT;
   cf__row_init(row, t);
   const char *idc = arena_copy(a, id, 36);
@@ -1186,8 +1274,8 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena
   return CF_OK;
 }
 
-int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id, uint64_t cursor,
-                    size_t limit, cf__pull_page *page) {
+int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
+                    uint64_t cursor, size_t limit, cf__pull_page *page) {
   cf__pg_res *res[PULL_SOURCES] = {0};
   cf__pg_res *begin = NULL;
   char org[37], cur[24], lim[24];
@@ -1198,8 +1286,9 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id, uin
   memset(page, 0, sizeof *page);
   cf__buf_init(&stmt, STMT_MAX);
   cf__buf_init(&tmp, PARAM_MAX);
-  if (org_id == NULL || strlen(org_id) != 36 || cf__canon_uuid(org_id, 36, org) != CF_OK ||
-      claims_json == NULL || limit == 0 || cursor > (uint64_t)INT64_MAX)
+  if (org_id == NULL || strlen(org_id) != 36 ||
+      cf__canon_uuid(org_id, 36, org) != CF_OK || claims_json == NULL || limit == 0 ||
+      cursor > (uint64_t)INT64_MAX)
     return cf__pg_fail(pg, CF_INVALID, "pull: bad org id, claims, cursor or limit");
   if (limit > CF_PULL_MAX_PAGE) limit = CF_PULL_MAX_PAGE;
   page->mem = cf__calloc(1, sizeof(arena));
@@ -1284,7 +1373,8 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id, uin
       rc = row_from_pg(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
                        page->mem, &it->row);
     if (rc != CF_OK) {
-      if (rc == CF_CORRUPT) cf__pg_fail(pg, rc, "pull: a stored row or version does not parse");
+      if (rc == CF_CORRUPT)
+        cf__pg_fail(pg, rc, "pull: a stored row or version does not parse");
       goto out;
     }
     page->n++;
@@ -1300,7 +1390,8 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id, uin
   }
 out:
   if (in_tx) cf__pg_rollback(pg);
-  for (unsigned s = 0; s < PULL_SOURCES; s++) cf__pg_res_free(res[s]);
+  for (unsigned s = 0; s < PULL_SOURCES; s++)
+    cf__pg_res_free(res[s]);
   cf__pg_res_free(begin);
   cf__free(sql);
   cf__free(refs);
@@ -1326,26 +1417,30 @@ int cf__master_check_role(cf__pg *pg) {
   const char *role = cf__pg_value(res, 0, 0);
   const char *owned = cf__pg_value(res, 0, 5);
   if (cf__pg_bool(res, 0, 1)) {
-    rc = cf__pg_fail(pg, CF_PERMISSION,
-                     "database role \"%s\" is a superuser: the sync server must not bypass "
-                     "row-level security; connect as a login role granted authenticator and "
-                     "cf_sync_server",
-                     role);
+    rc = cf__pg_fail(
+        pg, CF_PERMISSION,
+        "database role \"%s\" is a superuser: the sync server must not bypass "
+        "row-level security; connect as a login role granted authenticator and "
+        "cf_sync_server",
+        role);
   } else if (cf__pg_bool(res, 0, 2)) {
-    rc = cf__pg_fail(pg, CF_PERMISSION,
-                     "database role \"%s\" has BYPASSRLS: the sync server must not bypass "
-                     "row-level security (ALTER ROLE %s NOBYPASSRLS)",
-                     role, role);
+    rc =
+        cf__pg_fail(pg, CF_PERMISSION,
+                    "database role \"%s\" has BYPASSRLS: the sync server must not bypass "
+                    "row-level security (ALTER ROLE %s NOBYPASSRLS)",
+                    role, role);
   } else if (owned != NULL) {
-    rc = cf__pg_fail(pg, CF_PERMISSION,
-                     "database role \"%s\" owns tables (%s): the sync server must not run as "
-                     "the schema owner",
-                     role, owned);
+    rc = cf__pg_fail(
+        pg, CF_PERMISSION,
+        "database role \"%s\" owns tables (%s): the sync server must not run as "
+        "the schema owner",
+        role, owned);
   } else if (!cf__pg_bool(res, 0, 3)) {
-    rc = cf__pg_fail(pg, CF_PERMISSION,
-                     "database role \"%s\" cannot SET ROLE authenticated (GRANT authenticator "
-                     "TO %s)",
-                     role, role);
+    rc = cf__pg_fail(
+        pg, CF_PERMISSION,
+        "database role \"%s\" cannot SET ROLE authenticated (GRANT authenticator "
+        "TO %s)",
+        role, role);
   } else if (!cf__pg_bool(res, 0, 4)) {
     rc = cf__pg_fail(pg, CF_PERMISSION,
                      "database role \"%s\" is not a member of cf_sync_server, so pushed "

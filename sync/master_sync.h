@@ -58,22 +58,22 @@ typedef enum cf__push_reason {
 
 /* The answer for one change. */
 typedef struct cf__push_result {
-  cf__push_status status;           /* applied, superseded or rejected */
-  cf__push_reason reason;           /* CF__REASON_NONE unless rejected */
-  char detail[CF_PUSH_DETAIL_LEN];  /* constraint name or a short reason,
-                                       "" if none; one line */
+  cf__push_status status;          /* applied, superseded or rejected */
+  cf__push_reason reason;          /* CF__REASON_NONE unless rejected */
+  char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or a short reason,
+                                      "" if none; one line */
 } cf__push_result;
 
 /* What a push did as a whole. */
 typedef struct cf__push_info {
-  int revoked;          /* the user is not a member of the org: every change
-                           was rejected with CF__REASON_PERMISSION */
-  int replayed;         /* batch_seq was already applied: nothing changed and
-                           the results are the recorded ones */
-  size_t applied;       /* count of results by status */
+  int revoked;    /* the user is not a member of the org: every change
+                     was rejected with CF__REASON_PERMISSION */
+  int replayed;   /* batch_seq was already applied: nothing changed and
+                     the results are the recorded ones */
+  size_t applied; /* count of results by status */
   size_t superseded;
   size_t rejected;
-  uint64_t seq_lo;      /* first cursor position reserved (0 if none) */
+  uint64_t seq_lo; /* first cursor position reserved (0 if none) */
 } cf__push_info;
 
 /*
@@ -91,8 +91,8 @@ typedef struct cf__push_info {
 ** everything; keeps nothing after returning.
 */
 int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
-                    const cf_nodeid *node, uint64_t batch_seq,
-                    const cf_change *changes, size_t n, cf__push_result *results,
+                    const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
+                    size_t n, cf__push_result *results,
                     cf__push_info *info) CF_WARN_UNUSED;
 
 /* What a pull found. */
@@ -107,8 +107,8 @@ typedef enum cf__pull_status {
 ** 0) or, for a deleted row, a tombstone (key cells and deleted = 1 with the
 ** delete's version). */
 typedef struct cf__pull_item {
-  uint64_t seq;   /* cursor position of this change */
-  cf_row row;     /* the row or tombstone; bytes owned by the page */
+  uint64_t seq; /* cursor position of this change */
+  cf_row row;   /* the row or tombstone; bytes owned by the page */
 } cf__pull_item;
 
 /* One page of an org's changes. */

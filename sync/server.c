@@ -75,6 +75,13 @@ typedef struct session {
 
 typedef enum job_kind { JOB_HELLO, JOB_PUSH, JOB_PULL } job_kind;
 
+/* What a worker thread is started with (one per worker, in its server: two
+** servers in one process must not share them). */
+typedef struct worker_arg {
+  struct cf_server *srv; /* the server */
+  int index;             /* worker number, for logs */
+} worker_arg;
+
 /* Work for a worker: everything it needs is copied in, so the session may
 ** vanish meanwhile. */
 typedef struct job {
@@ -103,13 +110,13 @@ struct cf_server {
   size_t max_batch;        /* changes per PUSH */
   size_t max_page;         /* rows per CHANGES */
   cf_auth *auth;           /* token verifier (owned) */
-  cf_server_http_fn http_fn; /* extra HTTP routes (REST API), may be NULL */
-  void *http_ctx;          /* passed to http_fn */
+  cf__server_http_hooks http; /* extra HTTP routes (REST API); zeroed: none */
   /* running state */
   cf__ws_server *ws;       /* the transport */
   session *sessions;       /* every open session (loop thread only) */
   uint64_t next_id;        /* next session id */
   cf__thread *threads[MAX_WORKERS]; /* workers */
+  worker_arg wargs[MAX_WORKERS]; /* their start arguments */
   int nthreads;            /* started workers */
   cf__mutex *mu;           /* guards the fields below */
   cf__cond *cv;            /* signals work or stop to workers */
@@ -281,27 +288,52 @@ static void reply_db_failure(cf_server *srv, job *j, cf__pg *pg, int rc) {
               CF_WS_CLOSE_TRY_LATER);
 }
 
-static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
+/*
+** Reads, as the job's user in a read-only transaction, whether the user is
+** a member of the job's org, the org's head and the user's role (the
+** statement "hello" of SESSION_SQL: columns member, head_seq, role).
+** OUT: *res, freed by the caller.  CF_OK or the database's code.
+*/
+static int read_org_state(cf__pg *pg, const job *j, cf__pg_res **res) {
   char *sql = NULL;
-  cf__pg_res *res = NULL;
-  const char *as_user = NULL;
   char *as_user_sql = NULL;
+  const char *as_user = j->claims_json;
+  const char *params[1] = {j->org};
+  *res = NULL;
   int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
   if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "hello", &sql);
   if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
-  as_user = j->claims_json;
   if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
-  const char *params[1] = {j->org};
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, params, &res);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, params, res);
   if (rc == CF_OK) rc = cf__pg_commit(pg);
   if (rc != CF_OK) {
     cf__pg_rollback(pg);
+    cf__pg_res_free(*res);
+    *res = NULL;
+  }
+  cf__free(sql);
+  cf__free(as_user_sql);
+  return rc;
+}
+
+static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
+  cf__pg_res *res = NULL;
+  int rc = read_org_state(pg, j, &res);
+  if (rc != CF_OK) {
     reply_db_failure(srv, j, pg, rc);
     goto out;
   }
   if (cf__pg_nrows(res) != 1 || !cf__pg_bool(res, 0, 0)) {
-    reply_error(j, CF_WIRE_FORBIDDEN, "the user is not a member of this organization",
-                CF_WS_CLOSE_POLICY);
+    /* docs/protocol.md, lifecycle 1 and 9: a user who is not (or no longer)
+    ** a member gets ACCESS_REVOKED, so the node knows to stop syncing. */
+    cf_revoked r;
+    memset(&r, 0, sizeof r);
+    if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
+    r.message.p = "the user is not a member of this organization";
+    r.message.n = strlen(r.message.p);
+    cf__buf_reset(&j->out);
+    if (cf__encode_revoked(&r, &j->out) != CF_OK) cf__buf_reset(&j->out);
+    j->close_code = CF_WS_CLOSE_POLICY;
     goto out;
   }
   cf_welcome w;
@@ -325,8 +357,6 @@ static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
   j->ok = 1;
 out:
   cf__pg_res_free(res);
-  cf__free(sql);
-  cf__free(as_user_sql);
 }
 
 static cf_reject_reason wire_reason(cf__push_reason r) {
@@ -375,7 +405,19 @@ static void run_push(cf_server *srv, cf__pg *pg, job *j) {
   cf_push_reply reply;
   memset(&reply, 0, sizeof reply);
   reply.batch_seq = p->batch_seq;
-  reply.head_seq = 0;
+  /* The head once the batch committed (docs/protocol.md, lifecycle 5: a
+  ** pull up to it includes the batch).  Read after the commit, so it covers
+  ** every number the batch took.  If it cannot be read the session fails
+  ** and the client's retry of the batch is answered from the record. */
+  cf__pg_res *state = NULL;
+  rc = read_org_state(pg, j, &state);
+  if (rc != CF_OK) {
+    reply_db_failure(srv, j, pg, rc);
+    goto out;
+  }
+  const char *head = cf__pg_nrows(state) == 1 ? cf__pg_value(state, 0, 1) : NULL;
+  reply.head_seq = head ? strtoull(head, NULL, 10) : 0;
+  cf__pg_res_free(state);
   reply.results = wire;
   reply.nresults = p->nchanges;
   if (cf__encode_push_result(&reply, &j->out) != CF_OK) {
@@ -463,13 +505,6 @@ static void run_pull(cf_server *srv, cf__pg *pg, job *j) {
 out:
   cf__pull_page_free(&page);
 }
-
-typedef struct worker_arg {
-  cf_server *srv; /* the server */
-  int index;      /* worker number, for logs */
-} worker_arg;
-
-static worker_arg worker_args[MAX_WORKERS];
 
 static void worker_main(void *arg) {
   worker_arg *wa = arg;
@@ -746,7 +781,8 @@ static void on_http(void *ctx, cf__ws_http *req) {
   if (strcmp(path, "/health") == 0) {
     if (strcmp(cf__ws_http_method(req), "GET") != 0 &&
         strcmp(cf__ws_http_method(req), "HEAD") != 0) {
-      static const char body[] = "{\"error\":\"method_not_allowed\",\"message\":\"use GET\"}";
+      static const char body[] =
+          "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"use GET\"}}";
       (void)cf__ws_http_add_header(req, "Allow", "GET, HEAD");
       (void)cf__ws_http_respond(req, 405, "application/json", body, sizeof body - 1);
       return;
@@ -762,8 +798,8 @@ static void on_http(void *ctx, cf__ws_http *req) {
     (void)cf__ws_http_respond(req, db_ok ? 200 : 503, "application/json", body, (size_t)n);
     return;
   }
-  if (srv->http_fn != NULL && srv->http_fn(srv->http_ctx, req) == CF_OK) return;
-  static const char nf[] = "{\"error\":\"not_found\",\"message\":\"no such route\"}";
+  if (srv->http.on_http != NULL && srv->http.on_http(srv->http.ctx, req) == CF_OK) return;
+  static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\"}}";
   (void)cf__ws_http_respond(req, 404, "application/json", nf, sizeof nf - 1);
 }
 
@@ -852,6 +888,12 @@ static void tick(cf_server *srv) {
     (void)start_listener(srv, 1);
 }
 
+/* A request the HTTP module took lost its connection. */
+static void on_http_cancel(void *ctx, cf__ws_http *req) {
+  cf_server *srv = ctx;
+  if (srv->http.on_cancel != NULL) srv->http.on_cancel(srv->http.ctx, req);
+}
+
 /* --- public API ---------------------------------------------------------- */
 
 int cf_server_new(cf_server **out) {
@@ -900,9 +942,15 @@ void cf_server_set_auth(cf_server *srv, cf_auth *auth) {
   srv->auth = auth;
 }
 
-void cf__server_set_http(cf_server *srv, cf_server_http_fn fn, void *ctx) {
-  srv->http_fn = fn;
-  srv->http_ctx = ctx;
+int cf__server_set_http(cf_server *srv, const cf__server_http_hooks *hooks) {
+  if (srv->http.on_http != NULL || srv->ws != NULL) return CF_MISUSE;
+  srv->http = *hooks;
+  return CF_OK;
+}
+
+int cf__server_post(cf_server *srv, void (*fn)(void *arg), void *arg) {
+  if (srv->ws == NULL) return CF_MISUSE;
+  return cf__ws_server_post(srv->ws, fn, arg);
 }
 
 const char *cf__server_database_url(const cf_server *srv) { return srv->database_url; }
@@ -936,12 +984,13 @@ int cf_server_start(cf_server *srv) {
   cfg.limits.max_message = MAX_FRAME_BYTES;
   cfg.http.ctx = srv;
   cfg.http.on_http = on_http;
+  cfg.http.on_http_cancel = on_http_cancel;
   rc = cf__ws_server_new(&cfg, &srv->ws, err, sizeof err);
   if (rc != CF_OK) return fail(srv, rc, "%s", err);
   for (int i = 0; i < srv->nworkers; i++) {
-    worker_args[i].srv = srv;
-    worker_args[i].index = i;
-    rc = cf__thread_start(worker_main, &worker_args[i], &srv->threads[i]);
+    srv->wargs[i].srv = srv;
+    srv->wargs[i].index = i;
+    rc = cf__thread_start(worker_main, &srv->wargs[i], &srv->threads[i]);
     if (rc != CF_OK) return fail(srv, rc, "cannot start worker threads%s", "");
     srv->nthreads++;
   }
@@ -986,6 +1035,10 @@ void cf_server_free(cf_server *srv) {
   ** back); queued jobs never started, so clients retry them. */
   for (int i = 0; i < srv->nthreads; i++) cf__thread_join(srv->threads[i]);
   stop_listener(srv);
+  /* The HTTP module stops before the transport goes, which then drops the
+  ** requests the module still held without calling back into it. */
+  if (srv->http.on_free != NULL) srv->http.on_free(srv->http.ctx);
+  memset(&srv->http, 0, sizeof srv->http);
   cf__ws_server_free(srv->ws);
   while (srv->queue_head) {
     job *j = srv->queue_head;

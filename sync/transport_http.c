@@ -152,15 +152,18 @@ static void encode_into(char *out, size_t *n, const char *s) {
 /*
 ** Copies the query parameters out of lws (each fragment is one decoded
 ** "name=value") and rebuilds an encoded query string.  CF_OK, CF_NOMEM,
-** CF_TOOBIG (too many parameters).
+** CF_TOOBIG (too many parameters, or one too long).
 */
 static int copy_query(cf__ws_http *req, struct lws *wsi) {
-  char frag[4096];
+  char frag[8192 + 1]; /* lws keeps at most 8192 bytes of headers in all */
   size_t total = 1;
   for (int i = 0;; i++) {
+    int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (flen <= 0) break;
+    if ((size_t)flen >= sizeof frag) return CF_TOOBIG;
     int n =
         lws_hdr_copy_fragment(wsi, frag, (int)sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (n < 0) break;
+    if (n < 0) return CF_TOOBIG;
     if (req->n_params == MAX_QUERY_PARAMS) return CF_TOOBIG;
     char *eq = strchr(frag, '=');
     qparam *p = &req->params[req->n_params];
@@ -195,11 +198,25 @@ static long long parse_length(const char *v) {
   return digits == 0 || *v != '\0' ? -2 : n;
 }
 
-/* Answers now from inside the transport, e.g. 413; closes afterwards. */
+/* The error code the API's one JSON error shape uses for a status. */
+static const char *status_code_name(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 404: return "not_found";
+    case 411: return "length_required";
+    case 413: return "payload_too_large";
+    case 503: return "unavailable";
+    default: return "error";
+  }
+}
+
+/* Answers now from inside the transport, e.g. 413; closes afterwards.  The
+** body has the API's one error shape (docs/rest-api.md). */
 static void answer_and_close(cf__ws_http *req, int status, const char *msg) {
   req->close_after = 1;
-  char body[160];
-  int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", msg);
+  char body[200];
+  int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                   status_code_name(status), msg);
   req->given = 0; /* the caller never saw it */
   if (cf__ws_http_respond(req, status, "application/json", body, (size_t)n) != CF_OK)
     lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -210,8 +227,8 @@ static void dispatch(cf__ws_http *req) {
   req->state = ST_WAITING;
   if (ep->http.on_http == NULL) {
     req->given = 0;
-    (void)cf__ws_http_respond(req, 404, "application/json", "{\"error\":\"not found\"}",
-                              21);
+    static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"not found\"}}";
+    (void)cf__ws_http_respond(req, 404, "application/json", nf, sizeof nf - 1);
     return;
   }
   lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
@@ -267,7 +284,7 @@ static int http_begin(struct lws *wsi) {
   if (ep->draining) {
     answer_and_close(req, 503, "server shutting down");
   } else if (qrc == CF_TOOBIG) {
-    answer_and_close(req, 400, "too many query parameters");
+    answer_and_close(req, 400, "too many or too long query parameters");
   } else if (length == -2) {
     answer_and_close(req, 400, "malformed content-length");
   } else if (has_te) {

@@ -33,7 +33,10 @@
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/codec.h"
+#include "core/row.h"
+#include "core/schema.h"
 #include "core/uuid.h"
+#include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
 #include "sync/transport.h"
@@ -163,9 +166,10 @@ static inline void sfx_server_stop(sync_fx *f) {
 
 /*
 ** Opens a fixture: a fresh database, the demo seed if `seed`, the server
-** role, a running server.  Close with sfx_close (also on the failure path of
-** the test: call it from a cleanup helper before CHECKs that may fail is
-** not needed, the process exits after a failed test).
+** role, a running server.  Close it with sfx_close at the end of the test.
+** A failed CHECK skips that (the runner longjmps out of the test): ctest
+** runs every test in its own process, which ends right after the failure,
+** and the runner drops the test's database itself.
 */
 static inline void sfx_open(sync_fx *f, int seed) {
   memset(f, 0, sizeof *f);
@@ -336,6 +340,8 @@ typedef struct raw_client {
   uint8_t *msg[RAW_MAX_MSGS];   /* received messages (malloc'd copies) */
   size_t len[RAW_MAX_MSGS];     /* their lengths */
   int nmsg;                     /* how many */
+  int next;                     /* the next one raw_expect_frame reads */
+  cf_nodeid node;               /* the node id its HELLO names (random) */
 } raw_client;
 
 static inline int raw_on_open(void *ctx, cf__ws_session *s) {
@@ -377,10 +383,10 @@ static inline int raw_run_until(raw_client *c, int (*cond)(const raw_client *)) 
 
 static inline int raw_is_open_or_closed(const raw_client *c) { return c->open || c->closed; }
 static inline int raw_is_closed(const raw_client *c) { return c->closed; }
-static inline int raw_has_msg(const raw_client *c) { return c->nmsg > 0 || c->closed; }
 
 /* Connects to the fixture's server; the session must open.  max_message:
-** the client's own message limit (0: default). */
+** the client's own message limit (0: 16 MiB, so that oversized frames can
+** be sent). */
 static inline void raw_connect(raw_client *c, const sync_fx *f, size_t max_message) {
   memset(c, 0, sizeof *c);
   cf__ws_client_config cfg;
@@ -389,8 +395,9 @@ static inline void raw_connect(raw_client *c, const sync_fx *f, size_t max_messa
   cfg.ws.on_open = raw_on_open;
   cfg.ws.on_message = raw_on_message;
   cfg.ws.on_close = raw_on_close;
-  cfg.limits.max_message = max_message;
+  cfg.limits.max_message = max_message ? max_message : (size_t)16 << 20;
   char err[256];
+  CHECK_OK(cf__node_id_generate(&c->node));
   int rc = cf__ws_client_new(&cfg, &c->cli, err, sizeof err);
   CHECK_MSG(rc == CF_OK, "cf__ws_client_new: %s", err);
   cf__ws_session *s = NULL;
@@ -410,20 +417,27 @@ static inline void raw_send(raw_client *c, const void *bytes, size_t n) {
   CHECK_OK(cf__ws_send(c->s, bytes, n));
 }
 
-/* Waits for message number i (0-based) and decodes it into *out (borrowing
-** c's copy; free with cf__frame_free).  Fails the test if none comes. */
-static inline void raw_expect_frame(raw_client *c, int i, cf_frame *out) {
-  int64_t deadline = sfx_monotonic_ms() + 15000;
-  while (c->nmsg <= i && !c->closed && sfx_monotonic_ms() < deadline)
-    CHECK_OK(cf__ws_client_run_once(c->cli, 50));
-  CHECK_MSG(c->nmsg > i, "raw client: no message %d (closed=%d code=%d)", i, c->closed,
-            c->close_code);
-  char err[256];
-  int rc = cf__frame_decode(c->msg[i], c->len[i], NULL, out, err, sizeof err);
-  CHECK_MSG(rc == CF_OK, "raw client: message %d does not decode: %s", i, err);
+/* Waits for the next unread frame other than LIVE (which the server may
+** send at any time between others) and decodes it into *out (borrowing c's
+** copy; free with cf__frame_free).  Fails the test if none comes. */
+static inline void raw_expect_frame(raw_client *c, cf_frame *out) {
+  for (;;) {
+    int64_t deadline = sfx_monotonic_ms() + 15000;
+    while (c->nmsg <= c->next && !c->closed && sfx_monotonic_ms() < deadline)
+      CHECK_OK(cf__ws_client_run_once(c->cli, 50));
+    CHECK_MSG(c->nmsg > c->next, "raw client: no message %d (closed=%d code=%d)", c->next,
+              c->closed, c->close_code);
+    int i = c->next++;
+    char err[256];
+    int rc = cf__frame_decode(c->msg[i], c->len[i], NULL, out, err, sizeof err);
+    CHECK_MSG(rc == CF_OK, "raw client: message %d does not decode: %s", i, err);
+    if (out->type != CF_FRAME_LIVE) return;
+    cf__frame_free(out);
+  }
 }
 
-/* Sends HELLO for org as user (NULL: all-zero, take the token's subject). */
+/* Sends HELLO for org as user (NULL: all-zero, take the token's subject),
+** naming c->node as the node. */
 static inline void raw_hello(raw_client *c, const char *token, const char *org,
                              const char *user) {
   cf_hello h;
@@ -432,7 +446,7 @@ static inline void raw_hello(raw_client *c, const char *token, const char *org,
   h.proto_max = CF_PROTO_MAX;
   h.token.p = token;
   h.token.n = strlen(token);
-  CHECK_OK(cf__node_id_generate(&h.node));
+  h.node = c->node;
   CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
   if (user) CHECK_OK(cf__uuid_parse(user, strlen(user), &h.user));
   h.hlc = (cf_hlc)cf__now_ms() << 16;
@@ -451,24 +465,79 @@ static inline void raw_connect_welcomed(raw_client *c, const sync_fx *f, const c
   raw_connect(c, f, 0);
   raw_hello(c, token, org, NULL);
   cf_frame w;
-  raw_expect_frame(c, 0, &w);
+  raw_expect_frame(c, &w);
   CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s (%.*s)",
             cf__frame_type_name(w.type), w.type == CF_FRAME_ERROR ? (int)w.u.error.message.n : 0,
             w.type == CF_FRAME_ERROR ? w.u.error.message.p : "");
   cf__frame_free(&w);
 }
 
-/* Expects frame i to be ERROR with wire code `code`, then the session to
-** close. */
-static inline void raw_expect_error_and_close(raw_client *c, int i, unsigned code) {
+/* Expects the next frame to be ERROR with wire code `code`, then the
+** session to close. */
+static inline void raw_expect_error_and_close(raw_client *c, unsigned code) {
   cf_frame e;
-  raw_expect_frame(c, i, &e);
+  raw_expect_frame(c, &e);
   CHECK_MSG(e.type == CF_FRAME_ERROR, "expected ERROR, got %s", cf__frame_type_name(e.type));
   CHECK_MSG(e.u.error.code == code, "ERROR %s (%.*s), expected %s",
             cf__wire_error_name(e.u.error.code), (int)e.u.error.message.n, e.u.error.message.p,
             cf__wire_error_name(code));
   cf__frame_free(&e);
   CHECK_MSG(raw_run_until(c, raw_is_closed), "the server did not close the session");
+}
+
+/* --- hand-made PUSH frames ------------------------------------------------- */
+
+static inline void sfx_set_text(cf_change *c, const char *col, const char *text, const cf_ver *ver) {
+  int i = cf__schema_column_index(c->table, col);
+  CHECK(i >= 0);
+  cf_value v = text ? cf__value_text(text, strlen(text)) : cf__value_null();
+  CHECK_OK(cf__row_set(c, (unsigned)i, &v, ver));
+}
+
+/* A change of contact (org, id) setting first_name (and, for an insert,
+** every other cell and deleted = 0) with a fresh version of node `node`. */
+static inline void sfx_contact_change(cf_change *c, const cf_nodeid *node, const char *org,
+                                      const char *id, const char *first, int insert) {
+  cf__row_init(c, cf__schema_table_by_name("contacts"));
+  sfx_set_text(c, "org_id", org, NULL);
+  sfx_set_text(c, "id", id, NULL);
+  cf_ver v;
+  cf__ver_make(CF_HLC_MAKE(cf__now_ms(), 0), node, &v);
+  sfx_set_text(c, "first_name", first, &v);
+  if (insert) {
+    sfx_set_text(c, "last_name", NULL, &v);
+    sfx_set_text(c, "email", NULL, &v);
+    sfx_set_text(c, "phone", NULL, &v);
+    sfx_set_text(c, "company", NULL, &v);
+    sfx_set_text(c, "tags", "[]", &v);
+    sfx_set_text(c, "metadata", "{}", &v);
+    sfx_set_text(c, "created_at", "2026-11-28T16:00:00.000000Z", &v);
+    sfx_set_text(c, "updated_at", "2026-11-28T16:00:00.000000Z", &v);
+    cf__row_set_deleted(c, 0, &v);
+  }
+}
+
+/* Sends PUSH(batch, changes) on a welcomed raw session and decodes the
+** answer, which must be its PUSH_RESULT, into *out. */
+static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *ch, size_t n,
+                                cf_frame *out) {
+  cf_push p;
+  memset(&p, 0, sizeof p);
+  p.batch_seq = batch;
+  p.changes = ch;
+  p.nchanges = n;
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  CHECK_OK(cf__encode_push(&p, &b));
+  raw_send(c, b.p, b.len);
+  cf__buf_free(&b);
+  raw_expect_frame(c, out);
+  CHECK_MSG(out->type == CF_FRAME_PUSH_RESULT, "expected PUSH_RESULT, got %s (%.*s)",
+            cf__frame_type_name(out->type),
+            out->type == CF_FRAME_ERROR ? (int)out->u.error.message.n : 0,
+            out->type == CF_FRAME_ERROR ? out->u.error.message.p : "");
+  CHECK_EQ(out->u.push_result.batch_seq, batch);
+  CHECK_EQ(out->u.push_result.nresults, n);
 }
 
 #endif /* CF_SYNC_FIXTURE_H */

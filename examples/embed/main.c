@@ -19,7 +19,8 @@
 /* Prints one outbox entry. */
 static int print_change(void *ctx, const cf_change_info *c) {
   int *count = ctx;
-  printf("  #%lld %-9s %s  columns: %s\n", (long long)c->seq, c->table, c->row_id, c->columns);
+  printf("  #%lld %-9s %s  columns: %s\n", (long long)c->seq, c->table, c->row_id,
+         c->columns);
   (*count)++;
   return 0;
 }
@@ -59,10 +60,11 @@ int main(void) {
     status = fail(node, "insert contacts", rc);
     goto out;
   }
-  if ((rc = cf_node_prepare(node,
-                            "INSERT INTO deals (contact_id, title, value, stage)"
-                            " SELECT id, ?1, ?2, 'proposal' FROM contacts WHERE email = ?3",
-                            &st)) != CF_OK ||
+  if ((rc = cf_node_prepare(
+           node,
+           "INSERT INTO deals (contact_id, title, value, stage)"
+           " SELECT id, ?1, ?2, 'proposal' FROM contacts WHERE email = ?3",
+           &st)) != CF_OK ||
       (rc = cf_stmt_bind_text(st, 1, "Analytical engine")) != CF_OK ||
       (rc = cf_stmt_bind_text(st, 2, "1843.5")) != CF_OK ||
       (rc = cf_stmt_bind_text(st, 3, "ada@example.com")) != CF_OK ||
@@ -74,11 +76,12 @@ int main(void) {
   st = NULL;
 
   /* Reads: the views show the org's live rows, without sync metadata. */
-  if ((rc = cf_node_prepare(node,
-                            "SELECT c.first_name, coalesce(c.email, '-'), d.title, d.value, "
-                            "d.stage FROM contacts c LEFT JOIN deals d ON d.contact_id = c.id "
-                            "ORDER BY c.first_name",
-                            &st)) != CF_OK) {
+  if ((rc = cf_node_prepare(
+           node,
+           "SELECT c.first_name, coalesce(c.email, '-'), d.title, d.value, "
+           "d.stage FROM contacts c LEFT JOIN deals d ON d.contact_id = c.id "
+           "ORDER BY c.first_name",
+           &st)) != CF_OK) {
     status = fail(node, "select", rc);
     goto out;
   }
@@ -86,8 +89,9 @@ int main(void) {
   printf("contacts and deals:\n");
   while ((rc = cf_stmt_step(st)) == CF_OK) {
     const char *title = cf_stmt_column_text(st, 2);
-    printf("  %-6s %-16s %s%s%s %s\n", cf_stmt_column_text(st, 0), cf_stmt_column_text(st, 1),
-           title ? title : "(no deal)", title ? " " : "", title ? cf_stmt_column_text(st, 3) : "",
+    printf("  %-6s %-16s %s%s%s %s\n", cf_stmt_column_text(st, 0),
+           cf_stmt_column_text(st, 1), title ? title : "(no deal)", title ? " " : "",
+           title ? cf_stmt_column_text(st, 3) : "",
            title ? cf_stmt_column_text(st, 4) : "");
     rows++;
   }
@@ -107,8 +111,8 @@ int main(void) {
     goto out;
   }
   if (rows != 2 || waiting != 3 || changes != 3) {
-    fprintf(stderr, "embed: expected 2 rows and 3 changes, got %d rows, %lld changes\n", rows,
-            (long long)waiting);
+    fprintf(stderr, "embed: expected 2 rows and 3 changes, got %d rows, %lld changes\n",
+            rows, (long long)waiting);
     goto out;
   }
   status = 0;

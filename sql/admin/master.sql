@@ -141,3 +141,18 @@ UNION ALL SELECT 'appointments', count(*) FROM public.appointments
 UNION ALL SELECT 'messages', count(*) FROM public.messages
 UNION ALL SELECT 'automations', count(*) FROM public.automations
 UNION ALL SELECT 'daily_metrics', count(*) FROM public.daily_metrics;
+
+-- @name server_role_statements
+-- $1 role name, $2 password (NULL: keep).  The statements that make $1 a
+-- login the sync server may use: not a superuser, no BYPASSRLS, a member of
+-- authenticator (to SET ROLE authenticated) and cf_sync_server (to write
+-- pushed versions).  Run each in order.
+SELECT s.stmt FROM (VALUES
+  (1, CASE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)
+           THEN format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS', $1) END),
+  (2, CASE WHEN $2::text IS NOT NULL
+           THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1, $2) END),
+  (3, format('GRANT authenticator, cf_sync_server TO %I', $1))
+) AS s(n, stmt)
+WHERE s.stmt IS NOT NULL
+ORDER BY s.n

@@ -31,11 +31,14 @@
 --   * A sync push (sync/master_sync.c): the server reserves a range of
 --     sequence numbers with cf_sync.push_begin, publishes the range start in
 --     the transaction-local setting cf.push_seq_lo, and writes the merged
---     rows with their versions and a cf_seq from the range.  The trigger
---     keeps such rows as given -- only when the session's login role is a
---     member of cf_sync_server (so an app that sets cf.push_seq_lo itself
---     still gets master versions) and only for rows whose cf_seq is in the
---     range (rows changed by cascades get master versions).
+--     rows with their versions and a cf_seq from the range.  Such rows are
+--     kept as given -- only when the session's login role is a member of
+--     cf_sync_server (so an app that sets cf.push_seq_lo itself still gets
+--     master versions) and only for rows whose cf_seq is in the range (rows
+--     changed by cascades get master versions).  The test is the stamp
+--     triggers' WHEN clause, evaluated by the executor without calling
+--     PL/pgSQL, so a pushed row costs no trigger call (zz_cf_sync_keep_
+--     updated_at only fires when set_updated_at must be undone).
 --   * Deletes are hard deletes; an AFTER DELETE trigger writes a tombstone
 --     (org, table number, id, version of the delete, cf_seq) so deletes
 --     made with SQL or by cascades sync too.  cf_sync.purge_tombstones drops
@@ -172,23 +175,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
 $$;
 
 -- ---------------------------------------------------------------------------
--- The stamp trigger: BEFORE INSERT OR UPDATE on the nine org-bound tables.
--- TG_ARGV[0] is the table number, TG_ARGV[1..ncols] the column names in
--- core/schema.c order.  Its name sorts after "<table>_set_updated_at", so
--- it sees updated_at as that trigger left it.
+-- The stamp trigger: BEFORE INSERT and BEFORE UPDATE on the nine org-bound
+-- tables, for direct writes only: the triggers' WHEN clause (evaluated by
+-- the executor, no PL/pgSQL call) skips the rows a sync push writes (see
+-- push_row below), which keeps pushes cheap.  TG_ARGV[0] is the table
+-- number, TG_ARGV[1..ncols] the column names in core/schema.c order.  Its
+-- names sort after "<table>_set_updated_at", so it sees updated_at as that
+-- trigger left it.
 CREATE FUNCTION cf_sync.stamp_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   ncols int := TG_NARGS - 1;
   org uuid;
-  lo bigint;
   t record;
   ver bytea;
   vers bytea;
   n jsonb;
   o jsonb;
   col text;
-  ua int;
 BEGIN
   IF TG_TABLE_NAME = 'organizations' THEN
     org := NEW.id;
@@ -205,26 +209,6 @@ BEGIN
       RAISE EXCEPTION 'clientflow: the key of a row cannot change' USING ERRCODE = '23514',
         CONSTRAINT = 'cf_sync_key_immutable';
     END IF;
-  END IF;
-
-  -- A pushed row: keep its versions and sequence number.  (The setting is
-  -- tested first and inline: this is the per-row cost of every push.)
-  lo := nullif(current_setting('cf.push_seq_lo', true), '')::bigint;
-  IF lo IS NOT NULL AND NEW.cf_seq IS NOT NULL AND NEW.cf_seq >= lo
-     AND (TG_OP = 'INSERT' OR NEW.cf_seq IS DISTINCT FROM OLD.cf_seq)
-     AND length(NEW.cf_versions) = (ncols + 1) * 24
-     AND pg_has_role(session_user, 'cf_sync_server', 'MEMBER') THEN
-    -- set_updated_at replaced an unchanged updated_at by now(); the push
-    -- did not write that column (same version), so undo that.  updated_at
-    -- is the last column of every table.
-    IF TG_OP = 'UPDATE' AND TG_ARGV[ncols] = 'updated_at' THEN
-      ua := ncols - 1;
-      IF substring(NEW.cf_versions FROM ua * 24 + 1 FOR 24)
-         = substring(OLD.cf_versions FROM ua * 24 + 1 FOR 24) THEN
-        NEW.updated_at := OLD.updated_at;
-      END IF;
-    END IF;
-    RETURN NEW;
   END IF;
 
   -- A direct write: versions from the master's clock.
@@ -362,6 +346,15 @@ BEGIN
   RETURN NEW;
 END $$;
 
+-- A pushed update that did not write updated_at (its version is unchanged):
+-- undo set_updated_at's now().  Fired only for such rows (WHEN clause).
+CREATE FUNCTION cf_sync.keep_updated_at() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  NEW.updated_at := OLD.updated_at;
+  RETURN NEW;
+END $$;
+
 -- A new membership brings the member's users row into the org's cursor.
 CREATE FUNCTION cf_sync.membership_user_seq() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -380,6 +373,8 @@ DO $$
 DECLARE
   spec record;
   cols text;
+  ncols int;
+  push_row text;
 BEGIN
   FOR spec IN
     SELECT * FROM (VALUES
@@ -389,7 +384,8 @@ BEGIN
   LOOP
     -- The column names in table order (= core/schema.c order), before the
     -- sync columns are added.
-    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum), count(*)
+      INTO cols, ncols
     FROM pg_catalog.pg_attribute AS a
     WHERE a.attrelid = format('public.%I', spec.name)::regclass
       AND a.attnum > 0 AND NOT a.attisdropped;
@@ -402,9 +398,28 @@ BEGIN
       EXECUTE format('ALTER TABLE public.%I ALTER COLUMN cf_versions SET NOT NULL', spec.name);
     ELSE
       EXECUTE format('ALTER TABLE public.%I ADD COLUMN cf_seq bigint', spec.name);
-      EXECUTE format('CREATE TRIGGER zz_cf_sync_stamp BEFORE INSERT OR UPDATE ON public.%I '
-                     'FOR EACH ROW EXECUTE FUNCTION cf_sync.stamp_row(%s, %s)',
-                     spec.name, spec.no, cols);
+      -- push_row: the row is written by a sync push of this transaction
+      -- (login role in cf_sync_server, cf_seq in the reserved range, full
+      -- versions): its versions and cf_seq are kept as given.
+      push_row := format('coalesce(NEW.cf_seq >= coalesce(nullif(pg_catalog.current_setting('
+                         '''cf.push_seq_lo'', true), '''')::bigint, 9223372036854775807) '
+                         'AND length(NEW.cf_versions) = %s '
+                         'AND pg_catalog.pg_has_role(session_user, ''cf_sync_server'', '
+                         '''MEMBER''), false)', (ncols + 1) * 24);
+      EXECUTE format('CREATE TRIGGER zz_cf_sync_stamp_insert BEFORE INSERT ON public.%I '
+                     'FOR EACH ROW WHEN (NOT %s) EXECUTE FUNCTION cf_sync.stamp_row(%s, %s)',
+                     spec.name, push_row, spec.no, cols);
+      EXECUTE format('CREATE TRIGGER zz_cf_sync_stamp_update BEFORE UPDATE ON public.%I '
+                     'FOR EACH ROW WHEN (NOT (%s AND NEW.cf_seq IS DISTINCT FROM OLD.cf_seq)) '
+                     'EXECUTE FUNCTION cf_sync.stamp_row(%s, %s)',
+                     spec.name, push_row, spec.no, cols);
+      -- updated_at is the last column of every table.
+      EXECUTE format('CREATE TRIGGER zz_cf_sync_keep_updated_at BEFORE UPDATE ON public.%I '
+                     'FOR EACH ROW WHEN (%s AND NEW.cf_seq IS DISTINCT FROM OLD.cf_seq '
+                     'AND substring(NEW.cf_versions FROM %s FOR 24) '
+                     '= substring(OLD.cf_versions FROM %s FOR 24)) '
+                     'EXECUTE FUNCTION cf_sync.keep_updated_at()',
+                     spec.name, push_row, (ncols - 1) * 24 + 1, (ncols - 1) * 24 + 1);
       EXECUTE format('CREATE TRIGGER zz_cf_sync_tombstone AFTER DELETE ON public.%I '
                      'FOR EACH ROW EXECUTE FUNCTION cf_sync.record_tombstone(%s, %s)',
                      spec.name, spec.no, cols);

@@ -24,34 +24,15 @@ SELECT count(*) FROM cf_outbox
 -- name: outbox_list
 SELECT seq, tx, tbl, rid, mask, batch FROM cf_outbox ORDER BY seq LIMIT ?1
 
--- name: outbox_next
-SELECT seq, tx, tbl, rid, mask FROM cf_outbox WHERE batch = 0 AND seq > ?1
-  ORDER BY seq LIMIT 1
-
--- name: outbox_mark
-UPDATE cf_outbox SET batch = ?2 WHERE seq = ?1
-
 -- name: outbox_unmark_all
 UPDATE cf_outbox SET batch = 0 WHERE batch <> 0
 
--- name: outbox_get
-SELECT tx, tbl, rid, mask, batch FROM cf_outbox WHERE seq = ?1
-
--- name: outbox_delete
-DELETE FROM cf_outbox WHERE seq = ?1
-
--- name: outbox_append
-INSERT INTO cf_outbox (seq, tx, tbl, rid, mask) VALUES (?1, ?1, ?2, ?3, ?4)
-
--- name: outbox_max_seq
-SELECT max(seq) FROM cf_outbox
+-- name: conflict_insert
+INSERT INTO cf_conflicts (seq, tx, tbl, rid, mask, code, message, at_ms)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 
 -- name: conflict_count
 SELECT count(*) FROM cf_conflicts
-
--- name: conflict_from_outbox
-INSERT INTO cf_conflicts (seq, tx, tbl, rid, mask, code, message, at_ms)
-  SELECT seq, tx, tbl, rid, mask, ?2, ?3, ?4 FROM cf_outbox WHERE seq = ?1
 
 -- name: conflict_list
 SELECT id, seq, tx, tbl, rid, mask, code, message, at_ms FROM cf_conflicts
@@ -87,3 +68,45 @@ PRAGMA journal_mode
 
 -- name: has_meta
 SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'cf_meta'
+
+-- Per-table statements: {t} is replaced by the table's name (store/ddl.c).
+-- The pending-change columns (_seq, _tx, _mask, _batch, _sent) are the
+-- outbox; see docs/replica.md.
+
+-- name: t_pending_next
+-- A row whose earlier change still awaits its answer (_sent) is not sent
+-- again until that answer arrives: at most one change per row in flight.
+SELECT rid, _seq, _tx, _mask FROM "cf_{t}"
+  WHERE _seq > ?1 AND _seq IS NOT NULL AND _batch = 0 AND _sent IS NULL
+  ORDER BY _seq LIMIT 1
+
+-- name: t_mark
+UPDATE "cf_{t}" SET _batch = ?2 WHERE rid = ?1
+
+-- name: t_unmark
+UPDATE "cf_{t}" SET _batch = 0, _sent = NULL
+  WHERE _seq IS NOT NULL AND (_batch <> 0 OR _sent IS NOT NULL)
+
+-- name: t_find_seq
+SELECT rid, _tx, _mask FROM "cf_{t}" WHERE _seq = ?1 AND _seq IS NOT NULL
+
+-- name: t_find_sent
+SELECT rid, _tx, _mask FROM "cf_{t}" WHERE _sent = ?1 AND _sent IS NOT NULL
+
+-- name: t_clear_seq
+UPDATE "cf_{t}" SET _seq = NULL, _tx = NULL, _mask = NULL, _batch = 0 WHERE rid = ?1
+
+-- name: t_clear_sent
+UPDATE "cf_{t}" SET _sent = NULL WHERE rid = ?1
+
+-- name: t_requeue
+UPDATE "cf_{t}" SET _v = ?2,
+  _sent = CASE WHEN _seq IS NOT NULL AND _batch <> 0 THEN _seq ELSE _sent END,
+  _seq = ?3, _tx = ?3, _mask = coalesce(_mask, 0) | ?4, _batch = 0
+  WHERE rid = ?1
+
+-- name: t_set_v
+UPDATE "cf_{t}" SET _v = ?2 WHERE rid = ?1
+
+-- name: t_max_seq
+SELECT max(_seq) FROM "cf_{t}" WHERE _seq IS NOT NULL

@@ -31,7 +31,8 @@
 #define USER_1 "0190a000-0000-7000-8000-000000000001" /* owner of A */
 #define USER_2 "0190a000-0000-7000-8000-000000000002" /* member of A */
 #define USER_3 "0190a000-0000-7000-8000-000000000003" /* owner of B */
-#define CLAIMS(u) "{\"sub\":\"" u "\",\"role\":\"authenticated\",\"aud\":\"authenticated\"}"
+#define CLAIMS(u)                                                                        \
+  "{\"sub\":\"" u "\",\"role\":\"authenticated\",\"aud\":\"authenticated\"}"
 #define T0 "2026-11-28T16:00:00.000000Z"
 
 typedef struct fx {
@@ -95,7 +96,8 @@ static void fx_open(fx *f) {
                "INSERT INTO users (id, email) VALUES ('" USER_1 "', 'u1@a.test'), "
                "('" USER_2 "', 'u2@a.test'), ('" USER_3 "', 'u3@b.test');"
                "INSERT INTO memberships (org_id, user_id, role) VALUES "
-               "('" ORG_A "', '" USER_1 "', 'owner'), ('" ORG_A "', '" USER_2 "', 'member'), "
+               "('" ORG_A "', '" USER_1 "', 'owner'), ('" ORG_A "', '" USER_2
+               "', 'member'), "
                "('" ORG_B "', '" USER_3 "', 'owner')");
   f->server = connect_or_fail(f->srv_url);
 }
@@ -129,7 +131,8 @@ static void set_text(cf_change *c, const char *col, const char *text, const cf_v
 }
 
 /* A change of table `table` for key (org, id) with no data cells yet. */
-static void change_init(cf_change *c, const char *table, const char *org, const char *id) {
+static void change_init(cf_change *c, const char *table, const char *org,
+                        const char *id) {
   const cf_table *t = cf__schema_table_by_name(table);
   CHECK(t != NULL);
   cf__row_init(c, t);
@@ -138,8 +141,8 @@ static void change_init(cf_change *c, const char *table, const char *org, const 
 }
 
 /* A full insert of a contact (every cell, deleted = 0) with version ver. */
-static void contact_insert(cf_change *c, const char *org, const char *id, const char *first,
-                           const char *email, const cf_ver *ver) {
+static void contact_insert(cf_change *c, const char *org, const char *id,
+                           const char *first, const char *email, const cf_ver *ver) {
   change_init(c, "contacts", org, id);
   set_text(c, "first_name", first, ver);
   set_text(c, "last_name", NULL, ver);
@@ -159,16 +162,17 @@ static void new_id(char out[CF_UUID_TEXT_LEN]) {
   cf__uuid_format(&u, out);
 }
 
-static int push(fx *f, const char *claims, const char *org, unsigned char node, uint64_t batch,
-                const cf_change *ch, size_t n, cf__push_result *res, cf__push_info *info) {
+static int push(fx *f, const char *claims, const char *org, unsigned char node,
+                uint64_t batch, const cf_change *ch, size_t n, cf__push_result *res,
+                cf__push_info *info) {
   cf_nodeid nid = node_id(node);
   return cf__master_push(f->server, claims, org, &nid, batch, ch, n, res, info);
 }
 
 #define CHECK_RESULT(r, st, why)                                                         \
-  CHECK_MSG((r).status == (st) && (r).reason == (why),                                  \
-            "result %d/%s (%s), expected %d/%s", (int)(r).status,                       \
-            cf__push_reason_name((r).reason), (r).detail, (int)(st),                    \
+  CHECK_MSG((r).status == (st) && (r).reason == (why),                                   \
+            "result %d/%s (%s), expected %d/%s", (int)(r).status,                        \
+            cf__push_reason_name((r).reason), (r).detail, (int)(st),                     \
             cf__push_reason_name(why))
 
 /* Pulls everything of org after cursor (pages of limit) into a fresh page
@@ -202,7 +206,8 @@ static void cell_text(const cf_row *row, const char *col, char *out, size_t outl
 }
 
 /* Finds the last item in page of table with id; NULL if none. */
-static const cf__pull_item *find_item(const cf__pull_page *p, const char *table, const char *id) {
+static const cf__pull_item *find_item(const cf__pull_page *p, const char *table,
+                                      const char *id) {
   const cf__pull_item *found = NULL;
   for (size_t i = 0; i < p->n; i++) {
     char idt[64];
@@ -248,7 +253,8 @@ CF_TEST(test_master_push_applies_rows_and_pull_returns_them_unchanged) {
   CHECK(find_item(&page, "users", USER_1) != NULL);
   CHECK(find_item(&page, "users", USER_2) != NULL);
   CHECK(find_item(&page, "users", USER_3) == NULL);
-  for (size_t i = 1; i < page.n; i++) CHECK(page.items[i - 1].seq <= page.items[i].seq);
+  for (size_t i = 1; i < page.n; i++)
+    CHECK(page.items[i - 1].seq <= page.items[i].seq);
   cf__pull_page_free(&page);
 
   /* Org B sees none of it. */
@@ -305,6 +311,11 @@ CF_TEST(test_master_merges_per_column_with_core_merge) {
            "SELECT last_name || '/' || phone FROM contacts WHERE id = '%s'", id);
   query_str(f.admin, sql, val, sizeof val);
   CHECK_STR(val, "Smith/555");
+  /* The pushes did not write updated_at: set_updated_at's now() is undone,
+  ** so the master keeps the value its version belongs to. */
+  snprintf(sql, sizeof sql,
+           "SELECT (updated_at = '" T0 "')::int FROM contacts WHERE id = '%s'", id);
+  CHECK_EQ(query_num(f.admin, sql), 1);
 
   /* Same column: the newer version wins, whatever the arrival order. */
   cf_ver late = ver_at(2, -1000, 0), early = ver_at(1, -2000, 0);
@@ -338,12 +349,14 @@ CF_TEST(test_master_push_rejects_row_of_other_org) {
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL));
   CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_WRONG_ORG);
   CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
-  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"), 0);
+  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"),
+           0);
 
   /* Pushing for org B (not a member) is refused by membership and RLS. */
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_B, 1, 1, ch, 1, res, NULL));
   CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_PERMISSION);
-  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"), 0);
+  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"),
+           0);
   fx_close(&f);
 }
 
@@ -363,11 +376,14 @@ CF_TEST(test_master_push_rejects_moving_row_to_other_org) {
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, &ch, 1, &res, NULL));
   CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_WRONG_ORG);
   char sql[200];
-  snprintf(sql, sizeof sql, "SELECT count(*) FROM contacts WHERE id = '%s' AND org_id = '" ORG_A
-           "' AND first_name = 'Ann'", id);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM contacts WHERE id = '%s' AND org_id = '" ORG_A
+           "' AND first_name = 'Ann'",
+           id);
   CHECK_EQ(query_num(f.admin, sql), 1);
   /* Direct SQL cannot move it either. */
-  snprintf(sql, sizeof sql, "UPDATE contacts SET org_id = '" ORG_B "' WHERE id = '%s'", id);
+  snprintf(sql, sizeof sql, "UPDATE contacts SET org_id = '" ORG_B "' WHERE id = '%s'",
+           id);
   CHECK(cf__pg_exec(f.admin, sql) == CF_CONSTRAINT);
   fx_close(&f);
 }
@@ -395,7 +411,8 @@ CF_TEST(test_master_revoked_member_push_rejected_and_pull_says_revoked) {
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 100, &page));
   int tomb = 0;
   for (size_t i = 0; i < page.n; i++)
-    if (page.items[i].row.table->number == 2 && cf__row_is_deleted(&page.items[i].row)) tomb++;
+    if (page.items[i].row.table->number == 2 && cf__row_is_deleted(&page.items[i].row))
+      tomb++;
   CHECK_EQ(tomb, 1);
   cf__pull_page_free(&page);
   fx_close(&f);
@@ -433,10 +450,10 @@ CF_TEST(test_master_one_bad_row_does_not_sink_the_batch) {
     new_id(ids[i]);
     contact_insert(&ch[i], ORG_A, ids[i], "Ok", NULL, &v);
   }
-  set_text(&ch[7], "email", "not-an-email", &v);      /* CHECK constraint */
-  set_text(&ch[19], "first_name", NULL, &v);          /* NOT NULL */
-  set_text(&ch[23], "created_at", "yesterday", &v);   /* not canonical */
-  set_text(&ch[31], "tags", "{a,b}", &v);             /* not canonical */
+  set_text(&ch[7], "email", "not-an-email", &v);    /* CHECK constraint */
+  set_text(&ch[19], "first_name", NULL, &v);        /* NOT NULL */
+  set_text(&ch[23], "created_at", "yesterday", &v); /* not canonical */
+  set_text(&ch[31], "tags", "{a,b}", &v);           /* not canonical */
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 1, 1, ch, N, res, NULL));
   for (int i = 0; i < N; i++) {
     if (i == 7 || i == 19) {
@@ -460,7 +477,8 @@ CF_TEST(test_master_one_bad_row_does_not_sink_the_batch) {
   set_text(&a, "action", "send_email", &v);
   set_text(&a, "config", "{}", &v);
   cf_value one = cf__value_int(1);
-  CHECK_OK(cf__row_set(&a, (unsigned)cf__schema_column_index(a.table, "enabled"), &one, &v));
+  CHECK_OK(
+      cf__row_set(&a, (unsigned)cf__schema_column_index(a.table, "enabled"), &one, &v));
   set_text(&a, "created_at", T0, &v);
   set_text(&a, "updated_at", T0, &v);
   cf__row_set_deleted(&a, 0, &v);
@@ -486,7 +504,8 @@ CF_TEST(test_master_org_and_user_rows_follow_rls) {
   CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_PERMISSION);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
   CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
-  query_str(f.admin, "SELECT name FROM organizations WHERE id = '" ORG_A "'", val, sizeof val);
+  query_str(f.admin, "SELECT name FROM organizations WHERE id = '" ORG_A "'", val,
+            sizeof val);
   CHECK_STR(val, "Renamed");
   /* Another org's organizations row is wrong_org. */
   change_init(&ch, "organizations", NULL, ORG_B);
@@ -502,8 +521,8 @@ CF_TEST(test_master_org_and_user_rows_follow_rls) {
   set_text(&ch, "full_name", "Impostor", &v);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 3, &ch, 1, &res, NULL));
   CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_PERMISSION);
-  query_str(f.admin, "SELECT coalesce(full_name, '') FROM users WHERE id = '" USER_1 "'", val,
-            sizeof val);
+  query_str(f.admin, "SELECT coalesce(full_name, '') FROM users WHERE id = '" USER_1 "'",
+            val, sizeof val);
   CHECK_STR(val, "");
   /* The profile change reaches the other member's pull, with its version. */
   cf__pull_page page;
@@ -514,6 +533,93 @@ CF_TEST(test_master_org_and_user_rows_follow_rls) {
   CHECK_STR(val, "Second User");
   CHECK(cf__ver_cmp(&u->row.cells[2].ver, &v) == 0);
   cf__pull_page_free(&page);
+  fx_close(&f);
+}
+
+CF_TEST(test_master_batch_touching_a_row_twice_merges_in_order) {
+  fx f;
+  fx_open(&f);
+  cf_change ch[3];
+  char id[37], val[128], sql[200];
+  new_id(id);
+  cf_ver v1 = ver_at(1, -2000, 0), v2 = ver_at(1, -1000, 0), v0 = ver_at(1, -3000, 0);
+  contact_insert(&ch[0], ORG_A, id, "First", NULL, &v1);
+  change_init(&ch[1], "contacts", ORG_A, id);
+  set_text(&ch[1], "company", "Acme", &v2);
+  change_init(&ch[2], "contacts", ORG_A, id);
+  set_text(&ch[2], "first_name", "Stale", &v0); /* older than the insert */
+  cf__push_result res[3];
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 3, res, NULL));
+  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[2], CF__PUSH_SUPERSEDED, CF__REASON_NONE);
+  snprintf(sql, sizeof sql,
+           "SELECT first_name || '/' || company FROM contacts WHERE id = '%s'", id);
+  query_str(f.admin, sql, val, sizeof val);
+  CHECK_STR(val, "First/Acme");
+  fx_close(&f);
+}
+
+CF_TEST(test_master_push_out_of_memory_commits_nothing_then_retry_applies) {
+  fx f;
+  fx_open(&f);
+  cf_change ch[2];
+  char id1[37], id2[37];
+  new_id(id1);
+  new_id(id2);
+  cf_ver v = ver_at(1, 0, 0);
+  contact_insert(&ch[0], ORG_A, id1, "Ann", NULL, &v);
+  contact_insert(&ch[1], ORG_A, id2, "Bob", NULL, &v);
+  cf__push_result res[2];
+  int failures = 0;
+  for (uint64_t k = 1;; k++) {
+    CHECK(k < 10000);
+    cf__alloc_fail_at(k);
+    int rc = push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL);
+    cf__alloc_fail_at(0);
+    if (rc == CF_OK) break;
+    CHECK_MSG(rc == CF_NOMEM, "allocation %llu failed with %s", (unsigned long long)k,
+              cf_strerror(rc));
+    failures++;
+    /* Nothing of the failed attempt was committed. */
+    CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 0);
+    CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM cf_sync.node_batches"), 0);
+  }
+  CHECK(failures > 0);
+  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 2);
+  fx_close(&f);
+}
+
+CF_TEST(test_master_pull_out_of_memory_fails_cleanly) {
+  fx f;
+  fx_open(&f);
+  exec_or_fail(f.admin,
+               "INSERT INTO contacts (org_id, first_name, tags, metadata) VALUES "
+               "('" ORG_A "', 'A', '{x,y}', '{\"b\": [1, 2.50]}'); "
+               "DELETE FROM memberships WHERE user_id = '" USER_2 "'");
+  cf__pull_page page;
+  CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 100, &page));
+  size_t want = page.n;
+  cf__pull_page_free(&page);
+  int failures = 0;
+  for (uint64_t k = 1;; k++) {
+    CHECK(k < 10000);
+    cf__alloc_fail_at(k);
+    int rc = cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 100, &page);
+    cf__alloc_fail_at(0);
+    if (rc == CF_OK) {
+      CHECK_EQ(page.n, want);
+      cf__pull_page_free(&page);
+      break;
+    }
+    CHECK_MSG(rc == CF_NOMEM, "allocation %llu failed with %s", (unsigned long long)k,
+              cf_strerror(rc));
+    cf__pull_page_free(&page);
+    failures++;
+  }
+  CHECK(failures > 0);
   fx_close(&f);
 }
 
@@ -532,8 +638,10 @@ CF_TEST(test_master_retried_batch_changes_nothing_twice) {
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 7, ch, 3, r1, &info));
   CHECK_EQ(info.replayed, 0);
   const char *state_sql =
-      "SELECT string_agg(id::text || cf_seq || encode(cf_versions, 'hex') || updated_at, ',' "
-      "ORDER BY id) || (SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" ORG_A "') "
+      "SELECT string_agg(id::text || cf_seq || encode(cf_versions, 'hex') || updated_at, "
+      "',' "
+      "ORDER BY id) || (SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" ORG_A
+      "') "
       "FROM contacts";
   char before[8192], after[8192];
   query_str(f.admin, state_sql, before, sizeof before);
@@ -569,14 +677,16 @@ CF_TEST(test_master_direct_sql_writes_get_master_versions_and_reach_pull) {
                "('" ORG_A "', '0190a000-0000-7000-8000-0000000000c1', 'Direct'),"
                "('" ORG_A "', '0190a000-0000-7000-8000-0000000000c2', 'Doomed')");
   char master_node[64], vers_before[1024], vers_after[1024];
-  query_str(f.admin, "SELECT master_node FROM cf_sync.config", master_node, sizeof master_node);
+  query_str(f.admin, "SELECT master_node FROM cf_sync.config", master_node,
+            sizeof master_node);
   query_str(f.admin,
             "SELECT encode(cf_versions, 'hex') FROM contacts WHERE id = "
             "'0190a000-0000-7000-8000-0000000000c1'",
             vers_before, sizeof vers_before);
   exec_or_fail(f.admin, "UPDATE contacts SET phone = '123' WHERE id = "
                         "'0190a000-0000-7000-8000-0000000000c1'");
-  exec_or_fail(f.admin, "DELETE FROM contacts WHERE id = '0190a000-0000-7000-8000-0000000000c2'");
+  exec_or_fail(f.admin,
+               "DELETE FROM contacts WHERE id = '0190a000-0000-7000-8000-0000000000c2'");
   query_str(f.admin,
             "SELECT encode(cf_versions, 'hex') FROM contacts WHERE id = "
             "'0190a000-0000-7000-8000-0000000000c1'",
@@ -590,8 +700,10 @@ CF_TEST(test_master_direct_sql_writes_get_master_versions_and_reach_pull) {
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_2), ORG_A, cursor, 1000, &page));
   CHECK_EQ(page.status, CF__PULL_OK);
   CHECK_EQ(page.n, 2); /* the updated row and the tombstone */
-  const cf__pull_item *row = find_item(&page, "contacts", "0190a000-0000-7000-8000-0000000000c1");
-  const cf__pull_item *tomb = find_item(&page, "contacts", "0190a000-0000-7000-8000-0000000000c2");
+  const cf__pull_item *row =
+      find_item(&page, "contacts", "0190a000-0000-7000-8000-0000000000c1");
+  const cf__pull_item *tomb =
+      find_item(&page, "contacts", "0190a000-0000-7000-8000-0000000000c2");
   CHECK(row != NULL && tomb != NULL);
   char phone[16];
   cell_text(&row->row, "phone", phone, sizeof phone);
@@ -615,7 +727,8 @@ CF_TEST(test_master_direct_sql_writes_get_master_versions_and_reach_pull) {
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
   CHECK_RESULT(res, CF__PUSH_SUPERSEDED, CF__REASON_NONE);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE id = "
-                              "'0190a000-0000-7000-8000-0000000000c2'"), 0);
+                              "'0190a000-0000-7000-8000-0000000000c2'"),
+           0);
   fx_close(&f);
 }
 
@@ -633,10 +746,13 @@ CF_TEST(test_master_pushed_delete_leaves_tombstone_with_its_version) {
   cf__row_set_deleted(&ch, 1, &d);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
   CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
-  snprintf(sql, sizeof sql, "SELECT encode(deleted_version, 'hex') FROM cf_sync.tombstones "
-           "WHERE id = '%s'", id);
+  snprintf(sql, sizeof sql,
+           "SELECT encode(deleted_version, 'hex') FROM cf_sync.tombstones "
+           "WHERE id = '%s'",
+           id);
   query_str(f.admin, sql, hex, sizeof hex);
-  for (int i = 0; i < CF_VER_LEN; i++) snprintf(want + 2 * i, 3, "%02x", d.b[i]);
+  for (int i = 0; i < CF_VER_LEN; i++)
+    snprintf(want + 2 * i, 3, "%02x", d.b[i]);
   CHECK_STR(hex, want);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM contacts WHERE id = '%s'", id);
   CHECK_EQ(query_num(f.admin, sql), 0);
@@ -655,7 +771,7 @@ CF_TEST(test_master_pull_pages_never_split_or_repeat_changes) {
   enum { N = 230 };
   cf_change *ch = calloc(N, sizeof *ch);
   cf__push_result *res = calloc(N, sizeof *res);
-  char (*ids)[37] = calloc(N, 37);
+  char(*ids)[37] = calloc(N, 37);
   CHECK(ch && res && ids);
   cf_ver v = ver_at(1, 0, 0);
   for (int i = 0; i < N; i++) {
@@ -663,7 +779,8 @@ CF_TEST(test_master_pull_pages_never_split_or_repeat_changes) {
     contact_insert(&ch[i], ORG_A, ids[i], "P", NULL, &v);
   }
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, N, res, NULL));
-  exec_or_fail(f.admin, "DELETE FROM contacts WHERE ctid IN (SELECT ctid FROM contacts LIMIT 30)");
+  exec_or_fail(f.admin,
+               "DELETE FROM contacts WHERE ctid IN (SELECT ctid FROM contacts LIMIT 30)");
   seen s = {0};
   uint64_t cursor = 0;
   int pages = 0;
@@ -684,14 +801,14 @@ CF_TEST(test_master_pull_pages_never_split_or_repeat_changes) {
     CHECK(pages < 1000);
   }
   /* Every change once: the rows left, the tombstones, org, members. */
-  long long expect = query_num(f.admin,
-                               "SELECT (SELECT count(*) FROM contacts) + "
-                               "(SELECT count(*) FROM cf_sync.tombstones) + "
-                               "(SELECT count(*) FROM memberships WHERE org_id = '" ORG_A "') + "
-                               "(SELECT count(*) FROM cf_sync.user_seqs WHERE org_id = '" ORG_A
-                               "') + 1");
+  long long expect = query_num(
+      f.admin, "SELECT (SELECT count(*) FROM contacts) + "
+               "(SELECT count(*) FROM cf_sync.tombstones) + "
+               "(SELECT count(*) FROM memberships WHERE org_id = '" ORG_A "') + "
+               "(SELECT count(*) FROM cf_sync.user_seqs WHERE org_id = '" ORG_A "') + 1");
   CHECK_EQ((long long)s.n, expect);
-  for (size_t i = 1; i < s.n; i++) CHECK(s.seqs[i - 1] <= s.seqs[i]);
+  for (size_t i = 1; i < s.n; i++)
+    CHECK(s.seqs[i - 1] <= s.seqs[i]);
   CHECK(pages >= (int)(expect / 18));
   free(s.seqs);
   free(ch);
@@ -707,8 +824,9 @@ CF_TEST(test_master_pull_after_purge_horizon_asks_for_rebootstrap) {
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 1000, &page));
   uint64_t cursor = page.next_cursor;
   cf__pull_page_free(&page);
-  exec_or_fail(f.admin, "INSERT INTO contacts (org_id, first_name) VALUES ('" ORG_A "', 'x');"
-                        "DELETE FROM contacts");
+  exec_or_fail(f.admin,
+               "INSERT INTO contacts (org_id, first_name) VALUES ('" ORG_A "', 'x');"
+               "DELETE FROM contacts");
   /* A later transaction: now() has moved past the tombstone's deleted_at. */
   CHECK(query_num(f.admin, "SELECT cf_sync.purge_tombstones('0 seconds')") == 1);
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, cursor, 1000, &page));
@@ -725,13 +843,13 @@ CF_TEST(test_master_pull_after_purge_horizon_asks_for_rebootstrap) {
 */
 
 typedef struct writer {
-  const char *url;     /* connection string */
-  int pusher;          /* 1: writes through cf__master_push */
-  int ntx;             /* transactions to commit */
-  uint64_t rng;        /* its random state (from the test seed) */
-  int committed;       /* rows committed */
-  char err[320];       /* first failure, "" if none */
-  int finished;        /* set (atomically) when the thread is done */
+  const char *url; /* connection string */
+  int pusher;      /* 1: writes through cf__master_push */
+  int ntx;         /* transactions to commit */
+  uint64_t rng;    /* its random state (from the test seed) */
+  int committed;   /* rows committed */
+  char err[320];   /* first failure, "" if none */
+  int finished;    /* set (atomically) when the thread is done */
 } writer;
 
 static void *writer_main(void *arg) {
@@ -765,15 +883,17 @@ static void *writer_main(void *arg) {
         snprintf(w->err, sizeof w->err, "push: %s", cf__pg_errmsg(pg));
         break;
       }
-      for (int k = 0; k < rows; k++) w->committed += res[k].status == CF__PUSH_APPLIED;
+      for (int k = 0; k < rows; k++)
+        w->committed += res[k].status == CF__PUSH_APPLIED;
     } else {
       char sql[512];
       /* Hold some transactions open a while (0..20 ms) before commit. */
       int hold = (r >> 8) % 4 == 0 ? (int)((r >> 16) % 20) : 0;
-      snprintf(sql, sizeof sql,
-               "BEGIN; INSERT INTO contacts (org_id, first_name) SELECT '" ORG_A
-               "', 'Direct' FROM generate_series(1, %d); SELECT pg_sleep(%d / 1000.0); COMMIT",
-               rows, hold);
+      snprintf(
+          sql, sizeof sql,
+          "BEGIN; INSERT INTO contacts (org_id, first_name) SELECT '" ORG_A
+          "', 'Direct' FROM generate_series(1, %d); SELECT pg_sleep(%d / 1000.0); COMMIT",
+          rows, hold);
       if (cf__pg_exec(pg, sql) != CF_OK) {
         snprintf(w->err, sizeof w->err, "insert: %s", cf__pg_errmsg(pg));
         break;
@@ -805,7 +925,8 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 1000, &page));
   uint64_t cursor = page.next_cursor;
   cf__pull_page_free(&page);
-  for (int i = 0; i < NW; i++) CHECK(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+  for (int i = 0; i < NW; i++)
+    CHECK(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
 
   seen s = {0};
   int writers_done = 0;
@@ -827,11 +948,13 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
     if (done_before && !more) break;
     if (!writers_done) {
       int all = 1;
-      for (int i = 0; i < NW; i++) all &= __atomic_load_n(&w[i].finished, __ATOMIC_ACQUIRE);
+      for (int i = 0; i < NW; i++)
+        all &= __atomic_load_n(&w[i].finished, __ATOMIC_ACQUIRE);
       writers_done = all;
     }
   }
-  for (int i = 0; i < NW; i++) CHECK(pthread_join(th[i], NULL) == 0);
+  for (int i = 0; i < NW; i++)
+    CHECK(pthread_join(th[i], NULL) == 0);
   int total = 0;
   for (int i = 0; i < NW; i++) {
     CHECK_MSG(!w[i].err[0], "writer %d: %s", i, w[i].err);
@@ -840,8 +963,8 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
   /* Every change seen exactly once, none skipped: compare with the table. */
   CHECK_EQ((long long)s.n, total);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), total);
-  for (size_t i = 1; i < s.n; i++) CHECK_MSG(s.seqs[i - 1] < s.seqs[i], "seq %llu twice",
-                                             (unsigned long long)s.seqs[i]);
+  for (size_t i = 1; i < s.n; i++)
+    CHECK_MSG(s.seqs[i - 1] < s.seqs[i], "seq %llu twice", (unsigned long long)s.seqs[i]);
   char *list = NULL;
   cf_buf b;
   cf__buf_init(&b, 1 << 24);
@@ -850,8 +973,9 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
     snprintf(num, sizeof num, "%s%llu", i ? "," : "", (unsigned long long)s.seqs[i]);
     CHECK_OK(cf__buf_puts(&b, num));
   }
-  list = cf__mprintf("SELECT count(*) FROM contacts WHERE cf_seq <> ALL ('{%s}'::bigint[])",
-                     b.p ? b.p : "");
+  list =
+      cf__mprintf("SELECT count(*) FROM contacts WHERE cf_seq <> ALL ('{%s}'::bigint[])",
+                  b.p ? b.p : "");
   CHECK(list != NULL);
   CHECK_EQ(query_num(f.admin, list), 0);
   cf__free(list);
@@ -869,17 +993,18 @@ CF_TEST(test_master_check_role_refuses_superuser_owner_and_bypassrls) {
   CHECK_EQ(cf__master_check_role(f.admin), CF_PERMISSION);
   CHECK(strstr(cf__pg_errmsg(f.admin), "superuser") != NULL);
 
-  exec_or_fail(f.admin,
-               "DO $$ BEGIN "
-               "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_bypass') THEN "
-               "  BEGIN CREATE ROLE cf_test_bypass LOGIN BYPASSRLS; "
-               "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; "
-               "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_owner') THEN "
-               "  BEGIN CREATE ROLE cf_test_owner LOGIN; "
-               "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; "
-               "BEGIN GRANT authenticator, cf_sync_server TO cf_test_bypass, cf_test_owner; "
-               "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
-               "END $$");
+  exec_or_fail(
+      f.admin,
+      "DO $$ BEGIN "
+      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_bypass') THEN "
+      "  BEGIN CREATE ROLE cf_test_bypass LOGIN BYPASSRLS; "
+      "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; "
+      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_owner') THEN "
+      "  BEGIN CREATE ROLE cf_test_owner LOGIN; "
+      "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; END IF; "
+      "BEGIN GRANT authenticator, cf_sync_server TO cf_test_bypass, cf_test_owner; "
+      "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
+      "END $$");
   exec_or_fail(f.admin, "ALTER TABLE public.deals OWNER TO cf_test_owner");
   char url[700];
   snprintf(url, sizeof url, "%s user=cf_test_bypass", f.url);

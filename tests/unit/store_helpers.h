@@ -31,16 +31,17 @@ static UNUSED_FN cf_node *open_replica(const char *name, const char *org) {
   snprintf(path, sizeof path, "%s/%s", cf_test_tmpdir(), name);
   cf_node *node = NULL;
   int rc = cf_node_open(path, org, USER_A, &node);
-  CHECK_MSG(rc == CF_OK, "cf_node_open(%s): %s: %s", path, cf_strerror(rc), cf_node_errmsg(NULL));
+  CHECK_MSG(rc == CF_OK, "cf_node_open(%s): %s: %s", path, cf_strerror(rc),
+            cf_node_errmsg(NULL));
   return node;
 }
 
 /* Runs sql and requires success. */
-#define EXEC_OK(node, sql)                                                     \
-  do {                                                                         \
-    int rc_ = cf_node_exec((node), (sql));                                     \
-    CHECK_MSG(rc_ == CF_OK, "%s -> %s: %s", (sql), cf_strerror(rc_),           \
-              cf_node_errmsg(node));                                           \
+#define EXEC_OK(node, sql)                                                               \
+  do {                                                                                   \
+    int rc_ = cf_node_exec((node), (sql));                                               \
+    CHECK_MSG(rc_ == CF_OK, "%s -> %s: %s", (sql), cf_strerror(rc_),                     \
+              cf_node_errmsg(node));                                                     \
   } while (0)
 
 /* The first column of the first row of sql as an integer (-1 if no row). */
@@ -58,7 +59,8 @@ static UNUSED_FN int64_t query_int(cf_node *node, const char *sql) {
 
 /* The first column of the first row of sql as text into out[cap] ("" if
 ** NULL or no row). */
-static UNUSED_FN const char *query_text(cf_node *node, const char *sql, char *out, size_t cap) {
+static UNUSED_FN const char *query_text(cf_node *node, const char *sql, char *out,
+                                        size_t cap) {
   cf_stmt *st = NULL;
   int rc = cf_node_prepare(node, sql, &st);
   CHECK_MSG(rc == CF_OK, "%s: %s", sql, cf_node_errmsg(node));
@@ -108,7 +110,8 @@ static UNUSED_FN cf_ver make_ver(int64_t ms, unsigned counter, unsigned char nod
 }
 
 /* Sets text cell col (by name) of row to s with version v (NULL: key). */
-static UNUSED_FN void set_text(cf_row *row, const char *col, const char *s, const cf_ver *v) {
+static UNUSED_FN void set_text(cf_row *row, const char *col, const char *s,
+                               const cf_ver *v) {
   int c = cf__schema_column_index(row->table, col);
   CHECK_MSG(c >= 0, "no column %s", col);
   cf_value val = s != NULL ? cf__value_text(s, strlen(s)) : cf__value_null();

@@ -27,8 +27,10 @@ CF_TEST(test_apply_merges_column_wise_older_remote_loses_newer_wins) {
   set_text(&ch, "email", "remote@x.io", &newer);
   CHECK_OK(cf__store_apply(node, &ch, 1, 7));
   char buf[64];
-  CHECK_STR(query_text(node, "SELECT first_name FROM contacts", buf, sizeof buf), "local");
-  CHECK_STR(query_text(node, "SELECT email FROM contacts", buf, sizeof buf), "remote@x.io");
+  CHECK_STR(query_text(node, "SELECT first_name FROM contacts", buf, sizeof buf),
+            "local");
+  CHECK_STR(query_text(node, "SELECT email FROM contacts", buf, sizeof buf),
+            "remote@x.io");
   /* The local insert is still pending; the remote row was not logged. */
   CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 1);
   int64_t cursor = 0;
@@ -56,7 +58,8 @@ CF_TEST(test_apply_new_row_is_visible_and_not_logged) {
   set_text(&ch, "metadata", "{}", &v);
   cf__row_set_deleted(&ch, 0, &v);
   CHECK_OK(cf__store_apply(node, &ch, 1, -1));
-  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE first_name = 'Remote'"), 1);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE first_name = 'Remote'"),
+           1);
   CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 0);
   /* Applying the same change again changes nothing. */
   CHECK_OK(cf__store_apply(node, &ch, 1, -1));
@@ -166,12 +169,14 @@ CF_TEST(test_replicas_fed_the_same_changes_in_different_orders_hold_identical_vi
   cf_row *changes = calloc(NCHANGES, sizeof *changes);
   size_t *order = calloc(NCHANGES, sizeof *order);
   CHECK(changes != NULL && order != NULL);
-  for (size_t i = 0; i < NCHANGES; i++) random_change(&rng, &changes[i]);
+  for (size_t i = 0; i < NCHANGES; i++)
+    random_change(&rng, &changes[i]);
   cf_node *a = open_replica("a.db", ORG_A);
   cf_node *b = open_replica("b.db", ORG_A);
   /* a: in order, one batch; b: shuffled, in random batch sizes, some twice. */
   CHECK_OK(cf__store_apply(a, changes, NCHANGES, 1));
-  for (size_t i = 0; i < NCHANGES; i++) order[i] = i;
+  for (size_t i = 0; i < NCHANGES; i++)
+    order[i] = i;
   for (size_t i = NCHANGES - 1; i > 0; i--) {
     size_t j = (size_t)(cf_test_rand(&rng) % (i + 1)), tmp = order[i];
     order[i] = order[j];
@@ -181,7 +186,8 @@ CF_TEST(test_replicas_fed_the_same_changes_in_different_orders_hold_identical_vi
   for (size_t i = 0; i < NCHANGES;) {
     size_t n = 1 + (size_t)(cf_test_rand(&rng) % 8);
     size_t k = 0;
-    for (; k < n && i < NCHANGES; k++, i++) batch[k] = changes[order[i]];
+    for (; k < n && i < NCHANGES; k++, i++)
+      batch[k] = changes[order[i]];
     CHECK_OK(cf__store_apply(b, batch, k, (int64_t)i));
     if (cf_test_rand(&rng) % 4 == 0) CHECK_OK(cf__store_apply(b, batch, k, (int64_t)i));
   }
@@ -191,15 +197,15 @@ CF_TEST(test_replicas_fed_the_same_changes_in_different_orders_hold_identical_vi
   dump_views(a, &da);
   dump_views(b, &db);
   CHECK(da.len > 0);
-  CHECK_MSG(da.len == db.len && memcmp(da.p, db.p, da.len) == 0, "views differ:\n%s\n---\n%s",
-            da.p, db.p);
+  CHECK_MSG(da.len == db.len && memcmp(da.p, db.p, da.len) == 0,
+            "views differ:\n%s\n---\n%s", da.p, db.p);
   /* The data tables agree too, versions included (rids aside). */
   CHECK_EQ(query_int(a, "SELECT count(*) FROM cf_contacts"),
            query_int(b, "SELECT count(*) FROM cf_contacts"));
   for (size_t r = 0; r < NROWS; r++) {
     char sql[256], va[512], vb[512];
-    snprintf(sql, sizeof sql, "SELECT hex(_v) || deleted FROM cf_contacts WHERE id = '%s'",
-             row_ids[r]);
+    snprintf(sql, sizeof sql,
+             "SELECT hex(_v) || deleted FROM cf_contacts WHERE id = '%s'", row_ids[r]);
     CHECK_STR(query_text(a, sql, va, sizeof va), query_text(b, sql, vb, sizeof vb));
   }
   cf__buf_free(&da);

@@ -125,8 +125,8 @@ CF_TEST(test_out_of_memory_on_the_apply_path_ends_cleanly) {
     }
     char buf[64];
     CHECK_STR(query_text(node, "PRAGMA integrity_check", buf, sizeof buf), "ok");
-    CHECK_MSG(cf_node_exec(node, "BEGIN; COMMIT;") == CF_OK, "N=%llu rc=%d: transaction left open",
-              (unsigned long long)n, rc);
+    CHECK_MSG(cf_node_exec(node, "BEGIN; COMMIT;") == CF_OK,
+              "N=%llu rc=%d: transaction left open", (unsigned long long)n, rc);
     CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 1);
     if (used < n) break;
   }

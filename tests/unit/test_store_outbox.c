@@ -18,9 +18,9 @@ static void four_transactions(cf_node *node) {
 }
 
 static const char *first_text(const cf__push_item *it) {
-  int c = cf__schema_column_index(it->change.table,
-                                  strcmp(it->change.table->name, "deals") == 0 ? "title"
-                                                                                : "first_name");
+  int c = cf__schema_column_index(
+      it->change.table,
+      strcmp(it->change.table->name, "deals") == 0 ? "title" : "first_name");
   const cf_cell *cell = cf__row_cell(&it->change, (unsigned)c);
   static char buf[64];
   snprintf(buf, sizeof buf, "%.*s", (int)cell->value.n, cell->value.p);
@@ -51,9 +51,10 @@ CF_TEST(test_push_batches_follow_local_order_in_whole_transactions) {
   CHECK_EQ(in_flight, 5);
 
   /* Answers: applied, superseded, rejected. */
-  cf__push_result res[3] = {{b->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL},
-                            {b->items[1].seq, CF__OUTCOME_SUPERSEDED, 0, NULL},
-                            {b->items[2].seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "not a member"}};
+  cf__push_result res[3] = {
+      {b->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL},
+      {b->items[1].seq, CF__OUTCOME_SUPERSEDED, 0, NULL},
+      {b->items[2].seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "not a member"}};
   CHECK_OK(cf__store_push_results(node, res, 3));
   CHECK_OK(cf__store_push_results(node, res, 3)); /* a repeated answer changes nothing */
   int64_t n = 0;
@@ -62,7 +63,8 @@ CF_TEST(test_push_batches_follow_local_order_in_whole_transactions) {
   CHECK_OK(cf_node_conflict_count(node, &n));
   CHECK_EQ(n, 1);
   char buf[128];
-  CHECK_STR(query_text(node, "SELECT message FROM cf_conflicts", buf, sizeof buf), "not a member");
+  CHECK_STR(query_text(node, "SELECT message FROM cf_conflicts", buf, sizeof buf),
+            "not a member");
 
   /* Lost connection: in-flight entries go back; the next batch restarts at t3. */
   CHECK_OK(cf__store_push_requeue(node));
@@ -124,7 +126,8 @@ CF_TEST(test_conflict_retry_requeues_with_a_fresh_version) {
   cf_buf a1, a2;
   cf__buf_init(&a1, 1 << 20);
   cf__buf_init(&a2, 1 << 20);
-  CHECK_OK(cf__store_read_row(node, t->number, "0190f1a2-0000-7000-8000-000000000001", &before, &a1));
+  CHECK_OK(cf__store_read_row(node, t->number, "0190f1a2-0000-7000-8000-000000000001",
+                              &before, &a1));
   reject_all(node);
   int64_t ids[4] = {0};
   CHECK_OK(cf_node_conflicts_list(node, 10, collect_conflict, ids));
@@ -136,7 +139,8 @@ CF_TEST(test_conflict_retry_requeues_with_a_fresh_version) {
   CHECK_EQ(cf_node_conflict_retry(node, ids[1]), CF_NOTFOUND);
   CHECK_OK(cf_node_outbox_list(node, 10, count_change, &seen));
   CHECK_EQ(seen, 1);
-  CHECK_OK(cf__store_read_row(node, t->number, "0190f1a2-0000-7000-8000-000000000001", &after, &a2));
+  CHECK_OK(cf__store_read_row(node, t->number, "0190f1a2-0000-7000-8000-000000000001",
+                              &after, &a2));
   unsigned fn = (unsigned)cf__schema_column_index(t, "first_name");
   CHECK(cf__ver_cmp(&after.cells[fn].ver, &before.cells[fn].ver) > 0);
   int64_t n = -1;
@@ -168,7 +172,8 @@ CF_TEST(test_conflict_discard_removes_it_and_lets_the_master_win) {
   set_text(&ch, "first_name", "master", &old);
   CHECK_OK(cf__store_apply(node, &ch, 1, 3));
   char buf[64];
-  CHECK_STR(query_text(node, "SELECT first_name FROM contacts", buf, sizeof buf), "master");
+  CHECK_STR(query_text(node, "SELECT first_name FROM contacts", buf, sizeof buf),
+            "master");
   cf_node_close(node);
 }
 
@@ -181,5 +186,65 @@ CF_TEST(test_sync_calls_refuse_an_open_app_transaction) {
   CHECK_EQ(cf__store_apply(node, NULL, 0, 1), CF_MISUSE);
   EXEC_OK(node, "COMMIT");
   CHECK_OK(cf__store_apply(node, NULL, 0, 1));
+  cf_node_close(node);
+}
+
+CF_TEST(test_change_to_a_row_in_flight_waits_for_both_answers) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('a')");
+  cf__push_batch *b = NULL;
+  CHECK_OK(cf__store_push_next(node, 10, &b));
+  CHECK_EQ(b->n, 1);
+  int64_t sent_seq = b->items[0].seq;
+  /* The row changes while its insert is in flight: a second entry. */
+  EXEC_OK(node, "UPDATE contacts SET company = 'X'");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 2);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox WHERE batch = 0"), 1);
+  /* At most one change per row in flight: the update waits for the answer. */
+  cf__push_batch *held = NULL;
+  CHECK_OK(cf__store_push_next(node, 10, &held));
+  CHECK_EQ(held->n, 0);
+  cf__store_push_free(held);
+  /* The insert is rejected: a conflict, and the update still goes. */
+  cf__push_result r = {sent_seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "no"};
+  CHECK_OK(cf__store_push_results(node, &r, 1));
+  int64_t n = 0;
+  CHECK_OK(cf_node_conflict_count(node, &n));
+  CHECK_EQ(n, 1);
+  CHECK_OK(cf_node_outbox_count(node, &n));
+  CHECK_EQ(n, 1);
+  cf__push_batch *b2 = NULL;
+  CHECK_OK(cf__store_push_next(node, 10, &b2));
+  CHECK_EQ(b2->n, 1);
+  CHECK(b2->items[0].seq > sent_seq);
+  int co = cf__schema_column_index(b2->items[0].change.table, "company");
+  CHECK(cf__row_cell(&b2->items[0].change, (unsigned)co) != NULL);
+  cf__push_result r2 = {b2->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL};
+  CHECK_OK(cf__store_push_results(node, &r2, 1));
+  CHECK_OK(cf_node_outbox_count(node, &n));
+  CHECK_EQ(n, 0);
+  cf__store_push_free(b);
+  cf__store_push_free(b2);
+  cf_node_close(node);
+}
+
+CF_TEST(test_setting_outbox_batch_to_zero_requeues_in_flight_entries) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('a');"
+                "INSERT INTO contacts (first_name) VALUES ('b')");
+  cf__push_batch *b = NULL;
+  CHECK_OK(cf__store_push_next(node, 10, &b));
+  CHECK_EQ(b->n, 2);
+  EXEC_OK(node, "UPDATE contacts SET phone = '1' WHERE first_name = 'a'");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox WHERE batch <> 0"), 2);
+  /* What store/rebootstrap.c does after a lost connection. */
+  EXEC_OK(node, "UPDATE cf_outbox SET batch = 0 WHERE batch <> 0");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox WHERE batch <> 0"), 0);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 2);
+  cf__push_batch *b2 = NULL;
+  CHECK_OK(cf__store_push_next(node, 10, &b2));
+  CHECK_EQ(b2->n, 2);
+  cf__store_push_free(b);
+  cf__store_push_free(b2);
   cf_node_close(node);
 }

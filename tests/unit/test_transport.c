@@ -24,8 +24,6 @@
 
 /* ---- harness -------------------------------------------------------------- */
 
-#define MAX_CONNS 300
-
 /* One client-side connection as the test sees it. */
 typedef struct conn {
   cf__ws_session *s; /* NULL once closed */
@@ -998,7 +996,7 @@ CF_TEST(test_transport_http_health_is_answered_by_the_hook) {
   cf__ws_server *srv = start_http_server(0, 0);
   int fd = raw_connect(cf__ws_server_port(srv), 0);
   static const char req[] = "GET /health?x=a%20b&y=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                            "Authorization: Bearer abc.def\r\nx-user-id: u-1\r\n\r\n";
+                            "Authorization: Bearer abc.def\r\nX-User-Id: u-1\r\n\r\n";
   raw_write_all(srv, fd, req, sizeof req - 1);
   http_resp r;
   raw_read_response(srv, fd, &r, 0);
@@ -1040,21 +1038,28 @@ CF_TEST(test_transport_http_request_can_be_answered_later_or_times_out) {
   memset(big, 'a', sizeof big);
   CHECK_OK(cf__ws_http_respond(hst.pending, 200, "text/plain", big, sizeof big));
   hst.pending = NULL;
-  int wfd = fd;
-  http_resp *r = malloc(sizeof *r);
   /* the body is larger than the reader's buffer: count it instead */
-  size_t got = 0;
-  char buf[8192];
+  size_t got = 0, body = 0;
+  char buf[8192], head[512] = "";
   int64_t t0 = cf__monotonic_ns();
-  while (got < sizeof big + 40) {
+  while (body < sizeof big) {
     CHECK_MSG(cf__monotonic_ns() - t0 < 5000000000LL, "late answer not seen");
     CHECK_OK(cf__ws_server_run_once(srv, 1));
-    ssize_t n = read(wfd, buf, sizeof buf);
-    if (n > 0) got += (size_t)n;
-    if (n == 0) break;
+    ssize_t n = read(fd, buf, sizeof buf);
+    CHECK(n != 0);
+    if (n < 0) continue;
+    if (got < sizeof head - 1) {
+      size_t k = (size_t)n < sizeof head - 1 - got ? (size_t)n : sizeof head - 1 - got;
+      memcpy(head + got, buf, k);
+      head[got + k] = '\0';
+    }
+    got += (size_t)n;
+    const char *end = strstr(head, "\r\n\r\n");
+    if (end != NULL) body = got - (size_t)(end + 4 - head);
   }
-  CHECK(got > sizeof big);
-  free(r);
+  CHECK_EQ(body, sizeof big);
+  CHECK(strncmp(head, "HTTP/1.1 200", 12) == 0);
+  CHECK(find_ci(head, "content-length: 100000") != NULL);
   /*
   ** a request left unanswered past http_timeout_ms is cancelled and its
   ** connection dropped (a client that closes is only noticed then: HTTP
@@ -1097,4 +1102,72 @@ CF_TEST(test_transport_http_body_over_limit_gets_413) {
   CHECK_EQ(hst.body_len, 1024);
   close(fd);
   cf__ws_server_free(srv);
+}
+
+CF_TEST(test_transport_stop_waits_for_an_unanswered_http_request) {
+  cf__ws_server *srv = start_http_server(0, 0);
+  int fd = raw_connect(cf__ws_server_port(srv), 0);
+  static const char req[] = "GET /later HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  raw_write_all(srv, fd, req, sizeof req - 1);
+  PUMP_UNTIL(srv, (cf__ws_client *)NULL, hst.pending != NULL, 5000);
+  cf__ws_server_stop(srv);
+  for (int i = 0; i < 20; i++)
+    CHECK_OK(cf__ws_server_run_once(srv, 1));
+  CHECK(!cf__ws_server_stopped(srv)); /* the request is still in flight */
+  /* a new request meanwhile is turned away */
+  int fd2 = raw_connect(cf__ws_server_port(srv), 0);
+  raw_write_all(srv, fd2, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+  http_resp *r = malloc(sizeof *r);
+  int64_t t0 = cf__monotonic_ns();
+  char b[256];
+  ssize_t n = -1;
+  while (n < 0) { /* refused at accept, or answered 503 */
+    CHECK_MSG(cf__monotonic_ns() - t0 < 5000000000LL, "second request hangs");
+    CHECK_OK(cf__ws_server_run_once(srv, 1));
+    n = read(fd2, b, sizeof b - 1);
+    if (n < 0 && errno == ECONNRESET) n = 0;
+  }
+  if (n > 0) {
+    b[n] = '\0';
+    CHECK(strncmp(b, "HTTP/1.1 503", 12) == 0);
+  }
+  CHECK_EQ(hst.calls, 1);
+  CHECK_OK(cf__ws_http_respond(hst.pending, 200, "text/plain", "late", 4));
+  hst.pending = NULL;
+  raw_read_response(srv, fd, r, 0);
+  CHECK_EQ(r->status, 200);
+  PUMP_UNTIL(srv, (cf__ws_client *)NULL, cf__ws_server_stopped(srv), 5000);
+  free(r);
+  close(fd);
+  close(fd2);
+  cf__ws_server_free(srv);
+}
+
+CF_TEST(test_transport_ping_drops_a_silent_peer_and_keeps_a_live_one) {
+  cf__ws_server_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.limits.ping_interval_s = 1; /* ping after 1 s idle, drop after 2 s */
+  cf__ws_server *srv = start_server(&cfg);
+  int raw = raw_connect(cf__ws_server_port(srv), 0);
+  raw_write_all(srv, raw, upgrade_req, sizeof upgrade_req - 1);
+  PUMP_UNTIL(srv, (cf__ws_client *)NULL, sst.opened == 1, 5000);
+  cf__ws_client *cli = start_client(NULL); /* lws answers pings itself */
+  conn c;
+  connect_conn(cli, cf__ws_server_port(srv), "/sync", &c);
+  PUMP_UNTIL(srv, cli, c.opened, 5000);
+  int64_t t0 = cf__monotonic_ns();
+  PUMP_UNTIL(srv, cli, sst.closed == 1, 8000);
+  int64_t took_ms = (cf__monotonic_ns() - t0) / 1000000;
+  CHECK_MSG(took_ms >= 1000, "dropped too early: %lld ms", (long long)took_ms);
+  CHECK_EQ(sst.first_close_code, CF_WS_CLOSE_ABNORMAL);
+  /* the live client has been pinged too, and answered */
+  int64_t t1 = cf__monotonic_ns();
+  PUMP_UNTIL(srv, cli, cf__monotonic_ns() - t1 > 2500000000LL, 5000);
+  CHECK(!c.closed);
+  CHECK_OK(cf__ws_send(c.s, "still here", 10));
+  PUMP_UNTIL(srv, cli, c.n_msgs == 1, 5000);
+  close(raw);
+  cf__ws_client_free(cli);
+  cf__ws_server_free(srv);
+  free_conns(&c, 1);
 }

@@ -1,0 +1,213 @@
+/*
+** tests/integration/test_sync_auth.c: the sync server refuses bad tokens at
+** HELLO, through a real server (tests/sync_fixture.h).
+**
+** Forged, expired, not-yet-valid, wrong-audience and `alg: none` tokens each
+** get an ERROR frame (auth or token_expired) and the session is closed; a
+** node syncing with one gets CF_AUTH and nothing of its outbox reaches the
+** master.  A token of user A cannot act as user B: a HELLO naming B with A's
+** token, and a replica of B synced with A's token, are refused (forbidden).
+** Tokens are made here byte by byte (header.payload.signature, base64url,
+** HMAC-SHA256 from core/crypto.h) so that every claim can be set.
+*/
+#include <inttypes.h>
+
+#include "core/crypto.h"
+#include "sync_fixture.h"
+
+/* Appends base64url(text) to out (cap bytes in all). */
+static void b64_append(char *out, size_t cap, const void *data, size_t n) {
+  size_t len = strlen(out);
+  CHECK(len + cf__base64url_encoded_len(n) + 1 <= cap);
+  cf__base64url_encode(data, n, out + len);
+  out[len + cf__base64url_encoded_len(n)] = '\0';
+}
+
+/*
+** A compact JWS with header `header` and payload `payload` (JSON texts),
+** signed HS256 with secret (NULL: an empty signature, as `alg: none`
+** tokens have).  OUT: out[cap].
+*/
+static void craft_token(const char *header, const char *payload, const char *secret, char *out,
+                        size_t cap) {
+  out[0] = '\0';
+  b64_append(out, cap, header, strlen(header));
+  CHECK(strlen(out) + 2 < cap);
+  strcat(out, ".");
+  b64_append(out, cap, payload, strlen(payload));
+  size_t signed_len = strlen(out);
+  CHECK(signed_len + 2 < cap);
+  strcat(out, ".");
+  if (secret != NULL) {
+    unsigned char mac[CF_HMAC_SHA256_LEN];
+    CHECK_OK(cf__hmac_sha256(secret, strlen(secret), out, signed_len, mac));
+    b64_append(out, cap, mac, sizeof mac);
+  }
+}
+
+/* A payload for sub with exp/nbf relative to now (seconds; nbf 0: none). */
+static void payload_for(const char *sub, const char *aud, int64_t exp_in, int64_t nbf_in,
+                        char *out, size_t cap) {
+  int64_t now = cf__now_ms() / 1000;
+  char nbf[64] = "";
+  if (nbf_in != 0) snprintf(nbf, sizeof nbf, ",\"nbf\":%" PRId64, now + nbf_in);
+  snprintf(out, cap,
+           "{\"sub\":\"%s\",\"aud\":\"%s\",\"role\":\"authenticated\",\"iat\":%" PRId64
+           ",\"exp\":%" PRId64 "%s}",
+           sub, aud, now, now + exp_in, nbf);
+}
+
+static const char hs256_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+typedef struct bad_token {
+  const char *what;   /* for failure messages */
+  char token[2048];   /* the token */
+  unsigned wire_code; /* the ERROR code the server must answer */
+} bad_token;
+
+static int make_bad_tokens(bad_token *t) {
+  char p[512];
+  int n = 0;
+  /* forged: signed with another secret */
+  t[n].what = "forged";
+  payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
+  craft_token(hs256_header, p, "not-the-server-secret-0123456789abcdef", t[n].token,
+              sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_AUTH;
+  /* forged: a valid token whose payload was edited to another user */
+  t[n].what = "payload swapped";
+  {
+    char good[2048], evil[2048];
+    payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
+    craft_token(hs256_header, p, SFX_SECRET, good, sizeof good);
+    payload_for(DEMO_OWNER, "authenticated", 3600, 0, p, sizeof p);
+    craft_token(hs256_header, p, SFX_SECRET, evil, sizeof evil);
+    const char *sig = strrchr(good, '.');
+    char *evil_sig = strrchr(evil, '.');
+    snprintf(evil_sig, sizeof evil - (size_t)(evil_sig - evil), "%s", sig);
+    snprintf(t[n].token, sizeof t[n].token, "%s", evil);
+  }
+  t[n++].wire_code = CF_WIRE_AUTH;
+  /* expired an hour ago (far beyond the leeway) */
+  t[n].what = "expired";
+  payload_for(DEMO_REP, "authenticated", -3600, 0, p, sizeof p);
+  craft_token(hs256_header, p, SFX_SECRET, t[n].token, sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_TOKEN_EXPIRED;
+  /* not valid before an hour from now */
+  t[n].what = "not yet valid";
+  payload_for(DEMO_REP, "authenticated", 7200, 3600, p, sizeof p);
+  craft_token(hs256_header, p, SFX_SECRET, t[n].token, sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_TOKEN_EXPIRED;
+  /* for another audience */
+  t[n].what = "wrong audience";
+  payload_for(DEMO_REP, "some-other-service", 3600, 0, p, sizeof p);
+  craft_token(hs256_header, p, SFX_SECRET, t[n].token, sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_AUTH;
+  /* alg none, no signature */
+  t[n].what = "alg none";
+  payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
+  craft_token("{\"alg\":\"none\",\"typ\":\"JWT\"}", p, NULL, t[n].token, sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_AUTH;
+  /* alg none spelled otherwise, with the real signature appended */
+  t[n].what = "alg None with signature";
+  payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
+  craft_token("{\"alg\":\"None\",\"typ\":\"JWT\"}", p, SFX_SECRET, t[n].token,
+              sizeof t[n].token);
+  t[n++].wire_code = CF_WIRE_AUTH;
+  /* not a JWT at all */
+  t[n].what = "garbage";
+  snprintf(t[n].token, sizeof t[n].token, "%s", "not.a.token");
+  t[n++].wire_code = CF_WIRE_AUTH;
+  return n;
+}
+
+CF_TEST(test_sync_hello_refuses_forged_expired_early_wrong_audience_and_alg_none_tokens) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  cf_node *n = sfx_node("rep", DEMO_ORG, DEMO_REP);
+  sfx_sync_ok(&f, n);
+  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-bad' WHERE id = '" DEMO_CONTACT("06") "'");
+
+  /* The crafting itself is right: a well-formed token is accepted. */
+  char p[512], good[2048];
+  payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
+  craft_token(hs256_header, p, SFX_SECRET, good, sizeof good);
+  raw_client ok;
+  raw_connect_welcomed(&ok, &f, good, DEMO_ORG);
+  raw_free(&ok);
+
+  static bad_token bad[16];
+  int nbad = make_bad_tokens(bad);
+  for (int i = 0; i < nbad; i++) {
+    /* The wire: an ERROR frame, then the server closes the session. */
+    raw_client c;
+    raw_connect(&c, &f, 0);
+    raw_hello(&c, bad[i].token, DEMO_ORG, NULL);
+    cf_frame e;
+    raw_expect_frame(&c, &e);
+    CHECK_MSG(e.type == CF_FRAME_ERROR, "%s: got %s", bad[i].what, cf__frame_type_name(e.type));
+    CHECK_MSG(e.u.error.code == bad[i].wire_code, "%s: ERROR %s (%.*s)", bad[i].what,
+              cf__wire_error_name(e.u.error.code), (int)e.u.error.message.n,
+              e.u.error.message.p);
+    cf__frame_free(&e);
+    CHECK_MSG(raw_run_until(&c, raw_is_closed), "%s: session not closed", bad[i].what);
+    CHECK_EQ(c.close_code, CF_WS_CLOSE_POLICY);
+    raw_free(&c);
+    /* A node: CF_AUTH, and its change stays in the outbox. */
+    sfx_sync_result r = sfx_sync_with(&f, n, bad[i].token);
+    CHECK_MSG(r.rc == CF_AUTH, "%s: cf_sync_run gave %s: %s", bad[i].what, cf_strerror(r.rc),
+              r.errmsg);
+    CHECK_EQ(r.count[CF_SYNC_PUSHED], 0);
+    CHECK_EQ(sfx_outbox(n), 1);
+  }
+  char phone[64];
+  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("06") "'", phone,
+               sizeof phone);
+  CHECK_STR(phone, "+1-555-0106");
+  /* The server is unharmed: a good token syncs. */
+  sfx_sync_result r = sfx_sync_ok(&f, n);
+  CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
+  cf_node_close(n);
+  sfx_close(&f);
+}
+
+CF_TEST(test_sync_token_of_user_a_cannot_act_as_user_b) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  char *owner_token = sfx_token(DEMO_OWNER, 3600);
+  /* HELLO naming the rep, with the owner's token. */
+  raw_client c;
+  raw_connect(&c, &f, 0);
+  raw_hello(&c, owner_token, DEMO_ORG, DEMO_REP);
+  raw_expect_error_and_close(&c, CF_WIRE_FORBIDDEN);
+  raw_free(&c);
+  /* A replica of the rep synced with the owner's token. */
+  cf_node *n = sfx_node("rep", DEMO_ORG, DEMO_REP);
+  sfx_node_exec(n, "INSERT INTO contacts (first_name) VALUES ('Impostor')");
+  sfx_sync_result r = sfx_sync_with(&f, n, owner_token);
+  CHECK_MSG(r.rc == CF_PERMISSION || r.rc == CF_AUTH, "cf_sync_run gave %s: %s",
+            cf_strerror(r.rc), r.errmsg);
+  CHECK_EQ(r.count[CF_SYNC_PUSHED], 0);
+  CHECK_EQ(sfx_outbox(n), 1);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"), 0);
+  /* A user of another org cannot open this org at all. */
+  char *nw_token = sfx_token(NW_REP, 3600);
+  raw_connect(&c, &f, 0);
+  raw_hello(&c, nw_token, DEMO_ORG, NULL);
+  cf_frame e;
+  raw_expect_frame(&c, &e);
+  CHECK_MSG(e.type == CF_FRAME_ERROR || e.type == CF_FRAME_ACCESS_REVOKED, "got %s",
+            cf__frame_type_name(e.type));
+  if (e.type == CF_FRAME_ERROR) CHECK_EQ(e.u.error.code, CF_WIRE_FORBIDDEN);
+  cf__frame_free(&e);
+  CHECK(raw_run_until(&c, raw_is_closed));
+  raw_free(&c);
+  /* With its own token the rep's replica syncs. */
+  r = sfx_sync_ok(&f, n);
+  CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"), 1);
+  cf_token_free(owner_token);
+  cf_token_free(nw_token);
+  cf_node_close(n);
+  sfx_close(&f);
+}

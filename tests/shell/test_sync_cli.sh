@@ -1,0 +1,137 @@
+#!/bin/bash
+# tests/shell/test_sync_cli.sh: the sync channel through real `clientflow`
+# processes, as an operator and a field rep use it: `serve` against a seeded
+# master as a non-superuser role, `token`, `node init` (bootstrap), `node sql`,
+# `node sync`, `node status`, `node conflicts`.
+#
+# Proves, at the command line: two replicas of one org converge after
+# offline edits of different columns; a unique clash made offline is shown
+# as a rejected change with its reason and can be discarded; a node whose
+# membership was revoked keeps its change and says access was revoked; a
+# node whose server is gone keeps writing locally and says the server is
+# unreachable; `serve` exits 0 on SIGTERM.  The outputs printed here are
+# what each rejection looks like to a user (docs/testing.md).
+source "$(dirname "$0")/cli_lib.sh"
+
+demo_org=01936b2a-0000-7000-8000-100000000001
+owner=01936b2a-0001-7000-8000-000000000001
+rep=01936b2a-0001-7000-8000-000000000002
+rep_membership=01936b2a-0002-7000-8000-100000000002
+c1=01936b2a-0003-7000-8000-100000000001
+export JWT_SECRET=shell-sync-test-secret-0123456789abcdef-0123
+
+db=$(new_db sync_cli cf_template)
+run seed --database-url "$(url "$db")"
+expect_rc 0 "seed"
+psql_admin -d "$db" >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_server') THEN
+    BEGIN CREATE ROLE cf_test_server LOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+  END IF;
+  BEGIN GRANT authenticator, cf_sync_server TO cf_test_server;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+END $$;
+SQL
+
+# The server: its first stdout line says where it listens (read from a
+# pipe, no polling).
+coproc SERVE { exec "$CF" serve --database-url "$(url "$db" cf_test_server)" --port 0 2>"$cf_tmp/serve.err"; }
+serve_pid=$SERVE_PID
+stop_serve() { kill -TERM "$serve_pid" 2>/dev/null || true; }
+trap 'stop_serve; cleanup' EXIT
+read -r -t 30 -u "${SERVE[0]}" line || { out=""; err=$(cat "$cf_tmp/serve.err"); fail "serve did not start"; }
+case $line in "listening on 127.0.0.1:"*) ;; *) out=$line; err=$(cat "$cf_tmp/serve.err"); fail "serve said: $line" ;; esac
+port=${line##*:}
+ws="ws://127.0.0.1:$port/sync"
+pass "serve listens on $port as a non-superuser role"
+
+owner_token=$("$CF" token --user "$owner")
+rep_token=$("$CF" token --user "$rep")
+A=$cf_tmp/laptop-a
+B=$cf_tmp/laptop-b
+
+run node init --home "$A" --org "$demo_org" --user "$owner" --server "$ws" --token "$owner_token"
+expect_rc 0 "node init (owner)"
+run node init --home "$B" --org "$demo_org" --user "$rep" --server "$ws" --token "$rep_token"
+expect_rc 0 "node init (rep)"
+run node sql --home "$B" "SELECT count(*) FROM contacts"
+expect_rc 0 "node sql"
+expect_out "10" "the rep's replica holds the org's 10 contacts"
+pass "two laptops bootstrapped"
+
+# Offline edits of different columns of one contact converge.
+run node sql --home "$A" "UPDATE contacts SET phone = '+1-555-7777' WHERE id = '$c1'"
+expect_rc 0 "offline update (owner)"
+run node sql --home "$B" "UPDATE contacts SET company = 'Rep Renamed Co' WHERE id = '$c1'"
+expect_rc 0 "offline update (rep)"
+for h in "$A" "$B" "$A"; do
+  run node sync --home "$h"
+  expect_rc 0 "node sync"
+done
+for h in "$A" "$B"; do
+  run node sql --home "$h" "SELECT phone || ' / ' || company FROM contacts WHERE id = '$c1'"
+  expect_out "+1-555-7777 / Rep Renamed Co" "both columns kept on $(basename "$h")"
+done
+[ "$(q "$db" "SELECT phone || ' / ' || company FROM contacts WHERE id = '$c1'")" = "+1-555-7777 / Rep Renamed Co" ] ||
+  fail "the master did not merge both columns"
+pass "different columns edited offline on two laptops are both kept"
+
+# A unique clash made offline: the second push is rejected and kept.
+run node sql --home "$A" "INSERT INTO contacts (first_name, email) VALUES ('Jordan', 'jordan@clash.example')"
+expect_rc 0 "insert (owner)"
+run node sql --home "$B" "INSERT INTO contacts (first_name, email) VALUES ('Jordan', 'jordan@clash.example')"
+expect_rc 0 "insert (rep)"
+run node sync --home "$A"
+expect_rc 0 "owner pushes first"
+run node sync --home "$B"
+expect_rc 0 "the rep's sync completes"
+expect_out "rejected 1" "the rep's push has one rejection"
+expect_out "see \`clientflow node conflicts\`" "the rep is told where to look"
+echo "--- what the rep sees after the clash:"; echo "$out"
+run node conflicts --home "$B"
+expect_rc 0 "node conflicts"
+expect_out "contacts_org_email_key" "the conflict names the constraint"
+expect_out "constraint violated" "the conflict gives the reason"
+echo "$out"
+id=$(sed -n 's/^#\([0-9]*\) .*/\1/p' <<<"$out" | head -1)
+run node status --home "$B"
+expect_out "conflicts:  1" "status counts the conflict"
+run node conflicts --home "$B" --discard "$id"
+expect_rc 0 "discard"
+run node conflicts --home "$B"
+expect_out "no conflicts" "the conflict is gone"
+pass "a unique clash is kept as a conflict with its reason, then discarded"
+
+# Revoked while offline: the change is kept and the node says why.
+run node sql --home "$B" "UPDATE contacts SET phone = '+1-555-0000' WHERE id = '$c1'"
+expect_rc 0 "offline update before revocation"
+q "$db" "DELETE FROM memberships WHERE id = '$rep_membership'" >/dev/null
+run node sync --home "$B"
+expect_fail "sync after revocation"
+expect_one_err_line "sync after revocation" "access revoked"
+echo "--- what the rep sees after the revocation:"; echo "$err"
+run node conflicts --home "$B"
+expect_out "revoked" "the kept change says revoked"
+echo "$out"
+[ "$(q "$db" "SELECT phone FROM contacts WHERE id = '$c1'")" = "+1-555-7777" ] ||
+  fail "the revoked user's change reached the master"
+pass "a revoked member's change is kept and the node says access was revoked"
+
+# The server stops cleanly on SIGTERM; then nodes are offline but keep writing.
+stop_serve
+set +e
+wait "$serve_pid"
+serve_rc=$?
+set -e
+[ "$serve_rc" = 0 ] || { out=""; err=$(cat "$cf_tmp/serve.err"); fail "serve exited $serve_rc on SIGTERM"; }
+pass "serve exits 0 on SIGTERM"
+run node sql --home "$A" "UPDATE contacts SET phone = '+1-555-8888' WHERE id = '$c1'"
+expect_rc 0 "offline write"
+run node sync --home "$A"
+expect_fail "sync without a server"
+expect_one_err_line "sync without a server" "server unreachable"
+echo "--- what the owner sees offline:"; echo "$err"
+run node status --home "$A"
+expect_out "outbox:     1 change(s) waiting" "the offline write waits in the outbox"
+pass "offline, writes are kept and sync says the server is unreachable"
