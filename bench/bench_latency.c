@@ -18,7 +18,9 @@
 **
 ** The second run repeats it with IDLE more sessions of the same org
 ** connected (raw WebSocket clients that did HELLO and then only read), so
-** every commit fans out to IDLE + 1 sessions.
+** every commit fans out to IDLE + 1 sessions.  The third has the IDLE
+** sessions on the other seeded org instead: connected, but woken by none of
+** these commits (the server wakes only the committing org's sessions).
 **
 ** Usage: bench_latency [N] [IDLE]   (defaults 1000 and 1000)
 ** Build it without sanitizers for meaningful figures
@@ -43,6 +45,8 @@
 
 #define ORG "01936b2a-0000-7000-8000-100000000001"     /* demo org (docs/seed.md) */
 #define USER "01936b2a-0001-7000-8000-000000000002"    /* its rep */
+#define NW_ORG "01936b2a-0000-7000-8000-200000000001"  /* the second org */
+#define NW_USER "01936b2a-0001-7000-8000-000000000004" /* its rep */
 #define CONTACT "01936b2a-0003-7000-8000-100000000001" /* a seeded contact */
 #define SECRET "bench-latency-secret-0123456789abcdef-0123456789"
 #define MAX_IDLE 20000
@@ -99,6 +103,7 @@ typedef struct idle_set {
   atomic_long frames;       /* frames received in all */
   atomic_int stop;          /* the loop thread must end */
   const char *token;        /* their token */
+  const char *org;          /* the org they say HELLO to */
   pthread_t thread;         /* runs the loop */
 } idle_set;
 
@@ -116,7 +121,7 @@ static int idle_on_open(void *ctx, cf__ws_session *s) {
   h.token.p = set->token;
   h.token.n = strlen(set->token);
   if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
-  if (cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK) return CF_ERROR;
+  if (cf__uuid_parse(set->org, strlen(set->org), &h.org) != CF_OK) return CF_ERROR;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
   h.software.p = "bench-idle";
   h.software.n = strlen(h.software.p);
@@ -161,9 +166,11 @@ static void *idle_main(void *arg) {
   return NULL;
 }
 
-static void idle_start(idle_set *set, int n, const char *url, const char *token) {
+static void idle_start(idle_set *set, int n, const char *url, const char *token,
+                       const char *org) {
   memset(set, 0, sizeof *set);
   set->token = token;
+  set->org = org;
   cf__ws_client_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.ws.ctx = set;
@@ -330,17 +337,34 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   if (idle > 0) {
+    /* The same org: every commit wakes every idle session too. */
     idle_set set;
-    idle_start(&set, idle, url, token);
+    idle_start(&set, idle, url, token, ORG);
     measure(pg, 20, warm, 2);
     measure(pg, n, lat, 3);
     char name[64];
     snprintf(name, sizeof name, "+ %d idle sessions, same org", idle);
     report_row(name, lat, n);
+    fflush(stdout);
     long frames = atomic_load(&set.frames);
     idle_stop(&set);
-    printf("\n(idle sessions received %ld frames in all: WELCOME + one LIVE per commit each)\n",
-           frames);
+
+    /* Another org: the commits wake none of them. */
+    char *nw_token = NULL;
+    if (cf_token_mint_hs256(SECRET, strlen(SECRET), NW_USER, "authenticated", NULL,
+                            "authenticated", 86400, &nw_token) != CF_OK)
+      die("token", "");
+    idle_start(&set, idle, url, nw_token, NW_ORG);
+    measure(pg, 20, warm, 4);
+    measure(pg, n, lat, 5);
+    snprintf(name, sizeof name, "+ %d idle sessions, other org", idle);
+    report_row(name, lat, n);
+    long nw_frames = atomic_load(&set.frames);
+    idle_stop(&set);
+    cf_token_free(nw_token);
+    printf("\nframes received by the idle sessions: same org %ld (WELCOME + one LIVE per "
+           "commit each), other org %ld (WELCOME only)\n",
+           frames, nw_frames);
   }
 
   cf_sync_stop(s);

@@ -293,10 +293,12 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
               "UPDATE contacts SET email = 'ava@martinez-dental.example' WHERE id = '" CONTACT_1 "'");
   local_write(&ls[0], "moves the deal to stage 'proposal'",
               "UPDATE deals SET stage = 'proposal' WHERE id = '" DEAL_2 "'");
+  cf__sleep_ms(2); /* "a moment later": a later millisecond, a later version */
   local_write(&ls[1], "moves the same deal to stage 'won' (a moment later)",
               "UPDATE deals SET stage = 'won' WHERE id = '" DEAL_2 "'");
   local_write(&ls[0], "deletes contact 2",
               "DELETE FROM contacts WHERE id = '" CONTACT_2 "'");
+  cf__sleep_ms(2);
   local_write(&ls[1], "edits contact 2's company (a moment later)",
               "UPDATE contacts SET company = 'Okafor Fitness Group' WHERE id = '" CONTACT_2 "'");
   local_write(&ls[0], "creates contact Jordan Lee <jordan.lee@newclient.example>",

@@ -34,6 +34,7 @@
 #include "core/buf.h"
 #include "core/codec.h"
 #include "core/uuid.h"
+#include "core/version.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
 #include "sync/master_sync.h"
@@ -290,21 +291,24 @@ static void reply_db_failure(cf_server *srv, job *j, cf__pg *pg, int rc) {
 
 /*
 ** Reads, as the job's user in a read-only transaction, whether the user is
-** a member of the job's org, the org's head and the user's role (the
-** statement "hello" of SESSION_SQL: columns member, head_seq, role).
+** a member of the job's org, the org's head, the user's role and the last
+** batch of the job's node (the statement "hello" of SESSION_SQL: columns
+** member, head_seq, role, last_batch).
 ** OUT: *res, freed by the caller.  CF_OK or the database's code.
 */
 static int read_org_state(cf__pg *pg, const job *j, cf__pg_res **res) {
   char *sql = NULL;
   char *as_user_sql = NULL;
   const char *as_user = j->claims_json;
-  const char *params[1] = {j->org};
+  char node[CF_NODE_ID_TEXT_LEN];
+  cf__node_id_format(&j->node, node);
+  const char *params[2] = {j->org, node};
   *res = NULL;
   int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
   if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "hello", &sql);
   if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
   if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, params, res);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 2, params, res);
   if (rc == CF_OK) rc = cf__pg_commit(pg);
   if (rc != CF_OK) {
     cf__pg_rollback(pg);
@@ -344,7 +348,7 @@ static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
   w.role.p = role ? role : "member";
   w.role.n = strlen(w.role.p);
   w.head_seq = strtoull(cf__pg_value(res, 0, 1), NULL, 10);
-  w.last_batch = 0;
+  w.last_batch = strtoull(cf__pg_value(res, 0, 3), NULL, 10);
   w.max_frame_bytes = MAX_FRAME_BYTES;
   w.max_batch = srv->max_batch;
   w.max_page = srv->max_page;

@@ -27,3 +27,14 @@ CREATE CONSTRAINT TRIGGER org_clock_notify
   AFTER INSERT OR UPDATE ON cf_sync.org_clock
   DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION cf_sync.notify_change();
+
+-- The last batch this user's node pushed to org (0 if none), for the WELCOME
+-- frame: a node that lost a PUSH_RESULT learns whether its batch committed.
+-- cf_sync.node_batches itself stays unreadable to authenticated.
+CREATE FUNCTION cf_sync.node_last_batch(org uuid, node uuid) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+  SELECT coalesce((SELECT b.batch_seq FROM cf_sync.node_batches AS b
+                   WHERE b.org_id = org AND b.node_id = node AND b.user_id = auth.uid()), 0)
+$$;
+REVOKE ALL ON FUNCTION cf_sync.node_last_batch(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cf_sync.node_last_batch(uuid, uuid) TO authenticated;

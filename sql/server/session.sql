@@ -3,9 +3,11 @@
 -- Each starts at a "-- @name NAME" line.
 
 -- @name hello
--- $1 org.  Run as the user (as_user): whether the user is a member, their
--- role and the org's cursor head, for the WELCOME frame.
+-- $1 org, $2 node.  Run as the user (as_user): whether the user is a
+-- member, the org's cursor head, their role, and the last batch of this node
+-- the master recorded, for the WELCOME frame.
 SELECT p.member, p.head_seq,
        (SELECT m.role FROM public.memberships AS m
-         WHERE m.org_id = $1::uuid AND m.user_id = auth.uid()) AS role
+         WHERE m.org_id = $1::uuid AND m.user_id = auth.uid()) AS role,
+       cf_sync.node_last_batch($1::uuid, $2::uuid) AS last_batch
 FROM cf_sync.pull_begin($1::uuid) AS p
