@@ -23,6 +23,8 @@
 ** these commits (the server wakes only the committing org's sessions).
 **
 ** Usage: bench_latency [N] [IDLE]   (defaults 1000 and 1000)
+** CF_BENCH_REPLICA_DIR puts the replica file elsewhere (default: the
+** cluster's directory), e.g. /dev/shm to see the cost of its fsyncs.
 ** Build it without sanitizers for meaningful figures
 ** (cmake -DCMAKE_BUILD_TYPE=Release).  Runs as root or as a user that can
 ** start PostgreSQL (docs/operations.md).
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "clientflow.h"
 #include "core/buf.h"
@@ -215,8 +218,9 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Commits n single-row changes and fills lat[i] (ns), one at a time. */
-static void measure(PGconn *pg, int n, int64_t *lat, int tag) {
+/* Commits n single-row changes and fills lat[i] (ns), one at a time, and
+** commit_ns[i] (if not NULL) with how long the UPDATE itself took. */
+static void measure(PGconn *pg, int n, int64_t *lat, int64_t *commit_ns, int tag) {
   for (int i = 0; i < n; i++) {
     char sql[256];
     snprintf(sql, sizeof sql, "UPDATE contacts SET company = 'bench %d/%d' WHERE id = '" CONTACT
@@ -229,6 +233,7 @@ static void measure(PGconn *pg, int n, int64_t *lat, int tag) {
     PGresult *r = PQexec(pg, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) die("UPDATE", PQerrorMessage(pg));
     PQclear(r);
+    if (commit_ns) commit_ns[i] = now_ns() - t0;
     pthread_mutex_lock(&mu);
     while (applied_gen == gen) {
       struct timespec ts;
@@ -312,7 +317,9 @@ int main(int argc, char **argv) {
                           86400, &token) != CF_OK)
     die("token", "");
   char path[4200];
-  snprintf(path, sizeof path, "%s/replica.db", cf_pgcluster_dir(pgc));
+  const char *rdir = getenv("CF_BENCH_REPLICA_DIR"); /* e.g. /dev/shm: no fsync cost */
+  snprintf(path, sizeof path, "%s/bench-latency-%d.db", rdir ? rdir : cf_pgcluster_dir(pgc),
+           (int)getpid());
   cf_node *node = NULL;
   if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("cf_node_open", cf_node_errmsg(NULL));
   cf_sync *s = NULL;
@@ -325,23 +332,27 @@ int main(int argc, char **argv) {
   int64_t *lat = calloc((size_t)n, sizeof *lat);
   if (lat == NULL) die("calloc", "");
   int64_t warm[20];
-  measure(pg, 20, warm, 0); /* the session is up and the caches are warm */
+  measure(pg, 20, warm, NULL, 0); /* the session is up and the caches are warm */
 
   printf("live update latency: master commit (direct SQL UPDATE) -> applied in a watching\n"
          "replica; loopback, one change at a time, server with 4 workers\n\n");
   printf("| %-32s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms", "max ms");
   printf("|%s|%s|%s|%s|%s|\n", "----------------------------------", "--------", "----------",
          "----------", "----------");
-  measure(pg, n, lat, 1);
+  int64_t *commit = calloc((size_t)n, sizeof *commit);
+  if (commit == NULL) die("calloc", "");
+  measure(pg, n, lat, commit, 1);
   report_row("1 watching replica", lat, n);
+  report_row("  (of which the SQL commit)", commit, n);
+  free(commit);
   fflush(stdout);
 
   if (idle > 0) {
     /* The same org: every commit wakes every idle session too. */
     idle_set set;
     idle_start(&set, idle, url, token, ORG);
-    measure(pg, 20, warm, 2);
-    measure(pg, n, lat, 3);
+    measure(pg, 20, warm, NULL, 2);
+    measure(pg, n, lat, NULL, 3);
     char name[64];
     snprintf(name, sizeof name, "+ %d idle sessions, same org", idle);
     report_row(name, lat, n);
@@ -355,8 +366,8 @@ int main(int argc, char **argv) {
                             "authenticated", 86400, &nw_token) != CF_OK)
       die("token", "");
     idle_start(&set, idle, url, nw_token, NW_ORG);
-    measure(pg, 20, warm, 4);
-    measure(pg, n, lat, 5);
+    measure(pg, 20, warm, NULL, 4);
+    measure(pg, n, lat, NULL, 5);
     snprintf(name, sizeof name, "+ %d idle sessions, other org", idle);
     report_row(name, lat, n);
     long nw_frames = atomic_load(&set.frames);
@@ -371,6 +382,14 @@ int main(int argc, char **argv) {
   pthread_join(watch_thread, NULL);
   cf_sync_free(s);
   cf_node_close(node);
+  if (rdir) { /* the cluster's directory goes with it; this one does not */
+    char side[4300];
+    (void)remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    (void)remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    (void)remove(side);
+  }
   cf_token_free(token);
   cf_server_stop(srv);
   pthread_join(srv_thread, NULL);

@@ -148,16 +148,45 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
 $$;
 
 -- Takes the next sequence number and HLC of org (locking its clock row until
--- the transaction ends).
+-- the transaction ends).  A transaction that writes many rows of one org
+-- directly (a bulk UPDATE, an import) must not update the clock row once per
+-- row -- each update adds a row version the next one has to step over, so the
+-- cost per row grows with the transaction.  So the clock hands out blocks:
+-- the first tick of a transaction reserves 1 number (and 1 HLC), each later
+-- reservation twice the last (at most 4096), and the ticks in between are
+-- served from the reservation kept in a transaction-local setting.  Both
+-- ranges are written to the clock row when reserved, so no other transaction
+-- can hand out the same sequence number or HLC; unused numbers are holes,
+-- which the cursor allows.  A rolled-back savepoint rolls back the setting
+-- together with the reservation.
 CREATE FUNCTION cf_sync.tick(org uuid, OUT seq bigint, OUT hlc bigint)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+  key text := 'cf.tick_' || replace(org::text, '-', '');
+  st text := current_setting(key, true);  -- 'next seq,last seq,next hlc,block'
+  part text[];
+  blk bigint := 1;
+BEGIN
+  IF st IS NOT NULL AND st <> '' THEN
+    part := string_to_array(st, ',');
+    IF part[1]::bigint <= part[2]::bigint THEN
+      seq := part[1]::bigint;
+      hlc := part[3]::bigint;
+      PERFORM set_config(key, (seq + 1)::text || ',' || part[2] || ',' || (hlc + 1)::text
+                              || ',' || part[4], true);
+      RETURN;
+    END IF;
+    blk := least(part[4]::bigint * 2, 4096);
+  END IF;
   INSERT INTO cf_sync.org_clock AS c (org_id, head_seq, last_hlc)
-  VALUES (org, 1, cf_sync.wall_hlc())
+  VALUES (org, blk, cf_sync.wall_hlc() + blk - 1)
   ON CONFLICT (org_id) DO UPDATE
-    SET head_seq = c.head_seq + 1,
-        last_hlc = greatest(c.last_hlc + 1, cf_sync.wall_hlc())
-  RETURNING head_seq, last_hlc
-$$;
+    SET head_seq = c.head_seq + blk,
+        last_hlc = greatest(c.last_hlc + 1, cf_sync.wall_hlc()) + blk - 1
+  RETURNING c.head_seq - blk + 1, c.last_hlc - blk + 1 INTO seq, hlc;
+  PERFORM set_config(key, (seq + 1)::text || ',' || (seq + blk - 1)::text || ','
+                          || (hlc + 1)::text || ',' || blk::text, true);
+END $$;
 
 -- The version (hlc, master node) in its 24-byte form.
 CREATE FUNCTION cf_sync.master_version(hlc bigint) RETURNS bytea
