@@ -96,7 +96,9 @@ typedef struct job {
   cf_frame frame;          /* the decoded request, borrowing bytes */
   uint32_t proto;          /* HELLO: the chosen protocol version */
   int64_t token_exp;       /* HELLO: the token's expiry */
-  cf_buf out;              /* the reply frame(s) to send */
+  cf_buf out;              /* the reply frame to send */
+  cf_buf extra;            /* a second frame sent after it (ACCESS_REVOKED
+                              after a PUSH_RESULT), usually empty */
   int close_code;          /* non-zero: close the session after sending */
   int ok;                  /* HELLO: the session may become READY */
   struct job *next;        /* queue link */
@@ -147,6 +149,7 @@ static void job_free(job *j) {
   cf__free(j->bytes);
   cf__free(j->claims_json);
   cf__buf_free(&j->out);
+  cf__buf_free(&j->extra);
   cf__free(j);
 }
 
@@ -198,6 +201,7 @@ static job *job_new(session *s, job_kind kind) {
   memcpy(j->org, s->org, sizeof j->org);
   j->node = s->node;
   cf__buf_init(&j->out, MAX_FRAME_BYTES);
+  cf__buf_init(&j->extra, 4096);
   size_t len = 0;
   const char *json = s->claims ? cf_claims_json(s->claims, &len) : NULL;
   j->claims_json = json ? cf__strndup(json, len) : NULL;
@@ -228,6 +232,7 @@ static void finish_job(cf_server *srv, job *j) {
   if (s == NULL || s->state == ST_CLOSING) return; /* gone meanwhile */
   s->busy = 0;
   send_buf(s, &j->out);
+  send_buf(s, &j->extra);
   if (j->close_code) {
     s->state = ST_CLOSING;
     cf__ws_close(s->ws, j->close_code, "closed by server");
@@ -271,6 +276,7 @@ static void on_jobs_done(void *arg) {
 
 static void reply_error(job *j, unsigned code, const char *msg, int ws_code) {
   cf__buf_reset(&j->out);
+  cf__buf_reset(&j->extra);
   if (cf__encode_error(code, msg, strlen(msg), &j->out) != CF_OK) cf__buf_reset(&j->out);
   j->close_code = ws_code;
 }
@@ -410,23 +416,39 @@ static void run_push(cf_server *srv, cf__pg *pg, job *j) {
   memset(&reply, 0, sizeof reply);
   reply.batch_seq = p->batch_seq;
   /* The head once the batch committed (docs/protocol.md, lifecycle 5: a
-  ** pull up to it includes the batch).  Read after the commit, so it covers
-  ** every number the batch took.  If it cannot be read the session fails
-  ** and the client's retry of the batch is answered from the record. */
-  cf__pg_res *state = NULL;
-  rc = read_org_state(pg, j, &state);
-  if (rc != CF_OK) {
-    reply_db_failure(srv, j, pg, rc);
-    goto out;
+  ** pull up to it includes the batch).  A batch that reserved numbers took
+  ** seq_lo .. seq_lo + n - 1 under the org's clock lock, so that end covers
+  ** it; a replayed or revoked one reads the head after the fact.  If it
+  ** cannot be read the session fails and the client's retry of the batch is
+  ** answered from the record. */
+  if (info.seq_lo > 0 && p->nchanges > 0) {
+    reply.head_seq = info.seq_lo + p->nchanges - 1;
+  } else {
+    cf__pg_res *state = NULL;
+    rc = read_org_state(pg, j, &state);
+    if (rc != CF_OK) {
+      reply_db_failure(srv, j, pg, rc);
+      goto out;
+    }
+    const char *head = cf__pg_nrows(state) == 1 ? cf__pg_value(state, 0, 1) : NULL;
+    reply.head_seq = head ? strtoull(head, NULL, 10) : 0;
+    cf__pg_res_free(state);
   }
-  const char *head = cf__pg_nrows(state) == 1 ? cf__pg_value(state, 0, 1) : NULL;
-  reply.head_seq = head ? strtoull(head, NULL, 10) : 0;
-  cf__pg_res_free(state);
   reply.results = wire;
   reply.nresults = p->nchanges;
   if (cf__encode_push_result(&reply, &j->out) != CF_OK) {
     reply_error(j, CF_WIRE_INTERNAL, "cannot encode PUSH_RESULT", CF_WS_CLOSE_INTERNAL);
     goto out;
+  }
+  if (info.revoked) {
+    /* DESIGN 9: the replica learns it has lost access (docs/protocol.md,
+    ** lifecycle 9), after the answers that keep its changes as conflicts. */
+    cf_revoked r;
+    memset(&r, 0, sizeof r);
+    if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
+    r.message.p = "the user is no longer a member of this organization";
+    r.message.n = strlen(r.message.p);
+    if (cf__encode_revoked(&r, &j->extra) == CF_OK) j->close_code = CF_WS_CLOSE_POLICY;
   }
   cf__mutex_lock(srv->mu);
   srv->stats_pushed += p->nchanges;

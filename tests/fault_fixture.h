@@ -45,6 +45,33 @@ static inline const char *fx_clientflow(void) {
   return p;
 }
 
+/* Children still running when the process exits (a failed CHECK leaves the
+** test early) are killed, so no server outlives its test. */
+#define FX_MAX_CHILDREN 64
+static pid_t fx_children[FX_MAX_CHILDREN]; /* running children, 0 = free slot */
+
+static inline void fx_kill_children_at_exit(void) {
+  for (int i = 0; i < FX_MAX_CHILDREN; i++)
+    if (fx_children[i] > 0) {
+      kill(fx_children[i], SIGKILL);
+      waitpid(fx_children[i], NULL, 0);
+      fx_children[i] = 0;
+    }
+}
+
+static inline void fx_track(pid_t pid, pid_t replace) {
+  static int registered;
+  if (!registered) {
+    registered = 1;
+    atexit(fx_kill_children_at_exit);
+  }
+  for (int i = 0; i < FX_MAX_CHILDREN; i++)
+    if (fx_children[i] == replace) {
+      fx_children[i] = pid;
+      return;
+    }
+}
+
 /*
 ** Starts argv[0] with argv, the environment plus extra (NULL-terminated
 ** "NAME=value" strings, may be NULL), stdout into a pipe if capture (else
@@ -94,6 +121,7 @@ static inline void fx_spawn(fx_proc *p, char *const argv[], char *const extra[],
     p->out_fd = pipefd[0];
   }
   CHECK_MSG(rc == 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+  fx_track(p->pid, 0);
 }
 
 /* Waits for p to exit, at most timeout_ms (then kills it and fails). Returns
@@ -103,11 +131,15 @@ static inline int fx_reap(fx_proc *p, int timeout_ms) {
   int64_t deadline = sfx_monotonic_ms() + timeout_ms;
   for (;;) {
     pid_t r = waitpid(p->pid, &p->status, WNOHANG);
-    if (r == p->pid) break;
+    if (r == p->pid) {
+      fx_track(0, p->pid);
+      break;
+    }
     CHECK_MSG(r == 0, "waitpid: %s", strerror(errno));
     if (sfx_monotonic_ms() > deadline) {
       kill(p->pid, SIGKILL);
       waitpid(p->pid, &p->status, 0);
+      fx_track(0, p->pid);
       p->pid = 0;
       CHECK_MSG(0, "child process did not exit within %d ms", timeout_ms);
     }
@@ -173,7 +205,7 @@ static inline void fx_read_line(fx_proc *p, const char *prefix, char *rest, size
   }
 }
 
-/* The fixture's server role connection string (f->srv_url) must be set. */
+/* <tmp>/<name>.log in buf[cap], for a child's stderr. */
 static inline char *fx_log_path(const char *name, char *buf, size_t cap) {
   snprintf(buf, cap, "%s/%s.log", cf_test_tmpdir(), name);
   return buf;

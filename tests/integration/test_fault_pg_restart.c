@@ -91,11 +91,22 @@ static void wait_master(PGconn *c, const char *q, long long want, const char *wh
   fx_wait_until(master_has_cond, &h, 60000, what);
 }
 
+/* The private cluster, stopped at exit if a failed check left the test
+** early. */
+static cf_pgcluster *cluster;
+
+static void stop_cluster_at_exit(void) {
+  if (cluster) (void)cf_pgcluster_stop(cluster);
+  cluster = NULL;
+}
+
 CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   char err[512];
   cf_pgcluster *pgc = NULL;
   int rc = cf_pgcluster_start(NULL, "cf_restart", &pgc, err, sizeof err);
   CHECK_MSG(rc == CF_OK, "private cluster: %s", err);
+  cluster = pgc;
+  atexit(stop_cluster_at_exit);
 
   sync_fx f;
   memset(&f, 0, sizeof f);
@@ -182,5 +193,6 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   watcher_stop(&b);
   cf_token_free(token);
   sfx_close(&f);
+  cluster = NULL;
   CHECK_OK(cf_pgcluster_stop(pgc));
 }
