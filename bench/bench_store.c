@@ -159,32 +159,37 @@ static double bench_plain_replica_table(const char *dir, const gen_row *rows, si
   char path[512], rpath[512];
   snprintf(rpath, sizeof rpath, "%s/schema.db", dir);
   cf_node *node = NULL;
-  if (cf_node_open(rpath, ORG, USER, &node) != CF_OK) die("open replica", cf_node_errmsg(NULL));
+  if (cf_node_open(rpath, ORG, USER, &node) != CF_OK)
+    die("open replica", cf_node_errmsg(NULL));
   cf_buf ddl;
   cf__buf_init(&ddl, 1 << 20);
   cf_stmt *q = NULL;
-  if (cf_node_prepare(node,
-                      "SELECT sql FROM sqlite_schema WHERE tbl_name = 'cf_contacts' AND sql"
-                      " IS NOT NULL ORDER BY type DESC",
-                      &q) != CF_OK)
+  if (cf_node_prepare(
+          node,
+          "SELECT sql FROM sqlite_schema WHERE tbl_name = 'cf_contacts' AND sql"
+          " IS NOT NULL ORDER BY type DESC",
+          &q) != CF_OK)
     die("schema", cf_node_errmsg(node));
   while (cf_stmt_step(q) == CF_OK)
-    if (cf__buf_puts(&ddl, cf_stmt_column_text(q, 0)) != CF_OK || cf__buf_puts(&ddl, ";\n") != CF_OK)
+    if (cf__buf_puts(&ddl, cf_stmt_column_text(q, 0)) != CF_OK ||
+        cf__buf_puts(&ddl, ";\n") != CF_OK)
       die("out of memory", NULL);
   cf_stmt_finalize(q);
   cf_node_close(node);
 
   snprintf(path, sizeof path, "%s/plain2.db", dir);
   sqlite3 *db = open_plain(path);
-  if (sqlite3_exec(db, ddl.p, NULL, NULL, NULL) != SQLITE_OK) die("create", sqlite3_errmsg(db));
+  if (sqlite3_exec(db, ddl.p, NULL, NULL, NULL) != SQLITE_OK)
+    die("create", sqlite3_errmsg(db));
   cf__buf_free(&ddl);
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO cf_contacts (org_id, id, first_name, last_name, email, "
-                         "phone, company, tags, metadata, created_at, updated_at, deleted, _v, "
-                         "_seq, _tx, _mask) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, "
-                         "'[\"a\",\"b\"]', ?7, ?8, ?8, 0, ?9, ?10, ?10, 4095)",
-                         -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          db,
+          "INSERT INTO cf_contacts (org_id, id, first_name, last_name, email, "
+          "phone, company, tags, metadata, created_at, updated_at, deleted, _v, "
+          "_seq, _tx, _mask) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, "
+          "'[\"a\",\"b\"]', ?7, ?8, ?8, 0, ?9, ?10, ?10, 4095)",
+          -1, &st, NULL) != SQLITE_OK)
     die("prepare", sqlite3_errmsg(db));
   unsigned char vblob[37];
   memset(vblob, 0x11, sizeof vblob);
@@ -207,7 +212,8 @@ static double bench_plain_replica_table(const char *dir, const gen_row *rows, si
     if (sqlite3_step(st) != SQLITE_DONE) die("plain insert", sqlite3_errmsg(db));
     sqlite3_reset(st);
   }
-  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) die("commit", sqlite3_errmsg(db));
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    die("commit", sqlite3_errmsg(db));
   double dt = now_s() - t0;
   sqlite3_finalize(st);
   sqlite3_close(db);
@@ -370,7 +376,8 @@ int main(int argc, char **argv) {
   gen_row *rows = generate(n);
   /* The machine is shared and noisy: run every measurement `rounds` times,
   ** interleaved, and keep each one's best time. */
-  double plain = 1e9, plain2 = 1e9, logged = 1e9, logged_ids = 1e9, changeset = 1e9, merge = 1e9, t;
+  double plain = 1e9, plain2 = 1e9, logged = 1e9, logged_ids = 1e9, changeset = 1e9,
+         merge = 1e9, t;
   int cs_size = 0;
   for (int r = 0; r < rounds; r++) {
     if ((t = bench_plain(dir, rows, n)) < plain) plain = t;
@@ -383,24 +390,24 @@ int main(int argc, char **argv) {
   }
   printf("bench_store: %zu contacts, SQLite %s, one process, best of %d rounds\n\n", n,
          sqlite3_libversion(), rounds);
-  printf("| %-52s | %9s | %11s | %10s |\n", "what", "seconds", "rows/s", "ratio");
-  printf("|%s|%s|%s|%s|\n", "------------------------------------------------------",
+  printf("| %-56s | %9s | %11s | %10s |\n", "what", "seconds", "rows/s", "ratio");
+  printf("|%s|%s|%s|%s|\n", "----------------------------------------------------------",
          "-----------", "-------------", "------------");
-  printf("| %-52s | %9.3f | %11.0f | %10s |\n",
+  printf("| %-56s | %9.3f | %11.0f | %10s |\n",
          "plain INSERT, identical table, no triggers", plain, n / plain, "1.00");
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
-         "  plain INSERT into a copy of cf_contacts (no triggers)", plain2, n / plain2,
+  printf("| %-56s | %9.3f | %11.0f | %9.2fx |\n",
+         "plain INSERT, copy of the replica table cf_contacts", plain2, n / plain2,
          plain / plain2);
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+  printf("| %-56s | %9.3f | %11.0f | %9.2fx |\n",
          "logged write through the view (ids made by trigger)", logged, n / logged,
          plain / logged);
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+  printf("| %-56s | %9.3f | %11.0f | %9.2fx |\n",
          "logged write through the view (app gives id, ts)", logged_ids, n / logged_ids,
          plain / logged_ids);
-  printf("| %-52s | %9.3f | %11.0f | %10s |\n",
+  printf("| %-56s | %9.3f | %11.0f | %10s |\n",
          "sqlite3changeset_apply into an empty database", changeset, n / changeset,
          "1.00");
-  printf("| %-52s | %9.3f | %11.0f | %9.2fx |\n",
+  printf("| %-56s | %9.3f | %11.0f | %9.2fx |\n",
          "merge apply (cf__store_apply, 5000-row batches)", merge, n / merge,
          changeset / merge);
   printf("\nlogged vs the cf_contacts copy (trigger cost alone): %.2fx (ids by trigger), "

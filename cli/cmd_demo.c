@@ -109,15 +109,20 @@ int cf_cmd_demo(int argc, char **argv) {
   fflush(stdout);
 
   int code = run_steps(cf_pgcluster_url(cluster));
+  int server_pid = 0;
   if (code == 0 && !cf__interrupted())
-    code = cf_cli_demo_sync(cf_pgcluster_dir(cluster), cf_pgcluster_url(cluster), keep);
+    code = cf_cli_demo_sync(cf_pgcluster_dir(cluster), cf_pgcluster_url(cluster), keep,
+                            &server_pid);
 
+  char pid_text[32] = "";
+  if (server_pid) snprintf(pid_text, sizeof pid_text, "%d; ", server_pid);
   if (keep && !cf__interrupted()) {
     printf("\nThe server keeps running (--keep):\n"
            "  export DATABASE_URL='%s'\n"
            "  stop it and remove its data with:\n"
-           "  %s\n",
-           cf_pgcluster_url(cluster), cf_pgcluster_stop_command(cluster));
+           "  %s%s%s\n",
+           cf_pgcluster_url(cluster), server_pid ? "kill " : "",
+           server_pid ? pid_text : "", cf_pgcluster_stop_command(cluster));
     cf_pgcluster_detach(cluster);
     return code;
   }
@@ -130,6 +135,8 @@ int cf_cmd_demo(int argc, char **argv) {
     return code;
   }
   printf("stopped; removed %s\n", dir);
-  if (code == 0) printf("\ndemo finished: migrations, seed and every check OK\n");
+  if (code == 0)
+    printf("\ndemo finished: migrations, seed, checks, sync, merges, conflicts and isolation "
+           "all OK\n");
   return code;
 }

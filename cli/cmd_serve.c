@@ -37,6 +37,10 @@ static void usage(FILE *out) {
           "\n"
           "  --database-url URL  the master (default DATABASE_URL); its role must not be\n"
           "                      a superuser, own the tables or have BYPASSRLS\n"
+          "  --listen-database-url URL\n"
+          "                      a direct (session) connection for LISTEN/NOTIFY when\n"
+          "                      DATABASE_URL goes through PgBouncer in transaction mode\n"
+          "                      (default LISTEN_DATABASE_URL, else DATABASE_URL)\n"
           "  --host H            address to listen on (default 127.0.0.1)\n"
           "  --port N            port (default PORT, else 4000; 0 picks a free one)\n"
           "  --workers N         database worker threads (default 4), for the sync\n"
@@ -68,6 +72,8 @@ int cf_cmd_serve(int argc, char **argv) {
     if (cf_cli_is_help(argv[i])) {
       usage(stdout);
       return 0;
+    } else if (strcmp(argv[i], "--listen-database-url") == 0 && i + 1 < argc) {
+      cf_cli_config_set("LISTEN_DATABASE_URL", argv[++i]);
     } else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
       host = argv[++i];
     } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
@@ -107,6 +113,8 @@ int cf_cmd_serve(int argc, char **argv) {
   }
   cf_server_set_auth(srv, auth);
   rc = cf_server_set_database(srv, url);
+  if (rc == CF_OK && cf_cli_config("LISTEN_DATABASE_URL") != NULL)
+    rc = cf_server_set_listen_database(srv, cf_cli_config("LISTEN_DATABASE_URL"));
   if (rc == CF_OK) rc = cf_server_set_listen(srv, host, port);
   if (rc == CF_OK) rc = cf_server_set_workers(srv, workers);
   if (rc == CF_OK) rc = cf_server_enable_rest(srv, workers, rest_flags);

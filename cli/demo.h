@@ -8,8 +8,9 @@
 ** The sync scenario on a migrated, seeded master: a server, three laptops,
 ** offline edits, reconnect, the account of what merged.  dir holds the
 ** replica files; admin_url is a role that may create roles.  With keep, the
-** server keeps running until Ctrl-C.  Returns the exit code.
+** a sync server is left running in the background: OUT: *server_pid (0
+** otherwise).  Returns the exit code.
 */
-int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep);
+int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *server_pid);
 
 #endif

@@ -233,7 +233,36 @@ static void show_value(laptop *ls, size_t n, const char *what, const char *sql) 
   }
 }
 
-int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
+/* --keep: starts `clientflow serve` in the background on a free port and
+** prints how to use it.  OUT: *pid.  Returns the exit code. */
+static int spawn_kept_server(const char *dir, const char *server_url, const char *secret_hex,
+                             int *pid) {
+  const char *self = cf__self_exe();
+  int port = 0;
+  if (self == NULL || cf__port_free_loopback(&port) != CF_OK)
+    return cf_cli_fail("demo", "cannot start the kept sync server");
+  char port_text[16], log_path[4200], env_secret[128];
+  snprintf(port_text, sizeof port_text, "%d", port);
+  snprintf(log_path, sizeof log_path, "%s/serve.log", dir);
+  snprintf(env_secret, sizeof env_secret, "JWT_SECRET=%s", secret_hex);
+  const char *argv[] = {self, "serve", "--database-url", server_url, "--port", port_text, NULL};
+  const char *env[] = {env_secret, NULL};
+  if (cf__proc_spawn_detached(argv, env, log_path, pid) != CF_OK)
+    return cf_cli_fail("demo", "cannot start the kept sync server");
+  heading("kept running (--keep)");
+  printf("  sync server: ws://127.0.0.1:%d/sync and http://127.0.0.1:%d/health (pid %d,\n"
+         "  log %s)\n"
+         "  connect a laptop of your own:\n"
+         "    export JWT_SECRET=%s\n"
+         "    clientflow node init --home /tmp/my-laptop --org %s --user %s \\\n"
+         "      --server ws://127.0.0.1:%d/sync --token \"$(clientflow token --user %s)\"\n"
+         "    clientflow node sql --home /tmp/my-laptop \"SELECT first_name, email FROM contacts\"\n"
+         "  the demo laptops' replicas are in %s\n",
+         port, port, *pid, log_path, secret_hex, ORG_DEMO, USER_REP, port, USER_REP, dir);
+  return 0;
+}
+
+int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *server_pid) {
   demo d;
   memset(&d, 0, sizeof d);
   laptop ls[4] = {
@@ -247,6 +276,9 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
   char secret_hex[65];
   if (cf__random(secret, sizeof secret) != CF_OK) return cf_cli_fail("demo", "no randomness");
   for (size_t i = 0; i < sizeof secret; i++) snprintf(secret_hex + 2 * i, 3, "%02x", secret[i]);
+
+  /* The story is the output; the server's own log lines only at warn. */
+  if (getenv("CF_LOG_LEVEL") == NULL) cf__log_set_level(CF_LOG_WARN);
 
   /* --- the server ---------------------------------------------------------- */
   heading("the sync server");
@@ -263,8 +295,9 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
   const char *at = strchr(admin_url, '@');
   snprintf(server_url, sizeof server_url, "postgresql://" SERVER_ROLE "%s", at ? at : "");
   if ((code = start_server(&d, server_url, secret_hex, 64)) != 0) goto out;
-  printf("  listening on %s as database role %s (checked: not a superuser, owns no\n"
-         "  table, no BYPASSRLS: the master's RLS judges every pushed row)\n",
+  printf("  listening on %s as database role %s\n"
+         "  (checked at start: not a superuser, owns no table, no BYPASSRLS; every\n"
+         "  push and pull runs as the token's user, so the master's RLS judges it)\n",
          d.url, SERVER_ROLE);
 
   /* --- laptops --------------------------------------------------------------- */
@@ -281,8 +314,7 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
   }
   heading("before: what the laptops hold");
   show_contact(ls, 2, CONTACT_1);
-  show_value(ls, 2, "deal 'Website redesign' stage",
-             "SELECT stage FROM deals WHERE id = '" DEAL_2 "'");
+  show_value(ls, 2, "deal", "SELECT title || ', stage ' || stage FROM deals WHERE id = '" DEAL_2 "'");
   show_value(ls, 3, "contacts visible", "SELECT count(*) FROM contacts");
 
   /* --- offline --------------------------------------------------------------- */
@@ -400,16 +432,13 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep) {
   if (h1 != h2) code = cf_cli_fail("demo", "the two laptops did not converge");
 
   if (keep && code == 0) {
-    heading("kept running (--keep): press Ctrl-C to stop the sync server");
-    printf("  in another terminal, try for example:\n"
-           "    export JWT_SECRET=%s\n"
-           "    clientflow node init --home /tmp/my-laptop --org %s --user %s \\\n"
-           "      --server %s --token \"$(clientflow token --user %s)\"\n"
-           "    clientflow node sql --home /tmp/my-laptop \"SELECT first_name, email FROM contacts\"\n"
-           "  the laptops' replicas are in %s\n",
-           secret_hex, ORG_DEMO, USER_REP, d.url, USER_REP, dir);
-    fflush(stdout);
-    while (!cf__interrupted()) cf__sleep_ms(200);
+    /* Hand over to a sync server of its own that outlives the demo. */
+    cf_server_stop(d.srv);
+    cf__thread_join(d.thread);
+    d.thread = NULL;
+    cf_server_free(d.srv);
+    d.srv = NULL;
+    code = spawn_kept_server(dir, server_url, secret_hex, server_pid);
   }
 out:
   if (d.srv) cf_server_stop(d.srv);

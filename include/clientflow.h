@@ -627,7 +627,9 @@ int cf_node_conflict_retry(cf_node *node, int64_t id) CF_WARN_UNUSED;
 ** Discards conflict id explicitly: the rejected columns keep their local
 ** values but lose their version (the zero version), so the master's value
 ** replaces them at the next pull that carries the row; the conflict is
-** removed and nothing is sent.  CF_OK, CF_NOTFOUND, or a store error.
+** removed and nothing is sent.  A row every cell of which came from the
+** rejected change (a rejected insert: the master never had it) is removed
+** from the replica instead.  CF_OK, CF_NOTFOUND, or a store error.
 */
 int cf_node_conflict_discard(cf_node *node, int64_t id) CF_WARN_UNUSED;
 
@@ -660,6 +662,13 @@ typedef struct cf_server cf_server;
 int cf_server_new(cf_server **out) CF_WARN_UNUSED;
 /* METHOD.  The master's DATABASE_URL (copied). */
 int cf_server_set_database(cf_server *srv, const char *url) CF_WARN_UNUSED;
+/*
+** METHOD.  A separate URL (copied) for the one connection that LISTENs for
+** changes.  Behind PgBouncer in transaction mode, workers use the pooled
+** DATABASE_URL but LISTEN needs a session: give a direct URL (or a
+** session-mode pool) here.  NULL: the DATABASE_URL.
+*/
+int cf_server_set_listen_database(cf_server *srv, const char *url) CF_WARN_UNUSED;
 /* METHOD.  Address (copied; NULL = 127.0.0.1) and port (0 = ephemeral). */
 int cf_server_set_listen(cf_server *srv, const char *host, int port) CF_WARN_UNUSED;
 /* METHOD.  Worker threads, each with one database connection (1..32). */

@@ -193,3 +193,39 @@ void cf__interrupt_catch(void) {
 }
 
 int cf__interrupted(void) { return (int)caught; }
+
+int cf__proc_spawn_detached(const char *const *argv, const char *const *env_add,
+                            const char *log_path, int *pid_out) {
+  *pid_out = 0;
+  pid_t pid = fork();
+  if (pid < 0) return CF_IO;
+  if (pid == 0) {
+    /* A session of its own: it outlives this process and its terminal. */
+    if (setsid() < 0) _exit(127);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++) {
+      const char *eq = strchr(env_add[i], '=');
+      if (eq == NULL) continue;
+      char name[128];
+      size_t n = (size_t)(eq - env_add[i]);
+      if (n >= sizeof name) continue;
+      memcpy(name, env_add[i], n);
+      name[n] = '\0';
+      setenv(name, eq + 1, 1);
+    }
+    exec_child(argv, log_path);
+  }
+  *pid_out = (int)pid;
+  return CF_OK;
+}
+
+const char *cf__self_exe(void) {
+  static char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return NULL;
+  path[n] = '\0';
+  return path;
+}

@@ -25,6 +25,18 @@
 int cf__proc_run(const char *const *argv, const char *as_user, const char *log_path,
                  int *exit_status) CF_WARN_UNUSED;
 
+/*
+** Starts argv[0] (with argv) in a session of its own that outlives this
+** process, with env_add ("NAME=value" strings, NULL-terminated; may be NULL)
+** added to its environment, stdin from /dev/null and stdout/stderr appended
+** to log_path (or discarded).  Does not wait.  OUT: *pid.  CF_OK or CF_IO.
+*/
+int cf__proc_spawn_detached(const char *const *argv, const char *const *env_add,
+                            const char *log_path, int *pid) CF_WARN_UNUSED;
+
+/* The path of this program's executable (static storage), or NULL. */
+const char *cf__self_exe(void);
+
 /* True when this process runs as root. */
 int cf__proc_is_root(void);
 

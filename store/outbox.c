@@ -166,7 +166,7 @@ static int conflict_get(struct cf_node *node, int64_t id, const cf_table **t,
 ** blob[CF_VBLOB_MAX_LEN].  OUT: *len. */
 static int restamped_blob(struct cf_node *node, const cf_table *t, int64_t rid,
                           uint64_t mask, const cf_ver *v, unsigned char *blob,
-                          size_t *len) {
+                          size_t *len, int *unversioned) {
   sqlite3_stmt *st;
   int rc = cf__table_stmt(node, t->number, CF_TS_by_rid, &st);
   if (rc != CF_OK) return rc;
@@ -185,8 +185,11 @@ static int restamped_blob(struct cf_node *node, const cf_table *t, int64_t rid,
                         t->ncols + 1, &vr);
   sqlite3_reset(st);
   if (rc != CF_OK) return cf__node_fail(node, CF_CORRUPT, "damaged version blob");
-  for (unsigned c = 0; c <= t->ncols; c++)
+  *unversioned = 1;
+  for (unsigned c = 0; c <= t->ncols; c++) {
     if (mask & CF_COL_BIT(c)) vr.v[c] = *v;
+    if (!(t->key_mask & CF_COL_BIT(c)) && !cf__ver_is_zero(&vr.v[c])) *unversioned = 0;
+  }
   *len = cf__vblob_encode(&vr, t->key_mask, blob);
   return CF_OK;
 }
@@ -228,10 +231,17 @@ static int conflict_resolve(cf_node *node, int64_t id, int retry) {
   if (retry) cf__node_tick(node, &v);
   unsigned char blob[CF_VBLOB_MAX_LEN];
   size_t len = 0;
-  if ((rc = restamped_blob(node, t, rid, mask, &v, blob, &len)) != CF_OK) goto out;
+  int unversioned = 0;
+  if ((rc = restamped_blob(node, t, rid, mask, &v, blob, &len, &unversioned)) != CF_OK)
+    goto out;
   if (retry) /* new version and a pending entry at the end of the outbox */
     rc = run_table(node, t, CF_TS_requeue, rid, blob, len, (int64_t)cf__ver_hlc(&v),
                    (int64_t)mask);
+  else if (unversioned)
+    /* Every cell of the row came from the rejected change (a rejected
+    ** insert): the master never had it and never will, so discarding it
+    ** removes the row, and the replica matches the master again. */
+    rc = run_table(node, t, CF_TS_drop, rid, NULL, 0, 0, 0);
   else
     rc = run_table(node, t, CF_TS_set_v, rid, blob, len, 0, 0);
   if (rc != CF_OK) goto out;
@@ -344,7 +354,7 @@ static int next_pending(struct cf_node *node, unsigned n, int64_t after,
 int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) {
   if (out == NULL) return CF_MISUSE;
   *out = NULL;
-  if (node == NULL || max == 0 || max > 100000) return CF_MISUSE;
+  if (node == NULL || max == 0 || max > CF_PUSH_MAX_ITEMS) return CF_MISUSE;
   node->errmsg[0] = '\0';
   cf__push_batch *b = cf__calloc(1, sizeof *b);
   if (b == NULL) return cf__node_fail(node, CF_NOMEM, "out of memory");

@@ -48,8 +48,11 @@ typedef struct cf__push_batch {
   char **bytes;         /* per item, the text/blob bytes its change borrows */
 } cf__push_batch;
 
+/* Most entries one push batch may hold (a cf__push_item is about 2 KiB). */
+#define CF_PUSH_MAX_ITEMS 10000
+
 /*
-** Reads up to max (1..100000) entries that are not in flight, in seq order,
+** Reads up to max (1..CF_PUSH_MAX_ITEMS) entries that are not in flight, in seq order,
 ** and marks them in flight (in one transaction).  It takes whole local
 ** transactions: it stops before a transaction that would not fit, unless
 ** the batch would be empty (only a transaction larger than max is split).

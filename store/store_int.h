@@ -52,7 +52,7 @@ typedef enum cf_stmt_id {
 #define CF_TABLE_STMTS(X)                                                                \
   X(pending_next)                                                                        \
   X(mark)                                                                                \
-  X(unmark) X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v)      \
+  X(unmark) X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)\
       X(max_seq)
 
 typedef enum cf_tstmt_id {

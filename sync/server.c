@@ -107,6 +107,8 @@ typedef struct job {
 struct cf_server {
   /* configuration */
   char *database_url;      /* the server's login (not an owner, no BYPASSRLS) */
+  char *listen_url;        /* a direct (session) connection for LISTEN, or
+                              NULL: database_url */
   char *host;              /* listen address */
   int port;                /* listen port (0: ephemeral) */
   int nworkers;            /* worker threads */
@@ -887,7 +889,8 @@ static void on_listen_readable(void *ctx) {
 ** notifications sent while it was away are lost, a pull is not. */
 static int start_listener(cf_server *srv, int wake_all) {
   char err[256];
-  int rc = cf__pg_connect(srv->database_url, &srv->listen_pg, err, sizeof err);
+  int rc = cf__pg_connect(srv->listen_url ? srv->listen_url : srv->database_url,
+                          &srv->listen_pg, err, sizeof err);
   if (rc == CF_OK) rc = cf__pg_listen(srv->listen_pg, LISTEN_CHANNEL);
   if (rc == CF_OK)
     rc = cf__ws_watch_fd(srv->ws, cf__pg_socket(srv->listen_pg), on_listen_readable, srv,
@@ -949,6 +952,10 @@ static int set_string(char **slot, const char *v) {
 
 int cf_server_set_database(cf_server *srv, const char *url) {
   return set_string(&srv->database_url, url);
+}
+
+int cf_server_set_listen_database(cf_server *srv, const char *url) {
+  return set_string(&srv->listen_url, url);
 }
 
 int cf_server_set_listen(cf_server *srv, const char *host, int port) {
@@ -1080,6 +1087,7 @@ void cf_server_free(cf_server *srv) {
   cf__mutex_free(srv->mu);
   cf_auth_free(srv->auth);
   cf__free(srv->database_url);
+  cf__free(srv->listen_url);
   cf__free(srv->host);
   cf__free(srv);
 }

@@ -38,7 +38,7 @@ INSERT INTO cf_clock (id, ceiling) VALUES (1, 0);
 -- Changes the master rejected, with its reason.  They leave this table only
 -- through cf_node_conflict_retry() or cf_node_conflict_discard().
 CREATE TABLE cf_conflicts (
-  id INTEGER PRIMARY KEY,           -- conflict id shown to the app
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- conflict id shown to the app, never reused
   seq INTEGER NOT NULL,             -- the outbox seq (HLC) it came from
   tx INTEGER NOT NULL,              -- its local transaction
   tbl INTEGER NOT NULL,             -- table number

@@ -108,5 +108,8 @@ UPDATE "cf_{t}" SET _v = ?2,
 -- name: t_set_v
 UPDATE "cf_{t}" SET _v = ?2 WHERE rid = ?1
 
+-- name: t_drop
+DELETE FROM "cf_{t}" WHERE rid = ?1 AND _seq IS NULL
+
 -- name: t_max_seq
 SELECT max(_seq) FROM "cf_{t}" WHERE _seq IS NOT NULL

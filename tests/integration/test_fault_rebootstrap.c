@@ -151,3 +151,74 @@ CF_TEST(rebootstrap_keeps_unacknowledged_writes_and_drops_synced_rows) {
   cf_node_close(node);
   sfx_close(&f);
 }
+
+/* The live session of the watch test, on its own thread. */
+typedef struct watch_job {
+  cf_sync *sync;    /* the session */
+  pthread_t thread; /* runs cf_sync_watch */
+  int rc;           /* its result */
+} watch_job;
+
+static void *watch_main(void *arg) {
+  watch_job *w = arg;
+  w->rc = cf_sync_watch(w->sync);
+  return NULL;
+}
+
+typedef struct node_has {
+  cf_node *node;    /* a reading handle */
+  const char *q;    /* the query */
+  const char *want; /* its expected first value */
+} node_has;
+
+static int node_has_cond(void *ctx) {
+  node_has *h = ctx;
+  char v[256];
+  sfx_node_text(h->node, h->q, v, sizeof v);
+  return strcmp(v, h->want) == 0;
+}
+
+/*
+** The same in a live session: a node that comes back after the purge and
+** starts watching re-bootstraps in its first exchange, keeps its offline
+** write, and then follows live updates as usual.
+*/
+CF_TEST(watching_node_behind_purge_horizon_rebootstraps_then_follows_live) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  cf_node *node = sfx_node("rep", DEMO_ORG, DEMO_REP);
+  sfx_sync_ok(&f, node);
+  sfx_node_exec(node, "UPDATE contacts SET phone = '+1 555 0303' WHERE id = '" DEMO_CONTACT(
+                          "03") "'");
+  delete_and_purge(&f);
+
+  char *token = sfx_token(DEMO_REP, 3600);
+  watch_job w;
+  memset(&w, 0, sizeof w);
+  CHECK_OK(cf_sync_new(node, f.ws_url, token, &w.sync));
+  CHECK(pthread_create(&w.thread, NULL, watch_main, &w) == 0);
+  cf_node *reader = sfx_node("rep", DEMO_ORG, DEMO_REP);
+  node_has gone = {reader,
+                   "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10") "'", "0"};
+  fx_wait_until(node_has_cond, &gone, 15000, "the watching node to drop the purged contact");
+  sfx_sql(&f, "UPDATE contacts SET company = 'live after rebootstrap' WHERE id = '" DEMO_CONTACT(
+              "05") "'");
+  node_has live = {reader,
+                   "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("05")
+                   "'",
+                   "live after rebootstrap"};
+  fx_wait_until(node_has_cond, &live, 15000, "a live update after the re-bootstrap");
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0303' AND id = '"
+                           DEMO_CONTACT("03") "'"),
+           1);
+  cf_sync_stop(w.sync);
+  pthread_join(w.thread, NULL);
+  CHECK_MSG(w.rc == CF_OK, "watch: %s: %s", cf_strerror(w.rc), cf_sync_errmsg(w.sync));
+  cf_sync_free(w.sync);
+  check_same_contacts(&f, reader);
+  CHECK_EQ(sfx_outbox(reader), 0);
+  cf_node_close(reader);
+  cf_node_close(node);
+  cf_token_free(token);
+  sfx_close(&f);
+}

@@ -9,8 +9,10 @@
 home=$(mktemp -d /tmp/cf-demo-test.XXXXXX)
 chmod 755 "$home"
 kept_dir=""
+kept_pid=""
 # Whatever happens, no server of ours outlives the test.
 stop_kept() {
+  if [ -n "$kept_pid" ]; then kill "$kept_pid" 2>/dev/null || true; fi
   if [ -n "$kept_dir" ] && [ -f "$kept_dir/data/PG_VERSION" ]; then
     if [ "$(id -u)" = 0 ]; then
       runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$kept_dir/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -32,11 +34,31 @@ expect_out "Tables found: 10" "demo"
 expect_out "All database tests passed!" "demo"
 expect_out "applied 001_init.sql" "demo"
 expect_out "seeded the demo data" "demo"
+# The sync story (issue 5): merges, conflicts kept, isolation, convergence.
+expect_out "phone +1-555-0199    email ava@martinez-dental.example" "demo"
+expect_out "deal stage: won" "demo"
+expect_out "contact 2: (deleted)" "demo"
+expect_out "reason: constraint: contacts_org_email_key" "demo"
+expect_out "reason: revoked: the user is not a member of this organization" "demo"
+expect_out "refused by the replica itself: CF_WRONG_ORG" "demo"
+expect_out "0 occurrence(s) of" "demo"
+expect_out "identical: both replicas saw the same changes" "demo"
+expect_out "demo finished:" "demo"
 [ -z "$(ls -A "$home")" ] || fail "demo left $(ls -A "$home") behind"
 pass "demo runs end to end (exit 0) and removes its cluster"
 
 run demo --keep
 kept_dir=$(sed -n 's/^started in //p' <<<"$out")
+kept_pid=$(sed -n 's/.*(pid \([0-9]*\),$/\1/p' <<<"$out")
+[ -n "$kept_pid" ] || fail "demo --keep did not print the sync server's pid"
+kept_port_ws=$(sed -n 's|.*sync server: ws://127.0.0.1:\([0-9]*\)/sync.*|\1|p' <<<"$out")
+# The kept sync server answers /health (it may need a moment to listen).
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$kept_port_ws/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$kept_port_ws/health" | grep -q '"status":"ok"' ||
+  fail "the kept sync server does not answer /health"
 kept_port=$(sed -n 's|^DATABASE_URL=postgresql://postgres@127.0.0.1:\([0-9]*\)/.*|\1|p' <<<"$out")
 expect_rc 0 "demo --keep"
 kept_url=$(sed -n "s/^  export DATABASE_URL='\(.*\)'$/\1/p" <<<"$out")

@@ -164,3 +164,68 @@ CF_TEST(test_out_of_memory_while_opening_ends_cleanly) {
   }
   CHECK(failures > 0);
 }
+
+CF_TEST(test_out_of_memory_on_push_and_results_ends_cleanly) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  EXEC_OK(node, "INSERT INTO contacts (first_name, tags) VALUES ('a', '[\"x\"]');"
+                "INSERT INTO deals (title, value) VALUES ('d', 5);"
+                "INSERT INTO contacts (first_name) VALUES ('b')");
+  int failures = 0;
+  /* Reading a batch. */
+  for (uint64_t n = 1; n < MAX_N; n++) {
+    cf__push_batch *b = NULL;
+    cf__alloc_fail_at(n);
+    int rc = cf__store_push_next(node, 10, &b);
+    uint64_t used = cf__alloc_count();
+    cf__alloc_fail_at(0);
+    if (rc == CF_OK) {
+      CHECK_EQ(b->n, 3);
+      cf__store_push_free(b);
+      CHECK_OK(cf__store_push_requeue(node));
+    } else {
+      CHECK(b == NULL);
+      CHECK_MSG(clean_code(rc), "N=%llu: %s", (unsigned long long)n, cf_strerror(rc));
+      failures++;
+    }
+    CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox WHERE batch <> 0"), 0);
+    CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 3);
+    EXEC_OK(node, "BEGIN; COMMIT;");
+    if (used < n) break;
+  }
+  CHECK(failures > 0);
+  /* Recording the answers: all of them or none. */
+  failures = 0;
+  for (uint64_t n = 1; n < MAX_N; n++) {
+    cf__push_batch *b = NULL;
+    CHECK_OK(cf__store_push_next(node, 10, &b));
+    CHECK_EQ(b->n, 3);
+    cf__push_result res[3];
+    for (size_t i = 0; i < 3; i++) {
+      res[i].seq = b->items[i].seq;
+      res[i].outcome = i == 1 ? CF__OUTCOME_REJECTED : CF__OUTCOME_APPLIED;
+      res[i].code = CF_PERMISSION;
+      res[i].message = "no";
+    }
+    cf__alloc_fail_at(n);
+    int rc = cf__store_push_results(node, res, 3);
+    cf__alloc_fail_at(0);
+    cf__store_push_free(b);
+    int64_t out = 0, conflicts = 0;
+    CHECK_OK(cf_node_outbox_count(node, &out));
+    CHECK_OK(cf_node_conflict_count(node, &conflicts));
+    if (rc == CF_OK) {
+      CHECK_EQ(out, 0);
+      CHECK_EQ(conflicts, 1);
+      break;
+    }
+    CHECK_MSG(clean_code(rc), "N=%llu: %s", (unsigned long long)n, cf_strerror(rc));
+    CHECK_EQ(out, 3);
+    CHECK_EQ(conflicts, 0);
+    CHECK_OK(cf__store_push_requeue(node));
+    failures++;
+  }
+  CHECK(failures > 0);
+  char buf[16];
+  CHECK_STR(query_text(node, "PRAGMA integrity_check", buf, sizeof buf), "ok");
+  cf_node_close(node);
+}
