@@ -28,28 +28,46 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where the cluster really lives.  Normally DIR itself; but when DIR sits in a
+# tree the postgres user cannot reach (a clone under a private home), the data
+# goes to a private directory under /tmp, named in DIR/base, and DIR/sock is
+# a link to its socket directory, so clients still connect through DIR/sock.
+base_of() {
+  if [ -f "$dir/base" ]; then cat "$dir/base"; else echo "$dir"; fi
+}
+
 case "$cmd" in
 start)
-  mkdir -p "$dir/sock"
-  if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$dir"
+  base=$(base_of)
+  if [ "$(id -u)" = 0 ] && [ "$base" = "$dir" ]; then
+    mkdir -p "$dir/sock"
     chown -R postgres:postgres "$dir"
-    # The postgres user must be able to reach DIR through every parent.
     if ! runuser -u postgres -- test -w "$dir"; then
-      echo "pgcluster: user postgres cannot write $dir (a parent directory is private?)" >&2
-      exit 1
+      # A parent directory is private: keep the cluster under /tmp instead.
+      base=$(mktemp -d /tmp/clientflow-pg.XXXXXX)
+      chmod 755 "$base"
+      echo "$base" >"$dir/base"
+      rm -rf "$dir/sock"
+      mkdir -p "$base/sock"
+      ln -s "$base/sock" "$dir/sock"
+      chown -R postgres:postgres "$base"
+      echo "pgcluster: $dir is not reachable by user postgres; cluster data in $base"
     fi
   fi
-  if [ ! -f "$dir/data/PG_VERSION" ]; then
-    as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust \
-      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-      { cat "$dir/initdb.log" >&2; exit 1; }
+  mkdir -p "$base/sock"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$base"
+  if [ ! -f "$base/data/PG_VERSION" ]; then
+    as_pg "$pgbin/initdb" -D "$base/data" -U postgres --auth=trust \
+      --encoding=UTF8 --locale=C.UTF-8 >"$base/initdb.log" 2>&1 ||
+      { cat "$base/initdb.log" >&2; exit 1; }
   fi
-  if as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  if as_pg "$pgbin/pg_ctl" -D "$base/data" status >/dev/null 2>&1; then
+    as_pg "$pgbin/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
   fi
-  as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c shared_buffers=128MB -c max_wal_size=1GB -c timezone=UTC" \
-    start >/dev/null || { tail -20 "$dir/log" >&2; exit 1; }
+  as_pg "$pgbin/pg_ctl" -D "$base/data" -l "$base/log" -w -t 60 \
+    -o "-p $port -k $base/sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c shared_buffers=128MB -c max_wal_size=1GB -c timezone=UTC" \
+    start >/dev/null || { tail -20 "$base/log" >&2; exit 1; }
   echo "pgcluster: started on port $port, socket $dir/sock"
   if [ -n "$clientflow" ]; then
     psql() { command psql -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$port" -U postgres "$@"; }
@@ -61,8 +79,12 @@ start)
   fi
   ;;
 stop)
-  if [ -f "$dir/data/PG_VERSION" ]; then
-    as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  base=$(base_of)
+  if [ -f "$base/data/PG_VERSION" ]; then
+    as_pg "$pgbin/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  if [ "$base" != "$dir" ]; then
+    rm -rf "$base" "$dir/base" "$dir/sock"
   fi
   echo "pgcluster: stopped"
   ;;

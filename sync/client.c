@@ -73,6 +73,11 @@ struct cf_sync {
   int64_t start_cursor;     /* cursor when the pull started (progress) */
   int64_t cursor;           /* the replica's cursor */
   int64_t last_frame_ms;    /* monotonic time of the last frame */
+  uint8_t *deferred;        /* a CHANGES page (its frame's bytes) whose apply
+                               waits until the PULL for the next page is on
+                               the wire, so the server reads page n+1 while
+                               the replica applies page n; or NULL */
+  size_t deferred_len;      /* its length */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
   char role[32];            /* the user's role, from WELCOME */
   int watch;                /* keep the session open and follow changes */
@@ -140,8 +145,8 @@ static int send_hello(cf_sync *s) {
   return rc;
 }
 
-static int send_pull(cf_sync *s) {
-  cf_pull p = {(uint64_t)s->cursor, s->max_page ? s->max_page : DEFAULT_PULL_PAGE};
+static int send_pull_from(cf_sync *s, uint64_t from) {
+  cf_pull p = {from, s->max_page ? s->max_page : DEFAULT_PULL_PAGE};
   cf_buf b;
   cf__buf_init(&b, 256);
   int rc = cf__encode_pull(&p, &b);
@@ -150,6 +155,8 @@ static int send_pull(cf_sync *s) {
   s->state = CS_PULLING;
   return rc;
 }
+
+static int send_pull(cf_sync *s) { return send_pull_from(s, (uint64_t)s->cursor); }
 
 /* Sends the next outbox batch, or starts pulling when there is none. */
 static int push_next(cf_sync *s) {
@@ -248,7 +255,8 @@ static int on_push_result(cf_sync *s, const cf_push_reply *r) {
   return push_next(s);
 }
 
-static int on_changes(cf_sync *s, const cf_changes *c) {
+/* Applies one page with its cursor (one SQLite transaction). */
+static int apply_page(cf_sync *s, const cf_changes *c) {
   if (c->last_seq < (uint64_t)s->cursor)
     return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
   int rc = cf__store_apply(s->node, c->rows, c->nrows, (int64_t)c->last_seq);
@@ -261,7 +269,44 @@ static int on_changes(cf_sync *s, const cf_changes *c) {
   s->counts[CF_SYNC_CURSOR] = s->cursor;
   int64_t total = (int64_t)s->head - s->start_cursor;
   report(s, CF_SYNC_PHASE_PULL, s->cursor - s->start_cursor, total > 0 ? total : 0);
-  if (c->more) return send_pull(s);
+  return CF_OK;
+}
+
+/* Applies the page kept by on_changes, now that the next PULL is out. */
+static void apply_deferred(cf_sync *s) {
+  uint8_t *bytes = s->deferred;
+  size_t len = s->deferred_len;
+  s->deferred = NULL;
+  s->deferred_len = 0;
+  if (bytes == NULL) return;
+  cf_frame f;
+  char err[256];
+  if (s->state != CS_FAILED) {
+    if (cf__frame_decode(bytes, len, NULL, &f, err, sizeof err) == CF_OK) {
+      (void)apply_page(s, &f.u.changes);
+      cf__frame_free(&f);
+    } else {
+      sync_fail(s, CF_PROTOCOL, "kept page no longer decodes: %s", err);
+    }
+  }
+  cf__free(bytes);
+}
+
+static int on_changes(cf_sync *s, const cf_changes *c, const uint8_t *msg, size_t len) {
+  if (c->more) {
+    /* Ask for the next page first and apply this one once that request is
+    ** on the wire (cf_sync's loop), overlapping the server's read with the
+    ** replica's write.  The cursor moves only with the apply. */
+    if (c->last_seq < (uint64_t)s->cursor)
+      return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
+    s->deferred = cf__malloc(len ? len : 1);
+    if (s->deferred == NULL) return sync_fail(s, CF_NOMEM, "out of memory");
+    memcpy(s->deferred, msg, len);
+    s->deferred_len = len;
+    return send_pull_from(s, c->last_seq);
+  }
+  int rc = apply_page(s, c);
+  if (rc != CF_OK) return rc;
   if (s->watch) {
     s->state = CS_IDLE;
     if (s->pull_wanted) {
@@ -359,7 +404,7 @@ out:
   cf__free(msg);
 }
 
-static void handle_frame(cf_sync *s, const cf_frame *f) {
+static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size_t len) {
   if (f->type == CF_FRAME_ERROR) {
     sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
               cf__wire_error_name(f->u.error.code), (int)f->u.error.message.n,
@@ -409,7 +454,7 @@ static void handle_frame(cf_sync *s, const cf_frame *f) {
     return;
   }
   if (s->state == CS_PULLING && f->type == CF_FRAME_CHANGES) {
-    (void)on_changes(s, &f->u.changes);
+    (void)on_changes(s, &f->u.changes, msg, len);
     return;
   }
   sync_fail(s, CF_PROTOCOL, "unexpected %s frame", cf__frame_type_name(f->type));
@@ -429,6 +474,8 @@ static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t
   (void)ws;
   if (s->state == CS_DONE || s->state == CS_FAILED) return;
   s->last_frame_ms = cf__monotonic_ns() / 1000000;
+  apply_deferred(s); /* pages are applied in the order they came */
+  if (s->state == CS_FAILED) return;
   cf_frame f;
   char err[256];
   int rc = cf__frame_decode(msg, len, NULL, &f, err, sizeof err);
@@ -439,7 +486,7 @@ static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t
   if (!cf__frame_from_server(f.type))
     sync_fail(s, CF_PROTOCOL, "the server sent a %s frame", cf__frame_type_name(f.type));
   else
-    handle_frame(s, &f);
+    handle_frame(s, &f, msg, len);
   cf__frame_free(&f);
 }
 
@@ -529,6 +576,14 @@ static int run_session(cf_sync *s) {
       sync_fail(s, CF_IO, "the event loop failed");
       break;
     }
+    if (s->deferred != NULL) {
+      /* Put the PULL for the next page on the wire, then apply this one. */
+      if (cf__ws_client_run_once(s->ws, 0) != CF_OK) {
+        sync_fail(s, CF_IO, "the event loop failed");
+        break;
+      }
+      apply_deferred(s);
+    }
     if (s->stop && s->session && s->state != CS_DONE && s->state != CS_FAILED) {
       s->state = CS_DONE;
       cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "stopping");
@@ -551,6 +606,9 @@ static int run_session(cf_sync *s) {
   }
   cf__store_push_free(s->batch);
   s->batch = NULL;
+  cf__free(s->deferred); /* a page never applied is pulled again next time */
+  s->deferred = NULL;
+  s->deferred_len = 0;
   if (s->state == CS_DONE) {
     char when[32];
     snprintf(when, sizeof when, "%" PRId64, cf__now_ms());
@@ -613,6 +671,7 @@ void cf_sync_free(cf_sync *s) {
   if (s == NULL) return;
   cf__ws_client_free(s->ws);
   cf__store_push_free(s->batch);
+  cf__free(s->deferred);
   cf__free(s->url);
   cf__free(s->token);
   cf__free(s);

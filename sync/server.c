@@ -45,7 +45,7 @@
 #define MAX_WORKERS 32
 #define MAX_PENDING 8          /* frames queued behind a running job */
 #define DEFAULT_MAX_BATCH 1000 /* changes per PUSH */
-#define DEFAULT_MAX_PAGE 2000  /* rows per CHANGES */
+#define DEFAULT_MAX_PAGE 5000  /* rows per CHANGES */
 #define MAX_FRAME_BYTES ((size_t)4 << 20)
 #define SESSION_SQL "server/session.sql"
 #define MASTER_SQL "server/master_sync.sql"
