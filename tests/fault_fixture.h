@@ -199,7 +199,10 @@ static inline void fx_read_line(fx_proc *p, const char *prefix, char *rest, size
     line[n] = '\0';
     n = 0;
     if (strncmp(line, prefix, strlen(prefix)) == 0) {
-      snprintf(rest, cap, "%s", line + strlen(prefix));
+      size_t want = strlen(line + strlen(prefix));
+      if (want >= cap) want = cap - 1;
+      memcpy(rest, line + strlen(prefix), want);
+      rest[want] = '\0';
       return;
     }
   }
