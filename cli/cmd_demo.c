@@ -2,11 +2,11 @@
 ** cli/cmd_demo.c: `clientflow demo`, the main job end to end on a private
 ** PostgreSQL it starts itself.
 **
-** For now (issue 2): start a private PostgreSQL 15, create a database,
-** migrate up, seed, run doctor, stop the server and remove its directory,
-** also when a step fails.  With --keep the server stays up and the command
-** prints its DATABASE_URL and how to stop it.  Later issues grow this into
-** the full sync demo (server, nodes, conflicts) on the same cluster.
+** Start a private PostgreSQL 15, create a database, migrate up, seed, run
+** doctor, then the sync scenario (cli/demo_sync.c: server, three laptops,
+** offline edits, merges, conflicts, isolation), stop everything and remove
+** its directory, also when a step fails.  With --keep PostgreSQL and a sync
+** server stay up and the command prints how to reach and stop them.
 */
 #include <stdio.h>
 #include <string.h>
@@ -23,13 +23,16 @@ static void usage(FILE *out) {
       "\n"
       "Runs the main job on a private PostgreSQL 15 that it starts itself (data in a\n"
       "new directory under $CLIENTFLOW_HOME, else $TMPDIR or /tmp; a free port on\n"
-      "127.0.0.1; trust authentication): creates a database, applies the migrations,\n"
-      "loads the demo data and runs the doctor's checks, then stops the server and\n"
+      "127.0.0.1; trust authentication): applies the migrations, loads the demo\n"
+      "data and runs the doctor's checks; then starts a sync server and three\n"
+      "field-sales laptops, bootstraps them, makes concurrent offline edits,\n"
+      "reconnects them and prints what merged and why, the rejected changes kept\n"
+      "with their reasons, and proof of org isolation; then stops everything and\n"
       "removes its directory.\n"
       "\n"
       "options:\n"
-      "  --keep       leave the server running; print its DATABASE_URL and how to stop "
-      "it\n"
+      "  --keep       leave PostgreSQL and a sync server running in the background;\n"
+      "               print their URLs and the command that stops both\n"
       "  -h, --help   this text\n");
 }
 
