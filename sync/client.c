@@ -83,6 +83,9 @@ struct cf_sync {
   int watch;                /* keep the session open and follow changes */
   int pull_wanted;          /* a LIVE notice came while busy: pull again */
   volatile int stop;        /* cf_sync_stop was called */
+  char **fk_retried;        /* "table/row id" of changes sent again after a
+                               foreign-key rejection in this run */
+  size_t n_fk_retried;      /* entries in fk_retried */
   int connected;            /* WELCOME was received in this session */
 };
 
@@ -207,6 +210,80 @@ static int reason_code(unsigned reason) {
   }
 }
 
+
+/*
+** A change the master refused for a foreign key while other changes still
+** wait in the outbox may only have come too early: the outbox keeps one entry
+** per row at the row's latest change, so a parent edited after its child was
+** created is sent after the child, possibly in a later batch.  Such a change
+** goes back to the end of the outbox (a fresh version, like a retry by the
+** app) instead of staying a conflict -- once per row and run, so a real
+** dangling reference still ends in the conflicts table.
+*/
+typedef struct fk_scan {
+  const int64_t *seqs; /* outbox seqs rejected for a foreign key */
+  size_t n;            /* how many */
+  int64_t *ids;        /* OUT: their conflict ids (0: not found) */
+  char (*keys)[96];    /* OUT: "table/row id" of each */
+} fk_scan;
+
+static int fk_scan_cb(void *ctx, const cf_conflict_info *c) {
+  fk_scan *f = ctx;
+  for (size_t i = 0; i < f->n; i++)
+    if (f->seqs[i] == c->seq) {
+      f->ids[i] = c->id;
+      snprintf(f->keys[i], sizeof f->keys[i], "%s/%s", c->table, c->row_id);
+    }
+  return 0;
+}
+
+static int fk_already_retried(const cf_sync *s, const char *key) {
+  for (size_t i = 0; i < s->n_fk_retried; i++)
+    if (strcmp(s->fk_retried[i], key) == 0) return 1;
+  return 0;
+}
+
+static void requeue_fk_rejections(cf_sync *s, const cf_push_reply *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->nresults; i++) {
+    const cf_push_result *w = &r->results[i];
+    if (w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT && w->message.n >= 5 &&
+        memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0)
+      n++;
+  }
+  int64_t waiting = 0;
+  if (n == 0 || cf_node_outbox_count(s->node, &waiting) != CF_OK || waiting == 0) return;
+  int64_t *seqs = cf__calloc(n, sizeof *seqs), *ids = cf__calloc(n, sizeof *ids);
+  char(*keys)[96] = cf__calloc(n, sizeof *keys);
+  char **grown = NULL;
+  if (seqs == NULL || ids == NULL || keys == NULL) goto out;
+  n = 0;
+  for (size_t i = 0; i < r->nresults; i++) {
+    const cf_push_result *w = &r->results[i];
+    if (w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT && w->message.n >= 5 &&
+        memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0)
+      seqs[n++] = s->batch->items[i].seq;
+  }
+  fk_scan scan = {seqs, n, ids, keys};
+  if (cf_node_conflicts_list(s->node, 1000000, fk_scan_cb, &scan) != CF_OK) goto out;
+  for (size_t i = 0; i < n; i++) {
+    if (ids[i] == 0 || fk_already_retried(s, keys[i])) continue;
+    grown = cf__realloc(s->fk_retried, (s->n_fk_retried + 1) * sizeof *s->fk_retried);
+    if (grown == NULL) goto out;
+    s->fk_retried = grown;
+    if ((s->fk_retried[s->n_fk_retried] = cf__strdup(keys[i])) == NULL) goto out;
+    s->n_fk_retried++;
+    if (cf_node_conflict_retry(s->node, ids[i]) == CF_OK) {
+      s->counts[CF_SYNC_REJECTED]--;
+      cf__log(CF_LOG_DEBUG, "msg=\"sent again after the rest\" change=%s", keys[i]);
+    }
+  }
+out:
+  cf__free(seqs);
+  cf__free(ids);
+  cf__free(keys);
+}
+
 static int on_push_result(cf_sync *s, const cf_push_reply *r) {
   if (s->batch == NULL || r->batch_seq != s->batch_seq)
     return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT for a batch not in flight");
@@ -250,6 +327,7 @@ static int on_push_result(cf_sync *s, const cf_push_reply *r) {
   cf__free(msgs);
   cf__free(res);
   if (rc != CF_OK) return rc;
+  requeue_fk_rejections(s, r);
   s->counts[CF_SYNC_PUSHED] += (int64_t)r->nresults;
   report(s, CF_SYNC_PHASE_PUSH, s->counts[CF_SYNC_PUSHED], -1);
   return push_next(s);
@@ -619,8 +697,16 @@ static int run_session(cf_sync *s) {
   return s->rc;
 }
 
+static void forget_fk_retries(cf_sync *s) {
+  for (size_t i = 0; i < s->n_fk_retried; i++) cf__free(s->fk_retried[i]);
+  cf__free(s->fk_retried);
+  s->fk_retried = NULL;
+  s->n_fk_retried = 0;
+}
+
 int cf_sync_run(cf_sync *s) {
   memset(s->counts, 0, sizeof s->counts);
+  forget_fk_retries(s);
   s->watch = 0;
   return run_session(s);
 }
@@ -633,6 +719,7 @@ static int is_final(int rc) {
 
 int cf_sync_watch(cf_sync *s) {
   memset(s->counts, 0, sizeof s->counts);
+  forget_fk_retries(s);
   s->watch = 1;
   s->stop = 0;
   int backoff_ms = 250;
@@ -672,6 +759,7 @@ void cf_sync_free(cf_sync *s) {
   cf__ws_client_free(s->ws);
   cf__store_push_free(s->batch);
   cf__free(s->deferred);
+  forget_fk_retries(s);
   cf__free(s->url);
   cf__free(s->token);
   cf__free(s);
