@@ -1277,6 +1277,7 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena
 int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
                     uint64_t cursor, size_t limit, cf__pull_page *page) {
   cf__pg_res *res[PULL_SOURCES] = {0};
+  char *srcs[PULL_SOURCES] = {0};
   cf__pg_res *begin = NULL;
   char org[37], cur[24], lim[24];
   char *sql = NULL;
@@ -1313,7 +1314,7 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     goto out;
   }
 
-  /* Every source, limit + 1 rows each. */
+  /* Every source, limit + 1 rows each, in one round trip (pipelined). */
   snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
   snprintf(lim, sizeof lim, "%zu", limit + 1);
   const char *pp[3] = {org, cur, lim};
@@ -1321,16 +1322,16 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   for (unsigned s = 0; s < PULL_SOURCES; s++) {
     if (s < CF_SCHEMA_NTABLES) {
       if ((rc = build_pull_stmt(&stmt, cf__schema_table(s))) != CF_OK) goto out;
-      rc = cf__pg_query(pg, stmt.p, 3, pp, &res[s]);
+      if ((srcs[s] = cf__strdup(stmt.p)) == NULL) rc = CF_NOMEM;
     } else {
-      cf__free(sql);
-      sql = NULL;
-      if ((rc = cf__sql_named(SQL_FILE, "pull_tombstones", &sql)) != CF_OK) goto out;
-      rc = cf__pg_query(pg, sql, 3, pp, &res[s]);
+      rc = cf__sql_named(SQL_FILE, "pull_tombstones", &srcs[s]);
     }
     if (rc != CF_OK) goto out;
-    total += (size_t)cf__pg_nrows(res[s]);
   }
+  if ((rc = cf__pg_query_many(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp, res)) !=
+      CF_OK)
+    goto out;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) total += (size_t)cf__pg_nrows(res[s]);
 
   /* Where every source is complete: the smallest last seq of a full one. */
   uint64_t frontier = UINT64_MAX;
@@ -1390,8 +1391,10 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   }
 out:
   if (in_tx) cf__pg_rollback(pg);
-  for (unsigned s = 0; s < PULL_SOURCES; s++)
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
     cf__pg_res_free(res[s]);
+    cf__free(srcs[s]);
+  }
   cf__pg_res_free(begin);
   cf__free(sql);
   cf__free(refs);

@@ -346,3 +346,75 @@ int cf__pg_consume_notifies(cf__pg *pg, cf__pg_notify_fn fn, void *ctx) {
   }
   return CF_OK;
 }
+
+/* --- pipelined queries ------------------------------------------------------- */
+
+int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                      const char *const *params, cf__pg_res **out) {
+  for (size_t i = 0; i < n; i++) out[i] = NULL;
+  clear_error(pg);
+  if (n == 0) return CF_OK;
+  if (!PQenterPipelineMode(pg->conn)) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    return PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_DATABASE;
+  }
+  int rc = CF_OK;
+  size_t sent = 0;
+  for (; sent < n; sent++)
+    if (!PQsendQueryParams(pg->conn, sqls[sent], nparams, NULL, params, NULL, NULL, 0)) break;
+  if (sent < n) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    rc = PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_NOMEM;
+  }
+  if (!PQpipelineSync(pg->conn)) {
+    /* Nothing can be read back: the connection is unusable (the caller drops
+    ** it on CF_UNREACHABLE). */
+    set_error(pg, PQerrorMessage(pg->conn));
+    return CF_UNREACHABLE;
+  }
+  /* One result (then a NULL) per query sent, then the sync.  After a failure
+  ** the server skips the rest (PGRES_PIPELINE_ABORTED); keep the first error. */
+  for (size_t i = 0; i < sent; i++) {
+    PGresult *res = PQgetResult(pg->conn);
+    if (res == NULL) {
+      if (rc == CF_OK) rc = check_result(pg, NULL);
+      break;
+    }
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+      PQclear(res);
+    } else {
+      int r = check_result(pg, res);
+      if (r == CF_OK && rc == CF_OK) {
+        out[i] = res;
+      } else {
+        if (rc == CF_OK) rc = r;
+        PQclear(res);
+      }
+    }
+    PGresult *end = PQgetResult(pg->conn); /* the NULL after each query */
+    if (end != NULL) PQclear(end);
+  }
+  for (;;) { /* up to and including the sync */
+    PGresult *res = PQgetResult(pg->conn);
+    if (res == NULL) {
+      if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        if (rc == CF_OK) rc = check_result(pg, NULL);
+        break;
+      }
+      continue;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    PQclear(res);
+    if (st == PGRES_PIPELINE_SYNC) break;
+  }
+  if (!PQexitPipelineMode(pg->conn) && rc == CF_OK) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    rc = CF_DATABASE;
+  }
+  if (rc != CF_OK)
+    for (size_t i = 0; i < n; i++) {
+      PQclear(out[i]);
+      out[i] = NULL;
+    }
+  return rc;
+}

@@ -139,6 +139,16 @@ int cf__pg_fail(cf__pg *pg, int rc, const char *fmt, ...)
 int cf__sql_named(const char *asset, const char *name, char **out) CF_WARN_UNUSED;
 
 /*
+** Runs n statements with the same nparams text parameters in one round trip
+** (libpq pipeline mode), inside the caller's transaction if one is open.
+** OUT: out[0..n), each statement's rows (free each with cf__pg_res_free);
+** all NULL on failure.  Returns CF_OK, or the code of the first statement
+** that failed (the later ones are skipped by the server).
+*/
+int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                      const char *const *params, cf__pg_res **out) CF_WARN_UNUSED;
+
+/*
 ** LISTEN/NOTIFY, for the sync server's live updates.  cf__pg_socket is the
 ** connection's socket, to watch for readability in an event loop; after
 ** cf__pg_listen(channel), each readable event is followed by
