@@ -346,6 +346,11 @@ static int node_status(node_args *a) {
   printf("server:     %s\n", url);
   printf("outbox:     %" PRId64 " change(s) waiting\n", outbox);
   printf("conflicts:  %" PRId64 "\n", conflicts);
+  char revoked[512];
+  if (cf_node_setting_get(node, "access_revoked", revoked, sizeof revoked) == CF_OK && revoked[0])
+    printf("access:     REVOKED by the server: %s\n"
+           "            (pending changes are kept in conflicts; sync again once restored)\n",
+           revoked);
   if (cf_node_setting_get(node, "last_sync_ms", last, sizeof last) == CF_OK) {
     time_t t = (time_t)(strtoll(last, NULL, 10) / 1000);
     struct tm tm;

@@ -492,6 +492,11 @@ static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size
   if (f->type == CF_FRAME_ACCESS_REVOKED) {
     s->counts[CF_SYNC_REVOKED] = 1;
     reject_outbox_revoked(s, &f->u.revoked.message);
+    /* The replica remembers it (DESIGN 9) until a sync succeeds again. */
+    char *why = cf__mprintf("%.*s", (int)f->u.revoked.message.n, f->u.revoked.message.p);
+    if (why == NULL || cf_node_setting_set(s->node, "access_revoked", why) != CF_OK)
+      cf__log(CF_LOG_WARN, "msg=\"cannot record the revocation in the replica\"");
+    cf__free(why);
     sync_fail(s, CF_PERMISSION, "access revoked: %.*s", (int)f->u.revoked.message.n,
               f->u.revoked.message.p);
     return;
@@ -690,7 +695,8 @@ static int run_session(cf_sync *s) {
   if (s->state == CS_DONE) {
     char when[32];
     snprintf(when, sizeof when, "%" PRId64, cf__now_ms());
-    if (cf_node_setting_set(s->node, "last_sync_ms", when) != CF_OK)
+    if (cf_node_setting_set(s->node, "access_revoked", "") != CF_OK ||
+        cf_node_setting_set(s->node, "last_sync_ms", when) != CF_OK)
       cf__log(CF_LOG_WARN, "msg=\"cannot record the sync time\"");
     return CF_OK;
   }

@@ -116,6 +116,8 @@ expect_out "revoked" "the kept change says revoked"
 echo "$out"
 [ "$(q "$db" "SELECT phone FROM contacts WHERE id = '$c1'")" = "+1-555-7777" ] ||
   fail "the revoked user's change reached the master"
+run node status --home "$B"
+expect_out "REVOKED by the server" "status after the revocation"
 pass "a revoked member's change is kept and the node says access was revoked"
 
 # The server stops cleanly on SIGTERM; then nodes are offline but keep writing.
