@@ -26,6 +26,7 @@
 ** replies keep the order of requests.  Any malformed or out-of-place frame
 ** gets an ERROR frame and closes that session only.
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,13 @@ struct cf_server {
 
 /* --- small helpers ------------------------------------------------------- */
 
-static int fail(cf_server *srv, int rc, const char *fmt, const char *detail) {
-  snprintf(srv->errmsg, sizeof srv->errmsg, fmt, detail ? detail : "");
+static int fail(cf_server *srv, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(cf_server *srv, int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(srv->errmsg, sizeof srv->errmsg, fmt, ap);
+  va_end(ap);
   return rc;
 }
 
@@ -959,13 +965,13 @@ int cf_server_set_listen_database(cf_server *srv, const char *url) {
 }
 
 int cf_server_set_listen(cf_server *srv, const char *host, int port) {
-  if (port < 0 || port > 65535) return fail(srv, CF_CONFIG, "port out of range%s", "");
+  if (port < 0 || port > 65535) return fail(srv, CF_CONFIG, "port out of range");
   srv->port = port;
   return set_string(&srv->host, host);
 }
 
 int cf_server_set_workers(cf_server *srv, int n) {
-  if (n < 1 || n > MAX_WORKERS) return fail(srv, CF_CONFIG, "workers must be 1..32%s", "");
+  if (n < 1 || n > MAX_WORKERS) return fail(srv, CF_CONFIG, "workers must be 1..32");
   srv->nworkers = n;
   return CF_OK;
 }
@@ -990,9 +996,9 @@ const char *cf__server_database_url(const cf_server *srv) { return srv->database
 const cf_auth *cf__server_auth(const cf_server *srv) { return srv->auth; }
 
 int cf_server_start(cf_server *srv) {
-  if (srv->database_url == NULL) return fail(srv, CF_CONFIG, "DATABASE_URL is not set%s", "");
-  if (srv->auth == NULL) return fail(srv, CF_CONFIG, "no token verifier configured%s", "");
-  if (srv->ws != NULL) return fail(srv, CF_MISUSE, "the server is already started%s", "");
+  if (srv->database_url == NULL) return fail(srv, CF_CONFIG, "DATABASE_URL is not set");
+  if (srv->auth == NULL) return fail(srv, CF_CONFIG, "no token verifier configured");
+  if (srv->ws != NULL) return fail(srv, CF_MISUSE, "the server is already started");
   char err[256];
   cf__pg *pg = NULL;
   int rc = cf__pg_connect(srv->database_url, &pg, err, sizeof err);
@@ -1024,7 +1030,7 @@ int cf_server_start(cf_server *srv) {
     srv->wargs[i].srv = srv;
     srv->wargs[i].index = i;
     rc = cf__thread_start(worker_main, &srv->wargs[i], &srv->threads[i]);
-    if (rc != CF_OK) return fail(srv, rc, "cannot start worker threads%s", "");
+    if (rc != CF_OK) return fail(srv, rc, "cannot start worker threads");
     srv->nthreads++;
   }
   srv->listen_backoff_ms = 250;
@@ -1037,7 +1043,7 @@ int cf_server_start(cf_server *srv) {
 int cf_server_port(const cf_server *srv) { return srv->ws ? cf__ws_server_port(srv->ws) : -1; }
 
 int cf_server_run(cf_server *srv) {
-  if (srv->ws == NULL) return fail(srv, CF_MISUSE, "cf_server_start was not called%s", "");
+  if (srv->ws == NULL) return fail(srv, CF_MISUSE, "cf_server_start was not called");
   int rc = CF_OK;
   while (rc == CF_OK && !cf__ws_server_stopped(srv->ws)) rc = cf_server_run_once(srv, 250);
   return rc;
