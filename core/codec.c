@@ -1084,7 +1084,7 @@ int cf__encode_welcome(const cf_welcome *wl, cf_buf *out) {
   return finish(&w, CF_OK, mark);
 }
 
-int cf__encode_auth(const cf_auth *a, cf_buf *out) {
+int cf__encode_auth(const cf_auth_frame *a, cf_buf *out) {
   wr w;
   size_t mark = out->len;
   int rc = check_text(a->token.p, a->token.n, CF_CODEC_MAX_TOKEN);

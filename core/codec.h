@@ -170,9 +170,9 @@ typedef struct cf_welcome {
 } cf_welcome;
 
 /* AUTH: a fresh token for an open session. */
-typedef struct cf_auth {
+typedef struct cf_auth_frame {
   cf_slice token; /* the new token (JWT) */
-} cf_auth;
+} cf_auth_frame;
 
 /* AUTH_OK: the fresh token is in force. */
 typedef struct cf_auth_ok {
@@ -256,7 +256,7 @@ typedef struct cf_frame {
   union {
     cf_hello hello;             /* CF_FRAME_HELLO */
     cf_welcome welcome;         /* CF_FRAME_WELCOME */
-    cf_auth auth;               /* CF_FRAME_AUTH */
+    cf_auth_frame auth;              /* CF_FRAME_AUTH */
     cf_auth_ok auth_ok;         /* CF_FRAME_AUTH_OK */
     cf_push push;               /* CF_FRAME_PUSH */
     cf_push_reply push_result;  /* CF_FRAME_PUSH_RESULT */
@@ -317,7 +317,7 @@ int cf__frame_encode(const cf_frame *f, cf_buf *out) CF_WARN_UNUSED;
 
 int cf__encode_hello(const cf_hello *h, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_welcome(const cf_welcome *w, cf_buf *out) CF_WARN_UNUSED;
-int cf__encode_auth(const cf_auth *a, cf_buf *out) CF_WARN_UNUSED;
+int cf__encode_auth(const cf_auth_frame *a, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_auth_ok(const cf_auth_ok *a, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_push(const cf_push *p, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_push_result(const cf_push_reply *r, cf_buf *out) CF_WARN_UNUSED;

@@ -461,7 +461,7 @@ static int find_seq(struct cf_node *node, int64_t seq, const cf_table **t, int64
 }
 
 /* Records one result. */
-static int push_result(struct cf_node *node, const cf__push_result *r) {
+static int push_result(struct cf_node *node, const cf__store_push_result *r) {
   if (r->outcome != CF__OUTCOME_APPLIED && r->outcome != CF__OUTCOME_SUPERSEDED &&
       r->outcome != CF__OUTCOME_REJECTED)
     return cf__node_fail(node, CF_INVALID, "unknown push outcome %d", (int)r->outcome);
@@ -493,7 +493,7 @@ static int push_result(struct cf_node *node, const cf__push_result *r) {
                    0);
 }
 
-int cf__store_push_results(cf_node *node, const cf__push_result *res, size_t n) {
+int cf__store_push_results(cf_node *node, const cf__store_push_result *res, size_t n) {
   if (node == NULL || (res == NULL && n > 0)) return CF_MISUSE;
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);

@@ -74,12 +74,12 @@ typedef enum cf__push_outcome {
   CF__OUTCOME_REJECTED = 2    /* refused: moves to the conflicts table */
 } cf__push_outcome;
 
-typedef struct cf__push_result {
+typedef struct cf__store_push_result {
   int64_t seq;              /* the item's seq */
   cf__push_outcome outcome; /* what happened */
   int code;                 /* REJECTED: CF_* reason code */
   const char *message;      /* REJECTED: the reason (copied), may be NULL */
-} cf__push_result;
+} cf__store_push_result;
 
 /*
 ** Records n results in one transaction: applied and superseded clear the
@@ -88,7 +88,7 @@ typedef struct cf__push_result {
 ** nothing).  CF_OK, CF_INVALID (bad
 ** outcome), CF_MISUSE, store errors (nothing recorded then).
 */
-int cf__store_push_results(cf_node *node, const cf__push_result *res,
+int cf__store_push_results(cf_node *node, const cf__store_push_result *res,
                            size_t n) CF_WARN_UNUSED;
 
 /* Marks every in-flight entry as not sent (after a lost connection). */

@@ -290,7 +290,7 @@ static int on_push_result(cf_sync *s, const cf_push_reply *r) {
   if (r->nresults != s->batch->n)
     return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT has %zu results for %zu changes", r->nresults,
                      s->batch->n);
-  cf__push_result *res = cf__calloc(r->nresults ? r->nresults : 1, sizeof *res);
+  cf__store_push_result *res = cf__calloc(r->nresults ? r->nresults : 1, sizeof *res);
   char **msgs = cf__calloc(r->nresults ? r->nresults : 1, sizeof *msgs);
   int rc = (res && msgs) ? CF_OK : CF_NOMEM;
   for (size_t i = 0; rc == CF_OK && i < r->nresults; i++) {
@@ -437,7 +437,7 @@ static int on_rebootstrap(cf_sync *s) {
 static void reject_outbox_revoked(cf_sync *s, const cf_slice *why) {
   char *msg = NULL;
   cf__push_batch *b = NULL;
-  cf__push_result *res = NULL;
+  cf__store_push_result *res = NULL;
   int rc = CF_OK;
   if (s->batch != NULL) {
     cf__store_push_free(s->batch);

@@ -211,3 +211,70 @@ CF_TEST(test_sync_token_of_user_a_cannot_act_as_user_b) {
   cf_node_close(n);
   sfx_close(&f);
 }
+
+/* Sends AUTH with token on c. */
+static void raw_auth(raw_client *c, const char *token) {
+  cf_auth_frame a = {{token, strlen(token)}};
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  CHECK_OK(cf__encode_auth(&a, &b));
+  raw_send(c, b.p, b.len);
+  cf__buf_free(&b);
+}
+
+/* Runs c's loop for ms milliseconds (to show that nothing closes it). */
+static void raw_run_for(raw_client *c, int64_t ms) {
+  int64_t until = sfx_monotonic_ms() + ms;
+  while (!c->closed && sfx_monotonic_ms() < until) CHECK_OK(cf__ws_client_run_once(c->cli, 50));
+}
+
+CF_TEST(test_sync_session_closes_when_its_token_expires_and_auth_extends_it) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  /* A session whose token expires within 2 s is closed then: ERROR
+  ** token_expired and close code 1008, not at once. */
+  char *short_a = sfx_token(DEMO_OWNER, 2);
+  raw_client a;
+  raw_connect_welcomed(&a, &f, short_a, DEMO_ORG);
+  int64_t welcomed = sfx_monotonic_ms();
+  raw_expect_error_and_close(&a, CF_WIRE_TOKEN_EXPIRED);
+  CHECK_MSG(sfx_monotonic_ms() - welcomed >= 300, "closed %lld ms after WELCOME",
+            (long long)(sfx_monotonic_ms() - welcomed));
+  CHECK_EQ(a.close_code, CF_WS_CLOSE_POLICY);
+  raw_free(&a);
+
+  /* A fresh token presented on the open socket moves the deadline. */
+  char *short_b = sfx_token(DEMO_OWNER, 2);
+  char *fresh = sfx_token(DEMO_OWNER, 3600);
+  raw_client b;
+  raw_connect_welcomed(&b, &f, short_b, DEMO_ORG);
+  raw_auth(&b, fresh);
+  cf_frame ok;
+  raw_expect_frame(&b, &ok);
+  CHECK_MSG(ok.type == CF_FRAME_AUTH_OK, "expected AUTH_OK, got %s", cf__frame_type_name(ok.type));
+  CHECK(ok.u.auth_ok.token_exp > (int64_t)(cf__now_ms() / 1000) + 3000);
+  cf__frame_free(&ok);
+  raw_run_for(&b, 3000); /* past the first token's expiry */
+  CHECK_MSG(!b.closed, "the session closed (code %d) although AUTH renewed its token",
+            b.close_code);
+  cf_buf ping;
+  cf__buf_init(&ping, 64);
+  CHECK_OK(cf__encode_seq(CF_FRAME_PING, 77, &ping));
+  raw_send(&b, ping.p, ping.len);
+  cf__buf_free(&ping);
+  cf_frame pong;
+  raw_expect_frame(&b, &pong);
+  CHECK(pong.type == CF_FRAME_PONG && pong.u.ping.nonce == 77);
+  cf__frame_free(&pong);
+
+  /* A token of another user on the same socket is refused and closes it. */
+  char *other = sfx_token(DEMO_REP, 3600);
+  raw_auth(&b, other);
+  raw_expect_error_and_close(&b, CF_WIRE_FORBIDDEN);
+  raw_free(&b);
+  cf_token_free(short_a);
+  cf_token_free(short_b);
+  cf_token_free(fresh);
+  cf_token_free(other);
+  sfx_close(&f);
+}

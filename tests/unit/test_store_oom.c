@@ -199,7 +199,7 @@ CF_TEST(test_out_of_memory_on_push_and_results_ends_cleanly) {
     cf__push_batch *b = NULL;
     CHECK_OK(cf__store_push_next(node, 10, &b));
     CHECK_EQ(b->n, 3);
-    cf__push_result res[3];
+    cf__store_push_result res[3];
     for (size_t i = 0; i < 3; i++) {
       res[i].seq = b->items[i].seq;
       res[i].outcome = i == 1 ? CF__OUTCOME_REJECTED : CF__OUTCOME_APPLIED;

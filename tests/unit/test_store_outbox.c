@@ -51,7 +51,7 @@ CF_TEST(test_push_batches_follow_local_order_in_whole_transactions) {
   CHECK_EQ(in_flight, 5);
 
   /* Answers: applied, superseded, rejected. */
-  cf__push_result res[3] = {
+  cf__store_push_result res[3] = {
       {b->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL},
       {b->items[1].seq, CF__OUTCOME_SUPERSEDED, 0, NULL},
       {b->items[2].seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "not a member"}};
@@ -105,7 +105,7 @@ static int count_change(void *ctx, const cf_change_info *c) {
 static void reject_all(cf_node *node) {
   cf__push_batch *b = NULL;
   CHECK_OK(cf__store_push_next(node, 100, &b));
-  cf__push_result res[16];
+  cf__store_push_result res[16];
   CHECK(b->n <= 16);
   for (size_t i = 0; i < b->n; i++) {
     res[i].seq = b->items[i].seq;
@@ -206,7 +206,7 @@ CF_TEST(test_change_to_a_row_in_flight_waits_for_both_answers) {
   CHECK_EQ(held->n, 0);
   cf__store_push_free(held);
   /* The insert is rejected: a conflict, and the update still goes. */
-  cf__push_result r = {sent_seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "no"};
+  cf__store_push_result r = {sent_seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "no"};
   CHECK_OK(cf__store_push_results(node, &r, 1));
   int64_t n = 0;
   CHECK_OK(cf_node_conflict_count(node, &n));
@@ -219,7 +219,7 @@ CF_TEST(test_change_to_a_row_in_flight_waits_for_both_answers) {
   CHECK(b2->items[0].seq > sent_seq);
   int co = cf__schema_column_index(b2->items[0].change.table, "company");
   CHECK(cf__row_cell(&b2->items[0].change, (unsigned)co) != NULL);
-  cf__push_result r2 = {b2->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL};
+  cf__store_push_result r2 = {b2->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL};
   CHECK_OK(cf__store_push_results(node, &r2, 1));
   CHECK_OK(cf_node_outbox_count(node, &n));
   CHECK_EQ(n, 0);
