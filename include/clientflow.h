@@ -756,6 +756,14 @@ int cf_sync_run(cf_sync *s) CF_WARN_UNUSED;
 ** CF_PERMISSION, CF_NOTFOUND, store errors).
 */
 int cf_sync_watch(cf_sync *s) CF_WARN_UNUSED;
+/*
+** METHOD.  Replaces the access token (copied), e.g. before the old one
+** expires: an open session presents it at once (AUTH; the server then keeps
+** the socket open past the old token's expiry), later connections use it
+** for HELLO.  Safe from another thread.  CF_OK, CF_INVALID (too long),
+** CF_NOMEM.
+*/
+int cf_sync_set_token(cf_sync *s, const char *token) CF_WARN_UNUSED;
 /* Stops cf_sync_watch (or cf_sync_run) soon.  Safe from a signal handler
 ** and from another thread. */
 void cf_sync_stop(cf_sync *s);

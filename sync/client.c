@@ -36,6 +36,7 @@
 #include "core/uuid.h"
 #include "core/version.h"
 #include "platform/platform.h"
+#include "platform/thread.h"
 #include "store/store.h"
 #include "store/store_rebootstrap.h"
 #include "store/store_sync.h"
@@ -58,6 +59,8 @@ struct cf_sync {
   cf_node *node;            /* the replica (borrowed) */
   char *url;                /* ws://host:port/sync */
   char *token;              /* the access token */
+  cf__mutex *token_mu;      /* guards next_token */
+  char *next_token;         /* a token from cf_sync_set_token not yet sent */
   cf_sync_progress_fn progress; /* progress callback, may be NULL */
   void *progress_ctx;       /* passed to progress */
   cf__ws_client *ws;        /* the transport endpoint */
@@ -515,7 +518,9 @@ static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size
       s->pull_wanted = 1;
     return;
   }
-  if (f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT) return;
+  if (f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT ||
+      f->type == CF_FRAME_AUTH_OK)
+    return;
   if (f->type == CF_FRAME_PING) {
     cf_buf b;
     cf__buf_init(&b, 64);
@@ -597,7 +602,7 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
   s->node = node;
   s->url = cf__strdup(url);
   s->token = cf__strdup(token);
-  if (s->url == NULL || s->token == NULL) {
+  if (s->url == NULL || s->token == NULL || cf__mutex_new(&s->token_mu) != CF_OK) {
     cf_sync_free(s);
     return CF_NOMEM;
   }
@@ -608,6 +613,28 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
 void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx) {
   s->progress = fn;
   s->progress_ctx = ctx;
+}
+
+/* Presents a token set with cf_sync_set_token on the open socket (AUTH); the
+** next connection uses it for HELLO anyway. */
+static void send_new_token(cf_sync *s) {
+  cf__mutex_lock(s->token_mu);
+  char *t = s->next_token;
+  s->next_token = NULL;
+  cf__mutex_unlock(s->token_mu);
+  if (t == NULL) return;
+  cf__free(s->token);
+  s->token = t;
+  if (s->session == NULL || !s->connected || s->state == CS_DONE || s->state == CS_FAILED)
+    return;
+  cf_auth_frame a = {{s->token, strlen(s->token)}};
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 64);
+  if (cf__encode_auth(&a, &b) == CF_OK)
+    (void)send_buf(s, &b);
+  else
+    sync_fail(s, CF_TOOBIG, "the new token is too large");
+  cf__buf_free(&b);
 }
 
 /* In a watching session: pushes local writes made since the last look. */
@@ -645,8 +672,12 @@ static int run_session(cf_sync *s) {
     return sync_fail(s, rc, "cannot requeue earlier in-flight changes: %s",
                      cf_node_errmsg(s->node));
   char err[256];
-  rc = cf__ws_client_new(&cfg, &s->ws, err, sizeof err);
+  cf__ws_client *ws = NULL;
+  rc = cf__ws_client_new(&cfg, &ws, err, sizeof err);
   if (rc != CF_OK) return sync_fail(s, rc, "%s", err);
+  cf__mutex_lock(s->token_mu); /* cf_sync_set_token may wake it meanwhile */
+  s->ws = ws;
+  cf__mutex_unlock(s->token_mu);
   rc = cf__ws_client_connect(s->ws, s->url, &s->session);
   if (rc != CF_OK) {
     s->session = NULL;
@@ -671,14 +702,18 @@ static int run_session(cf_sync *s) {
       s->state = CS_DONE;
       cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "stopping");
     }
+    send_new_token(s);
     idle_check(s);
     int64_t now = cf__monotonic_ns() / 1000000;
     if (s->state != CS_DONE && s->state != CS_FAILED && s->state != CS_IDLE &&
         now - s->last_frame_ms > IDLE_TIMEOUT_MS)
       sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s", IDLE_TIMEOUT_MS / 1000);
   }
-  cf__ws_client_free(s->ws);
+  cf__mutex_lock(s->token_mu);
+  ws = s->ws;
   s->ws = NULL;
+  cf__mutex_unlock(s->token_mu);
+  cf__ws_client_free(ws);
   s->session = NULL;
   if (s->state != CS_DONE) {
     /* Whatever was in flight goes back to the outbox for the next run. */
@@ -746,6 +781,18 @@ int cf_sync_watch(cf_sync *s) {
   }
 }
 
+int cf_sync_set_token(cf_sync *s, const char *token) {
+  if (token == NULL || strlen(token) > CF_CODEC_MAX_TOKEN) return CF_INVALID;
+  char *copy = cf__strdup(token);
+  if (copy == NULL) return CF_NOMEM;
+  cf__mutex_lock(s->token_mu);
+  cf__free(s->next_token);
+  s->next_token = copy;
+  if (s->ws) cf__ws_client_wake(s->ws);
+  cf__mutex_unlock(s->token_mu);
+  return CF_OK;
+}
+
 void cf_sync_stop(cf_sync *s) {
   s->stop = 1;
   if (s->ws) cf__ws_client_wake(s->ws);
@@ -766,6 +813,8 @@ void cf_sync_free(cf_sync *s) {
   cf__store_push_free(s->batch);
   cf__free(s->deferred);
   forget_fk_retries(s);
+  cf__free(s->next_token);
+  cf__mutex_free(s->token_mu);
   cf__free(s->url);
   cf__free(s->token);
   cf__free(s);

@@ -278,3 +278,55 @@ CF_TEST(test_sync_session_closes_when_its_token_expires_and_auth_extends_it) {
   cf_token_free(other);
   sfx_close(&f);
 }
+
+typedef struct watch_ctx {
+  cf_sync *s; /* the live sync */
+  int rc;     /* cf_sync_watch's result */
+} watch_ctx;
+
+static void *watch_main(void *arg) {
+  watch_ctx *w = arg;
+  w->rc = cf_sync_watch(w->s);
+  return NULL;
+}
+
+CF_TEST(test_sync_watch_keeps_its_socket_past_expiry_after_set_token) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  cf_node *n = sfx_node("watcher", DEMO_ORG, DEMO_OWNER);
+  sfx_sync_ok(&f, n);
+  char *short_tok = sfx_token(DEMO_OWNER, 2);
+  char *fresh = sfx_token(DEMO_OWNER, 3600);
+  /* The replica is opened a second time for the watcher thread: a node is
+  ** used by one thread at a time. */
+  cf_node *wn = sfx_node("watcher", DEMO_ORG, DEMO_OWNER);
+  watch_ctx w = {NULL, -1};
+  CHECK_OK(cf_sync_new(wn, f.ws_url, short_tok, &w.s));
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, watch_main, &w) == 0);
+  CHECK_OK(cf_sync_set_token(w.s, fresh));
+  /* Past the first token's expiry, a direct write on the master still
+  ** reaches the replica live: the socket was kept (or, had it dropped, the
+  ** reconnect would use the new token). */
+  int64_t until = sfx_monotonic_ms() + 3000;
+  while (sfx_monotonic_ms() < until) cf__sleep_ms(50); /* let the old token expire */
+  sfx_sql(&f, "UPDATE contacts SET phone = '+1-555-4242' WHERE id = '" DEMO_CONTACT("03") "'");
+  int64_t deadline = sfx_monotonic_ms() + 15000;
+  char phone[64] = "";
+  while (sfx_monotonic_ms() < deadline) {
+    sfx_node_text(n, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("03") "'", phone,
+                  sizeof phone);
+    if (strcmp(phone, "+1-555-4242") == 0) break;
+    cf__sleep_ms(20);
+  }
+  cf_sync_stop(w.s);
+  pthread_join(t, NULL);
+  CHECK_STR(phone, "+1-555-4242");
+  CHECK_EQ(w.rc, CF_OK);
+  cf_sync_free(w.s);
+  cf_node_close(wn);
+  cf_node_close(n);
+  cf_token_free(short_tok);
+  cf_token_free(fresh);
+  sfx_close(&f);
+}
