@@ -37,6 +37,13 @@ char *cf__vmprintf(const char *fmt, va_list ap);
 void cf__alloc_fail_at(uint64_t n);
 uint64_t cf__alloc_count(void);
 
+/*
+** Reads the whole file at path, at most max bytes, into a new cf__malloc'd
+** buffer (NUL-terminated; the caller frees).  OUT: *out, *len.  CF_OK;
+** CF_IO (cannot open or read), CF_TOOBIG (larger than max), CF_NOMEM.
+*/
+int cf__file_read_all(const char *path, size_t max, char **out, size_t *len) CF_WARN_UNUSED;
+
 /* Wall clock in milliseconds since the epoch, through the clock hook. */
 int64_t cf__now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations; never hooked. */

@@ -611,38 +611,13 @@ int cf_auth_add_jwks(cf_auth *auth, const char *json, size_t len) {
 
 /* ---- files ------------------------------------------------------------------ */
 
-/*
-** Reads a whole file of at most max bytes into a new cf__malloc'd buffer.
-** (Plain C stdio; moves to platform/ when that gains a file reader.)
-*/
+/* Reads a whole file of at most max bytes (platform/file.c), with the
+** reason in auth's message. */
 static int read_file(cf_auth *auth, const char *path, size_t max, char **out,
                      size_t *len) {
-  int rc;
-  char *buf = NULL;
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return set_err(auth, CF_IO, "cannot open %s", path);
-  buf = cf__malloc(max + 1);
-  if (buf == NULL) {
-    rc = CF_NOMEM;
-    goto out;
-  }
-  size_t n = fread(buf, 1, max + 1, f);
-  if (ferror(f)) {
-    rc = set_err(auth, CF_IO, "cannot read %s", path);
-    goto out;
-  }
-  if (n > max) {
-    rc = set_err(auth, CF_CONFIG, "%s is larger than %zu bytes", path, max);
-    goto out;
-  }
-  *out = buf;
-  *len = n;
-  buf = NULL;
-  rc = CF_OK;
-out:
-  fclose(f);
-  cf__free(buf);
+  int rc = cf__file_read_all(path, max, out, len);
+  if (rc == CF_IO) return set_err(auth, CF_IO, "cannot read %s", path);
+  if (rc == CF_TOOBIG) return set_err(auth, CF_CONFIG, "%s is larger than %zu bytes", path, max);
   return rc;
 }
 
