@@ -240,6 +240,12 @@ static int fk_scan_cb(void *ctx, const cf_conflict_info *c) {
   return 0;
 }
 
+/* A rejection by a foreign key (the detail names a "..._fkey" constraint). */
+static int is_fk_rejection(const cf_push_result *w) {
+  return w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT &&
+         w->message.n >= 5 && memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0;
+}
+
 static int fk_already_retried(const cf_sync *s, const char *key) {
   for (size_t i = 0; i < s->n_fk_retried; i++)
     if (strcmp(s->fk_retried[i], key) == 0) return 1;
@@ -248,12 +254,8 @@ static int fk_already_retried(const cf_sync *s, const char *key) {
 
 static void requeue_fk_rejections(cf_sync *s, const cf_push_reply *r) {
   size_t n = 0;
-  for (size_t i = 0; i < r->nresults; i++) {
-    const cf_push_result *w = &r->results[i];
-    if (w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT && w->message.n >= 5 &&
-        memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0)
-      n++;
-  }
+  for (size_t i = 0; i < r->nresults; i++)
+    if (is_fk_rejection(&r->results[i])) n++;
   int64_t waiting = 0;
   if (n == 0 || cf_node_outbox_count(s->node, &waiting) != CF_OK || waiting == 0) return;
   int64_t *seqs = cf__calloc(n, sizeof *seqs), *ids = cf__calloc(n, sizeof *ids);
@@ -261,12 +263,8 @@ static void requeue_fk_rejections(cf_sync *s, const cf_push_reply *r) {
   char **grown = NULL;
   if (seqs == NULL || ids == NULL || keys == NULL) goto out;
   n = 0;
-  for (size_t i = 0; i < r->nresults; i++) {
-    const cf_push_result *w = &r->results[i];
-    if (w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT && w->message.n >= 5 &&
-        memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0)
-      seqs[n++] = s->batch->items[i].seq;
-  }
+  for (size_t i = 0; i < r->nresults; i++)
+    if (is_fk_rejection(&r->results[i])) seqs[n++] = s->batch->items[i].seq;
   fk_scan scan = {seqs, n, ids, keys};
   if (cf_node_conflicts_list(s->node, 1000000, fk_scan_cb, &scan) != CF_OK) goto out;
   for (size_t i = 0; i < n; i++) {

@@ -303,6 +303,16 @@ static void reply_db_failure(cf_server *srv, job *j, cf__pg *pg, int rc) {
               CF_WS_CLOSE_TRY_LATER);
 }
 
+/* Appends ACCESS_REVOKED for the job's org, saying msg, to out. */
+static int encode_revoked(const job *j, const char *msg, cf_buf *out) {
+  cf_revoked r;
+  memset(&r, 0, sizeof r);
+  if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
+  r.message.p = msg;
+  r.message.n = strlen(msg);
+  return cf__encode_revoked(&r, out);
+}
+
 /*
 ** Reads, as the job's user in a read-only transaction, whether the user is
 ** a member of the job's org, the org's head, the user's role and the last
@@ -344,13 +354,9 @@ static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
   if (cf__pg_nrows(res) != 1 || !cf__pg_bool(res, 0, 0)) {
     /* docs/protocol.md, lifecycle 1 and 9: a user who is not (or no longer)
     ** a member gets ACCESS_REVOKED, so the node knows to stop syncing. */
-    cf_revoked r;
-    memset(&r, 0, sizeof r);
-    if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
-    r.message.p = "the user is not a member of this organization";
-    r.message.n = strlen(r.message.p);
     cf__buf_reset(&j->out);
-    if (cf__encode_revoked(&r, &j->out) != CF_OK) cf__buf_reset(&j->out);
+    if (encode_revoked(j, "the user is not a member of this organization", &j->out) != CF_OK)
+      cf__buf_reset(&j->out);
     j->close_code = CF_WS_CLOSE_POLICY;
     goto out;
   }
@@ -451,12 +457,9 @@ static void run_push(cf_server *srv, cf__pg *pg, job *j) {
   if (info.revoked) {
     /* DESIGN 9: the replica learns it has lost access (docs/protocol.md,
     ** lifecycle 9), after the answers that keep its changes as conflicts. */
-    cf_revoked r;
-    memset(&r, 0, sizeof r);
-    if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
-    r.message.p = "the user is no longer a member of this organization";
-    r.message.n = strlen(r.message.p);
-    if (cf__encode_revoked(&r, &j->extra) == CF_OK) j->close_code = CF_WS_CLOSE_POLICY;
+    if (encode_revoked(j, "the user is no longer a member of this organization", &j->extra) ==
+        CF_OK)
+      j->close_code = CF_WS_CLOSE_POLICY;
   }
   cf__mutex_lock(srv->mu);
   srv->stats_pushed += p->nchanges;
@@ -523,12 +526,7 @@ static void run_pull(cf_server *srv, cf__pg *pg, job *j) {
   if (page.status == CF__PULL_REBOOTSTRAP) {
     rc = cf__encode_seq(CF_FRAME_REBOOTSTRAP, page.head, &j->out);
   } else if (page.status == CF__PULL_REVOKED) {
-    cf_revoked r;
-    memset(&r, 0, sizeof r);
-    if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
-    r.message.p = "the user is no longer a member of this organization";
-    r.message.n = strlen(r.message.p);
-    rc = cf__encode_revoked(&r, &j->out);
+    rc = encode_revoked(j, "the user is no longer a member of this organization", &j->out);
   } else {
     rc = encode_page(&page, &j->out, p->from_seq);
     cf__mutex_lock(srv->mu);
