@@ -46,6 +46,13 @@ void cf__sha256(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]) 
   (void)mbedtls_sha256_ret(data, len, out, 0);
 }
 
+int cf__hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 void cf__hex(const unsigned char *bin, size_t len, char *out) {
   static const char digits[] = "0123456789abcdef";
   for (size_t i = 0; i < len; i++) {

@@ -31,6 +31,9 @@
 /* SHA-256 of data[0..len) into out[32]. */
 void cf__sha256(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]);
 
+/* The value 0..15 of hex digit c (either case), or -1 if c is not one. */
+int cf__hex_digit(char c);
+
 /* Lowercase hex of bin[0..len) into out, which must hold 2*len+1 bytes. */
 void cf__hex(const unsigned char *bin, size_t len, char *out);
 

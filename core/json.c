@@ -10,6 +10,7 @@
 ** canonical form can be longer than its input (1e999), so the parser keeps a
 ** budget of such growth (CF_JSON_MAX_INPUT bytes in all).
 */
+#include "core/crypto.h"
 #include "core/json.h"
 
 #include <stdlib.h>
@@ -50,19 +51,12 @@ static void skip_ws(parser *p) {
   }
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Reads 4 hex digits at p->i.  OUT: *v.  0 on failure. */
 static int read_hex4(parser *p, unsigned *v) {
   if (p->n - p->i < 4) return 0;
   unsigned x = 0;
   for (int k = 0; k < 4; k++) {
-    int h = hexval(p->s[p->i + (size_t)k]);
+    int h = cf__hex_digit(p->s[p->i + (size_t)k]);
     if (h < 0) return 0;
     x = x << 4 | (unsigned)h;
   }

@@ -8,6 +8,7 @@
 ** they are used up.  A spinlock (C11 atomic_flag) guards the remembered id,
 ** because ids are made from any thread.
 */
+#include "core/crypto.h"
 #include "core/uuid.h"
 
 #include <stdatomic.h>
@@ -99,13 +100,6 @@ char *cf__uuid_format(const cf_uuid *u, char out[CF_UUID_TEXT_LEN]) {
   return out;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 int cf__uuid_parse(const char *s, size_t len, cf_uuid *out) {
   if (s == NULL || len != 36) return CF_INVALID;
   cf_uuid u;
@@ -116,7 +110,7 @@ int cf__uuid_parse(const char *s, size_t len, cf_uuid *out) {
       i++;
       continue;
     }
-    int h = hexval(s[i]), l = hexval(s[i + 1]);
+    int h = cf__hex_digit(s[i]), l = cf__hex_digit(s[i + 1]);
     if (h < 0 || l < 0) return CF_INVALID;
     u.b[j++] = (unsigned char)(h << 4 | l);
     i += 2;

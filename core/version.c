@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/uuid.h"
 
 int cf__node_id_generate(cf_nodeid *out) {
@@ -76,13 +77,6 @@ char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]) {
   return out;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 int cf__ver_parse(const char *s, size_t len, cf_ver *out) {
   if (s == NULL || len != CF_VER_TEXT_LEN - 1 || s[16] != '-') return CF_INVALID;
   cf_ver v;
@@ -92,7 +86,7 @@ int cf__ver_parse(const char *s, size_t len, cf_ver *out) {
       i++;
       continue;
     }
-    int h = hexval(s[i]), l = hexval(s[i + 1]);
+    int h = cf__hex_digit(s[i]), l = cf__hex_digit(s[i + 1]);
     if (h < 0 || l < 0) return CF_INVALID;
     v.b[j++] = (unsigned char)(h << 4 | l);
     i += 2;
