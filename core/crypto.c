@@ -62,6 +62,16 @@ void cf__hex(const unsigned char *bin, size_t len, char *out) {
   out[2 * len] = '\0';
 }
 
+int cf__hex_decode(const char *hex, size_t n, unsigned char *out) {
+  if (n % 2 != 0) return CF_CORRUPT;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = cf__hex_digit(hex[2 * i]), lo = cf__hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return CF_CORRUPT;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return CF_OK;
+}
+
 struct cf__hmac_key {
   mbedtls_sha256_context inner; /* SHA-256 state after (key ^ ipad) */
   mbedtls_sha256_context outer; /* SHA-256 state after (key ^ opad) */

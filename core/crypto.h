@@ -37,6 +37,11 @@ int cf__hex_digit(char c);
 /* Lowercase hex of bin[0..len) into out, which must hold 2*len+1 bytes. */
 void cf__hex(const unsigned char *bin, size_t len, char *out);
 
+/* Decodes hex[0..n) (n even, digits in either case) into out[0..n/2).
+** CF_OK, or CF_CORRUPT for an odd n or a non-hex digit (out is then
+** partly written). */
+int cf__hex_decode(const char *hex, size_t n, unsigned char *out) CF_WARN_UNUSED;
+
 /*
 ** HMAC-SHA256 (RFC 2104) of data[0..len) under key[0..key_len) into
 ** out[32].  Allocates nothing; always CF_OK (an int so that a future

@@ -65,6 +65,13 @@ int cf__ver_is_zero(const cf_ver *v) {
   return 1;
 }
 
+cf_ver cf__ver_floor(void) {
+  cf_ver v;
+  memset(&v, 0, sizeof v);
+  v.b[7] = 1; /* big-endian HLC 1 */
+  return v;
+}
+
 char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]) {
   static const char hex[] = "0123456789abcdef";
   size_t j = 0;

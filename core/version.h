@@ -73,6 +73,11 @@ int cf__ver_cmp(const cf_ver *a, const cf_ver *b);
 /* Non-zero if v is the all-zero "never written" version. */
 int cf__ver_is_zero(const cf_ver *v);
 
+/* The oldest real version: HLC 1, node all zero.  The master gives it to a
+** stored cell that has no usable version (docs/master-sync.md, "Pull"), so
+** every replica receives the same cell and any real write wins over it. */
+cf_ver cf__ver_floor(void);
+
 /* Debugging text "<16 hex HLC>-<32 hex node>" into out[CF_VER_TEXT_LEN],
 ** which orders like the version.  Returns out. */
 char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]);

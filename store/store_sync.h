@@ -11,9 +11,12 @@
 /*
 ** The number of the next PUSH batch of this node, persisted before it is
 ** returned: strictly greater than every number returned before, across
-** restarts, so the master never mistakes a new batch for a retry.
+** restarts, and than `above` (the last batch the master recorded for this
+** node, from WELCOME: another replica with the same node id -- a copied
+** directory -- may have pushed higher numbers), so the master never
+** mistakes a new batch for a retry or a stale one.
 ** OUT: *out.  CF_OK or a store error.
 */
-int cf__store_next_batch_seq(cf_node *node, uint64_t *out) CF_WARN_UNUSED;
+int cf__store_next_batch_seq(cf_node *node, uint64_t above, uint64_t *out) CF_WARN_UNUSED;
 
 #endif

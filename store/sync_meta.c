@@ -38,7 +38,7 @@ int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) 
   return cf__meta_get_text(node, key, buf, cap);
 }
 
-int cf__store_next_batch_seq(cf_node *node, uint64_t *out) {
+int cf__store_next_batch_seq(cf_node *node, uint64_t above, uint64_t *out) {
   char buf[32];
   uint64_t last = 0;
   int rc = cf__meta_get_text(node, "push_batch_seq", buf, sizeof buf);
@@ -51,6 +51,7 @@ int cf__store_next_batch_seq(cf_node *node, uint64_t *out) {
   ** batch sent before. */
   int64_t now = cf__now_ms();
   uint64_t floor = now > 0 ? (uint64_t)now << 16 : 0;
+  if (above > last) last = above;
   uint64_t next = last + 1 > floor ? last + 1 : floor;
   snprintf(buf, sizeof buf, "%" PRIu64, next);
   rc = cf__meta_put_text(node, "push_batch_seq", buf);

@@ -70,6 +70,8 @@ struct cf_sync {
   char errmsg[512];         /* its detail */
   cf__push_batch *batch;    /* the batch in flight, or NULL */
   uint64_t batch_seq;       /* its number */
+  uint64_t master_batch;    /* the node's last batch the master recorded
+                               (WELCOME): new batches are numbered above */
   uint64_t max_batch;       /* from WELCOME */
   uint64_t max_page;        /* from WELCOME */
   uint64_t head;            /* the org's head seq, from WELCOME/CHANGES */
@@ -178,7 +180,7 @@ static int push_next(cf_sync *s) {
     s->start_cursor = s->cursor;
     return send_pull(s);
   }
-  if ((rc = cf__store_next_batch_seq(s->node, &s->batch_seq)) != CF_OK)
+  if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) != CF_OK)
     return sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
   cf_buf body, frame;
   cf__buf_init(&body, CF_CODEC_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
@@ -530,6 +532,7 @@ static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size
     s->max_batch = f->u.welcome.max_batch;
     s->max_page = f->u.welcome.max_page;
     s->head = f->u.welcome.head_seq;
+    s->master_batch = f->u.welcome.last_batch;
     snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
     s->connected = 1;
     (void)push_next(s);

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/hlc.h"
 #include "core/merge.h"
 #include "core/schema.h"
@@ -150,32 +151,11 @@ static const char *pg_cast(cf_coltype type) {
   return "";
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Decodes 2*n hex digits of s into out[0..n).  CF_OK or CF_CORRUPT. */
-static int unhex(const char *s, unsigned char *out, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return CF_CORRUPT;
-    out[i] = (unsigned char)(hi << 4 | lo);
-  }
-  return CF_OK;
-}
-
 static int append_hex(cf_buf *b, const unsigned char *p, size_t n) {
-  static const char digits[] = "0123456789abcdef";
   int rc = cf__buf_reserve(b, n * 2);
   if (rc != CF_OK) return rc;
-  for (size_t i = 0; i < n; i++) {
-    b->p[b->len++] = digits[p[i] >> 4];
-    b->p[b->len++] = digits[p[i] & 15];
-  }
-  b->p[b->len] = '\0';
+  cf__hex(p, n, b->p + b->len);
+  b->len += n * 2;
   return CF_OK;
 }
 
@@ -275,11 +255,17 @@ static int append_select_cols(cf_buf *b, const cf_table *t, uint64_t mask) {
 
 static int has_seq(const cf_table *t) { return t->number != 1; /* users */ }
 
-/* The unnest(...) AS u(c<i>..., v, s) source over the columns in mask (in
-** column order, named c<i> by their index), plus the versions (v) and the
-** seq (s, tables that have one) when with_vs. */
+/* The unnest(...) AS u(c<i>..., v, s[, m]) source over the columns in mask
+** (in column order, named c<i> by their index), plus the versions (v) and
+** the seq (s, tables that have one) when with_vs, plus the cells the row
+** took (m, a bit per cell) when with_vs == 2. */
+static unsigned extra_params(const cf_table *t, int with_vs) {
+  if (!with_vs) return 0;
+  return (has_seq(t) ? 2u : 1u) + (with_vs == 2 ? 1u : 0u);
+}
+
 static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_vs) {
-  unsigned np = cf__schema_mask_count(mask) + (with_vs ? (has_seq(t) ? 2u : 1u) : 0u);
+  unsigned np = cf__schema_mask_count(mask) + extra_params(t, with_vs);
   int rc = cf__buf_puts(b, "unnest(");
   char tmp[32];
   for (unsigned i = 0; i < np && rc == CF_OK; i++) {
@@ -295,9 +281,9 @@ static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_v
     rc = cf__buf_puts(b, tmp);
   }
   if (rc == CF_OK && with_vs)
-    rc = cf__buf_puts(b, has_seq(t) ? ", v, s)" : ", v)");
-  else if (rc == CF_OK)
-    rc = cf__buf_puts(b, ")");
+    rc = cf__buf_puts(b, has_seq(t) ? ", v, s" : ", v");
+  if (rc == CF_OK && with_vs == 2) rc = cf__buf_puts(b, ", m");
+  if (rc == CF_OK) rc = cf__buf_puts(b, ")");
   return rc;
 }
 
@@ -320,7 +306,7 @@ typedef enum stmt_kind { STMT_LOCK, STMT_INSERT, STMT_UPDATE, STMT_DELETE } stmt
 ** ignore mask. */
 static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind, uint64_t mask) {
   int rc;
-  char tmp[160];
+  char tmp[256];
   cf__buf_reset(b);
   switch (kind) {
     case STMT_LOCK:
@@ -362,20 +348,42 @@ static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind, uint64_t mas
       if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
       return rc;
     case STMT_UPDATE:
+      /* Each row sets only the cells ITS changes took (u.m, a bit per
+      ** cell): the other columns keep the value and version the row holds
+      ** now, not the ones read before this push's earlier statements ran
+      ** -- a cascade of this push's own deletes (ON DELETE SET NULL) may
+      ** have changed them since, with a newer master version. */
       snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
       rc = cf__buf_puts(b, tmp);
       for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
         if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
-        snprintf(tmp, sizeof tmp, "\"%s\" = u.c%u%s, ", t->cols[i].name, i,
-                 pg_cast(t->cols[i].type));
+        snprintf(tmp, sizeof tmp,
+                 "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 THEN u.c%u%s "
+                 "ELSE t.\"%s\" END, ",
+                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), i,
+                 pg_cast(t->cols[i].type), t->cols[i].name);
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK) rc = cf__buf_puts(b, "cf_versions = ");
+      for (unsigned i = 0; i <= t->ncols && rc == CF_OK; i++) {
+        unsigned off = i * CF_VER_LEN + 1;
+        if (i < t->ncols && !(mask & CF_COL_BIT(i)))
+          snprintf(tmp, sizeof tmp, "%ssubstring(t.cf_versions FROM %u FOR %u)",
+                   i ? " || " : "", off, (unsigned)CF_VER_LEN);
+        else
+          snprintf(tmp, sizeof tmp,
+                   "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
+                   "ELSE substring(t.cf_versions FROM %u FOR %u) END",
+                   i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
+                   (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
-        rc = cf__buf_puts(
-            b, has_seq(t) ? "cf_versions = decode(u.v, 'hex'), cf_seq = u.s::bigint FROM "
-                          : "cf_versions = decode(u.v, 'hex') FROM ");
-      if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 1);
-      if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+        rc = cf__buf_puts(b, has_seq(t) ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
+                                          "decode(u.v, 'hex') AS vb FROM "
+                                        : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
+      if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 2);
+      if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u WHERE ");
       if (rc == CF_OK) rc = append_key_match(b, t);
       if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
       return rc;
@@ -422,6 +430,13 @@ static int build_pull_stmt(cf_buf *b, const cf_table *t) {
 ** Fills row (of table t) from result row r of res, whose columns from col0
 ** on are the table's columns as text and then the versions in hex.  Key
 ** cells get zero versions; deleted = 0 with the stored version.
+**
+** Total over what the master may hold: a cell without a usable version (a
+** cf_versions of the wrong length, or a zero version, which only a writer
+** bypassing the triggers can leave) gets CF_VER_FLOOR, the oldest version
+** there is, so every replica receives the same cell and any real write wins
+** over it.  A value that has no canonical form (stored before 005's checks)
+** gives CF_CORRUPT: the caller leaves that row out and says so.
 */
 static int row_from_pg(const cf_table *t, const cf__pg_res *res, int r, int col0,
                        cf_buf *tmp, arena *a, cf_row *row) {
@@ -429,20 +444,23 @@ static int row_from_pg(const cf_table *t, const cf__pg_res *res, int r, int col0
   unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
   size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
   int rc;
-  if (hex == NULL || strlen(hex) != 2 * nv || unhex(hex, vers, nv) != CF_OK)
-    return CF_CORRUPT;
+  if (hex == NULL || strlen(hex) != 2 * nv || cf__hex_decode(hex, 2 * nv, vers) != CF_OK)
+    memset(vers, 0, nv);
   cf__row_init(row, t);
   for (unsigned i = 0; i <= t->ncols; i++) {
     cf_value v;
     cf_ver ver;
     memcpy(ver.b, vers + (size_t)i * CF_VER_LEN, CF_VER_LEN);
+    if ((t->key_mask & CF_COL_BIT(i)) != 0)
+      memset(ver.b, 0, sizeof ver.b);
+    else if (cf__ver_is_zero(&ver))
+      ver = cf__ver_floor();
     if (i == t->ncols) {
       cf__row_set_deleted(row, 0, &ver);
       break;
     }
     rc = value_from_pg(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a, &v);
     if (rc != CF_OK) return rc;
-    if ((t->key_mask & CF_COL_BIT(i)) != 0) memset(ver.b, 0, sizeof ver.b);
     if ((rc = cf__row_set(row, i, &v, &ver)) != CF_OK) return CF_CORRUPT;
   }
   return CF_OK;
@@ -493,7 +511,7 @@ typedef struct push_ctx {
   arena mem;                /* bytes of the master's rows */
   cf_buf tmp;               /* scratch for conversions */
   cf_buf sql;               /* the statement being run */
-  cf_buf params[CF_SCHEMA_MAX_COLS + 2]; /* array parameters */
+  cf_buf params[CF_SCHEMA_MAX_COLS + 3]; /* array parameters */
 } push_ctx;
 
 static void set_result(cf__push_result *r, cf__push_status s, cf__push_reason why,
@@ -676,8 +694,8 @@ static int params_add_key(push_ctx *ctx, const prow *r) {
 }
 
 /* Appends the columns in mask of r's merged row (params 0.. in column
-** order), then its versions and seq. */
-static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask) {
+** order), then its versions and seq, then (with_took) the cells it took. */
+static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_took) {
   const cf_table *t = r->t;
   unsigned k = 0;
   int rc;
@@ -706,16 +724,36 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask) {
     if ((rc = param_sep(s)) != CF_OK) return rc;
     if ((rc = cf__buf_puts(s, num)) != CF_OK) return rc;
   }
+  if (with_took) {
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)r->took);
+    cf_buf *m = &ctx->params[k + (has_seq(t) ? 2 : 1)];
+    if ((rc = param_sep(m)) != CF_OK) return rc;
+    if ((rc = cf__buf_puts(m, num)) != CF_OK) return rc;
+  }
   return CF_OK;
 }
 
-/* Is this failure about the rows (reject them) rather than the session? */
+/*
+** Is this failure caused by the data of the rows (reject them, alone) rather
+** than by the session or the database (fail the push, the node retries)?
+**   42501          RLS or privileges                    permission
+**   23xxx          unique, foreign key, check, not null  constraint
+**   22xxx          a value Postgres refuses (range, JSON, encoding)
+**   54xxx          a program limit hit by a value (index row size,
+**                  too many array elements, string too long)
+**   57014          a statement timeout while writing the rows
+**   P0001, 42804   a trigger's exception, a datatype mismatch  invalid
+** Everything else -- connection (08), deadlock and serialization (40),
+** shutdown (57P), resources (53) -- fails the whole push.
+*/
 static int row_level_failure(const char *state, cf__push_reason *why) {
   if (strcmp(state, "42501") == 0)
     *why = CF__REASON_PERMISSION;
   else if (strncmp(state, "23", 2) == 0)
     *why = CF__REASON_CONSTRAINT;
-  else if (strncmp(state, "22", 2) == 0 || strcmp(state, "P0001") == 0 ||
+  else if (strncmp(state, "22", 2) == 0 || strncmp(state, "54", 2) == 0 ||
+           strcmp(state, "57014") == 0 || strcmp(state, "P0001") == 0 ||
            strcmp(state, "42804") == 0)
     *why = CF__REASON_INVALID;
   else
@@ -752,14 +790,15 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
       mask |= ctx->rows[idx[j]].took;
     mask &= cf__schema_mask_columns(t);
   }
-  unsigned np =
-      cf__schema_mask_count(mask) + (kind == STMT_DELETE ? 0u : (has_seq(t) ? 2u : 1u));
-  const char *pv[CF_SCHEMA_MAX_COLS + 2];
+  unsigned np = cf__schema_mask_count(mask) +
+                extra_params(t, kind == STMT_DELETE ? 0 : kind == STMT_UPDATE ? 2 : 1);
+  const char *pv[CF_SCHEMA_MAX_COLS + 3];
   int rc = build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
     const prow *r = &ctx->rows[idx[j]];
-    rc = kind == STMT_DELETE ? params_add_key(ctx, r) : params_add_row(ctx, r, mask);
+    rc = kind == STMT_DELETE ? params_add_key(ctx, r)
+                             : params_add_row(ctx, r, mask, kind == STMT_UPDATE);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
   if (rc != CF_OK) return rc;
@@ -900,11 +939,20 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       goto out;
     }
     prow *r = &ctx->rows[a];
-    if ((rc = row_from_pg(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local)) != CF_OK) {
+    r->existed = 1;
+    rc = row_from_pg(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local);
+    if (rc == CF_CORRUPT) {
+      /* A value stored before the master checked them (005): the row
+      ** cannot be merged; its changes are refused, the rest goes on. */
+      r->rejected = 1;
+      r->reason = CF__REASON_INVALID;
+      snprintf(r->detail, sizeof r->detail,
+               "the master's row holds a value the replicas cannot hold");
+      rc = CF_OK;
+    } else if (rc != CF_OK) {
       cf__pg_fail(ctx->pg, rc, "push: cannot read %s row %s", t->name, id);
       goto out;
     }
-    r->existed = 1;
   }
   cf__pg_res_free(res);
   res = NULL;
@@ -951,7 +999,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
       cf_ver ver;
       if (hex == NULL || strlen(hex) != HEX_VER_LEN ||
-          unhex(hex, ver.b, CF_VER_LEN) != CF_OK) {
+          cf__hex_decode(hex, HEX_VER_LEN, ver.b) != CF_OK) {
         rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: bad tombstone version");
         goto out;
       }
@@ -1051,34 +1099,131 @@ static int merge_changes(push_ctx *ctx) {
   return CF_OK;
 }
 
-/* Writes the merged rows, table by table: inserts, updates, deletes. */
+/* What the push does with r: 0 insert, 1 update, 2 delete, -1 nothing. */
+static int row_op(const prow *r) {
+  if (!r->changed || r->rejected) return -1;
+  int visible = !cf__row_is_deleted(&r->local);
+  return r->existed ? (visible ? 1 : 2) : (visible ? 0 : -1);
+}
+
+/*
+** A row the push creates (a new row, or a deleted one brought back) must
+** carry every column and the deleted cell with a real version, from the
+** batch's changes together: the master would otherwise store cells it has
+** no version for, which no replica could merge (docs/master-sync.md, "What
+** a push must contain").  Such rows are rejected "invalid".
+*/
+static void reject_incomplete_rows(push_ctx *ctx) {
+  for (size_t i = 0; i < ctx->nrows; i++) {
+    prow *r = &ctx->rows[i];
+    if (row_op(r) != 0) continue;
+    const cf_table *t = r->t;
+    for (unsigned c = 0; c <= t->ncols; c++) {
+      if (t->key_mask & CF_COL_BIT(c)) continue;
+      const cf_cell *cell = cf__row_cell(&r->local, c);
+      if (cell != NULL && !cf__ver_is_zero(&cell->ver)) continue;
+      r->rejected = 1;
+      r->reason = CF__REASON_INVALID;
+      snprintf(r->detail, sizeof r->detail,
+               "a new row must carry every column (%s is missing)",
+               c < t->ncols ? t->cols[c].name : CF_SCHEMA_DELETED_NAME);
+      break;
+    }
+  }
+}
+
+/* How many rows the push will write (one cursor position each). */
+static size_t rows_to_write(const push_ctx *ctx) {
+  size_t n = 0;
+  for (size_t i = 0; i < ctx->nrows; i++)
+    if (row_op(&ctx->rows[i]) >= 0) n++;
+  return n;
+}
+
+/* Writes the rows of table t (rows[lo..hi)) whose operation is op. */
+static int write_op(push_ctx *ctx, size_t lo, size_t hi, int op, size_t *idx,
+                    uint64_t *seq) {
+  static const stmt_kind kinds[3] = {STMT_INSERT, STMT_UPDATE, STMT_DELETE};
+  size_t m = 0;
+  for (size_t i = lo; i < hi; i++) {
+    prow *r = &ctx->rows[i];
+    if (row_op(r) != op) continue;
+    r->seq = (*seq)++;
+    idx[m++] = i;
+  }
+  return write_group(ctx, ctx->rows[lo].t, kinds[op], idx, m);
+}
+
+/*
+** Writes the merged rows: first the inserts and updates, table by table in
+** table order (parents before children), then the deletes in reverse table
+** order (children before parents).  So a delete's cascades (ON DELETE
+** CASCADE / SET NULL, stamped with newer master versions) run after every
+** other write of the batch and never remove or change a row the batch
+** still has to write.
+*/
 static int write_rows(push_ctx *ctx, uint64_t seq_lo) {
   int rc = CF_OK;
   size_t *idx = cf__malloc((ctx->nrows ? ctx->nrows : 1) * sizeof *idx);
-  if (idx == NULL) return CF_NOMEM;
-  uint64_t seq = seq_lo;
-  for (size_t lo = 0; lo < ctx->nrows && rc == CF_OK;) {
-    size_t hi = lo;
-    const cf_table *t = ctx->rows[lo].t;
-    while (hi < ctx->nrows && ctx->rows[hi].t == t)
-      hi++;
-    for (int op = 0; op < 3 && rc == CF_OK; op++) {
-      size_t m = 0;
-      for (size_t i = lo; i < hi; i++) {
-        prow *r = &ctx->rows[i];
-        if (!r->changed || r->rejected) continue;
-        int visible = !cf__row_is_deleted(&r->local);
-        int want = r->existed ? (visible ? 1 : 2) : (visible ? 0 : -1);
-        if (want != op) continue;
-        r->seq = seq++;
-        idx[m++] = i;
-      }
-      static const stmt_kind kinds[3] = {STMT_INSERT, STMT_UPDATE, STMT_DELETE};
-      rc = write_group(ctx, t, kinds[op], idx, m);
-    }
-    lo = hi;
+  size_t *starts = cf__malloc((ctx->nrows + 1) * sizeof *starts);
+  size_t nt = 0;
+  if (idx == NULL || starts == NULL) {
+    rc = CF_NOMEM;
+    goto out;
   }
+  /* rows are sorted by table: starts[k] is where the k-th table begins. */
+  for (size_t i = 0; i < ctx->nrows; i++)
+    if (i == 0 || ctx->rows[i].t != ctx->rows[i - 1].t) starts[nt++] = i;
+  starts[nt] = ctx->nrows;
+  uint64_t seq = seq_lo;
+  for (size_t k = 0; k < nt && rc == CF_OK; k++)
+    for (int op = 0; op < 2 && rc == CF_OK; op++)
+      rc = write_op(ctx, starts[k], starts[k + 1], op, idx, &seq);
+  for (size_t k = nt; k-- > 0 && rc == CF_OK;)
+    rc = write_op(ctx, starts[k], starts[k + 1], 2, idx, &seq);
+out:
   cf__free(idx);
+  cf__free(starts);
+  return rc;
+}
+
+/*
+** The digest that identifies a batch's contents (with its number): SHA-256
+** over, for each change in order, its table number, present mask, and each
+** present cell's version, value kind and value.  Two batches with the same
+** digest carry the same changes.
+*/
+static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
+                        unsigned char out[CF_SHA256_LEN]) {
+  int rc = CF_OK;
+  cf__buf_reset(tmp);
+  for (size_t i = 0; i < n && rc == CF_OK; i++) {
+    const cf_change *c = &changes[i];
+    unsigned char head[12];
+    unsigned tno = c->table ? c->table->number : 0xffffffffu;
+    unsigned ncells = c->table ? c->table->ncols + 1 : 0;
+    for (int b = 0; b < 4; b++) head[b] = (unsigned char)(tno >> (24 - 8 * b));
+    for (int b = 0; b < 8; b++) head[4 + b] = (unsigned char)(c->present >> (56 - 8 * b));
+    rc = cf__buf_append(tmp, head, sizeof head);
+    for (unsigned k = 0; k < ncells && rc == CF_OK; k++) {
+      if (!(c->present & CF_COL_BIT(k))) continue;
+      const cf_cell *cell = &c->cells[k];
+      unsigned char kind = (unsigned char)cell->value.kind, len[8];
+      uint64_t v = (uint64_t)cell->value.i;
+      if (cell->value.kind == CF_VALUE_TEXT || cell->value.kind == CF_VALUE_BLOB)
+        v = (uint64_t)cell->value.n;
+      else if (cell->value.kind == CF_VALUE_REAL)
+        memcpy(&v, &cell->value.d, sizeof v);
+      for (int b = 0; b < 8; b++) len[b] = (unsigned char)(v >> (56 - 8 * b));
+      rc = cf__buf_append(tmp, cell->ver.b, CF_VER_LEN);
+      if (rc == CF_OK) rc = cf__buf_append(tmp, &kind, 1);
+      if (rc == CF_OK) rc = cf__buf_append(tmp, len, sizeof len);
+      if (rc == CF_OK && (cell->value.kind == CF_VALUE_TEXT ||
+                          cell->value.kind == CF_VALUE_BLOB))
+        rc = cf__buf_append(tmp, cell->value.p, cell->value.n);
+    }
+  }
+  if (rc == CF_OK) cf__sha256(tmp->p ? tmp->p : "", tmp->len, out);
   return rc;
 }
 
@@ -1102,7 +1247,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     return cf__pg_fail(pg, CF_TOOBIG, "push: batch of %zu changes", n);
   if (org_id == NULL || strlen(org_id) != 36 ||
       cf__canon_uuid(org_id, 36, org) != CF_OK || claims_json == NULL || node == NULL ||
-      batch_seq > (uint64_t)INT64_MAX)
+      batch_seq == 0 || batch_seq > (uint64_t)INT64_MAX)
     return cf__pg_fail(pg, CF_INVALID, "push: bad org id, claims, node or batch");
   ctx.pg = pg;
   ctx.changes = changes;
@@ -1137,16 +1282,22 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   for (size_t i = 0; i < n; i++)
     if (ctx.row_of[i] == SIZE_MAX - 1) ctx.row_of[i] = SIZE_MAX;
 
-  /* 3. Begin as the user; membership, lock, retry check, reservation. */
+  /* 3. Begin as the user: membership, the org clock lock, what the batch is. */
+  unsigned char digest[CF_SHA256_LEN];
+  char digest_hex[2 * CF_SHA256_LEN + 1];
+  if ((rc = batch_digest(changes, n, &ctx.tmp, digest)) != CF_OK) goto out;
+  for (size_t i = 0; i < CF_SHA256_LEN; i++)
+    snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
   if ((rc = begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
   in_tx = 1;
   cf__node_id_format(node, node_text);
   snprintf(batch, sizeof batch, "%llu", (unsigned long long)batch_seq);
-  snprintf(count, sizeof count, "%zu", ctx.nrows);
-  snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
-  const char *bp[5] = {org, node_text, batch, count, maxhlc};
+  const char *bp[4] = {org, node_text, batch, digest_hex};
   if ((rc = cf__sql_named(SQL_FILE, "push_begin", &sql)) != CF_OK) goto out;
-  if ((rc = cf__pg_query(pg, sql, 5, bp, &res)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(pg, sql, 4, bp, &res)) != CF_OK) goto out;
+  const char *outcome = cf__pg_value(res, 0, 1);
+  const char *last = cf__pg_value(res, 0, 2);
+  info->last_batch = last ? strtoull(last, NULL, 10) : 0;
   if (!cf__pg_bool(res, 0, 0)) {
     info->revoked = 1;
     for (size_t i = 0; i < n; i++)
@@ -1155,19 +1306,25 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
                    "not a member of the organization");
     goto finish_readonly;
   }
-  if (cf__pg_bool(res, 0, 1)) {
-    info->replayed = 1;
+  if (outcome != NULL && strcmp(outcome, "replay") == 0) {
     const char *recorded = cf__pg_value(res, 0, 3);
-    if (recorded == NULL || !parse_results(recorded, results, n)) {
-      for (size_t i = 0; i < n; i++)
-        set_result(&results[i], CF__PUSH_APPLIED, CF__REASON_NONE,
-                   "batch already applied");
+    if (recorded != NULL && parse_results(recorded, results, n)) {
+      info->replayed = 1;
+      goto finish_readonly;
     }
-    goto finish_readonly;
+    outcome = "reused"; /* a record of another number of changes */
   }
-  const char *lo_text = cf__pg_value(res, 0, 4);
-  uint64_t seq_lo = lo_text ? strtoull(lo_text, NULL, 10) : 0;
-  info->seq_lo = seq_lo;
+  if (outcome == NULL || strcmp(outcome, "new") != 0) {
+    /* Another batch was recorded under this number, or a later one: no
+    ** answer may claim this one applied.  Nothing changes. */
+    if (outcome != NULL && strcmp(outcome, "stale") == 0)
+      info->stale = 1;
+    else
+      info->reused = 1;
+    cf__pg_rollback(pg);
+    in_tx = 0;
+    goto out;
+  }
   cf__pg_res_free(res);
   res = NULL;
 
@@ -1179,8 +1336,32 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     if ((rc = load_rows(&ctx, org, lo, hi)) != CF_OK) goto out;
     lo = hi;
   }
-  /* 5. Merge.  6. Write. */
+  /* 5. Merge; rows the push would create without every cell are refused. */
   if ((rc = merge_changes(&ctx)) != CF_OK) goto out;
+  reject_incomplete_rows(&ctx);
+  /* 6. Reserve one cursor position per row to write (none: the head stays
+  ** where it is), then write. */
+  uint64_t seq_lo = 0;
+  size_t nwrite = rows_to_write(&ctx);
+  if (nwrite > 0) {
+    snprintf(count, sizeof count, "%zu", nwrite);
+    snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
+    const char *rp3[3] = {org, count, maxhlc};
+    cf__free(sql);
+    sql = NULL;
+    if ((rc = cf__sql_named(SQL_FILE, "push_reserve", &sql)) != CF_OK) goto out;
+    if ((rc = cf__pg_query(pg, sql, 3, rp3, &res)) != CF_OK) goto out;
+    const char *lo_text = cf__pg_value(res, 0, 0);
+    if (lo_text == NULL) {
+      rc = cf__pg_fail(pg, CF_DATABASE, "push: no cursor positions reserved");
+      goto out;
+    }
+    seq_lo = strtoull(lo_text, NULL, 10);
+    cf__pg_res_free(res);
+    res = NULL;
+    info->seq_lo = seq_lo;
+    info->seq_hi = seq_lo + nwrite - 1;
+  }
   if ((rc = write_rows(&ctx, seq_lo)) != CF_OK) goto out;
   for (size_t i = 0; i < n; i++) {
     if (ctx.row_of[i] == SIZE_MAX) continue;
@@ -1192,9 +1373,9 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   if ((rc = results_text(results, n, &ctx.tmp)) != CF_OK) goto out;
   cf__free(sql);
   sql = NULL;
-  const char *rp[4] = {org, node_text, batch, ctx.tmp.p ? ctx.tmp.p : ""};
+  const char *rp[5] = {org, node_text, batch, digest_hex, ctx.tmp.p ? ctx.tmp.p : ""};
   if ((rc = cf__sql_named(SQL_FILE, "push_record", &sql)) != CF_OK) goto out;
-  if ((rc = cf__pg_query(pg, sql, 4, rp, NULL)) != CF_OK) goto out;
+  if ((rc = cf__pg_query(pg, sql, 5, rp, NULL)) != CF_OK) goto out;
   if ((rc = cf__pg_commit(pg)) != CF_OK) goto out;
   in_tx = 0;
   goto count;
@@ -1257,7 +1438,7 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena
   const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
   cf_ver ver;
   if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
-      strlen(hex) != HEX_VER_LEN || unhex(hex, ver.b, CF_VER_LEN) != CF_OK)
+      strlen(hex) != HEX_VER_LEN || cf__hex_decode(hex, HEX_VER_LEN, ver.b) != CF_OK)
     return CF_CORRUPT;
   cf__row_init(row, t);
   const char *idc = arena_copy(a, id, 36);
@@ -1365,7 +1546,7 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     goto out;
   }
   for (size_t i = 0; i < take; i++) {
-    cf__pull_item *it = &page->items[i];
+    cf__pull_item *it = &page->items[page->n];
     const pull_ref *ref = &refs[i];
     it->seq = ref->seq;
     if (ref->source == CF_SCHEMA_NTABLES)
@@ -1373,21 +1554,30 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     else
       rc = row_from_pg(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
                        page->mem, &it->row);
-    if (rc != CF_OK) {
-      if (rc == CF_CORRUPT)
-        cf__pg_fail(pg, rc, "pull: a stored row or version does not parse");
-      goto out;
+    if (rc == CF_CORRUPT) {
+      /* Nothing the master stores may fail a pull (it would stop every
+      ** member of the org): a row that cannot be sent is left out, and
+      ** said so, loudly. */
+      const char *id = cf__pg_value(res[ref->source], ref->row,
+                                    ref->source == CF_SCHEMA_NTABLES ? 2 : 1);
+      cf__log(CF_LOG_WARN,
+              "msg=\"pull left out a row it cannot send\" org=%s source=%u row=%s seq=%llu",
+              org, ref->source, id ? id : "?", (unsigned long long)ref->seq);
+      page->skipped++;
+      rc = CF_OK;
+      continue;
     }
+    if (rc != CF_OK) goto out;
     page->n++;
   }
   if (take < nref) {
     page->more = 1;
-    page->next_cursor = page->items[take - 1].seq;
+    page->next_cursor = refs[take - 1].seq;
   } else {
     page->more = 0;
     page->next_cursor = page->head > cursor ? page->head : cursor;
-    if (take > 0 && page->items[take - 1].seq > page->next_cursor)
-      page->next_cursor = page->items[take - 1].seq;
+    if (take > 0 && refs[take - 1].seq > page->next_cursor)
+      page->next_cursor = refs[take - 1].seq;
   }
 out:
   if (in_tx) cf__pg_rollback(pg);

@@ -50,9 +50,10 @@ typedef enum cf__push_reason {
                                 user is not a member of the org */
   CF__REASON_CONSTRAINT = 2, /* a constraint refused it (class 23); detail
                                 holds the constraint's name */
-  CF__REASON_INVALID = 3,    /* malformed: unknown table, missing key,
-                                non-canonical value, bad version, clock skew,
-                                a value Postgres refuses (class 22) */
+  CF__REASON_INVALID = 3,    /* malformed: unknown table, missing key, a new
+                                row without every column, non-canonical
+                                value, bad version, clock skew, a value
+                                Postgres refuses (classes 22, 54, 57014) */
   CF__REASON_WRONG_ORG = 4   /* its org_id is not the session's org */
 } cf__push_reason;
 
@@ -68,27 +69,38 @@ typedef struct cf__push_result {
 typedef struct cf__push_info {
   int revoked;    /* the user is not a member of the org: every change
                      was rejected with CF__REASON_PERMISSION */
-  int replayed;   /* batch_seq was already applied: nothing changed and
-                     the results are the recorded ones */
+  int replayed;   /* the node's last batch again, same digest: nothing
+                     changed and the results are the recorded ones */
+  int stale;      /* batch_seq is below the node's last batch: nothing
+                     changed, no result is set (another replica uses this
+                     node id, or a client bug) */
+  int reused;     /* batch_seq is the node's last batch but the contents
+                     differ: nothing changed, no result is set */
+  uint64_t last_batch; /* the node's last recorded batch (0: none) */
   size_t applied; /* count of results by status */
   size_t superseded;
   size_t rejected;
   uint64_t seq_lo; /* first cursor position reserved (0 if none) */
+  uint64_t seq_hi; /* last cursor position reserved (0 if none) */
 } cf__push_info;
 
 /*
 ** Applies one batch of changes pushed by node to org, in one transaction, as
 ** the user of claims_json.  changes[i] is a row of any of the ten tables with
 ** the cells one write set (core/row.h), values in canonical form.  batch_seq
-** numbers the node's batches (increasing); a batch whose seq is not above the
-** last one recorded for (org, node, user) is a retry: it changes nothing and
-** gets the recorded results (or, for an older one, all "applied").
+** numbers the node's batches (increasing, 1 .. 2^63-1).  A batch is known by
+** its number AND a SHA-256 digest of its changes (docs/master-sync.md,
+** "Batches"): the node's last batch again with the same digest is a retry
+** (info->replayed, the recorded results); with other contents, or a lower
+** number, nothing changes and no result is set (info->reused, info->stale):
+** the caller must answer with a protocol error, never with results.
 ** OUT: results[0..n) (caller's array), *info (may be NULL).
-** Returns CF_OK when every change has its result (rejections included); on
-** any other code (CF_UNREACHABLE, CF_DATABASE for a deadlock or a
-** serialization failure, CF_NOMEM, CF_TOOBIG for n > CF_PUSH_MAX_BATCH)
-** nothing was committed and the batch may be retried as it is.  Borrows
-** everything; keeps nothing after returning.
+** Returns CF_OK when every change has its result (rejections included) or
+** the batch was refused as stale or reused; on any other code
+** (CF_UNREACHABLE, CF_DATABASE for a deadlock or a serialization failure,
+** CF_NOMEM, CF_TOOBIG for n > CF_PUSH_MAX_BATCH) nothing was committed and
+** the batch may be retried as it is.  Borrows everything; keeps nothing
+** after returning.
 */
 int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
                     const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
@@ -120,6 +132,8 @@ typedef struct cf__pull_page {
                              the applied items) */
   uint64_t head;          /* the org's cursor head in this page's snapshot */
   int more;               /* 1 if changes beyond next_cursor exist */
+  size_t skipped;         /* rows left out: a stored value with no canonical
+                             form (logged; docs/master-sync.md, "Pull") */
   void *mem;              /* private: the bytes the rows point into */
 } cf__pull_page;
 

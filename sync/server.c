@@ -101,6 +101,8 @@ typedef struct job {
   cf_buf extra;            /* a second frame sent after it (ACCESS_REVOKED
                               after a PUSH_RESULT), usually empty */
   int close_code;          /* non-zero: close the session after sending */
+  int db_rc;               /* the database failure that answered the job
+                              (CF_OK: none) */
   int ok;                  /* HELLO: the session may become READY */
   struct job *next;        /* queue link */
 } job;
@@ -291,13 +293,10 @@ static void reply_error(job *j, unsigned code, const char *msg, int ws_code) {
 
 /* Maps a failure of the database to the wire. */
 static void reply_db_failure(cf_server *srv, job *j, cf__pg *pg, int rc) {
+  (void)srv;
   cf__log(CF_LOG_WARN, "msg=\"database call failed\" session=%llu rc=%s detail=\"%s\"",
           (unsigned long long)j->session_id, cf_strerror(rc), pg ? cf__pg_errmsg(pg) : "");
-  if (rc == CF_UNREACHABLE) {
-    cf__mutex_lock(srv->mu);
-    srv->db_ok = 0;
-    cf__mutex_unlock(srv->mu);
-  }
+  j->db_rc = rc;
   reply_error(j, rc == CF_UNREACHABLE ? CF_WIRE_BUSY : CF_WIRE_INTERNAL,
               rc == CF_UNREACHABLE ? "database unavailable, retry later" : "server error",
               CF_WS_CLOSE_TRY_LATER);
@@ -415,6 +414,26 @@ static void run_push(cf_server *srv, cf__pg *pg, job *j) {
     reply_db_failure(srv, j, pg, rc);
     goto out;
   }
+  if (info.stale || info.reused) {
+    /* docs/protocol.md, "Batches": no answer may claim a batch applied that
+    ** the master did not apply.  Another replica pushed under this node id
+    ** (a copied directory, a restored backup) or the client is broken. */
+    char msg[256];
+    if (info.stale)
+      snprintf(msg, sizeof msg,
+               "node id conflict: batch %llu is older than batch %llu this node id "
+               "already pushed; another replica uses this node id",
+               (unsigned long long)p->batch_seq, (unsigned long long)info.last_batch);
+    else
+      snprintf(msg, sizeof msg,
+               "node id conflict: batch %llu was already pushed with other contents; "
+               "another replica uses this node id",
+               (unsigned long long)p->batch_seq);
+    cf__log(CF_LOG_WARN, "msg=\"push refused\" session=%llu reason=\"%s\"",
+            (unsigned long long)j->session_id, msg);
+    reply_error(j, CF_WIRE_STATE, msg, CF_WS_CLOSE_POLICY);
+    goto out;
+  }
   for (size_t i = 0; i < p->nchanges; i++) {
     wire[i].change_id = p->changes[i].id;
     wire[i].status = results[i].status == CF__PUSH_APPLIED      ? CF_PUSH_APPLIED
@@ -430,13 +449,14 @@ static void run_push(cf_server *srv, cf__pg *pg, job *j) {
   memset(&reply, 0, sizeof reply);
   reply.batch_seq = p->batch_seq;
   /* The head once the batch committed (docs/protocol.md, lifecycle 5: a
-  ** pull up to it includes the batch).  A batch that reserved numbers took
-  ** seq_lo .. seq_lo + n - 1 under the org's clock lock, so that end covers
-  ** it; a replayed or revoked one reads the head after the fact.  If it
-  ** cannot be read the session fails and the client's retry of the batch is
-  ** answered from the record. */
-  if (info.seq_lo > 0 && p->nchanges > 0) {
-    reply.head_seq = info.seq_lo + p->nchanges - 1;
+  ** pull up to it includes the batch).  A batch that wrote rows reserved
+  ** seq_lo .. seq_hi under the org's clock lock, so that end covers it; a
+  ** batch that wrote nothing (replayed, revoked, all superseded or
+  ** rejected) reads the head after the fact.  If it cannot be read the
+  ** session fails and the client's retry of the batch is answered from the
+  ** record. */
+  if (info.seq_hi > 0) {
+    reply.head_seq = info.seq_hi;
   } else {
     cf__pg_res *state = NULL;
     rc = read_org_state(pg, j, &state);
@@ -505,8 +525,11 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
     if (rc != CF_OK) goto out;
     rows++;
   }
-  rc = cf__encode_changes_body(page->n ? page->next_cursor : from, more, page->head, rows,
-                               body.p, body.len, out);
+  /* An empty page still moves the cursor to the head: positions may be
+  ** holes (a rolled-back or all-rejected write), which no row will ever
+  ** fill. */
+  rc = cf__encode_changes_body(page->next_cursor > from ? page->next_cursor : from, more,
+                               page->head, rows, body.p, body.len, out);
 out:
   cf__buf_free(&body);
   return rc;
@@ -538,6 +561,12 @@ out:
   cf__pull_page_free(&page);
 }
 
+static void run_job(cf_server *srv, cf__pg *pg, job *j) {
+  if (j->kind == JOB_HELLO) run_hello(srv, pg, j);
+  if (j->kind == JOB_PUSH) run_push(srv, pg, j);
+  if (j->kind == JOB_PULL) run_pull(srv, pg, j);
+}
+
 static void worker_main(void *arg) {
   worker_arg *wa = arg;
   cf_server *srv = wa->srv;
@@ -555,30 +584,38 @@ static void worker_main(void *arg) {
     j->next = NULL;
     cf__mutex_unlock(srv->mu);
 
-    if (pg == NULL) {
-      char err[256];
-      int rc = cf__pg_connect(srv->database_url, &pg, err, sizeof err);
-      if (rc != CF_OK) {
-        cf__log(CF_LOG_WARN, "msg=\"worker cannot connect\" worker=%d detail=\"%s\"",
-                wa->index, err);
-        reply_db_failure(srv, j, NULL, CF_UNREACHABLE);
+    /* A connection that served earlier jobs may have been cut since (a
+    ** Postgres restart, an idle timeout): a job that finds it broken runs
+    ** once more on a fresh one before anyone is told the database is away.
+    ** Safe for every job: a push that did commit before the connection
+    ** dropped is answered from its record the second time. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+      int reused = pg != NULL;
+      if (pg == NULL) {
+        char err[256];
+        int rc = cf__pg_connect(srv->database_url, &pg, err, sizeof err);
+        if (rc != CF_OK) {
+          cf__log(CF_LOG_WARN, "msg=\"worker cannot connect\" worker=%d detail=\"%s\"",
+                  wa->index, err);
+          reply_db_failure(srv, j, NULL, CF_UNREACHABLE);
+          break;
+        }
       }
-    }
-    if (pg != NULL) {
-      if (j->kind == JOB_HELLO) run_hello(srv, pg, j);
-      if (j->kind == JOB_PUSH) run_push(srv, pg, j);
-      if (j->kind == JOB_PULL) run_pull(srv, pg, j);
-      if (j->close_code == CF_WS_CLOSE_TRY_LATER) {
-        /* The connection may be broken: start afresh with the next job. */
-        cf__pg_close(pg);
-        pg = NULL;
-      } else {
-        cf__mutex_lock(srv->mu);
-        srv->db_ok = 1;
-        cf__mutex_unlock(srv->mu);
-      }
+      cf__buf_reset(&j->out);
+      cf__buf_reset(&j->extra);
+      j->close_code = 0;
+      j->db_rc = CF_OK;
+      run_job(srv, pg, j);
+      if (j->close_code != CF_WS_CLOSE_TRY_LATER) break;
+      /* The connection may be broken: start afresh. */
+      cf__pg_close(pg);
+      pg = NULL;
+      if (!reused || j->db_rc != CF_UNREACHABLE) break;
+      cf__log(CF_LOG_INFO, "msg=\"retrying on a fresh connection\" worker=%d session=%llu",
+              wa->index, (unsigned long long)j->session_id);
     }
     cf__mutex_lock(srv->mu);
+    srv->db_ok = j->db_rc != CF_UNREACHABLE;
     j->next = srv->done;
     srv->done = j;
     cf__mutex_unlock(srv->mu);
@@ -605,6 +642,21 @@ static void handle_hello(cf_server *srv, session *s, cf_frame *f) {
                       ? CF_WIRE_TOKEN_EXPIRED
                       : CF_WIRE_AUTH,
                   rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
+    return;
+  }
+  /* A node whose clock runs too far ahead would stamp versions the master
+  ** refuses change by change: tell it now, with the size of the skew. */
+  int64_t now_ms = cf__now_ms();
+  int64_t node_ms = (int64_t)CF_HLC_MS(h->hlc);
+  if (node_ms > now_ms + CF_PUSH_MAX_SKEW_MS) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the node's clock is ahead of the server's by %lld s (at most %lld s "
+             "allowed): correct the device's clock",
+             (long long)((node_ms - now_ms) / 1000),
+             (long long)(CF_PUSH_MAX_SKEW_MS / 1000));
+    cf_claims_free(claims);
+    session_error(s, CF_WIRE_CLOCK_SKEW, msg, CF_WS_CLOSE_POLICY);
     return;
   }
   char user[CF_UUID_TEXT_LEN];
@@ -714,13 +766,19 @@ static void process_frame(cf_server *srv, session *s, const uint8_t *msg, size_t
     s->state = ST_CLOSING;
     cf__ws_close(s->ws, CF_WS_CLOSE_NORMAL, "bye");
   } else if (f.type == CF_FRAME_PUSH) {
-    if (f.u.push.nchanges > srv->max_batch)
+    if (f.u.push.batch_seq == 0 || f.u.push.batch_seq > (uint64_t)INT64_MAX)
+      session_error(s, CF_WIRE_PROTOCOL, "batch_seq must be 1 .. 2^63-1",
+                    CF_WS_CLOSE_PROTOCOL);
+    else if (f.u.push.nchanges > srv->max_batch)
       session_error(s, CF_WIRE_TOO_BIG, "more changes than WELCOME's max_batch",
                     CF_WS_CLOSE_TOO_BIG);
     else
       submit_request(srv, s, JOB_PUSH, msg, len);
   } else if (f.type == CF_FRAME_PULL) {
-    submit_request(srv, s, JOB_PULL, msg, len);
+    if (f.u.pull.from_seq > (uint64_t)INT64_MAX)
+      session_error(s, CF_WIRE_PROTOCOL, "from_seq must be 0 .. 2^63-1", CF_WS_CLOSE_PROTOCOL);
+    else
+      submit_request(srv, s, JOB_PULL, msg, len);
   } else {
     session_error(s, CF_WIRE_PROTOCOL, "unexpected frame", CF_WS_CLOSE_PROTOCOL);
   }

@@ -15,14 +15,20 @@ SELECT set_config('role', 'authenticated', true),
        set_config('bytea_output', 'hex', true)
 
 -- @name push_begin
--- $1 org, $2 node, $3 batch seq, $4 change count, $5 greatest HLC.
-SELECT b.member, b.replay, b.last_batch, b.results, b.seq_lo,
-       set_config('cf.push_seq_lo', coalesce(b.seq_lo::text, ''), true)
-FROM cf_sync.push_begin($1::uuid, $2::uuid, $3::bigint, $4::integer, $5::bigint) AS b
+-- $1 org, $2 node, $3 batch seq, $4 batch digest (hex).  Membership, the
+-- org clock lock and what the batch is (005_push_hardening.sql).
+SELECT b.member, b.outcome, b.last_batch, b.results
+FROM cf_sync.push_begin($1::uuid, $2::uuid, $3::bigint, decode($4, 'hex')) AS b
+
+-- @name push_reserve
+-- $1 org, $2 rows to write (> 0), $3 greatest HLC of the batch.  Reserves
+-- their cursor positions and publishes the first one for the stamp triggers.
+SELECT r.lo, set_config('cf.push_seq_lo', coalesce(r.lo::text, ''), true)
+FROM cf_sync.push_reserve($1::uuid, $2::integer, $3::bigint) AS r(lo)
 
 -- @name push_record
--- $1 org, $2 node, $3 batch seq, $4 results text.
-SELECT cf_sync.push_record($1::uuid, $2::uuid, $3::bigint, $4)
+-- $1 org, $2 node, $3 batch seq, $4 batch digest (hex), $5 results text.
+SELECT cf_sync.push_record($1::uuid, $2::uuid, $3::bigint, decode($4, 'hex'), $5)
 
 -- @name pull_begin
 -- $1 org.

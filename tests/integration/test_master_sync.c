@@ -656,9 +656,31 @@ CF_TEST(test_master_retried_batch_changes_nothing_twice) {
   CHECK_RESULT(r2[2], CF__PUSH_REJECTED, CF__REASON_CONSTRAINT);
   query_str(f.admin, state_sql, after, sizeof after);
   CHECK_STR(before, after);
-  /* An older batch is a duplicate too. */
-  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 6, ch, 3, r2, &info));
-  CHECK_EQ(info.replayed, 1);
+  /* An older batch is refused as stale, never answered "applied": the
+  ** caller must answer with a protocol error.  Nothing changes. */
+  cf_change other[1];
+  char oid[37];
+  new_id(oid);
+  contact_insert(&other[0], ORG_A, oid, "Yves", NULL, &v);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 6, other, 1, r2, &info));
+  CHECK_EQ(info.replayed, 0);
+  CHECK_EQ(info.stale, 1);
+  CHECK_EQ(info.last_batch, 7);
+  CHECK_EQ(info.applied + info.superseded + info.rejected, 0);
+  query_str(f.admin, state_sql, after, sizeof after);
+  CHECK_STR(before, after);
+  /* The last batch's number with other contents is refused as reused. */
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 7, other, 1, r2, &info));
+  CHECK_EQ(info.reused, 1);
+  CHECK_EQ(info.replayed, 0);
+  query_str(f.admin, state_sql, after, sizeof after);
+  CHECK_STR(before, after);
+  /* Same number, same count, one value different: reused too. */
+  cf_change changed[3];
+  memcpy(changed, ch, sizeof changed);
+  contact_insert(&changed[1], ORG_A, ids[1], "Anne", NULL, &v);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 7, changed, 3, r2, &info));
+  CHECK_EQ(info.reused, 1);
   query_str(f.admin, state_sql, after, sizeof after);
   CHECK_STR(before, after);
   fx_close(&f);
