@@ -651,7 +651,7 @@ static void handle_hello(cf_server *srv, session *s, cf_frame *f) {
   if (node_ms > now_ms + CF_PUSH_MAX_SKEW_MS) {
     char msg[160];
     snprintf(msg, sizeof msg,
-             "the node's clock is ahead of the server's by %lld s (at most %lld s "
+             "the node's clock is ahead by %lld s of the server's (at most %lld s "
              "allowed): correct the device's clock",
              (long long)((node_ms - now_ms) / 1000),
              (long long)(CF_PUSH_MAX_SKEW_MS / 1000));

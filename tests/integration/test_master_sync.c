@@ -1042,3 +1042,61 @@ CF_TEST(test_master_check_role_refuses_superuser_owner_and_bypassrls) {
   exec_or_fail(f.admin, "ALTER TABLE public.deals OWNER TO postgres");
   fx_close(&f);
 }
+
+CF_TEST(test_master_pushed_updated_at_equal_to_the_stored_one_is_kept_under_its_version) {
+  /* set_updated_at (001) replaces an updated_at the writer did not change
+  ** with now(); for a pushed row the value is the one its version belongs
+  ** to, whatever it equals (finding 8 of the hardening issue). */
+  fx f;
+  fx_open(&f);
+  char id[37];
+  new_id(id);
+  cf_change ch[1];
+  cf_ver v1 = ver_at(1, 0, 0), v2 = ver_at(1, 1000, 0);
+  contact_insert(&ch[0], ORG_A, id, "Ann", NULL, &v1);
+  cf__push_result res[1];
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 1, res, NULL));
+  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  /* A newer write of updated_at with the same value, and of a title. */
+  change_init(&ch[0], "contacts", ORG_A, id);
+  set_text(&ch[0], "first_name", "Anne", &v2);
+  set_text(&ch[0], "updated_at", T0, &v2);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, ch, 1, res, NULL));
+  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  char sql[256], val[128];
+  snprintf(sql, sizeof sql,
+           "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+           "FROM contacts WHERE id = '%s'",
+           id);
+  query_str(f.admin, sql, val, sizeof val);
+  CHECK_STR(val, T0);
+  /* An update that does not carry updated_at keeps the stored one too. */
+  cf_ver v3 = ver_at(1, 2000, 0);
+  change_init(&ch[0], "contacts", ORG_A, id);
+  set_text(&ch[0], "phone", "+1-555-0100", &v3);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 3, ch, 1, res, NULL));
+  query_str(f.admin, sql, val, sizeof val);
+  CHECK_STR(val, T0);
+  fx_close(&f);
+}
+
+CF_TEST(test_master_new_row_without_every_cell_is_rejected_and_never_stored) {
+  fx f;
+  fx_open(&f);
+  char id[37];
+  new_id(id);
+  cf_change ch[2];
+  cf_ver v = ver_at(1, 0, 0);
+  contact_insert(&ch[0], ORG_A, id, "Ann", NULL, &v);
+  ch[0].present &= ~CF_COL_BIT(ch[0].table->ncols); /* no deleted cell */
+  char id2[37];
+  new_id(id2);
+  contact_insert(&ch[1], ORG_A, id2, "Bob", NULL, &v);
+  cf__push_result res[2];
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL));
+  CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_INVALID);
+  CHECK(strstr(res[0].detail, "every column") != NULL);
+  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 1);
+  fx_close(&f);
+}
