@@ -1,30 +1,20 @@
 /*
-** sync/server.c: the sync server -- sessions, workers, health endpoint.
-** Design: docs/protocol.md (the frames and the session's states) and
-** docs/server.md (threads, limits, shutdown).
+** sync/server.c: the sync server -- the glue between the transport
+** (sync/transport.c, libwebsockets), the sessions (sync/server_session.c,
+** state machines fed frames), the worker pool that runs their jobs on the
+** master (sync/server_job.c), live updates and the health endpoint.
+** Design: docs/protocol.md (frames, session states) and docs/server.md
+** (threads, limits, shutdown).
 **
-** THREADS.  One event-loop thread runs the transport (sync/transport.c): it
-** accepts sockets, decodes frames, verifies tokens and keeps every session's
-** state.  Work that talks to Postgres (HELLO's membership check, PUSH, PULL)
-** becomes a job for a small pool of worker threads, each with its own
+** THREADS.  One event-loop thread runs the transport: it accepts sockets,
+** feeds frames to the sessions and carries out their effects (send, close,
+** deadlines).  A job a session submits (HELLO's membership check, PUSH,
+** PULL) goes to a small pool of worker threads, each with its own Postgres
 ** connection, so that one slow transaction never stalls the loop or the
-** other sessions.  A worker encodes the reply frame itself and hands the job
-** back through the `done` list; the loop sends the bytes if the session is
-** still there (sessions are named by a 64-bit id, never by pointer, across
-** threads).
-**
-** SESSION STATES.
-**
-**   state      frames accepted         next
-**   --------   ---------------------   -----------------------------------
-**   HELLO      HELLO                   VERIFY (token checked on the loop)
-**   VERIFY     (none; queued)          READY when the worker's WELCOME is sent
-**   READY      AUTH PUSH PULL PING     READY; ERROR frame + close on misuse
-**
-** A session runs at most one job at a time; frames that arrive meanwhile wait
-** in its queue (at most MAX_PENDING, else the session is closed as BUSY), so
-** replies keep the order of requests.  Any malformed or out-of-place frame
-** gets an ERROR frame and closes that session only.
+** other sessions.  A worker runs the job (cf__sjob_run) and hands it back
+** through the `done` list; the loop gives it to its session if the session
+** is still there (sessions are named by a 64-bit id, never by pointer,
+** across threads).
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,47 +25,27 @@
 #include "core/buf.h"
 #include "core/codec.h"
 #include "core/uuid.h"
-#include "core/version.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
 #include "sync/master_sync.h"
 #include "sync/pg.h"
 #include "sync/server_int.h"
+#include "sync/server_job.h"
+#include "sync/server_session.h"
 #include "sync/transport.h"
 
 #define MAX_WORKERS 32
-#define MAX_PENDING 8          /* frames queued behind a running job */
 #define DEFAULT_MAX_BATCH 1000 /* changes per PUSH */
 #define DEFAULT_MAX_PAGE 5000  /* rows per CHANGES */
-#define MAX_FRAME_BYTES ((size_t)4 << 20)
-#define SESSION_SQL "server/session.sql"
-#define MASTER_SQL "server/master_sync.sql"
 
-typedef enum sstate { ST_HELLO, ST_VERIFY, ST_READY, ST_CLOSING } sstate;
-
-/* A frame waiting for the session's running job to finish. */
-typedef struct pending {
-  uint8_t *bytes;       /* a copy of the message */
-  size_t n;             /* its length */
-  struct pending *next; /* FIFO */
-} pending;
-
-/* One WebSocket session, owned by the loop thread. */
-typedef struct session {
-  uint64_t id;              /* stable name across threads */
+/* One WebSocket connection and its session, owned by the loop thread. */
+typedef struct conn {
+  struct cf_server *srv;    /* the server */
   cf__ws_session *ws;       /* the transport's session */
-  sstate state;             /* see the table above */
-  int busy;                 /* a job of this session is running */
-  cf_claims *claims;        /* the verified token (owned) */
-  char org[CF_UUID_TEXT_LEN];  /* the org of the replica (HELLO) */
-  cf_nodeid node;           /* the client's node id (HELLO) */
-  uint32_t proto;           /* the protocol version chosen */
-  pending *head, *tail;     /* frames waiting behind the running job */
-  size_t npending;          /* entries in that queue */
-  struct session *prev, *next; /* the server's list */
-} session;
-
-typedef enum job_kind { JOB_HELLO, JOB_PUSH, JOB_PULL } job_kind;
+  cf__ssess *sess;          /* the session state machine */
+  uint64_t id;              /* the session's id */
+  struct conn *prev, *next; /* the server's list */
+} conn;
 
 /* What a worker thread is started with (one per worker, in its server: two
 ** servers in one process must not share them). */
@@ -83,29 +53,6 @@ typedef struct worker_arg {
   struct cf_server *srv; /* the server */
   int index;             /* worker number, for logs */
 } worker_arg;
-
-/* Work for a worker: everything it needs is copied in, so the session may
-** vanish meanwhile. */
-typedef struct job {
-  job_kind kind;           /* what to do */
-  uint64_t session_id;     /* whose */
-  char *claims_json;       /* the token's payload (owned) */
-  char org[CF_UUID_TEXT_LEN];  /* the session's org */
-  cf_nodeid node;          /* the session's node */
-  uint8_t *bytes;          /* the request frame's bytes (owned; PUSH, PULL) */
-  size_t n;                /* their length */
-  cf_frame frame;          /* the decoded request, borrowing bytes */
-  uint32_t proto;          /* HELLO: the chosen protocol version */
-  int64_t token_exp;       /* HELLO: the token's expiry */
-  cf_buf out;              /* the reply frame to send */
-  cf_buf extra;            /* a second frame sent after it (ACCESS_REVOKED
-                              after a PUSH_RESULT), usually empty */
-  int close_code;          /* non-zero: close the session after sending */
-  int db_rc;               /* the database failure that answered the job
-                              (CF_OK: none) */
-  int ok;                  /* HELLO: the session may become READY */
-  struct job *next;        /* queue link */
-} job;
 
 struct cf_server {
   /* configuration */
@@ -115,25 +62,24 @@ struct cf_server {
   char *host;              /* listen address */
   int port;                /* listen port (0: ephemeral) */
   int nworkers;            /* worker threads */
-  size_t max_batch;        /* changes per PUSH */
-  size_t max_page;         /* rows per CHANGES */
+  cf__sjob_limits limits;  /* changes per PUSH, rows per CHANGES */
   cf_auth *auth;           /* token verifier (owned) */
   cf__server_http_hooks http; /* extra HTTP routes (REST API); zeroed: none */
   /* running state */
   cf__ws_server *ws;       /* the transport */
-  session *sessions;       /* every open session (loop thread only) */
+  conn *conns;             /* every open connection (loop thread only) */
   uint64_t next_id;        /* next session id */
   cf__thread *threads[MAX_WORKERS]; /* workers */
   worker_arg wargs[MAX_WORKERS]; /* their start arguments */
   int nthreads;            /* started workers */
   cf__mutex *mu;           /* guards the fields below */
   cf__cond *cv;            /* signals work or stop to workers */
-  job *queue_head, *queue_tail; /* jobs waiting for a worker */
-  job *done;               /* finished jobs waiting for the loop */
+  cf__sjob *queue_head, *queue_tail; /* jobs waiting for a worker */
+  cf__sjob *done;          /* finished jobs waiting for the loop */
   int stopping;            /* workers must exit */
   int db_ok;               /* the last worker query reached Postgres */
-  uint64_t stats_pushed;   /* changes answered */
-  uint64_t stats_pulled;   /* rows sent */
+  uint64_t stats_pushed;   /* changes answered (loop thread) */
+  uint64_t stats_pulled;   /* rows sent (loop thread) */
   cf__pg *listen_pg;       /* LISTEN cf_changes (loop thread only) */
   cf__ws_watch *listen_watch; /* its socket in the event loop */
   int64_t listen_retry_ms; /* monotonic ms of the next reconnect attempt */
@@ -153,46 +99,31 @@ static int fail(cf_server *srv, int rc, const char *fmt, ...) {
   return rc;
 }
 
-static void job_free(job *j) {
-  if (j == NULL) return;
-  cf__frame_free(&j->frame);
-  cf__free(j->bytes);
-  cf__free(j->claims_json);
-  cf__buf_free(&j->out);
-  cf__buf_free(&j->extra);
-  cf__free(j);
-}
-
-static session *find_session(cf_server *srv, uint64_t id) {
-  for (session *s = srv->sessions; s; s = s->next)
-    if (s->id == id) return s;
+static conn *find_conn(cf_server *srv, uint64_t id) {
+  for (conn *c = srv->conns; c; c = c->next)
+    if (c->id == id) return c;
   return NULL;
 }
 
-/* Sends an ERROR frame and closes the session with a WebSocket code. */
-static void session_error(session *s, unsigned code, const char *msg, int ws_code) {
-  cf_buf b;
-  cf__buf_init(&b, 4096);
-  if (cf__encode_error(code, msg, strlen(msg), &b) == CF_OK) (void)cf__ws_send(s->ws, b.p, b.len);
-  cf__buf_free(&b);
-  cf__log(CF_LOG_INFO, "msg=\"session closed\" session=%llu peer=%s code=%s reason=\"%s\"",
-          (unsigned long long)s->id, cf__ws_session_peer(s->ws), cf__wire_error_name(code), msg);
-  s->state = ST_CLOSING;
-  cf__ws_close(s->ws, ws_code, cf__wire_error_name(code));
+/* --- the sessions' effects (loop thread) ---------------------------------- */
+
+static int io_send(void *ctx, const uint8_t *bytes, size_t n) {
+  conn *c = ctx;
+  return cf__ws_send(c->ws, bytes, n);
 }
 
-static void send_buf(session *s, const cf_buf *b) {
-  if (b->len == 0) return;
-  int rc = cf__ws_send(s->ws, b->p, b->len);
-  if (rc != CF_OK && rc != CF_BUSY)
-    cf__log(CF_LOG_WARN, "msg=\"send failed\" session=%llu rc=%s", (unsigned long long)s->id,
-            cf_strerror(rc));
+static void io_close(void *ctx, int ws_code, const char *reason) {
+  conn *c = ctx;
+  cf__ws_close(c->ws, ws_code, reason);
 }
 
-/* --- jobs: the loop side ------------------------------------------------- */
+static void io_set_deadline(void *ctx, int64_t unix_ms) {
+  conn *c = ctx;
+  cf__ws_set_deadline(c->ws, unix_ms);
+}
 
-static void submit(cf_server *srv, session *s, job *j) {
-  s->busy = 1;
+static void io_submit(void *ctx, cf__sjob *j) {
+  cf_server *srv = ((conn *)ctx)->srv;
   cf__mutex_lock(srv->mu);
   if (srv->queue_tail)
     srv->queue_tail->next = j;
@@ -203,369 +134,41 @@ static void submit(cf_server *srv, session *s, job *j) {
   cf__mutex_unlock(srv->mu);
 }
 
-static job *job_new(session *s, job_kind kind) {
-  job *j = cf__calloc(1, sizeof *j);
-  if (j == NULL) return NULL;
-  j->kind = kind;
-  j->session_id = s->id;
-  memcpy(j->org, s->org, sizeof j->org);
-  j->node = s->node;
-  cf__buf_init(&j->out, MAX_FRAME_BYTES);
-  cf__buf_init(&j->extra, 4096);
-  size_t len = 0;
-  const char *json = s->claims ? cf_claims_json(s->claims, &len) : NULL;
-  j->claims_json = json ? cf__strndup(json, len) : NULL;
-  if (json && j->claims_json == NULL) {
-    cf__free(j);
-    return NULL;
-  }
-  return j;
+static const char *io_peer(void *ctx) {
+  conn *c = ctx;
+  return cf__ws_session_peer(c->ws);
 }
 
-static void process_frame(cf_server *srv, session *s, const uint8_t *msg, size_t len);
-
-/* Runs the frames that queued up behind a finished job. */
-static void drain_pending(cf_server *srv, session *s) {
-  while (!s->busy && s->head && s->state != ST_CLOSING) {
-    pending *p = s->head;
-    s->head = p->next;
-    if (s->head == NULL) s->tail = NULL;
-    s->npending--;
-    process_frame(srv, s, p->bytes, p->n);
-    cf__free(p->bytes);
-    cf__free(p);
-  }
-}
-
-static void finish_job(cf_server *srv, job *j) {
-  session *s = find_session(srv, j->session_id);
-  if (s == NULL || s->state == ST_CLOSING) return; /* gone meanwhile */
-  s->busy = 0;
-  send_buf(s, &j->out);
-  send_buf(s, &j->extra);
-  if (j->close_code) {
-    s->state = ST_CLOSING;
-    cf__ws_close(s->ws, j->close_code, "closed by server");
-    return;
-  }
-  if (j->kind == JOB_HELLO && j->ok) {
-    s->state = ST_READY;
-    s->proto = j->proto;
-    if (j->token_exp > 0) cf__ws_set_deadline(s->ws, j->token_exp * 1000);
-    cf__log(CF_LOG_INFO, "msg=\"session ready\" session=%llu peer=%s org=%s user=%s",
-            (unsigned long long)s->id, cf__ws_session_peer(s->ws), s->org,
-            cf_claims_sub(s->claims));
-  }
-  drain_pending(srv, s);
-}
-
-/* Posted to the loop by workers: handles every finished job. */
+/* Posted to the loop by workers: hands every finished job to its session. */
 static void on_jobs_done(void *arg) {
   cf_server *srv = arg;
   cf__mutex_lock(srv->mu);
-  job *list = srv->done;
+  cf__sjob *list = srv->done;
   srv->done = NULL;
   cf__mutex_unlock(srv->mu);
   /* The list is newest first; restore the order of completion. */
-  job *ordered = NULL;
+  cf__sjob *ordered = NULL;
   while (list) {
-    job *next = list->next;
+    cf__sjob *next = list->next;
     list->next = ordered;
     ordered = list;
     list = next;
   }
   while (ordered) {
-    job *next = ordered->next;
-    finish_job(srv, ordered);
-    job_free(ordered);
+    cf__sjob *next = ordered->next;
+    ordered->next = NULL;
+    srv->stats_pushed += ordered->pushed;
+    srv->stats_pulled += ordered->pulled;
+    conn *c = find_conn(srv, ordered->session_id);
+    if (c != NULL)
+      cf__ssess_job_done(c->sess, ordered);
+    else
+      cf__sjob_free(ordered); /* the session went away meanwhile */
     ordered = next;
   }
 }
 
-/* --- jobs: the worker side ----------------------------------------------- */
-
-static void reply_error(job *j, unsigned code, const char *msg, int ws_code) {
-  cf__buf_reset(&j->out);
-  cf__buf_reset(&j->extra);
-  if (cf__encode_error(code, msg, strlen(msg), &j->out) != CF_OK) cf__buf_reset(&j->out);
-  j->close_code = ws_code;
-}
-
-/* Maps a failure of the database to the wire. */
-static void reply_db_failure(cf_server *srv, job *j, cf__pg *pg, int rc) {
-  (void)srv;
-  cf__log(CF_LOG_WARN, "msg=\"database call failed\" session=%llu rc=%s detail=\"%s\"",
-          (unsigned long long)j->session_id, cf_strerror(rc), pg ? cf__pg_errmsg(pg) : "");
-  j->db_rc = rc;
-  reply_error(j, rc == CF_UNREACHABLE ? CF_WIRE_BUSY : CF_WIRE_INTERNAL,
-              rc == CF_UNREACHABLE ? "database unavailable, retry later" : "server error",
-              CF_WS_CLOSE_TRY_LATER);
-}
-
-/* Appends ACCESS_REVOKED for the job's org, saying msg, to out. */
-static int encode_revoked(const job *j, const char *msg, cf_buf *out) {
-  cf_revoked r;
-  memset(&r, 0, sizeof r);
-  if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
-  r.message.p = msg;
-  r.message.n = strlen(msg);
-  return cf__encode_revoked(&r, out);
-}
-
-/*
-** Reads, as the job's user in a read-only transaction, whether the user is
-** a member of the job's org, the org's head, the user's role and the last
-** batch of the job's node (the statement "hello" of SESSION_SQL: columns
-** member, head_seq, role, last_batch).
-** OUT: *res, freed by the caller.  CF_OK or the database's code.
-*/
-static int read_org_state(cf__pg *pg, const job *j, cf__pg_res **res) {
-  char *sql = NULL;
-  char *as_user_sql = NULL;
-  const char *as_user = j->claims_json;
-  char node[CF_NODE_ID_TEXT_LEN];
-  cf__node_id_format(&j->node, node);
-  const char *params[2] = {j->org, node};
-  *res = NULL;
-  int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
-  if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "hello", &sql);
-  if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
-  if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 2, params, res);
-  if (rc == CF_OK) rc = cf__pg_commit(pg);
-  if (rc != CF_OK) {
-    cf__pg_rollback(pg);
-    cf__pg_res_free(*res);
-    *res = NULL;
-  }
-  cf__free(sql);
-  cf__free(as_user_sql);
-  return rc;
-}
-
-static void run_hello(cf_server *srv, cf__pg *pg, job *j) {
-  cf__pg_res *res = NULL;
-  int rc = read_org_state(pg, j, &res);
-  if (rc != CF_OK) {
-    reply_db_failure(srv, j, pg, rc);
-    goto out;
-  }
-  if (cf__pg_nrows(res) != 1 || !cf__pg_bool(res, 0, 0)) {
-    /* docs/protocol.md, lifecycle 1 and 9: a user who is not (or no longer)
-    ** a member gets ACCESS_REVOKED, so the node knows to stop syncing. */
-    cf__buf_reset(&j->out);
-    if (encode_revoked(j, "the user is not a member of this organization", &j->out) != CF_OK)
-      cf__buf_reset(&j->out);
-    j->close_code = CF_WS_CLOSE_POLICY;
-    goto out;
-  }
-  cf_welcome w;
-  memset(&w, 0, sizeof w);
-  w.proto = j->proto;
-  w.hlc = (cf_hlc)cf__now_ms() << 16;
-  const char *role = cf__pg_value(res, 0, 2);
-  w.role.p = role ? role : "member";
-  w.role.n = strlen(w.role.p);
-  w.head_seq = strtoull(cf__pg_value(res, 0, 1), NULL, 10);
-  w.last_batch = strtoull(cf__pg_value(res, 0, 3), NULL, 10);
-  w.max_frame_bytes = MAX_FRAME_BYTES;
-  w.max_batch = srv->max_batch;
-  w.max_page = srv->max_page;
-  w.token_exp = j->token_exp;
-  rc = cf__encode_welcome(&w, &j->out);
-  if (rc != CF_OK) {
-    reply_error(j, CF_WIRE_INTERNAL, "cannot encode WELCOME", CF_WS_CLOSE_INTERNAL);
-    goto out;
-  }
-  j->ok = 1;
-out:
-  cf__pg_res_free(res);
-}
-
-static cf_reject_reason wire_reason(cf__push_reason r) {
-  switch (r) {
-    case CF__REASON_PERMISSION: return CF_REASON_PERMISSION;
-    case CF__REASON_CONSTRAINT: return CF_REASON_CONSTRAINT;
-    case CF__REASON_INVALID: return CF_REASON_INVALID;
-    case CF__REASON_WRONG_ORG: return CF_REASON_WRONG_ORG;
-    case CF__REASON_NONE: break;
-  }
-  return CF_REASON_NONE;
-}
-
-static void run_push(cf_server *srv, cf__pg *pg, job *j) {
-  const cf_push *p = &j->frame.u.push;
-  cf_change *changes = NULL;
-  cf__push_result *results = NULL;
-  cf_push_result *wire = NULL;
-  changes = cf__calloc(p->nchanges ? p->nchanges : 1, sizeof *changes);
-  results = cf__calloc(p->nchanges ? p->nchanges : 1, sizeof *results);
-  wire = cf__calloc(p->nchanges ? p->nchanges : 1, sizeof *wire);
-  if (changes == NULL || results == NULL || wire == NULL) {
-    reply_error(j, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
-    goto out;
-  }
-  for (size_t i = 0; i < p->nchanges; i++) changes[i] = p->changes[i].row;
-  cf__push_info info;
-  memset(&info, 0, sizeof info);
-  int rc = cf__master_push(pg, j->claims_json, j->org, &j->node, p->batch_seq, changes,
-                           p->nchanges, results, &info);
-  if (rc != CF_OK) {
-    reply_db_failure(srv, j, pg, rc);
-    goto out;
-  }
-  if (info.stale || info.reused) {
-    /* docs/protocol.md, "Batches": no answer may claim a batch applied that
-    ** the master did not apply.  Another replica pushed under this node id
-    ** (a copied directory, a restored backup) or the client is broken. */
-    char msg[256];
-    if (info.stale)
-      snprintf(msg, sizeof msg,
-               "node id conflict: batch %llu is older than batch %llu this node id "
-               "already pushed; another replica uses this node id",
-               (unsigned long long)p->batch_seq, (unsigned long long)info.last_batch);
-    else
-      snprintf(msg, sizeof msg,
-               "node id conflict: batch %llu was already pushed with other contents; "
-               "another replica uses this node id",
-               (unsigned long long)p->batch_seq);
-    cf__log(CF_LOG_WARN, "msg=\"push refused\" session=%llu reason=\"%s\"",
-            (unsigned long long)j->session_id, msg);
-    reply_error(j, CF_WIRE_STATE, msg, CF_WS_CLOSE_POLICY);
-    goto out;
-  }
-  for (size_t i = 0; i < p->nchanges; i++) {
-    wire[i].change_id = p->changes[i].id;
-    wire[i].status = results[i].status == CF__PUSH_APPLIED      ? CF_PUSH_APPLIED
-                     : results[i].status == CF__PUSH_SUPERSEDED ? CF_PUSH_SUPERSEDED
-                                                                : CF_PUSH_REJECTED;
-    wire[i].reason = info.revoked && results[i].status == CF__PUSH_REJECTED
-                         ? CF_REASON_REVOKED
-                         : wire_reason(results[i].reason);
-    wire[i].message.p = results[i].detail;
-    wire[i].message.n = strlen(results[i].detail);
-  }
-  cf_push_reply reply;
-  memset(&reply, 0, sizeof reply);
-  reply.batch_seq = p->batch_seq;
-  /* The head once the batch committed (docs/protocol.md, lifecycle 5: a
-  ** pull up to it includes the batch).  A batch that wrote rows reserved
-  ** seq_lo .. seq_hi under the org's clock lock, so that end covers it; a
-  ** batch that wrote nothing (replayed, revoked, all superseded or
-  ** rejected) reads the head after the fact.  If it cannot be read the
-  ** session fails and the client's retry of the batch is answered from the
-  ** record. */
-  if (info.seq_hi > 0) {
-    reply.head_seq = info.seq_hi;
-  } else {
-    cf__pg_res *state = NULL;
-    rc = read_org_state(pg, j, &state);
-    if (rc != CF_OK) {
-      reply_db_failure(srv, j, pg, rc);
-      goto out;
-    }
-    const char *head = cf__pg_nrows(state) == 1 ? cf__pg_value(state, 0, 1) : NULL;
-    reply.head_seq = head ? strtoull(head, NULL, 10) : 0;
-    cf__pg_res_free(state);
-  }
-  reply.results = wire;
-  reply.nresults = p->nchanges;
-  if (cf__encode_push_result(&reply, &j->out) != CF_OK) {
-    reply_error(j, CF_WIRE_INTERNAL, "cannot encode PUSH_RESULT", CF_WS_CLOSE_INTERNAL);
-    goto out;
-  }
-  if (info.revoked) {
-    /* DESIGN 9: the replica learns it has lost access (docs/protocol.md,
-    ** lifecycle 9), after the answers that keep its changes as conflicts. */
-    if (encode_revoked(j, "the user is no longer a member of this organization", &j->extra) ==
-        CF_OK)
-      j->close_code = CF_WS_CLOSE_POLICY;
-  }
-  cf__mutex_lock(srv->mu);
-  srv->stats_pushed += p->nchanges;
-  cf__mutex_unlock(srv->mu);
-  cf__log(CF_LOG_DEBUG,
-          "msg=\"push\" session=%llu batch=%llu changes=%zu applied=%zu superseded=%zu "
-          "rejected=%zu replayed=%d",
-          (unsigned long long)j->session_id, (unsigned long long)p->batch_seq, p->nchanges,
-          info.applied, info.superseded, info.rejected, info.replayed);
-out:
-  cf__free(changes);
-  cf__free(results);
-  cf__free(wire);
-}
-
-/*
-** Encodes a pulled page as one CHANGES frame.  Items that share a cursor
-** position are never split: if the frame fills up, it ends at the last whole
-** group and says `more`.
-*/
-static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
-  cf_buf body;
-  cf__buf_init(&body, MAX_FRAME_BYTES - CF_CODEC_FRAME_OVERHEAD);
-  size_t rows = 0, group_rows = 0, group_len = 0;
-  uint64_t last_complete = from;
-  int more = page->more, rc = CF_OK;
-  for (size_t i = 0; i < page->n; i++) {
-    if (i > 0 && page->items[i].seq != page->items[i - 1].seq) {
-      last_complete = page->items[i - 1].seq;
-      group_rows = rows;
-      group_len = body.len;
-    }
-    rc = cf__codec_put_row(&page->items[i].row, &body);
-    if (rc == CF_TOOBIG) {
-      if (group_rows == 0) goto out; /* one group larger than a frame */
-      cf__buf_truncate(&body, group_len);
-      rows = group_rows;
-      more = 1;
-      rc = cf__encode_changes_body(last_complete, more, page->head, rows, body.p, body.len,
-                                   out);
-      goto out;
-    }
-    if (rc != CF_OK) goto out;
-    rows++;
-  }
-  /* An empty page still moves the cursor to the head: positions may be
-  ** holes (a rolled-back or all-rejected write), which no row will ever
-  ** fill. */
-  rc = cf__encode_changes_body(page->next_cursor > from ? page->next_cursor : from, more,
-                               page->head, rows, body.p, body.len, out);
-out:
-  cf__buf_free(&body);
-  return rc;
-}
-
-static void run_pull(cf_server *srv, cf__pg *pg, job *j) {
-  const cf_pull *p = &j->frame.u.pull;
-  cf__pull_page page;
-  memset(&page, 0, sizeof page);
-  size_t limit = p->limit < srv->max_page ? (size_t)p->limit : srv->max_page;
-  if (limit == 0) limit = 1;
-  int rc = cf__master_pull(pg, j->claims_json, j->org, p->from_seq, limit, &page);
-  if (rc != CF_OK) {
-    reply_db_failure(srv, j, pg, rc);
-    goto out;
-  }
-  if (page.status == CF__PULL_REBOOTSTRAP) {
-    rc = cf__encode_seq(CF_FRAME_REBOOTSTRAP, page.head, &j->out);
-  } else if (page.status == CF__PULL_REVOKED) {
-    rc = encode_revoked(j, "the user is no longer a member of this organization", &j->out);
-  } else {
-    rc = encode_page(&page, &j->out, p->from_seq);
-    cf__mutex_lock(srv->mu);
-    srv->stats_pulled += page.n;
-    cf__mutex_unlock(srv->mu);
-  }
-  if (rc != CF_OK) reply_error(j, CF_WIRE_INTERNAL, "cannot encode the page", CF_WS_CLOSE_INTERNAL);
-out:
-  cf__pull_page_free(&page);
-}
-
-static void run_job(cf_server *srv, cf__pg *pg, job *j) {
-  if (j->kind == JOB_HELLO) run_hello(srv, pg, j);
-  if (j->kind == JOB_PUSH) run_push(srv, pg, j);
-  if (j->kind == JOB_PULL) run_pull(srv, pg, j);
-}
+/* --- the workers ----------------------------------------------------------- */
 
 static void worker_main(void *arg) {
   worker_arg *wa = arg;
@@ -578,7 +181,7 @@ static void worker_main(void *arg) {
       cf__mutex_unlock(srv->mu);
       break;
     }
-    job *j = srv->queue_head;
+    cf__sjob *j = srv->queue_head;
     srv->queue_head = j->next;
     if (srv->queue_head == NULL) srv->queue_tail = NULL;
     j->next = NULL;
@@ -591,22 +194,18 @@ static void worker_main(void *arg) {
     ** dropped is answered from its record the second time. */
     for (int attempt = 0; attempt < 2; attempt++) {
       int reused = pg != NULL;
+      cf__sjob_reset_answer(j);
       if (pg == NULL) {
         char err[256];
-        int rc = cf__pg_connect(srv->database_url, &pg, err, sizeof err);
-        if (rc != CF_OK) {
+        if (cf__pg_connect(srv->database_url, &pg, err, sizeof err) != CF_OK) {
           cf__log(CF_LOG_WARN, "msg=\"worker cannot connect\" worker=%d detail=\"%s\"",
                   wa->index, err);
-          reply_db_failure(srv, j, NULL, CF_UNREACHABLE);
+          cf__sjob_fail_unreachable(j);
           break;
         }
       }
-      cf__buf_reset(&j->out);
-      cf__buf_reset(&j->extra);
-      j->close_code = 0;
-      j->db_rc = CF_OK;
-      run_job(srv, pg, j);
-      if (j->close_code != CF_WS_CLOSE_TRY_LATER) break;
+      cf__sjob_run(pg, &srv->limits, j);
+      if (j->db_rc != CF_UNREACHABLE && j->close_code != CF_WS_CLOSE_TRY_LATER) break;
       /* The connection may be broken: start afresh. */
       cf__pg_close(pg);
       pg = NULL;
@@ -625,222 +224,39 @@ static void worker_main(void *arg) {
   cf__pg_close(pg);
 }
 
-/* --- frames on the loop -------------------------------------------------- */
-
-static void handle_hello(cf_server *srv, session *s, cf_frame *f) {
-  const cf_hello *h = &f->u.hello;
-  if (h->proto_max < CF_PROTO_MIN || h->proto_min > CF_PROTO_MAX) {
-    session_error(s, CF_WIRE_VERSION, "no protocol version in common", CF_WS_CLOSE_POLICY);
-    return;
-  }
-  cf_token_error why = CF_TOKEN_OK;
-  cf_claims *claims = NULL;
-  int rc = cf_auth_verify(srv->auth, h->token.p, h->token.n, &claims, &why);
-  if (rc != CF_OK) {
-    session_error(s,
-                  why == CF_TOKEN_EXPIRED || why == CF_TOKEN_NOT_YET_VALID
-                      ? CF_WIRE_TOKEN_EXPIRED
-                      : CF_WIRE_AUTH,
-                  rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
-    return;
-  }
-  /* A node whose clock runs too far ahead would stamp versions the master
-  ** refuses change by change: tell it now, with the size of the skew. */
-  int64_t now_ms = cf__now_ms();
-  int64_t node_ms = (int64_t)CF_HLC_MS(h->hlc);
-  if (node_ms > now_ms + CF_PUSH_MAX_SKEW_MS) {
-    char msg[160];
-    snprintf(msg, sizeof msg,
-             "the node's clock is ahead by %lld s of the server's (at most %lld s "
-             "allowed): correct the device's clock",
-             (long long)((node_ms - now_ms) / 1000),
-             (long long)(CF_PUSH_MAX_SKEW_MS / 1000));
-    cf_claims_free(claims);
-    session_error(s, CF_WIRE_CLOCK_SKEW, msg, CF_WS_CLOSE_POLICY);
-    return;
-  }
-  char user[CF_UUID_TEXT_LEN];
-  cf_uuid zero;
-  memset(&zero, 0, sizeof zero);
-  cf__uuid_format(&h->user, user);
-  if (cf__uuid_cmp(&h->user, &zero) != 0 && strcmp(user, cf_claims_sub(claims)) != 0) {
-    cf_claims_free(claims);
-    session_error(s, CF_WIRE_FORBIDDEN, "the token's subject is not the user this node belongs to",
-                  CF_WS_CLOSE_POLICY);
-    return;
-  }
-  s->claims = claims;
-  cf__uuid_format(&h->org, s->org);
-  s->node = h->node;
-  job *j = job_new(s, JOB_HELLO);
-  if (j == NULL) {
-    session_error(s, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
-    return;
-  }
-  j->proto = h->proto_max < CF_PROTO_MAX ? h->proto_max : CF_PROTO_MAX;
-  j->token_exp = cf_claims_exp(claims);
-  s->state = ST_VERIFY;
-  submit(srv, s, j);
-}
-
-static void handle_auth(cf_server *srv, session *s, cf_frame *f) {
-  cf_token_error why = CF_TOKEN_OK;
-  cf_claims *claims = NULL;
-  int rc = cf_auth_verify(srv->auth, f->u.auth.token.p, f->u.auth.token.n, &claims, &why);
-  if (rc != CF_OK) {
-    session_error(s, why == CF_TOKEN_EXPIRED ? CF_WIRE_TOKEN_EXPIRED : CF_WIRE_AUTH,
-                  rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
-    return;
-  }
-  if (strcmp(cf_claims_sub(claims), cf_claims_sub(s->claims)) != 0) {
-    cf_claims_free(claims);
-    session_error(s, CF_WIRE_FORBIDDEN, "a new token must be for the same user",
-                  CF_WS_CLOSE_POLICY);
-    return;
-  }
-  cf_claims_free(s->claims);
-  s->claims = claims;
-  cf__ws_set_deadline(s->ws, cf_claims_exp(claims) * 1000);
-  cf_auth_ok ok = {cf_claims_exp(claims)};
-  cf_buf b;
-  cf__buf_init(&b, 256);
-  if (cf__encode_auth_ok(&ok, &b) == CF_OK) send_buf(s, &b);
-  cf__buf_free(&b);
-}
-
-/* Hands a PUSH or PULL to a worker with its own copy of the bytes. */
-static void submit_request(cf_server *srv, session *s, job_kind kind, const uint8_t *msg,
-                           size_t len) {
-  job *j = job_new(s, kind);
-  if (j != NULL) {
-    j->bytes = cf__malloc(len);
-    if (j->bytes != NULL) {
-      memcpy(j->bytes, msg, len);
-      j->n = len;
-      cf_codec_limits lim = {MAX_FRAME_BYTES, srv->max_batch > srv->max_page
-                                                  ? srv->max_batch
-                                                  : srv->max_page};
-      char err[256];
-      if (cf__frame_decode(j->bytes, j->n, &lim, &j->frame, err, sizeof err) == CF_OK) {
-        submit(srv, s, j);
-        return;
-      }
-    }
-  }
-  job_free(j);
-  session_error(s, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
-}
-
-static void process_frame(cf_server *srv, session *s, const uint8_t *msg, size_t len) {
-  cf_codec_limits lim = {MAX_FRAME_BYTES,
-                         srv->max_batch > srv->max_page ? srv->max_batch : srv->max_page};
-  cf_frame f;
-  char err[256];
-  int rc = cf__frame_decode(msg, len, &lim, &f, err, sizeof err);
-  if (rc != CF_OK) {
-    session_error(s, rc == CF_TOOBIG ? CF_WIRE_TOO_BIG : CF_WIRE_PROTOCOL, err,
-                  rc == CF_TOOBIG ? CF_WS_CLOSE_TOO_BIG : CF_WS_CLOSE_PROTOCOL);
-    return;
-  }
-  if (!cf__frame_from_client(f.type)) {
-    session_error(s, CF_WIRE_PROTOCOL, "a frame only servers send", CF_WS_CLOSE_PROTOCOL);
-  } else if (s->state == ST_HELLO) {
-    if (f.type == CF_FRAME_HELLO)
-      handle_hello(srv, s, &f);
-    else
-      session_error(s, CF_WIRE_STATE, "the first frame must be HELLO", CF_WS_CLOSE_PROTOCOL);
-  } else if (f.type == CF_FRAME_HELLO) {
-    session_error(s, CF_WIRE_STATE, "HELLO was already sent", CF_WS_CLOSE_PROTOCOL);
-  } else if (f.type == CF_FRAME_AUTH) {
-    handle_auth(srv, s, &f);
-  } else if (f.type == CF_FRAME_PING) {
-    cf_buf b;
-    cf__buf_init(&b, 64);
-    if (cf__encode_seq(CF_FRAME_PONG, f.u.ping.nonce, &b) == CF_OK) send_buf(s, &b);
-    cf__buf_free(&b);
-  } else if (f.type == CF_FRAME_PONG) {
-    /* liveness answer: nothing to do */
-  } else if (f.type == CF_FRAME_ERROR) {
-    cf__log(CF_LOG_INFO, "msg=\"client reported an error\" session=%llu code=%s",
-            (unsigned long long)s->id, cf__wire_error_name(f.u.error.code));
-    s->state = ST_CLOSING;
-    cf__ws_close(s->ws, CF_WS_CLOSE_NORMAL, "bye");
-  } else if (f.type == CF_FRAME_PUSH) {
-    if (f.u.push.batch_seq == 0 || f.u.push.batch_seq > (uint64_t)INT64_MAX)
-      session_error(s, CF_WIRE_PROTOCOL, "batch_seq must be 1 .. 2^63-1",
-                    CF_WS_CLOSE_PROTOCOL);
-    else if (f.u.push.nchanges > srv->max_batch)
-      session_error(s, CF_WIRE_TOO_BIG, "more changes than WELCOME's max_batch",
-                    CF_WS_CLOSE_TOO_BIG);
-    else
-      submit_request(srv, s, JOB_PUSH, msg, len);
-  } else if (f.type == CF_FRAME_PULL) {
-    if (f.u.pull.from_seq > (uint64_t)INT64_MAX)
-      session_error(s, CF_WIRE_PROTOCOL, "from_seq must be 0 .. 2^63-1", CF_WS_CLOSE_PROTOCOL);
-    else
-      submit_request(srv, s, JOB_PULL, msg, len);
-  } else {
-    session_error(s, CF_WIRE_PROTOCOL, "unexpected frame", CF_WS_CLOSE_PROTOCOL);
-  }
-  cf__frame_free(&f);
-}
-
 /* --- transport callbacks ------------------------------------------------- */
 
 static int on_open(void *ctx, cf__ws_session *ws) {
   cf_server *srv = ctx;
-  session *s = cf__calloc(1, sizeof *s);
-  if (s == NULL) return CF_NOMEM;
-  s->id = ++srv->next_id;
-  s->ws = ws;
-  s->state = ST_HELLO;
-  s->next = srv->sessions;
-  if (srv->sessions) srv->sessions->prev = s;
-  srv->sessions = s;
-  cf__ws_session_set_user(ws, s);
-  /* A client has 30 seconds to say HELLO. */
-  cf__ws_set_deadline(ws, cf__now_ms() + 30000);
+  conn *c = cf__calloc(1, sizeof *c);
+  if (c == NULL) return CF_NOMEM;
+  c->srv = srv;
+  c->ws = ws;
+  c->id = ++srv->next_id;
+  cf__ws_session_set_user(ws, c);
+  cf__ssess_config cfg = {srv->auth, srv->limits};
+  cf__ssess_io io = {c, io_send, io_close, io_set_deadline, io_submit, io_peer};
+  if (cf__ssess_new(c->id, &cfg, &io, &c->sess) != CF_OK) {
+    cf__ws_session_set_user(ws, NULL);
+    cf__free(c);
+    return CF_NOMEM;
+  }
+  c->next = srv->conns;
+  if (srv->conns) srv->conns->prev = c;
+  srv->conns = c;
   return CF_OK;
 }
 
 static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t len) {
-  cf_server *srv = ctx;
-  session *s = cf__ws_session_user(ws);
-  if (s == NULL || s->state == ST_CLOSING) return;
-  if (s->busy || s->state == ST_VERIFY) {
-    if (s->npending >= MAX_PENDING) {
-      session_error(s, CF_WIRE_BUSY, "too many requests in flight", CF_WS_CLOSE_TRY_LATER);
-      return;
-    }
-    pending *p = cf__calloc(1, sizeof *p);
-    uint8_t *copy = p ? cf__malloc(len ? len : 1) : NULL;
-    if (copy == NULL) {
-      cf__free(p);
-      session_error(s, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
-      return;
-    }
-    memcpy(copy, msg, len);
-    p->bytes = copy;
-    p->n = len;
-    if (s->tail)
-      s->tail->next = p;
-    else
-      s->head = p;
-    s->tail = p;
-    s->npending++;
-    return;
-  }
-  process_frame(srv, s, msg, len);
+  (void)ctx;
+  conn *c = cf__ws_session_user(ws);
+  if (c != NULL) cf__ssess_on_message(c->sess, msg, len);
 }
 
 static void on_deadline(void *ctx, cf__ws_session *ws) {
   (void)ctx;
-  session *s = cf__ws_session_user(ws);
-  if (s == NULL || s->state == ST_CLOSING) return;
-  if (s->state == ST_HELLO)
-    session_error(s, CF_WIRE_STATE, "no HELLO in time", CF_WS_CLOSE_POLICY);
-  else
-    session_error(s, CF_WIRE_TOKEN_EXPIRED, "token expired", CF_WS_CLOSE_POLICY);
+  conn *c = cf__ws_session_user(ws);
+  if (c != NULL) cf__ssess_on_deadline(c->sess);
 }
 
 static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char *reason) {
@@ -848,21 +264,15 @@ static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char
   (void)rc;
   (void)code;
   (void)reason;
-  session *s = cf__ws_session_user(ws);
-  if (s == NULL) return;
-  if (s->prev)
-    s->prev->next = s->next;
+  conn *c = cf__ws_session_user(ws);
+  if (c == NULL) return;
+  if (c->prev)
+    c->prev->next = c->next;
   else
-    srv->sessions = s->next;
-  if (s->next) s->next->prev = s->prev;
-  while (s->head) {
-    pending *p = s->head;
-    s->head = p->next;
-    cf__free(p->bytes);
-    cf__free(p);
-  }
-  cf_claims_free(s->claims);
-  cf__free(s);
+    srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  cf__ssess_free(c->sess);
+  cf__free(c);
 }
 
 static void on_http(void *ctx, cf__ws_http *req) {
@@ -899,17 +309,9 @@ static void on_http(void *ctx, cf__ws_http *req) {
 
 static int64_t mono_ms(void) { return cf__monotonic_ns() / 1000000; }
 
-/* Tells every ready session of org that its head moved to head. */
+/* Tells every ready session of org (NULL: all) that its head moved to head. */
 static void wake_org(cf_server *srv, const char *org, uint64_t head) {
-  cf_buf b;
-  cf__buf_init(&b, 64);
-  if (cf__encode_seq(CF_FRAME_LIVE, head, &b) != CF_OK) {
-    cf__buf_free(&b);
-    return;
-  }
-  for (session *s = srv->sessions; s; s = s->next)
-    if (s->state == ST_READY && (org == NULL || strcmp(s->org, org) == 0)) send_buf(s, &b);
-  cf__buf_free(&b);
+  for (conn *c = srv->conns; c; c = c->next) cf__ssess_live(c->sess, org, head);
 }
 
 static void on_notify(void *ctx, const char *channel, const char *payload) {
@@ -993,8 +395,8 @@ int cf_server_new(cf_server **out) {
   if (srv == NULL) return CF_NOMEM;
   srv->port = 4000;
   srv->nworkers = 4;
-  srv->max_batch = DEFAULT_MAX_BATCH;
-  srv->max_page = DEFAULT_MAX_PAGE;
+  srv->limits.max_batch = DEFAULT_MAX_BATCH;
+  srv->limits.max_page = DEFAULT_MAX_PAGE;
   srv->db_ok = 1;
   if (cf__mutex_new(&srv->mu) != CF_OK || cf__cond_new(&srv->cv) != CF_OK) {
     cf_server_free(srv);
@@ -1076,7 +478,7 @@ int cf_server_start(cf_server *srv) {
   cfg.ws.on_message = on_message;
   cfg.ws.on_close = on_close;
   cfg.ws.on_deadline = on_deadline;
-  cfg.limits.max_message = MAX_FRAME_BYTES;
+  cfg.limits.max_message = CF_SJOB_MAX_FRAME;
   cfg.http.ctx = srv;
   cfg.http.on_http = on_http;
   cfg.http.on_http_cancel = on_http_cancel;
@@ -1136,14 +538,14 @@ void cf_server_free(cf_server *srv) {
   memset(&srv->http, 0, sizeof srv->http);
   cf__ws_server_free(srv->ws);
   while (srv->queue_head) {
-    job *j = srv->queue_head;
+    cf__sjob *j = srv->queue_head;
     srv->queue_head = j->next;
-    job_free(j);
+    cf__sjob_free(j);
   }
   while (srv->done) {
-    job *j = srv->done;
+    cf__sjob *j = srv->done;
     srv->done = j->next;
-    job_free(j);
+    cf__sjob_free(j);
   }
   cf__cond_free(srv->cv);
   cf__mutex_free(srv->mu);

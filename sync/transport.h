@@ -54,21 +54,7 @@
 #include <stdint.h>
 
 #include "clientflow.h"
-
-/* The WebSocket path and subprotocol of the sync channel. */
-#define CF_WS_PATH "/sync"
-#define CF_WS_SUBPROTOCOL "clientflow.sync.v1"
-
-/* WebSocket close codes the transport sends or reports (RFC 6455, 7.4.1). */
-#define CF_WS_CLOSE_NORMAL 1000      /* orderly close by either side */
-#define CF_WS_CLOSE_GOING_AWAY 1001  /* the server is shutting down */
-#define CF_WS_CLOSE_PROTOCOL 1002    /* malformed WebSocket framing */
-#define CF_WS_CLOSE_UNSUPPORTED 1003 /* a text message: only binary is spoken */
-#define CF_WS_CLOSE_ABNORMAL 1006    /* never sent: the connection dropped */
-#define CF_WS_CLOSE_POLICY 1008      /* refused, or token expired */
-#define CF_WS_CLOSE_TOO_BIG 1009     /* a message over the size limit */
-#define CF_WS_CLOSE_INTERNAL 1011    /* the endpoint failed (out of memory) */
-#define CF_WS_CLOSE_TRY_LATER 1013   /* too slow: its send queue overflowed */
+#include "sync/ws_codes.h"
 
 typedef struct cf__ws_server cf__ws_server;   /* a listening endpoint */
 typedef struct cf__ws_client cf__ws_client;   /* an endpoint for outgoing ones */

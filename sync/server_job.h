@@ -1,0 +1,90 @@
+/*
+** sync/server_job.h: one request of a sync session for the master (HELLO's
+** membership check, a PUSH, a PULL) and the code that runs it on a
+** Postgres connection and encodes the reply frame (internal).
+**
+** A server session (sync/server_session.h) creates a job and hands it out
+** through its io.submit effect; whoever holds a connection -- a worker of
+** the sync server (sync/server.c), or the simulation harness in-process --
+** runs it with cf__sjob_run and gives it back with cf__ssess_job_done.  A
+** job carries copies of everything it needs (claims, org, node, the
+** request's bytes), so the session may vanish while it runs.
+*/
+#ifndef CF_SYNC_SERVER_JOB_H
+#define CF_SYNC_SERVER_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clientflow.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/uuid.h"
+#include "sync/pg.h"
+
+/* Largest frame the server sends or accepts. */
+#define CF_SJOB_MAX_FRAME ((size_t)4 << 20)
+
+typedef enum cf__sjob_kind { CF_SJOB_HELLO, CF_SJOB_PUSH, CF_SJOB_PULL } cf__sjob_kind;
+
+/* The server's limits a job's reply states or obeys. */
+typedef struct cf__sjob_limits {
+  size_t max_batch; /* changes per PUSH (WELCOME) */
+  size_t max_page;  /* rows per CHANGES (WELCOME; PULL limits are capped) */
+} cf__sjob_limits;
+
+/* One job.  Fields above `out` are the request, set by the session; the
+** others are the answer, set by cf__sjob_run. */
+typedef struct cf__sjob {
+  cf__sjob_kind kind;          /* what to do */
+  uint64_t session_id;         /* whose (sessions are named by id across threads) */
+  char *claims_json;           /* the token's payload (owned) */
+  char org[CF_UUID_TEXT_LEN];  /* the session's org */
+  cf_nodeid node;              /* the session's node */
+  uint8_t *bytes;              /* the request frame's bytes (owned; PUSH, PULL) */
+  size_t n;                    /* their length */
+  cf_frame frame;              /* the decoded request, borrowing bytes */
+  uint32_t proto;              /* HELLO: the chosen protocol version */
+  int64_t token_exp;           /* HELLO: the token's expiry */
+  cf_buf out;                  /* the reply frame to send */
+  cf_buf extra;                /* a second frame sent after it (ACCESS_REVOKED
+                                  after a PUSH_RESULT), usually empty */
+  int close_code;              /* non-zero: close the session after sending */
+  int db_rc;                   /* the database failure that answered the job
+                                  (CF_OK: none; CF_UNREACHABLE: connection) */
+  int ok;                      /* HELLO: the session may become READY */
+  size_t pushed;               /* changes answered (statistics) */
+  size_t pulled;               /* rows sent (statistics) */
+  struct cf__sjob *next;       /* queue link for whoever runs jobs */
+} cf__sjob;
+
+/* CONSTRUCTOR.  A job of kind for a session, with copies of claims_json
+** (may be NULL) and of bytes[0..n) (PUSH, PULL: decoded into frame with the
+** server's limits).  OUT: *out, NULL on failure.  CF_OK, CF_NOMEM, or the
+** decoder's code (the session decoded the same bytes first). */
+int cf__sjob_new(cf__sjob_kind kind, uint64_t session_id, const char *claims_json,
+                 size_t claims_len, const char *org, const cf_nodeid *node,
+                 const uint8_t *bytes, size_t n, const cf__sjob_limits *lim,
+                 cf__sjob **out) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  NULL is fine. */
+void cf__sjob_free(cf__sjob *j);
+
+/* METHOD.  Clears the answer, so the job can run again (on a fresh
+** connection after the first one broke). */
+void cf__sjob_reset_answer(cf__sjob *j);
+
+/*
+** METHOD.  Runs j on pg as the job's user and fills its answer: out (and
+** extra), close_code, ok, db_rc.  Every failure becomes an ERROR frame in
+** out; db_rc == CF_UNREACHABLE says the connection itself failed (the
+** caller may run the job again on a fresh one: every job is safe to
+** repeat, a committed PUSH is answered from its record).
+*/
+void cf__sjob_run(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j);
+
+/* METHOD.  Answers j as cf__sjob_run does when the database cannot be
+** reached (no connection to run it on): ERROR busy, db_rc CF_UNREACHABLE. */
+void cf__sjob_fail_unreachable(cf__sjob *j);
+
+#endif
