@@ -1,552 +1,45 @@
 /*
-** sync/client.c: the node side of the sync channel.  Design:
-** docs/protocol.md ("Session") and docs/sync.md.
-**
-** One cf_sync drives one replica (cf_node) through a session with the
-** server: HELLO, then every outbox batch is pushed and answered, then pages
-** are pulled until the replica has caught up with the org's head, then the
-** socket is closed.  The session is a state machine fed whole frames by the
-** transport (sync/transport.c):
-**
-**   state          sends on entry        leaves on
-**   ------------   -------------------   ---------------------------------
-**   CONNECTING     -                     open -> HELLO sent, WELCOME wait
-**   WELCOME        HELLO                 WELCOME -> PUSHING
-**   PUSHING        PUSH (next batch)     PUSH_RESULT -> PUSHING, or PULLING
-**                                        when the outbox has nothing left
-**   PULLING        PULL (from cursor)    CHANGES -> PULLING while more,
-**                                        else DONE
-**   DONE / FAILED  close                 -
-**
-** Nothing is lost on any failure: a batch leaves the outbox only with its
-** results (cf__store_push_results, one SQLite transaction); a page is
-** applied with its cursor in one transaction; entries in flight when the
-** connection drops are put back (cf__store_push_requeue) and sent again with
-** a new batch number -- the master's merge is idempotent for equal versions.
+** sync/client.c: the cf_sync API (include/clientflow.h) -- the node side of
+** the sync channel carried over libwebsockets.  The protocol itself is the
+** client session (sync/client_session.c, a state machine fed frames); this
+** file connects it to the transport (sync/transport.c), runs the event
+** loop, reconnects a watching session with backoff, and takes tokens and
+** stop requests from other threads.  Design: docs/protocol.md ("Session").
 */
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clientflow.h"
-#include "core/buf.h"
 #include "core/codec.h"
-#include "core/uuid.h"
-#include "core/version.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
-#include "store/store.h"
-#include "store/store_rebootstrap.h"
-#include "store/store_sync.h"
+#include "sync/client_session.h"
 #include "sync/transport.h"
-
-#define DEFAULT_PULL_PAGE 2000
-#define IDLE_TIMEOUT_MS 60000 /* no frame for this long: give up */
-
-typedef enum cstate {
-  CS_CONNECTING,
-  CS_WELCOME,
-  CS_PUSHING,
-  CS_PULLING,
-  CS_IDLE,
-  CS_DONE,
-  CS_FAILED
-} cstate;
 
 struct cf_sync {
   cf_node *node;            /* the replica (borrowed) */
   char *url;                /* ws://host:port/sync */
   char *token;              /* the access token */
-  cf__mutex *token_mu;      /* guards next_token */
+  cf__mutex *token_mu;      /* guards next_token and ws */
   char *next_token;         /* a token from cf_sync_set_token not yet sent */
-  cf_sync_progress_fn progress; /* progress callback, may be NULL */
-  void *progress_ctx;       /* passed to progress */
-  cf__ws_client *ws;        /* the transport endpoint */
+  cf__ws_client *ws;        /* the transport endpoint of the current run */
   cf__ws_session *session;  /* the connection, NULL when closed */
-  cstate state;             /* see the table above */
-  int rc;                   /* the result once FAILED */
-  char errmsg[512];         /* its detail */
-  cf__push_batch *batch;    /* the batch in flight, or NULL */
-  uint64_t batch_seq;       /* its number */
-  uint64_t master_batch;    /* the node's last batch the master recorded
-                               (WELCOME): new batches are numbered above */
-  uint64_t max_batch;       /* from WELCOME */
-  uint64_t max_page;        /* from WELCOME */
-  uint64_t head;            /* the org's head seq, from WELCOME/CHANGES */
-  int64_t start_cursor;     /* cursor when the pull started (progress) */
-  int64_t cursor;           /* the replica's cursor */
-  int64_t last_frame_ms;    /* monotonic time of the last frame */
-  uint8_t *deferred;        /* a CHANGES page (its frame's bytes) whose apply
-                               waits until the PULL for the next page is on
-                               the wire, so the server reads page n+1 while
-                               the replica applies page n; or NULL */
-  size_t deferred_len;      /* its length */
-  int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
-  char role[32];            /* the user's role, from WELCOME */
-  int watch;                /* keep the session open and follow changes */
-  int pull_wanted;          /* a LIVE notice came while busy: pull again */
+  cf__csess *sess;          /* the protocol */
   volatile int stop;        /* cf_sync_stop was called */
-  char **fk_retried;        /* "table/row id" of changes sent again after a
-                               foreign-key rejection in this run */
-  size_t n_fk_retried;      /* entries in fk_retried */
-  int connected;            /* WELCOME was received in this session */
 };
 
-/* --- helpers --------------------------------------------------------------- */
+/* --- the session's effects ---------------------------------------------------- */
 
-static int sync_fail(cf_sync *s, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int sync_fail(cf_sync *s, int rc, const char *fmt, ...) {
-  if (s->state == CS_FAILED) return s->rc; /* keep the first reason */
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
-  va_end(ap);
-  s->rc = rc;
-  s->state = CS_FAILED;
-  if (s->session) cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "client failed");
-  return rc;
+static int io_send(void *ctx, const uint8_t *bytes, size_t n) {
+  cf_sync *s = ctx;
+  if (s->session == NULL) return CF_UNREACHABLE;
+  return cf__ws_send(s->session, bytes, n);
 }
 
-static void report(cf_sync *s, int phase, int64_t done, int64_t total) {
-  if (s->progress) s->progress(s->progress_ctx, phase, done, total);
-}
-
-static int send_buf(cf_sync *s, cf_buf *b) {
-  int rc = cf__ws_send(s->session, b->p, b->len);
-  if (rc != CF_OK) return sync_fail(s, rc, "cannot send a frame: %s", cf_strerror(rc));
-  return CF_OK;
-}
-
-static int parse_uuid_text(const char *text, cf_uuid *out) {
-  return cf__uuid_parse(text, strlen(text), out);
-}
-
-/* --- frames out ------------------------------------------------------------ */
-
-static int send_hello(cf_sync *s) {
-  cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = s->token;
-  h.token.n = strlen(s->token);
-  int rc = cf__node_id_parse(cf_node_id(s->node), strlen(cf_node_id(s->node)), &h.node);
-  if (rc == CF_OK) rc = parse_uuid_text(cf_node_org_id(s->node), &h.org);
-  if (rc == CF_OK) rc = parse_uuid_text(cf_node_user_id(s->node), &h.user);
-  if (rc != CF_OK) return sync_fail(s, rc, "the replica's identity is not valid");
-  if ((rc = cf__store_cursor(s->node, &s->cursor)) != CF_OK)
-    return sync_fail(s, rc, "cannot read the cursor: %s", cf_node_errmsg(s->node));
-  h.cursor = (uint64_t)s->cursor;
-  h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "clientflow/" CF_VERSION_STRING;
-  h.software.n = strlen(h.software.p);
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 1024);
-  rc = cf__encode_hello(&h, &b);
-  if (rc == CF_OK) rc = send_buf(s, &b);
-  else rc = sync_fail(s, rc, "cannot encode HELLO");
-  cf__buf_free(&b);
-  if (rc == CF_OK) s->state = CS_WELCOME;
-  return rc;
-}
-
-static int send_pull_from(cf_sync *s, uint64_t from) {
-  cf_pull p = {from, s->max_page ? s->max_page : DEFAULT_PULL_PAGE};
-  cf_buf b;
-  cf__buf_init(&b, 256);
-  int rc = cf__encode_pull(&p, &b);
-  if (rc == CF_OK) rc = send_buf(s, &b);
-  cf__buf_free(&b);
-  s->state = CS_PULLING;
-  return rc;
-}
-
-static int send_pull(cf_sync *s) { return send_pull_from(s, (uint64_t)s->cursor); }
-
-/* Sends the next outbox batch, or starts pulling when there is none. */
-static int push_next(cf_sync *s) {
-  cf__store_push_free(s->batch);
-  s->batch = NULL;
-  size_t max = s->max_batch ? (size_t)s->max_batch : 1000;
-  int rc = cf__store_push_next(s->node, max, &s->batch);
-  if (rc != CF_OK)
-    return sync_fail(s, rc, "cannot read the outbox: %s", cf_node_errmsg(s->node));
-  if (s->batch->n == 0) {
-    cf__store_push_free(s->batch);
-    s->batch = NULL;
-    s->start_cursor = s->cursor;
-    return send_pull(s);
-  }
-  if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) != CF_OK)
-    return sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
-  cf_buf body, frame;
-  cf__buf_init(&body, CF_CODEC_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
-  cf__buf_init(&frame, CF_CODEC_MAX_FRAME);
-  for (size_t i = 0; rc == CF_OK && i < s->batch->n; i++)
-    rc = cf__codec_put_change((uint64_t)s->batch->items[i].seq, &s->batch->items[i].change,
-                              &body);
-  if (rc == CF_OK) rc = cf__encode_push_body(s->batch_seq, s->batch->n, body.p, body.len, &frame);
-  if (rc == CF_OK) {
-    rc = send_buf(s, &frame);
-  } else {
-    rc = sync_fail(s, rc, "cannot encode the push batch: %s", cf_strerror(rc));
-  }
-  cf__buf_free(&body);
-  cf__buf_free(&frame);
-  if (rc == CF_OK) s->state = CS_PUSHING;
-  return rc;
-}
-
-/* --- frames in ------------------------------------------------------------- */
-
-static int reason_code(unsigned reason) {
-  switch (reason) {
-    case CF_REASON_PERMISSION: return CF_PERMISSION;
-    case CF_REASON_CONSTRAINT: return CF_CONSTRAINT;
-    case CF_REASON_INVALID: return CF_INVALID;
-    case CF_REASON_WRONG_ORG: return CF_WRONG_ORG;
-    case CF_REASON_REVOKED: return CF_PERMISSION;
-    case CF_REASON_CLOCK_SKEW: return CF_CLOCK_SKEW;
-    case CF_REASON_TOO_BIG: return CF_TOOBIG;
-    default: return CF_ERROR;
-  }
-}
-
-
-/*
-** A change the master refused for a foreign key while other changes still
-** wait in the outbox may only have come too early: the outbox keeps one entry
-** per row at the row's latest change, so a parent edited after its child was
-** created is sent after the child, possibly in a later batch.  Such a change
-** goes back to the end of the outbox (a fresh version, like a retry by the
-** app) instead of staying a conflict -- once per row and run, so a real
-** dangling reference still ends in the conflicts table.
-*/
-typedef struct fk_scan {
-  const int64_t *seqs; /* outbox seqs rejected for a foreign key */
-  size_t n;            /* how many */
-  int64_t *ids;        /* OUT: their conflict ids (0: not found) */
-  char (*keys)[96];    /* OUT: "table/row id" of each */
-} fk_scan;
-
-static int fk_scan_cb(void *ctx, const cf_conflict_info *c) {
-  fk_scan *f = ctx;
-  for (size_t i = 0; i < f->n; i++)
-    if (f->seqs[i] == c->seq) {
-      f->ids[i] = c->id;
-      snprintf(f->keys[i], sizeof f->keys[i], "%s/%s", c->table, c->row_id);
-    }
-  return 0;
-}
-
-/* A rejection by a foreign key (the detail names a "..._fkey" constraint). */
-static int is_fk_rejection(const cf_push_result *w) {
-  return w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT &&
-         w->message.n >= 5 && memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0;
-}
-
-static int fk_already_retried(const cf_sync *s, const char *key) {
-  for (size_t i = 0; i < s->n_fk_retried; i++)
-    if (strcmp(s->fk_retried[i], key) == 0) return 1;
-  return 0;
-}
-
-static void requeue_fk_rejections(cf_sync *s, const cf_push_reply *r) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->nresults; i++)
-    if (is_fk_rejection(&r->results[i])) n++;
-  int64_t waiting = 0;
-  if (n == 0 || cf_node_outbox_count(s->node, &waiting) != CF_OK || waiting == 0) return;
-  int64_t *seqs = cf__calloc(n, sizeof *seqs), *ids = cf__calloc(n, sizeof *ids);
-  char(*keys)[96] = cf__calloc(n, sizeof *keys);
-  char **grown = NULL;
-  if (seqs == NULL || ids == NULL || keys == NULL) goto out;
-  n = 0;
-  for (size_t i = 0; i < r->nresults; i++)
-    if (is_fk_rejection(&r->results[i])) seqs[n++] = s->batch->items[i].seq;
-  fk_scan scan = {seqs, n, ids, keys};
-  if (cf_node_conflicts_list(s->node, 1000000, fk_scan_cb, &scan) != CF_OK) goto out;
-  for (size_t i = 0; i < n; i++) {
-    if (ids[i] == 0 || fk_already_retried(s, keys[i])) continue;
-    grown = cf__realloc(s->fk_retried, (s->n_fk_retried + 1) * sizeof *s->fk_retried);
-    if (grown == NULL) goto out;
-    s->fk_retried = grown;
-    if ((s->fk_retried[s->n_fk_retried] = cf__strdup(keys[i])) == NULL) goto out;
-    s->n_fk_retried++;
-    if (cf_node_conflict_retry(s->node, ids[i]) == CF_OK) {
-      s->counts[CF_SYNC_REJECTED]--;
-      cf__log(CF_LOG_DEBUG, "msg=\"sent again after the rest\" change=%s", keys[i]);
-    }
-  }
-out:
-  cf__free(seqs);
-  cf__free(ids);
-  cf__free(keys);
-}
-
-static int on_push_result(cf_sync *s, const cf_push_reply *r) {
-  if (s->batch == NULL || r->batch_seq != s->batch_seq)
-    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT for a batch not in flight");
-  if (r->nresults != s->batch->n)
-    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT has %zu results for %zu changes", r->nresults,
-                     s->batch->n);
-  cf__store_push_result *res = cf__calloc(r->nresults ? r->nresults : 1, sizeof *res);
-  char **msgs = cf__calloc(r->nresults ? r->nresults : 1, sizeof *msgs);
-  int rc = (res && msgs) ? CF_OK : CF_NOMEM;
-  for (size_t i = 0; rc == CF_OK && i < r->nresults; i++) {
-    const cf_push_result *w = &r->results[i];
-    if (w->change_id != (uint64_t)s->batch->items[i].seq) {
-      rc = sync_fail(s, CF_PROTOCOL, "PUSH_RESULT answers change %" PRIu64 " out of order",
-                     w->change_id);
-      break;
-    }
-    res[i].seq = s->batch->items[i].seq;
-    res[i].outcome = w->status == CF_PUSH_APPLIED      ? CF__OUTCOME_APPLIED
-                     : w->status == CF_PUSH_SUPERSEDED ? CF__OUTCOME_SUPERSEDED
-                                                       : CF__OUTCOME_REJECTED;
-    res[i].code = w->status == CF_PUSH_REJECTED ? reason_code(w->reason) : CF_OK;
-    if (w->status == CF_PUSH_REJECTED) {
-      const char *name = cf__reject_reason_name(w->reason);
-      msgs[i] = w->message.n ? cf__mprintf("%s: %.*s", name, (int)w->message.n, w->message.p)
-                             : cf__strdup(name);
-      if (msgs[i] == NULL) rc = CF_NOMEM;
-      res[i].message = msgs[i];
-    }
-    s->counts[w->status == CF_PUSH_APPLIED      ? CF_SYNC_APPLIED
-              : w->status == CF_PUSH_SUPERSEDED ? CF_SYNC_SUPERSEDED
-                                                : CF_SYNC_REJECTED]++;
-  }
-  if (rc == CF_OK) {
-    rc = cf__store_push_results(s->node, res, r->nresults);
-    if (rc != CF_OK)
-      rc = sync_fail(s, rc, "cannot record the push results: %s", cf_node_errmsg(s->node));
-  } else if (s->state != CS_FAILED) {
-    rc = sync_fail(s, rc, "out of memory");
-  }
-  for (size_t i = 0; msgs && i < r->nresults; i++) cf__free(msgs[i]);
-  cf__free(msgs);
-  cf__free(res);
-  if (rc != CF_OK) return rc;
-  requeue_fk_rejections(s, r);
-  s->counts[CF_SYNC_PUSHED] += (int64_t)r->nresults;
-  report(s, CF_SYNC_PHASE_PUSH, s->counts[CF_SYNC_PUSHED], -1);
-  return push_next(s);
-}
-
-/* Applies one page with its cursor (one SQLite transaction). */
-static int apply_page(cf_sync *s, const cf_changes *c) {
-  if (c->last_seq < (uint64_t)s->cursor)
-    return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
-  int rc = cf__store_apply(s->node, c->rows, c->nrows, (int64_t)c->last_seq);
-  if (rc != CF_OK)
-    return sync_fail(s, rc, "cannot apply %zu pulled rows: %s", c->nrows,
-                     cf_node_errmsg(s->node));
-  s->cursor = (int64_t)c->last_seq;
-  s->head = c->head_seq;
-  s->counts[CF_SYNC_PULLED] += (int64_t)c->nrows;
-  s->counts[CF_SYNC_CURSOR] = s->cursor;
-  int64_t total = (int64_t)s->head - s->start_cursor;
-  report(s, CF_SYNC_PHASE_PULL, s->cursor - s->start_cursor, total > 0 ? total : 0);
-  return CF_OK;
-}
-
-/* Applies the page kept by on_changes, now that the next PULL is out. */
-static void apply_deferred(cf_sync *s) {
-  uint8_t *bytes = s->deferred;
-  size_t len = s->deferred_len;
-  s->deferred = NULL;
-  s->deferred_len = 0;
-  if (bytes == NULL) return;
-  cf_frame f;
-  char err[256];
-  if (s->state != CS_FAILED) {
-    if (cf__frame_decode(bytes, len, NULL, &f, err, sizeof err) == CF_OK) {
-      (void)apply_page(s, &f.u.changes);
-      cf__frame_free(&f);
-    } else {
-      sync_fail(s, CF_PROTOCOL, "kept page no longer decodes: %s", err);
-    }
-  }
-  cf__free(bytes);
-}
-
-static int on_changes(cf_sync *s, const cf_changes *c, const uint8_t *msg, size_t len) {
-  if (c->more) {
-    /* Ask for the next page first and apply this one once that request is
-    ** on the wire (cf_sync's loop), overlapping the server's read with the
-    ** replica's write.  The cursor moves only with the apply. */
-    if (c->last_seq < (uint64_t)s->cursor)
-      return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
-    s->deferred = cf__malloc(len ? len : 1);
-    if (s->deferred == NULL) return sync_fail(s, CF_NOMEM, "out of memory");
-    memcpy(s->deferred, msg, len);
-    s->deferred_len = len;
-    return send_pull_from(s, c->last_seq);
-  }
-  int rc = apply_page(s, c);
-  if (rc != CF_OK) return rc;
-  if (s->watch) {
-    s->state = CS_IDLE;
-    if (s->pull_wanted) {
-      s->pull_wanted = 0;
-      return send_pull(s);
-    }
-    return CF_OK;
-  }
-  s->state = CS_DONE;
-  cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "done");
-  return CF_OK;
-}
-
-/*
-** REBOOTSTRAP: the master purged history the cursor still needs.  The
-** replica drops its synced rows but keeps every row with a pending outbox
-** entry or a conflict (store/rebootstrap.c), its cursor goes back to 0 and
-** the pull starts over in the same session; the kept writes are pushed as
-** usual (the next run, or at once in a watching session).  It may answer
-** HELLO (WELCOME still follows, docs/protocol.md "Rebootstrap") or a PULL,
-** and only for a non-zero cursor, so it cannot loop.
-*/
-static int on_rebootstrap(cf_sync *s) {
-  if ((s->state != CS_PULLING && s->state != CS_WELCOME) || s->cursor == 0)
-    return sync_fail(s, CF_PROTOCOL, "unexpected REBOOTSTRAP at cursor %" PRId64, s->cursor);
-  int64_t kept = 0;
-  int rc = cf__store_rebootstrap(s->node, &kept);
-  if (rc != CF_OK)
-    return sync_fail(s, rc, "the server no longer keeps history back to cursor %" PRId64
-                     " and the replica cannot bootstrap again: %s",
-                     s->cursor, cf_node_errmsg(s->node));
-  cf__log(CF_LOG_INFO, "msg=\"replica bootstraps again\" from_cursor=%" PRId64
-          " kept_rows=%" PRId64, s->cursor, kept);
-  s->cursor = 0;
-  s->start_cursor = 0;
-  s->counts[CF_SYNC_CURSOR] = 0;
-  return s->state == CS_PULLING ? send_pull(s) : CF_OK;
-}
-
-/*
-** ACCESS_REVOKED (docs/protocol.md, lifecycle 9; DESIGN 9): the master will
-** take nothing more from this user for this org, so every change still in
-** the outbox is answered here as the master would have answered it --
-** rejected, reason revoked -- and moves to the conflicts table, where the
-** app sees it and can retry it once access is restored, or discard it.
-** Nothing is lost.  A batch in flight without an answer is put back first.
-** Failures are logged and leave the outbox as it was (the changes are still
-** kept, only not yet listed as conflicts).
-*/
-static void reject_outbox_revoked(cf_sync *s, const cf_slice *why) {
-  char *msg = NULL;
-  cf__push_batch *b = NULL;
-  cf__store_push_result *res = NULL;
-  int rc = CF_OK;
-  if (s->batch != NULL) {
-    cf__store_push_free(s->batch);
-    s->batch = NULL;
-    if ((rc = cf__store_push_requeue(s->node)) != CF_OK) goto out;
-  }
-  msg = cf__mprintf("revoked: %.*s", (int)why->n, why->p ? why->p : "");
-  if (msg == NULL) {
-    rc = CF_NOMEM;
-    goto out;
-  }
-  for (;;) {
-    if ((rc = cf__store_push_next(s->node, 1000, &b)) != CF_OK || b->n == 0) goto out;
-    res = cf__calloc(b->n, sizeof *res);
-    if (res == NULL) {
-      rc = CF_NOMEM;
-      goto out;
-    }
-    for (size_t i = 0; i < b->n; i++) {
-      res[i].seq = b->items[i].seq;
-      res[i].outcome = CF__OUTCOME_REJECTED;
-      res[i].code = CF_PERMISSION;
-      res[i].message = msg;
-    }
-    if ((rc = cf__store_push_results(s->node, res, b->n)) != CF_OK) goto out;
-    s->counts[CF_SYNC_REJECTED] += (int64_t)b->n;
-    cf__free(res);
-    res = NULL;
-    cf__store_push_free(b);
-    b = NULL;
-  }
-out:
-  if (rc != CF_OK) {
-    cf__log(CF_LOG_WARN, "msg=\"cannot move the outbox to the conflicts after revocation\" "
-            "rc=%s detail=\"%s\"", cf_strerror(rc), cf_node_errmsg(s->node));
-    /* Whatever this left in flight goes back (cf_sync_run requeues too). */
-    if (b != NULL && cf__store_push_requeue(s->node) != CF_OK)
-      cf__log(CF_LOG_WARN, "msg=\"cannot requeue in-flight changes\"");
-  }
-  cf__free(res);
-  cf__store_push_free(b);
-  cf__free(msg);
-}
-
-static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size_t len) {
-  if (f->type == CF_FRAME_ERROR) {
-    sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
-              cf__wire_error_name(f->u.error.code), (int)f->u.error.message.n,
-              f->u.error.message.p);
-    return;
-  }
-  if (f->type == CF_FRAME_ACCESS_REVOKED) {
-    s->counts[CF_SYNC_REVOKED] = 1;
-    reject_outbox_revoked(s, &f->u.revoked.message);
-    /* The replica remembers it (DESIGN 9) until a sync succeeds again. */
-    char *why = cf__mprintf("%.*s", (int)f->u.revoked.message.n, f->u.revoked.message.p);
-    if (why == NULL || cf_node_setting_set(s->node, "access_revoked", why) != CF_OK)
-      cf__log(CF_LOG_WARN, "msg=\"cannot record the revocation in the replica\"");
-    cf__free(why);
-    sync_fail(s, CF_PERMISSION, "access revoked: %.*s", (int)f->u.revoked.message.n,
-              f->u.revoked.message.p);
-    return;
-  }
-  if (f->type == CF_FRAME_REBOOTSTRAP) {
-    (void)on_rebootstrap(s);
-    return;
-  }
-  if (f->type == CF_FRAME_LIVE) {
-    /* A one-shot sync pulls to the head anyway; a watching one pulls now, or
-    ** as soon as the exchange under way has finished. */
-    if (!s->watch || (f->u.live.seq != 0 && f->u.live.seq <= (uint64_t)s->cursor)) return;
-    if (s->state == CS_IDLE)
-      (void)send_pull(s);
-    else
-      s->pull_wanted = 1;
-    return;
-  }
-  if (f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT ||
-      f->type == CF_FRAME_AUTH_OK)
-    return;
-  if (f->type == CF_FRAME_PING) {
-    cf_buf b;
-    cf__buf_init(&b, 64);
-    if (cf__encode_seq(CF_FRAME_PONG, f->u.ping.nonce, &b) == CF_OK) (void)send_buf(s, &b);
-    cf__buf_free(&b);
-    return;
-  }
-  if (s->state == CS_WELCOME && f->type == CF_FRAME_WELCOME) {
-    s->max_batch = f->u.welcome.max_batch;
-    s->max_page = f->u.welcome.max_page;
-    s->head = f->u.welcome.head_seq;
-    s->master_batch = f->u.welcome.last_batch;
-    snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
-    s->connected = 1;
-    (void)push_next(s);
-    return;
-  }
-  if (s->state == CS_PUSHING && f->type == CF_FRAME_PUSH_RESULT) {
-    (void)on_push_result(s, &f->u.push_result);
-    return;
-  }
-  if (s->state == CS_PULLING && f->type == CF_FRAME_CHANGES) {
-    (void)on_changes(s, &f->u.changes, msg, len);
-    return;
-  }
-  sync_fail(s, CF_PROTOCOL, "unexpected %s frame", cf__frame_type_name(f->type));
+static void io_close(void *ctx, int ws_code, const char *reason) {
+  cf_sync *s = ctx;
+  if (s->session != NULL) cf__ws_close(s->session, ws_code, reason);
 }
 
 /* --- transport callbacks --------------------------------------------------- */
@@ -554,43 +47,21 @@ static void handle_frame(cf_sync *s, const cf_frame *f, const uint8_t *msg, size
 static int on_open(void *ctx, cf__ws_session *ws) {
   cf_sync *s = ctx;
   s->session = ws;
-  s->last_frame_ms = cf__monotonic_ns() / 1000000;
-  return send_hello(s) == CF_OK ? CF_OK : CF_ERROR;
+  cf__csess_io io = {s, io_send, io_close};
+  return cf__csess_open(s->sess, &io, s->token) == CF_OK ? CF_OK : CF_ERROR;
 }
 
 static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t len) {
   cf_sync *s = ctx;
   (void)ws;
-  if (s->state == CS_DONE || s->state == CS_FAILED) return;
-  s->last_frame_ms = cf__monotonic_ns() / 1000000;
-  apply_deferred(s); /* pages are applied in the order they came */
-  if (s->state == CS_FAILED) return;
-  cf_frame f;
-  char err[256];
-  int rc = cf__frame_decode(msg, len, NULL, &f, err, sizeof err);
-  if (rc != CF_OK) {
-    sync_fail(s, rc, "malformed frame from the server: %s", err);
-    return;
-  }
-  if (!cf__frame_from_server(f.type))
-    sync_fail(s, CF_PROTOCOL, "the server sent a %s frame", cf__frame_type_name(f.type));
-  else
-    handle_frame(s, &f, msg, len);
-  cf__frame_free(&f);
+  cf__csess_on_message(s->sess, msg, len);
 }
 
 static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char *reason) {
   cf_sync *s = ctx;
   (void)ws;
   s->session = NULL;
-  if (s->state == CS_DONE || s->state == CS_FAILED) return;
-  if (rc == CF_UNREACHABLE)
-    sync_fail(s, CF_UNREACHABLE, "server unreachable at %s", s->url);
-  else if (rc == CF_PROTOCOL)
-    sync_fail(s, CF_PROTOCOL, "the server refused the WebSocket upgrade at %s", s->url);
-  else
-    sync_fail(s, CF_UNREACHABLE, "connection closed by the server (%d %s)", code,
-              reason ? reason : "");
+  cf__csess_on_close(s->sess, rc, code, reason);
 }
 
 /* --- public API ------------------------------------------------------------ */
@@ -603,7 +74,8 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
   s->node = node;
   s->url = cf__strdup(url);
   s->token = cf__strdup(token);
-  if (s->url == NULL || s->token == NULL || cf__mutex_new(&s->token_mu) != CF_OK) {
+  if (s->url == NULL || s->token == NULL || cf__mutex_new(&s->token_mu) != CF_OK ||
+      cf__csess_new(node, s->url, &s->sess) != CF_OK) {
     cf_sync_free(s);
     return CF_NOMEM;
   }
@@ -612,8 +84,7 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
 }
 
 void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx) {
-  s->progress = fn;
-  s->progress_ctx = ctx;
+  cf__csess_set_progress(s->sess, fn, ctx);
 }
 
 /* Presents a token set with cf_sync_set_token on the open socket (AUTH); the
@@ -626,36 +97,12 @@ static void send_new_token(cf_sync *s) {
   if (t == NULL) return;
   cf__free(s->token);
   s->token = t;
-  if (s->session == NULL || !s->connected || s->state == CS_DONE || s->state == CS_FAILED)
-    return;
-  cf_auth_frame a = {{s->token, strlen(s->token)}};
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 64);
-  if (cf__encode_auth(&a, &b) == CF_OK)
-    (void)send_buf(s, &b);
-  else
-    sync_fail(s, CF_TOOBIG, "the new token is too large");
-  cf__buf_free(&b);
+  cf__csess_send_token(s->sess, s->token);
 }
 
-/* In a watching session: pushes local writes made since the last look. */
-static void idle_check(cf_sync *s) {
-  if (s->state != CS_IDLE) return;
-  int64_t waiting = 0;
-  if (cf_node_outbox_count(s->node, &waiting) != CF_OK) {
-    sync_fail(s, CF_STORE, "cannot read the outbox: %s", cf_node_errmsg(s->node));
-    return;
-  }
-  if (waiting > 0) (void)push_next(s);
-}
-
-/* One connection: returns when it has ended (DONE, or FAILED with s->rc). */
+/* One connection: returns when it has ended (DONE, or FAILED). */
 static int run_session(cf_sync *s) {
-  s->errmsg[0] = '\0';
-  s->rc = CF_OK;
-  s->state = CS_CONNECTING;
-  s->pull_wanted = 0;
-  s->connected = 0;
+  if (cf__csess_start(s->sess) != CF_OK) return cf__csess_finish(s->sess);
   cf__ws_client_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.ws.ctx = s;
@@ -664,51 +111,39 @@ static int run_session(cf_sync *s) {
   cfg.ws.on_close = on_close;
   cfg.limits.max_message = CF_CODEC_MAX_FRAME;
   cfg.tls = strncmp(s->url, "wss://", 6) == 0;
-  /* Entries a previous run left marked in flight -- a process killed
-  ** before it recorded their answers -- are sent again: nothing else would
-  ** ever send them, and the master's merge is idempotent for equal
-  ** versions. */
-  int rc = cf__store_push_requeue(s->node);
-  if (rc != CF_OK)
-    return sync_fail(s, rc, "cannot requeue earlier in-flight changes: %s",
-                     cf_node_errmsg(s->node));
   char err[256];
   cf__ws_client *ws = NULL;
-  rc = cf__ws_client_new(&cfg, &ws, err, sizeof err);
-  if (rc != CF_OK) return sync_fail(s, rc, "%s", err);
+  int rc = cf__ws_client_new(&cfg, &ws, err, sizeof err);
+  if (rc != CF_OK) {
+    cf__csess_fail(s->sess, rc, "%s", err);
+    return cf__csess_finish(s->sess);
+  }
   cf__mutex_lock(s->token_mu); /* cf_sync_set_token may wake it meanwhile */
   s->ws = ws;
   cf__mutex_unlock(s->token_mu);
   rc = cf__ws_client_connect(s->ws, s->url, &s->session);
   if (rc != CF_OK) {
     s->session = NULL;
-    sync_fail(s, rc, rc == CF_INVALID ? "not a ws:// or wss:// URL: %s" : "cannot connect to %s",
-              s->url);
+    cf__csess_fail(s->sess, rc,
+                   rc == CF_INVALID ? "not a ws:// or wss:// URL: %s" : "cannot connect to %s",
+                   s->url);
   }
-  s->last_frame_ms = cf__monotonic_ns() / 1000000;
   while (rc == CF_OK && cf__ws_client_session_count(s->ws) > 0) {
     if (cf__ws_client_run_once(s->ws, 200) != CF_OK) {
-      sync_fail(s, CF_IO, "the event loop failed");
+      cf__csess_fail(s->sess, CF_IO, "the event loop failed");
       break;
     }
-    if (s->deferred != NULL) {
+    if (cf__csess_has_deferred(s->sess)) {
       /* Put the PULL for the next page on the wire, then apply this one. */
       if (cf__ws_client_run_once(s->ws, 0) != CF_OK) {
-        sync_fail(s, CF_IO, "the event loop failed");
+        cf__csess_fail(s->sess, CF_IO, "the event loop failed");
         break;
       }
-      apply_deferred(s);
+      cf__csess_apply_deferred(s->sess);
     }
-    if (s->stop && s->session && s->state != CS_DONE && s->state != CS_FAILED) {
-      s->state = CS_DONE;
-      cf__ws_close(s->session, CF_WS_CLOSE_NORMAL, "stopping");
-    }
+    if (s->stop) cf__csess_stop(s->sess);
     send_new_token(s);
-    idle_check(s);
-    int64_t now = cf__monotonic_ns() / 1000000;
-    if (s->state != CS_DONE && s->state != CS_FAILED && s->state != CS_IDLE &&
-        now - s->last_frame_ms > IDLE_TIMEOUT_MS)
-      sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s", IDLE_TIMEOUT_MS / 1000);
+    cf__csess_poll(s->sess, cf__monotonic_ns() / 1000000);
   }
   cf__mutex_lock(s->token_mu);
   ws = s->ws;
@@ -716,40 +151,11 @@ static int run_session(cf_sync *s) {
   cf__mutex_unlock(s->token_mu);
   cf__ws_client_free(ws);
   s->session = NULL;
-  if (s->state != CS_DONE) {
-    /* Whatever was in flight goes back to the outbox for the next run. */
-    if (cf__store_push_requeue(s->node) != CF_OK)
-      cf__log(CF_LOG_WARN, "msg=\"cannot requeue in-flight changes\" detail=\"%s\"",
-              cf_node_errmsg(s->node));
-    if (s->state != CS_FAILED) sync_fail(s, CF_UNREACHABLE, "connection lost");
-  }
-  cf__store_push_free(s->batch);
-  s->batch = NULL;
-  cf__free(s->deferred); /* a page never applied is pulled again next time */
-  s->deferred = NULL;
-  s->deferred_len = 0;
-  if (s->state == CS_DONE) {
-    char when[32];
-    snprintf(when, sizeof when, "%" PRId64, cf__now_ms());
-    if (cf_node_setting_set(s->node, "access_revoked", "") != CF_OK ||
-        cf_node_setting_set(s->node, "last_sync_ms", when) != CF_OK)
-      cf__log(CF_LOG_WARN, "msg=\"cannot record the sync time\"");
-    return CF_OK;
-  }
-  return s->rc;
-}
-
-static void forget_fk_retries(cf_sync *s) {
-  for (size_t i = 0; i < s->n_fk_retried; i++) cf__free(s->fk_retried[i]);
-  cf__free(s->fk_retried);
-  s->fk_retried = NULL;
-  s->n_fk_retried = 0;
+  return cf__csess_finish(s->sess);
 }
 
 int cf_sync_run(cf_sync *s) {
-  memset(s->counts, 0, sizeof s->counts);
-  forget_fk_retries(s);
-  s->watch = 0;
+  cf__csess_begin_run(s->sess, 0);
   return run_session(s);
 }
 
@@ -760,22 +166,21 @@ static int is_final(int rc) {
 }
 
 int cf_sync_watch(cf_sync *s) {
-  memset(s->counts, 0, sizeof s->counts);
-  forget_fk_retries(s);
-  s->watch = 1;
+  cf__csess_begin_run(s->sess, 1);
   s->stop = 0;
   int backoff_ms = 250;
   for (;;) {
     int rc = run_session(s);
     if (s->stop) return CF_OK;
     if (is_final(rc)) return rc;
-    if (s->connected) backoff_ms = 250; /* it worked for a while: start over */
+    if (cf__csess_connected(s->sess)) backoff_ms = 250; /* it worked a while: start over */
     /* Exponential backoff with full jitter, so many nodes that lost one
     ** server do not come back in lockstep. */
     unsigned char r[2];
     int jitter = cf__random(r, sizeof r) == CF_OK ? ((r[0] << 8) | r[1]) % (backoff_ms + 1) : 0;
     int wait_ms = backoff_ms / 2 + jitter / 2;
-    cf__log(CF_LOG_INFO, "msg=\"sync reconnecting\" in_ms=%d reason=\"%s\"", wait_ms, s->errmsg);
+    cf__log(CF_LOG_INFO, "msg=\"sync reconnecting\" in_ms=%d reason=\"%s\"", wait_ms,
+            cf__csess_errmsg(s->sess));
     for (int waited = 0; waited < wait_ms && !s->stop; waited += 50) cf__sleep_ms(50);
     if (s->stop) return CF_OK;
     backoff_ms = backoff_ms < 15000 ? backoff_ms * 2 : 30000;
@@ -800,20 +205,17 @@ void cf_sync_stop(cf_sync *s) {
 }
 
 int64_t cf_sync_count(const cf_sync *s, cf_sync_counter which) {
-  if ((int)which < 0 || which >= CF_SYNC_COUNTER_MAX) return 0;
-  return s->counts[which];
+  return cf__csess_count(s->sess, which);
 }
 
-const char *cf_sync_role(const cf_sync *s) { return s->role; }
+const char *cf_sync_role(const cf_sync *s) { return cf__csess_role(s->sess); }
 
-const char *cf_sync_errmsg(const cf_sync *s) { return s->errmsg; }
+const char *cf_sync_errmsg(const cf_sync *s) { return cf__csess_errmsg(s->sess); }
 
 void cf_sync_free(cf_sync *s) {
   if (s == NULL) return;
   cf__ws_client_free(s->ws);
-  cf__store_push_free(s->batch);
-  cf__free(s->deferred);
-  forget_fk_retries(s);
+  cf__csess_free(s->sess);
   cf__free(s->next_token);
   cf__mutex_free(s->token_mu);
   cf__free(s->url);

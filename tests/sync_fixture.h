@@ -171,7 +171,7 @@ static inline void sfx_server_stop(sync_fx *f) {
 ** runs every test in its own process, which ends right after the failure,
 ** and the runner drops the test's database itself.
 */
-static inline void sfx_open(sync_fx *f, int seed) {
+static inline void sfx_open_db(sync_fx *f, int seed) {
   memset(f, 0, sizeof *f);
   atomic_store(&sfx_clock_offset_ms, 0);
   cf_set_clock_hook(NULL, NULL);
@@ -191,6 +191,11 @@ static inline void sfx_open(sync_fx *f, int seed) {
     cf_master_close(m);
     CHECK_MSG(rc == CF_OK, "seed: %s", why);
   }
+}
+
+/* sfx_open_db, then a sync server with 2 workers on a loopback port. */
+static inline void sfx_open(sync_fx *f, int seed) {
+  sfx_open_db(f, seed);
   sfx_server_start(f, 2);
 }
 
