@@ -187,7 +187,7 @@ static double run_push(const gen_row *rows, size_t n, size_t b, int update) {
       die("push", cf__pg_errmsg(pg));
     if (info.applied != m) {
       for (size_t i = 0; i < m; i++)
-        if (res[i].status != CF__PUSH_APPLIED) die("push result", res[i].detail);
+        if (res[i].status != CF_PUSH_APPLIED) die("push result", res[i].detail);
     }
   }
   double dt = now_s() - t0;

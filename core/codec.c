@@ -1258,30 +1258,6 @@ const char *cf__frame_type_name(unsigned type) {
   return type <= CF_FRAME_TYPE_MAX ? frame_names[type] : "?";
 }
 
-const char *cf__push_status_name(unsigned status) {
-  switch (status) {
-  case CF_PUSH_APPLIED: return "applied";
-  case CF_PUSH_SUPERSEDED: return "superseded";
-  case CF_PUSH_REJECTED: return "rejected";
-  }
-  return "?";
-}
-
-const char *cf__reject_reason_name(unsigned reason) {
-  switch (reason) {
-  case CF_REASON_NONE: return "none";
-  case CF_REASON_PERMISSION: return "permission";
-  case CF_REASON_CONSTRAINT: return "constraint";
-  case CF_REASON_INVALID: return "invalid";
-  case CF_REASON_WRONG_ORG: return "wrong_org";
-  case CF_REASON_REVOKED: return "revoked";
-  case CF_REASON_CLOCK_SKEW: return "clock_skew";
-  case CF_REASON_TOO_BIG: return "too_big";
-  case CF_REASON_INTERNAL: return "internal";
-  }
-  return "unknown";
-}
-
 const char *cf__wire_error_name(unsigned code) {
   switch (code) {
   case CF_WIRE_PROTOCOL: return "protocol";

@@ -51,6 +51,7 @@
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/hlc.h"
+#include "core/outcome.h"
 #include "core/row.h"
 #include "core/uuid.h"
 #include "core/version.h"
@@ -90,27 +91,7 @@ typedef enum cf_frame_type {
 } cf_frame_type;
 #define CF_FRAME_TYPE_MAX 15
 
-/* What became of one pushed change (PUSH_RESULT).  Stable forever. */
-typedef enum cf_push_status {
-  CF_PUSH_APPLIED = 0,    /* merged into the master (some or all cells won) */
-  CF_PUSH_SUPERSEDED = 1, /* every cell lost to a newer version already there */
-  CF_PUSH_REJECTED = 2    /* refused; see the reason; nothing was written */
-} cf_push_status;
-
-/* Why a change was rejected (PUSH_RESULT).  Stable forever; a receiver
-** accepts codes it does not know (1..255) and treats them as "rejected". */
-typedef enum cf_reject_reason {
-  CF_REASON_NONE = 0,       /* not rejected */
-  CF_REASON_PERMISSION = 1, /* RLS refused the write for this user */
-  CF_REASON_CONSTRAINT = 2, /* a constraint (unique, foreign key, not null) */
-  CF_REASON_INVALID = 3,    /* a value is not valid for its column */
-  CF_REASON_WRONG_ORG = 4,  /* the row is (or would move) in another org */
-  CF_REASON_REVOKED = 5,    /* the user is no longer a member of the org */
-  CF_REASON_CLOCK_SKEW = 6, /* a version is too far in the server's future */
-  CF_REASON_TOO_BIG = 7,    /* the change exceeds a size limit */
-  CF_REASON_INTERNAL = 8    /* the server failed; retrying may succeed */
-} cf_reject_reason;
-#define CF_REASON_MAX 255
+/* Push statuses and reject reasons: core/outcome.h (one table). */
 
 /* Error codes of the ERROR frame.  Stable forever; a receiver accepts codes
 ** it does not know (1..65535) and treats them as CF_WIRE_INTERNAL. */
@@ -359,9 +340,7 @@ int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
 /* ---- names ----------------------------------------------------------------
 ** Static strings, valid for the life of the process. */
 const char *cf__frame_type_name(unsigned type);  /* "HELLO", ... "?" */
-const char *cf__push_status_name(unsigned status); /* "applied", ... */
-const char *cf__reject_reason_name(unsigned reason); /* "permission", ...,
-                                                        "unknown" */
+/* cf__push_status_name, cf__reject_reason_name: core/outcome.h. */
 const char *cf__wire_error_name(unsigned code);  /* "protocol", ... */
 
 /* The result code a client reports for a received ERROR code (CF_PROTOCOL,

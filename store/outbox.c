@@ -462,8 +462,8 @@ static int find_seq(struct cf_node *node, int64_t seq, const cf_table **t, int64
 
 /* Records one result. */
 static int push_result(struct cf_node *node, const cf__store_push_result *r) {
-  if (r->outcome != CF__OUTCOME_APPLIED && r->outcome != CF__OUTCOME_SUPERSEDED &&
-      r->outcome != CF__OUTCOME_REJECTED)
+  if (r->outcome != CF_PUSH_APPLIED && r->outcome != CF_PUSH_SUPERSEDED &&
+      r->outcome != CF_PUSH_REJECTED)
     return cf__node_fail(node, CF_INVALID, "unknown push outcome %d", (int)r->outcome);
   const cf_table *t = NULL;
   int64_t rid = 0, tx = 0;
@@ -472,7 +472,7 @@ static int push_result(struct cf_node *node, const cf__store_push_result *r) {
   int rc = find_seq(node, r->seq, &t, &rid, &tx, &mask, &sent);
   if (rc == CF_NOTFOUND) return CF_OK; /* answered before */
   if (rc != CF_OK) return rc;
-  if (r->outcome == CF__OUTCOME_REJECTED) {
+  if (r->outcome == CF_PUSH_REJECTED) {
     sqlite3_stmt *st;
     if ((rc = cf__node_stmt(node, CF_SQL_conflict_insert, &st)) != CF_OK) return rc;
     sqlite3_bind_int64(st, 1, r->seq);

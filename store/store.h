@@ -27,6 +27,7 @@
 
 #include "clientflow.h"
 #include "core/buf.h"
+#include "core/outcome.h"
 #include "core/row.h"
 
 /* One outbox entry read for a push. */
@@ -67,16 +68,9 @@ int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) CF_WARN
 /* DESTRUCTOR.  Frees a batch (NULL is fine). */
 void cf__store_push_free(cf__push_batch *batch);
 
-/* The master's answer for one change. */
-typedef enum cf__push_outcome {
-  CF__OUTCOME_APPLIED = 0,    /* the master took it: leaves the outbox */
-  CF__OUTCOME_SUPERSEDED = 1, /* a newer version won there: leaves the outbox */
-  CF__OUTCOME_REJECTED = 2    /* refused: moves to the conflicts table */
-} cf__push_outcome;
-
 typedef struct cf__store_push_result {
   int64_t seq;              /* the item's seq */
-  cf__push_outcome outcome; /* what happened */
+  cf_push_status outcome;   /* what happened (core/outcome.h) */
   int code;                 /* REJECTED: CF_* reason code */
   const char *message;      /* REJECTED: the reason (copied), may be NULL */
 } cf__store_push_result;

@@ -194,18 +194,6 @@ static int push_next(cf__csess *s) {
 
 /* --- frames in ------------------------------------------------------------- */
 
-static int reason_code(unsigned reason) {
-  switch (reason) {
-    case CF_REASON_PERMISSION: return CF_PERMISSION;
-    case CF_REASON_CONSTRAINT: return CF_CONSTRAINT;
-    case CF_REASON_INVALID: return CF_INVALID;
-    case CF_REASON_WRONG_ORG: return CF_WRONG_ORG;
-    case CF_REASON_REVOKED: return CF_PERMISSION;
-    case CF_REASON_CLOCK_SKEW: return CF_CLOCK_SKEW;
-    case CF_REASON_TOO_BIG: return CF_TOOBIG;
-    default: return CF_ERROR;
-  }
-}
 
 
 /*
@@ -234,10 +222,9 @@ static int fk_scan_cb(void *ctx, const cf_conflict_info *c) {
   return 0;
 }
 
-/* A rejection by a foreign key (the detail names a "..._fkey" constraint). */
+/* A rejection by a foreign key (core/outcome.h: the server says so). */
 static int is_fk_rejection(const cf_push_result *w) {
-  return w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_CONSTRAINT &&
-         w->message.n >= 5 && memcmp(w->message.p + w->message.n - 5, "_fkey", 5) == 0;
+  return w->status == CF_PUSH_REJECTED && w->reason == CF_REASON_FOREIGN_KEY;
 }
 
 static int fk_already_retried(const cf__csess *s, const char *key) {
@@ -296,10 +283,8 @@ static int on_push_result(cf__csess *s, const cf_push_reply *r) {
       break;
     }
     res[i].seq = s->batch->items[i].seq;
-    res[i].outcome = w->status == CF_PUSH_APPLIED      ? CF__OUTCOME_APPLIED
-                     : w->status == CF_PUSH_SUPERSEDED ? CF__OUTCOME_SUPERSEDED
-                                                       : CF__OUTCOME_REJECTED;
-    res[i].code = w->status == CF_PUSH_REJECTED ? reason_code(w->reason) : CF_OK;
+    res[i].outcome = w->status;
+    res[i].code = w->status == CF_PUSH_REJECTED ? cf__reject_reason_result(w->reason) : CF_OK;
     if (w->status == CF_PUSH_REJECTED) {
       const char *name = cf__reject_reason_name(w->reason);
       msgs[i] = w->message.n ? cf__mprintf("%s: %.*s", name, (int)w->message.n, w->message.p)
@@ -453,7 +438,7 @@ static void reject_outbox_revoked(cf__csess *s, const cf_slice *why) {
     }
     for (size_t i = 0; i < b->n; i++) {
       res[i].seq = b->items[i].seq;
-      res[i].outcome = CF__OUTCOME_REJECTED;
+      res[i].outcome = CF_PUSH_REJECTED;
       res[i].code = CF_PERMISSION;
       res[i].message = msg;
     }

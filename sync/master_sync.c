@@ -108,21 +108,6 @@ static const char *arena_copy(arena *a, const char *p, size_t n) {
 ** Text conversions.
 */
 
-const char *cf__push_reason_name(cf__push_reason reason) {
-  switch (reason) {
-    case CF__REASON_NONE:
-      return "none";
-    case CF__REASON_PERMISSION:
-      return "permission";
-    case CF__REASON_CONSTRAINT:
-      return "constraint";
-    case CF__REASON_INVALID:
-      return "invalid";
-    case CF__REASON_WRONG_ORG:
-      return "wrong_org";
-  }
-  return "unknown";
-}
 
 /* The cast that turns a text array element into the column's type. */
 static const char *pg_cast(cf_coltype type) {
@@ -494,7 +479,7 @@ typedef struct prow {
   int changed;                     /* some change took a cell: it must be written */
   uint64_t took;                   /* the cells the batch's changes took */
   int rejected;                    /* the write was refused */
-  cf__push_reason reason;          /* why */
+  cf_reject_reason reason;          /* why */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
   uint64_t seq;                    /* the cursor position it is written with */
 } prow;
@@ -514,7 +499,7 @@ typedef struct push_ctx {
   cf_buf params[CF_SCHEMA_MAX_COLS + 3]; /* array parameters */
 } push_ctx;
 
-static void set_result(cf__push_result *r, cf__push_status s, cf__push_reason why,
+static void set_result(cf__push_result *r, cf_push_status s, cf_reject_reason why,
                        const char *detail) {
   r->status = s;
   r->reason = why;
@@ -527,9 +512,9 @@ static void set_result(cf__push_result *r, cf__push_status s, cf__push_reason wh
 ** Checks one change.  OUT: why and detail on rejection.  Returns 1 if valid.
 */
 static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
-                           cf_buf *tmp, cf__push_reason *why, const char **detail) {
+                           cf_buf *tmp, cf_reject_reason *why, const char **detail) {
   const cf_table *t = c->table;
-  *why = CF__REASON_INVALID;
+  *why = CF_REASON_INVALID;
   if (t == NULL || cf__schema_table(t->number) != t) {
     *detail = "unknown table";
     return 0;
@@ -555,7 +540,7 @@ static int validate_change(const cf_change *c, const char *org, int64_t now_ms,
   else if (t->number == 0)
     orgcell = cf__row_cell(c, (unsigned)t->id_col);
   if (orgcell != NULL && memcmp(orgcell->value.p, org, 36) != 0) {
-    *why = CF__REASON_WRONG_ORG;
+    *why = CF_REASON_WRONG_ORG;
     *detail = "row belongs to another organization";
     return 0;
   }
@@ -738,7 +723,8 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
 ** Is this failure caused by the data of the rows (reject them, alone) rather
 ** than by the session or the database (fail the push, the node retries)?
 **   42501          RLS or privileges                    permission
-**   23xxx          unique, foreign key, check, not null  constraint
+**   23503          a foreign key (or a row naming a non-member)  foreign_key
+**   23xxx          unique, check, not null, key immutability  constraint
 **   22xxx          a value Postgres refuses (range, JSON, encoding)
 **   54xxx          a program limit hit by a value (index row size,
 **                  too many array elements, string too long)
@@ -747,15 +733,17 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
 ** Everything else -- connection (08), deadlock and serialization (40),
 ** shutdown (57P), resources (53) -- fails the whole push.
 */
-static int row_level_failure(const char *state, cf__push_reason *why) {
+static int row_level_failure(const char *state, cf_reject_reason *why) {
   if (strcmp(state, "42501") == 0)
-    *why = CF__REASON_PERMISSION;
+    *why = CF_REASON_PERMISSION;
+  else if (strcmp(state, "23503") == 0)
+    *why = CF_REASON_FOREIGN_KEY;
   else if (strncmp(state, "23", 2) == 0)
-    *why = CF__REASON_CONSTRAINT;
+    *why = CF_REASON_CONSTRAINT;
   else if (strncmp(state, "22", 2) == 0 || strncmp(state, "54", 2) == 0 ||
            strcmp(state, "57014") == 0 || strcmp(state, "P0001") == 0 ||
            strcmp(state, "42804") == 0)
-    *why = CF__REASON_INVALID;
+    *why = CF_REASON_INVALID;
   else
     return 0;
   return 1;
@@ -821,7 +809,7 @@ static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n,
       found = strcmp(cf__pg_value(res, k, 0), id) == 0;
     if (!found) {
       r->rejected = 1;
-      r->reason = CF__REASON_PERMISSION;
+      r->reason = CF_REASON_PERMISSION;
       snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
       missing++;
     }
@@ -853,7 +841,7 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
   }
   if (rc == CF_OK && missing == 0) return sp_exec(ctx, "RELEASE SAVEPOINT cf_w");
 
-  cf__push_reason why = CF__REASON_NONE;
+  cf_reject_reason why = CF_REASON_NONE;
   char detail[CF_PUSH_DETAIL_LEN];
   if (rc != CF_OK) {
     if (!row_level_failure(cf__pg_sqlstate(ctx->pg), &why)) return rc; /* session-level */
@@ -876,11 +864,11 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
     r->rejected = 1;
     r->reason = why;
     snprintf(r->detail, sizeof r->detail, "%s", detail);
-    if (op == STMT_INSERT && why == CF__REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
+    if (op == STMT_INSERT && why == CF_REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
       /* The row exists but the read did not return it: RLS hides it from
       ** the user (existing_ids normally catches this first; pushes of one
       ** org are serialised, so it is not a concurrent insert). */
-      r->reason = CF__REASON_PERMISSION;
+      r->reason = CF_REASON_PERMISSION;
       snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
     }
     return CF_OK;
@@ -945,7 +933,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       /* A value stored before the master checked them (005): the row
       ** cannot be merged; its changes are refused, the rest goes on. */
       r->rejected = 1;
-      r->reason = CF__REASON_INVALID;
+      r->reason = CF_REASON_INVALID;
       snprintf(r->detail, sizeof r->detail,
                "the master's row holds a value the replicas cannot hold");
       rc = CF_OK;
@@ -984,7 +972,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       prow *r = &ctx->rows[i];
       if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
       r->rejected = 1;
-      r->reason = CF__REASON_PERMISSION;
+      r->reason = CF_REASON_PERMISSION;
       snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
     }
   }
@@ -1036,11 +1024,11 @@ static int results_text(const cf__push_result *res, size_t n, cf_buf *out) {
 /* Parses results_text's format back.  Returns 1 on success. */
 static int parse_results(const char *s, cf__push_result *res, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '4' || s[2] != ' ') return 0;
+    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' || s[2] != ' ') return 0;
     const char *e = strchr(s + 3, '\n');
     if (e == NULL) return 0;
-    res[i].status = (cf__push_status)(s[0] - '0');
-    res[i].reason = (cf__push_reason)(s[1] - '0');
+    res[i].status = (cf_push_status)(s[0] - '0');
+    res[i].reason = (cf_reject_reason)(s[1] - '0');
     snprintf(res[i].detail, sizeof res[i].detail, "%.*s", (int)(e - s - 3), s + 3);
     s = e + 1;
   }
@@ -1077,7 +1065,7 @@ static int merge_changes(push_ctx *ctx) {
     const cf_change *c = &ctx->changes[i];
     cf_merge_result m;
     if (r->rejected) {
-      set_result(&ctx->results[i], CF__PUSH_REJECTED, r->reason, r->detail);
+      set_result(&ctx->results[i], CF_PUSH_REJECTED, r->reason, r->detail);
       continue;
     }
     int was_tomb_hidden = r->tomb && cf__row_is_deleted(&r->local);
@@ -1089,11 +1077,11 @@ static int merge_changes(push_ctx *ctx) {
     int deleted_cell = (int)c->table->ncols;
     if (was_tomb_hidden && !m.visible && !(m.take & CF_COL_BIT(deleted_cell))) {
       /* Merged into a row that a newer delete removed: kept nowhere. */
-      set_result(&ctx->results[i], CF__PUSH_SUPERSEDED, CF__REASON_NONE, "row deleted");
+      set_result(&ctx->results[i], CF_PUSH_SUPERSEDED, CF_REASON_NONE, "row deleted");
     } else if (m.take == 0 && m.superseded != 0) {
-      set_result(&ctx->results[i], CF__PUSH_SUPERSEDED, CF__REASON_NONE, "");
+      set_result(&ctx->results[i], CF_PUSH_SUPERSEDED, CF_REASON_NONE, "");
     } else {
-      set_result(&ctx->results[i], CF__PUSH_APPLIED, CF__REASON_NONE, "");
+      set_result(&ctx->results[i], CF_PUSH_APPLIED, CF_REASON_NONE, "");
     }
   }
   return CF_OK;
@@ -1123,7 +1111,7 @@ static void reject_incomplete_rows(push_ctx *ctx) {
       const cf_cell *cell = cf__row_cell(&r->local, c);
       if (cell != NULL && !cf__ver_is_zero(&cell->ver)) continue;
       r->rejected = 1;
-      r->reason = CF__REASON_INVALID;
+      r->reason = CF_REASON_INVALID;
       snprintf(r->detail, sizeof r->detail,
                "a new row must carry every column (%s is missing)",
                c < t->ncols ? t->cols[c].name : CF_SCHEMA_DELETED_NAME);
@@ -1263,7 +1251,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   int64_t now_ms = cf__now_ms();
   cf_hlc max_hlc = 0;
   for (size_t i = 0; i < n; i++) {
-    cf__push_reason why;
+    cf_reject_reason why;
     const char *detail = NULL;
     if (validate_change(&changes[i], org, now_ms, &ctx.tmp, &why, &detail)) {
       ctx.row_of[i] = SIZE_MAX;
@@ -1274,7 +1262,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
         }
     } else {
       ctx.row_of[i] = SIZE_MAX - 1;
-      set_result(&results[i], CF__PUSH_REJECTED, why, detail);
+      set_result(&results[i], CF_PUSH_REJECTED, why, detail);
     }
   }
   /* 2. Group: group_rows takes the entries marked SIZE_MAX. */
@@ -1302,7 +1290,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     info->revoked = 1;
     for (size_t i = 0; i < n; i++)
       if (ctx.row_of[i] != SIZE_MAX)
-        set_result(&results[i], CF__PUSH_REJECTED, CF__REASON_PERMISSION,
+        set_result(&results[i], CF_PUSH_REJECTED, CF_REASON_REVOKED,
                    "not a member of the organization");
     goto finish_readonly;
   }
@@ -1366,8 +1354,8 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   for (size_t i = 0; i < n; i++) {
     if (ctx.row_of[i] == SIZE_MAX) continue;
     const prow *r = &ctx.rows[ctx.row_of[i]];
-    if (r->rejected && results[i].status == CF__PUSH_APPLIED)
-      set_result(&results[i], CF__PUSH_REJECTED, r->reason, r->detail);
+    if (r->rejected && results[i].status == CF_PUSH_APPLIED)
+      set_result(&results[i], CF_PUSH_REJECTED, r->reason, r->detail);
   }
   /* 7. Record and commit. */
   if ((rc = results_text(results, n, &ctx.tmp)) != CF_OK) goto out;
@@ -1385,9 +1373,9 @@ finish_readonly:
   in_tx = 0;
 count:
   for (size_t i = 0; i < n; i++) {
-    if (results[i].status == CF__PUSH_APPLIED)
+    if (results[i].status == CF_PUSH_APPLIED)
       info->applied++;
-    else if (results[i].status == CF__PUSH_SUPERSEDED)
+    else if (results[i].status == CF_PUSH_SUPERSEDED)
       info->superseded++;
     else
       info->rejected++;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "clientflow.h"
+#include "core/outcome.h"
 #include "core/row.h"
 #include "core/version.h"
 #include "sync/pg.h"
@@ -35,32 +36,10 @@
 /* How far ahead of the master's wall clock a pushed HLC may be. */
 #define CF_PUSH_MAX_SKEW_MS CF_HLC_DEFAULT_MAX_SKEW_MS
 
-/* What happened to one pushed change. */
-typedef enum cf__push_status {
-  CF__PUSH_APPLIED = 0,    /* at least one of its cells is now the master's */
-  CF__PUSH_SUPERSEDED = 1, /* newer versions (or a newer delete) won every
-                              cell it carried: nothing of it survived */
-  CF__PUSH_REJECTED = 2    /* refused; see the reason */
-} cf__push_status;
-
-/* Why a change was rejected. */
-typedef enum cf__push_reason {
-  CF__REASON_NONE = 0,       /* not rejected */
-  CF__REASON_PERMISSION = 1, /* RLS or privileges refused it (42501), or the
-                                user is not a member of the org */
-  CF__REASON_CONSTRAINT = 2, /* a constraint refused it (class 23); detail
-                                holds the constraint's name */
-  CF__REASON_INVALID = 3,    /* malformed: unknown table, missing key, a new
-                                row without every column, non-canonical
-                                value, bad version, clock skew, a value
-                                Postgres refuses (classes 22, 54, 57014) */
-  CF__REASON_WRONG_ORG = 4   /* its org_id is not the session's org */
-} cf__push_reason;
-
 /* The answer for one change. */
 typedef struct cf__push_result {
-  cf__push_status status;          /* applied, superseded or rejected */
-  cf__push_reason reason;          /* CF__REASON_NONE unless rejected */
+  cf_push_status status;           /* applied, superseded or rejected */
+  cf_reject_reason reason;         /* CF_REASON_NONE unless rejected */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or a short reason,
                                       "" if none; one line */
 } cf__push_result;
@@ -68,7 +47,7 @@ typedef struct cf__push_result {
 /* What a push did as a whole. */
 typedef struct cf__push_info {
   int revoked;    /* the user is not a member of the org: every change
-                     was rejected with CF__REASON_PERMISSION */
+                     was rejected with CF_REASON_PERMISSION */
   int replayed;   /* the node's last batch again, same digest: nothing
                      changed and the results are the recorded ones */
   int stale;      /* batch_seq is below the node's last batch: nothing
@@ -166,6 +145,6 @@ int cf__master_check_role(cf__pg *pg) CF_WARN_UNUSED;
 
 /* The reason's wire name: "none", "permission", "constraint", "invalid",
 ** "wrong_org".  Static storage. */
-const char *cf__push_reason_name(cf__push_reason reason);
+const char *cf__reject_reason_name(cf_reject_reason reason);
 
 #endif /* CF_SYNC_MASTER_SYNC_H */

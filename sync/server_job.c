@@ -180,17 +180,6 @@ out:
   cf__pg_res_free(res);
 }
 
-static cf_reject_reason wire_reason(cf__push_reason r) {
-  switch (r) {
-    case CF__REASON_PERMISSION: return CF_REASON_PERMISSION;
-    case CF__REASON_CONSTRAINT: return CF_REASON_CONSTRAINT;
-    case CF__REASON_INVALID: return CF_REASON_INVALID;
-    case CF__REASON_WRONG_ORG: return CF_REASON_WRONG_ORG;
-    case CF__REASON_NONE: break;
-  }
-  return CF_REASON_NONE;
-}
-
 static void run_push(cf__pg *pg, cf__sjob *j) {
   const cf_push *p = &j->frame.u.push;
   cf_change *changes = NULL;
@@ -234,12 +223,8 @@ static void run_push(cf__pg *pg, cf__sjob *j) {
   }
   for (size_t i = 0; i < p->nchanges; i++) {
     wire[i].change_id = p->changes[i].id;
-    wire[i].status = results[i].status == CF__PUSH_APPLIED      ? CF_PUSH_APPLIED
-                     : results[i].status == CF__PUSH_SUPERSEDED ? CF_PUSH_SUPERSEDED
-                                                                : CF_PUSH_REJECTED;
-    wire[i].reason = info.revoked && results[i].status == CF__PUSH_REJECTED
-                         ? CF_REASON_REVOKED
-                         : wire_reason(results[i].reason);
+    wire[i].status = results[i].status;
+    wire[i].reason = results[i].reason;
     wire[i].message.p = results[i].detail;
     wire[i].message.n = strlen(results[i].detail);
   }

@@ -270,7 +270,7 @@ CF_TEST(test_hostile_sync_unindexable_tag_kept_in_conflicts_innocent_change_land
 
 #define DEMO_ACTIVITY_1 "01936b2a-0005-7000-8000-100000000001"
 
-CF_TEST(test_hostile_push_activity_user_of_other_org_rejected_constraint) {
+CF_TEST(test_hostile_push_activity_user_of_other_org_rejected_foreign_key) {
   sync_fx f;
   sfx_open(&f, 1);
   char *token = sfx_token(DEMO_REP, 3600);
@@ -302,9 +302,9 @@ CF_TEST(test_hostile_push_activity_user_of_other_org_rejected_constraint) {
   cf_frame r;
   sfx_raw_push(&c, 1, ch, 3, &r);
   hx_check_result(&r, 1, CF_PUSH_APPLIED, 0, "activity of a member");
-  hx_check_result(&r, 0, CF_PUSH_REJECTED, CF_REASON_CONSTRAINT,
+  hx_check_result(&r, 0, CF_PUSH_REJECTED, CF_REASON_FOREIGN_KEY,
                   "new activity of a user of another org");
-  hx_check_result(&r, 2, CF_PUSH_REJECTED, CF_REASON_CONSTRAINT,
+  hx_check_result(&r, 2, CF_PUSH_REJECTED, CF_REASON_FOREIGN_KEY,
                   "activity re-assigned to a user of another org");
   cf__frame_free(&r);
   raw_free(&c);
@@ -434,6 +434,42 @@ CF_TEST(test_hostile_garbage_frame_closes_only_its_session) {
   hx_pull_all(&good, 0, NULL, NULL, &head);
   CHECK(head > 0);
   raw_free(&good);
+  cf_token_free(token);
+  sfx_close(&f);
+}
+
+CF_TEST(test_hostile_push_deal_of_missing_contact_rejected_foreign_key) {
+  /* A dangling reference is told apart from other constraints by its reason
+  ** code (the reference client re-sends such changes after the rest of its
+  ** outbox); the rest of the batch lands. */
+  sync_fx f;
+  sfx_open(&f, 1);
+  char *token = sfx_token(DEMO_REP, 3600);
+  raw_client c;
+  hx_connect_welcomed(&c, &f, token, DEMO_ORG, NULL, NULL);
+  cf_ver v = hx_ver_now(&c.node);
+  const cf_table *deals = cf__schema_table_by_name("deals");
+  hx_rowbuf rb[2];
+  memset(rb, 0, sizeof rb);
+  for (int i = 0; i < 2; i++) {
+    snprintf(rb[i].org, sizeof rb[i].org, "%s", DEMO_ORG);
+    new_id(rb[i].id, 0x0004, 400 + (unsigned)i);
+  }
+  cf_push_change ch[2];
+  memset(ch, 0, sizeof ch);
+  ch[0].id = 1;
+  hx_full_row(&ch[0].row, deals, &rb[0], &v);
+  sfx_set_text(&ch[0].row, "contact_id", "01936b2a-0003-7000-8000-1000000009ff", &v);
+  ch[1].id = 2;
+  hx_full_row(&ch[1].row, deals, &rb[1], &v);
+  cf_frame r;
+  sfx_raw_push(&c, 1, ch, 2, &r);
+  hx_check_result(&r, 0, CF_PUSH_REJECTED, CF_REASON_FOREIGN_KEY, "deal of a missing contact");
+  hx_check_result(&r, 1, CF_PUSH_APPLIED, 0, "deal without a contact");
+  cf__frame_free(&r);
+  raw_free(&c);
+  CHECK_EQ(count_id(&f, "deals", rb[0].id), 0);
+  CHECK_EQ(count_id(&f, "deals", rb[1].id), 1);
   cf_token_free(token);
   sfx_close(&f);
 }

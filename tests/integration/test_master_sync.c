@@ -172,8 +172,8 @@ static int push(fx *f, const char *claims, const char *org, unsigned char node,
 #define CHECK_RESULT(r, st, why)                                                         \
   CHECK_MSG((r).status == (st) && (r).reason == (why),                                   \
             "result %d/%s (%s), expected %d/%s", (int)(r).status,                        \
-            cf__push_reason_name((r).reason), (r).detail, (int)(st),                     \
-            cf__push_reason_name(why))
+            cf__reject_reason_name((r).reason), (r).detail, (int)(st),                     \
+            cf__reject_reason_name(why))
 
 /* Pulls everything of org after cursor (pages of limit) into a fresh page
 ** list; returns the number of items seen and the final cursor. */
@@ -233,8 +233,8 @@ CF_TEST(test_master_push_applies_rows_and_pull_returns_them_unchanged) {
   cf__push_result res[2];
   cf__push_info info;
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 1, 1, ch, 2, res, &info));
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
-  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
   CHECK_EQ(info.applied, 2);
 
   /* Another member pulls them with every cell and version as pushed. */
@@ -274,11 +274,11 @@ CF_TEST(test_master_push_older_version_is_superseded) {
   contact_insert(&ch, ORG_A, id, "New", NULL, &newer);
   cf__push_result res;
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   change_init(&ch, "contacts", ORG_A, id);
   set_text(&ch, "first_name", "Old", &older);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_SUPERSEDED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_SUPERSEDED, CF_REASON_NONE);
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT first_name FROM contacts WHERE id = '%s'", id);
   query_str(f.admin, sql, name, sizeof name);
@@ -302,11 +302,11 @@ CF_TEST(test_master_merges_per_column_with_core_merge) {
   change_init(&ch, "contacts", ORG_A, id);
   set_text(&ch, "last_name", "Smith", &v1);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   change_init(&ch, "contacts", ORG_A, id);
   set_text(&ch, "phone", "555", &v2);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   snprintf(sql, sizeof sql,
            "SELECT last_name || '/' || phone FROM contacts WHERE id = '%s'", id);
   query_str(f.admin, sql, val, sizeof val);
@@ -322,12 +322,12 @@ CF_TEST(test_master_merges_per_column_with_core_merge) {
   change_init(&ch, "contacts", ORG_A, id);
   set_text(&ch, "company", "Late Inc", &late);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   change_init(&ch, "contacts", ORG_A, id);
   set_text(&ch, "company", "Early Ltd", &early);
   set_text(&ch, "email", "ann@x.test", &early);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 3, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE); /* email survived */
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE); /* email survived */
   snprintf(sql, sizeof sql,
            "SELECT company || '/' || email FROM contacts WHERE id = '%s'", id);
   query_str(f.admin, sql, val, sizeof val);
@@ -347,14 +347,14 @@ CF_TEST(test_master_push_rejects_row_of_other_org) {
   contact_insert(&ch[1], ORG_A, id2, "Fine", NULL, &v);
   cf__push_result res[2];
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_WRONG_ORG);
-  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_REJECTED, CF_REASON_WRONG_ORG);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"),
            0);
 
-  /* Pushing for org B (not a member) is refused by membership and RLS. */
+  /* Pushing for org B (not a member) is refused by membership: revoked. */
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_B, 1, 1, ch, 1, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_PERMISSION);
+  CHECK_RESULT(res[0], CF_PUSH_REJECTED, CF_REASON_REVOKED);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE org_id = '" ORG_B "'"),
            0);
   fx_close(&f);
@@ -374,7 +374,7 @@ CF_TEST(test_master_push_rejects_moving_row_to_other_org) {
   change_init(&ch, "contacts", ORG_B, id);
   set_text(&ch, "first_name", "Moved", &v2);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_WRONG_ORG);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_WRONG_ORG);
   char sql[200];
   snprintf(sql, sizeof sql,
            "SELECT count(*) FROM contacts WHERE id = '%s' AND org_id = '" ORG_A
@@ -400,7 +400,7 @@ CF_TEST(test_master_revoked_member_push_rejected_and_pull_says_revoked) {
   cf__push_result res;
   cf__push_info info;
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, &info));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_PERMISSION);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_REVOKED);
   CHECK_EQ(info.revoked, 1);
   cf__pull_page page;
   CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_2), ORG_A, 0, 100, &page));
@@ -429,10 +429,10 @@ CF_TEST(test_master_unique_clash_from_two_nodes_rejects_the_second) {
   cf__push_result res;
   contact_insert(&ch, ORG_A, id1, "Ann", "same@x.test", &v1);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   contact_insert(&ch, ORG_A, id2, "Anne", "same@x.test", &v2);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_CONSTRAINT);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_CONSTRAINT);
   CHECK_STR(res.detail, "contacts_org_email_key");
   fx_close(&f);
 }
@@ -457,11 +457,11 @@ CF_TEST(test_master_one_bad_row_does_not_sink_the_batch) {
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 1, 1, ch, N, res, NULL));
   for (int i = 0; i < N; i++) {
     if (i == 7 || i == 19) {
-      CHECK_RESULT(res[i], CF__PUSH_REJECTED, CF__REASON_CONSTRAINT);
+      CHECK_RESULT(res[i], CF_PUSH_REJECTED, CF_REASON_CONSTRAINT);
     } else if (i == 23 || i == 31) {
-      CHECK_RESULT(res[i], CF__PUSH_REJECTED, CF__REASON_INVALID);
+      CHECK_RESULT(res[i], CF_PUSH_REJECTED, CF_REASON_INVALID);
     } else {
-      CHECK_RESULT(res[i], CF__PUSH_APPLIED, CF__REASON_NONE);
+      CHECK_RESULT(res[i], CF_PUSH_APPLIED, CF_REASON_NONE);
     }
   }
   CHECK_STR(res[7].detail, "contacts_email_check");
@@ -483,9 +483,9 @@ CF_TEST(test_master_one_bad_row_does_not_sink_the_batch) {
   set_text(&a, "updated_at", T0, &v);
   cf__row_set_deleted(&a, 0, &v);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 1, 2, &a, 1, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_PERMISSION);
+  CHECK_RESULT(res[0], CF_PUSH_REJECTED, CF_REASON_PERMISSION);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 3, 1, &a, 1, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
   free(ch);
   fx_close(&f);
 }
@@ -501,9 +501,9 @@ CF_TEST(test_master_org_and_user_rows_follow_rls) {
   change_init(&ch, "organizations", NULL, ORG_A);
   set_text(&ch, "name", "Renamed", &v);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_PERMISSION);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_PERMISSION);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   query_str(f.admin, "SELECT name FROM organizations WHERE id = '" ORG_A "'", val,
             sizeof val);
   CHECK_STR(val, "Renamed");
@@ -511,16 +511,16 @@ CF_TEST(test_master_org_and_user_rows_follow_rls) {
   change_init(&ch, "organizations", NULL, ORG_B);
   set_text(&ch, "name", "Hijacked", &v);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_WRONG_ORG);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_WRONG_ORG);
   /* A user edits their own profile, not another member's. */
   change_init(&ch, "users", NULL, USER_2);
   set_text(&ch, "full_name", "Second User", &v);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   change_init(&ch, "users", NULL, USER_1);
   set_text(&ch, "full_name", "Impostor", &v);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 3, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_REJECTED, CF__REASON_PERMISSION);
+  CHECK_RESULT(res, CF_PUSH_REJECTED, CF_REASON_PERMISSION);
   query_str(f.admin, "SELECT coalesce(full_name, '') FROM users WHERE id = '" USER_1 "'",
             val, sizeof val);
   CHECK_STR(val, "");
@@ -550,9 +550,9 @@ CF_TEST(test_master_batch_touching_a_row_twice_merges_in_order) {
   set_text(&ch[2], "first_name", "Stale", &v0); /* older than the insert */
   cf__push_result res[3];
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 3, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
-  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
-  CHECK_RESULT(res[2], CF__PUSH_SUPERSEDED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[2], CF_PUSH_SUPERSEDED, CF_REASON_NONE);
   snprintf(sql, sizeof sql,
            "SELECT first_name || '/' || company FROM contacts WHERE id = '%s'", id);
   query_str(f.admin, sql, val, sizeof val);
@@ -586,8 +586,8 @@ CF_TEST(test_master_push_out_of_memory_commits_nothing_then_retry_applies) {
     CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM cf_sync.node_batches"), 0);
   }
   CHECK(failures > 0);
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
-  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 2);
   fx_close(&f);
 }
@@ -653,7 +653,7 @@ CF_TEST(test_master_retried_batch_changes_nothing_twice) {
     CHECK_EQ(r1[i].reason, r2[i].reason);
     CHECK_STR(r1[i].detail, r2[i].detail);
   }
-  CHECK_RESULT(r2[2], CF__PUSH_REJECTED, CF__REASON_CONSTRAINT);
+  CHECK_RESULT(r2[2], CF_PUSH_REJECTED, CF_REASON_CONSTRAINT);
   query_str(f.admin, state_sql, after, sizeof after);
   CHECK_STR(before, after);
   /* An older batch is refused as stale, never answered "applied": the
@@ -747,7 +747,7 @@ CF_TEST(test_master_direct_sql_writes_get_master_versions_and_reach_pull) {
   set_text(&ch, "phone", "999", &old);
   cf__push_result res;
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_SUPERSEDED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_SUPERSEDED, CF_REASON_NONE);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts WHERE id = "
                               "'0190a000-0000-7000-8000-0000000000c2'"),
            0);
@@ -767,7 +767,7 @@ CF_TEST(test_master_pushed_delete_leaves_tombstone_with_its_version) {
   change_init(&ch, "contacts", ORG_A, id);
   cf__row_set_deleted(&ch, 1, &d);
   CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   snprintf(sql, sizeof sql,
            "SELECT encode(deleted_version, 'hex') FROM cf_sync.tombstones "
            "WHERE id = '%s'",
@@ -782,7 +782,7 @@ CF_TEST(test_master_pushed_delete_leaves_tombstone_with_its_version) {
   cf_ver u = ver_at(1, 1, 0);
   contact_insert(&ch, ORG_A, id, "Back", NULL, &u);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, &ch, 1, &res, NULL));
-  CHECK_RESULT(res, CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res, CF_PUSH_APPLIED, CF_REASON_NONE);
   CHECK_EQ(query_num(f.admin, sql), 1);
   fx_close(&f);
 }
@@ -906,7 +906,7 @@ static void *writer_main(void *arg) {
         break;
       }
       for (int k = 0; k < rows; k++)
-        w->committed += res[k].status == CF__PUSH_APPLIED;
+        w->committed += res[k].status == CF_PUSH_APPLIED;
     } else {
       char sql[512];
       /* Hold some transactions open a while (0..20 ms) before commit. */
@@ -1056,13 +1056,13 @@ CF_TEST(test_master_pushed_updated_at_equal_to_the_stored_one_is_kept_under_its_
   contact_insert(&ch[0], ORG_A, id, "Ann", NULL, &v1);
   cf__push_result res[1];
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 1, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
   /* A newer write of updated_at with the same value, and of a title. */
   change_init(&ch[0], "contacts", ORG_A, id);
   set_text(&ch[0], "first_name", "Anne", &v2);
   set_text(&ch[0], "updated_at", T0, &v2);
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, ch, 1, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
   char sql[256], val[128];
   snprintf(sql, sizeof sql,
            "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
@@ -1094,9 +1094,9 @@ CF_TEST(test_master_new_row_without_every_cell_is_rejected_and_never_stored) {
   contact_insert(&ch[1], ORG_A, id2, "Bob", NULL, &v);
   cf__push_result res[2];
   CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL));
-  CHECK_RESULT(res[0], CF__PUSH_REJECTED, CF__REASON_INVALID);
+  CHECK_RESULT(res[0], CF_PUSH_REJECTED, CF_REASON_INVALID);
   CHECK(strstr(res[0].detail, "every column") != NULL);
-  CHECK_RESULT(res[1], CF__PUSH_APPLIED, CF__REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 1);
   fx_close(&f);
 }

@@ -202,7 +202,7 @@ CF_TEST(test_out_of_memory_on_push_and_results_ends_cleanly) {
     cf__store_push_result res[3];
     for (size_t i = 0; i < 3; i++) {
       res[i].seq = b->items[i].seq;
-      res[i].outcome = i == 1 ? CF__OUTCOME_REJECTED : CF__OUTCOME_APPLIED;
+      res[i].outcome = i == 1 ? CF_PUSH_REJECTED : CF_PUSH_APPLIED;
       res[i].code = CF_PERMISSION;
       res[i].message = "no";
     }

@@ -52,9 +52,9 @@ CF_TEST(test_push_batches_follow_local_order_in_whole_transactions) {
 
   /* Answers: applied, superseded, rejected. */
   cf__store_push_result res[3] = {
-      {b->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL},
-      {b->items[1].seq, CF__OUTCOME_SUPERSEDED, 0, NULL},
-      {b->items[2].seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "not a member"}};
+      {b->items[0].seq, CF_PUSH_APPLIED, 0, NULL},
+      {b->items[1].seq, CF_PUSH_SUPERSEDED, 0, NULL},
+      {b->items[2].seq, CF_PUSH_REJECTED, CF_PERMISSION, "not a member"}};
   CHECK_OK(cf__store_push_results(node, res, 3));
   CHECK_OK(cf__store_push_results(node, res, 3)); /* a repeated answer changes nothing */
   int64_t n = 0;
@@ -109,7 +109,7 @@ static void reject_all(cf_node *node) {
   CHECK(b->n <= 16);
   for (size_t i = 0; i < b->n; i++) {
     res[i].seq = b->items[i].seq;
-    res[i].outcome = CF__OUTCOME_REJECTED;
+    res[i].outcome = CF_PUSH_REJECTED;
     res[i].code = CF_CONSTRAINT;
     res[i].message = "duplicate email";
   }
@@ -206,7 +206,7 @@ CF_TEST(test_change_to_a_row_in_flight_waits_for_both_answers) {
   CHECK_EQ(held->n, 0);
   cf__store_push_free(held);
   /* The insert is rejected: a conflict, and the update still goes. */
-  cf__store_push_result r = {sent_seq, CF__OUTCOME_REJECTED, CF_PERMISSION, "no"};
+  cf__store_push_result r = {sent_seq, CF_PUSH_REJECTED, CF_PERMISSION, "no"};
   CHECK_OK(cf__store_push_results(node, &r, 1));
   int64_t n = 0;
   CHECK_OK(cf_node_conflict_count(node, &n));
@@ -219,7 +219,7 @@ CF_TEST(test_change_to_a_row_in_flight_waits_for_both_answers) {
   CHECK(b2->items[0].seq > sent_seq);
   int co = cf__schema_column_index(b2->items[0].change.table, "company");
   CHECK(cf__row_cell(&b2->items[0].change, (unsigned)co) != NULL);
-  cf__store_push_result r2 = {b2->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL};
+  cf__store_push_result r2 = {b2->items[0].seq, CF_PUSH_APPLIED, 0, NULL};
   CHECK_OK(cf__store_push_results(node, &r2, 1));
   CHECK_OK(cf_node_outbox_count(node, &n));
   CHECK_EQ(n, 0);

@@ -125,7 +125,7 @@ CF_TEST(test_update_stamps_only_changed_columns_and_logs_them) {
   cf__push_batch *b = NULL;
   CHECK_OK(cf__store_push_next(node, 10, &b));
   CHECK_EQ(b->n, 1);
-  cf__store_push_result r = {b->items[0].seq, CF__OUTCOME_APPLIED, 0, NULL};
+  cf__store_push_result r = {b->items[0].seq, CF_PUSH_APPLIED, 0, NULL};
   CHECK_OK(cf__store_push_results(node, &r, 1));
   cf__store_push_free(b);
   CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 0);
