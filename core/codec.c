@@ -124,6 +124,7 @@
 #include <string.h>
 
 #include "core/schema.h"
+#include "core/utf8.h"
 #include "core/value.h"
 #include "platform/platform.h"
 

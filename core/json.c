@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/value.h"
+#include "core/utf8.h"
 #include "platform/platform.h"
 
 /* The parser's state. */
