@@ -247,7 +247,7 @@ void cf_pgcluster_detach(cf_pgcluster *c);
 /* ==== end of Master administration ==== */
 
 /* ======================================================================== */
-/* Tokens (sync/auth.c; docs/auth.md)                                       */
+/* Tokens (sync/auth/; docs/auth.md)                                        */
 /* ======================================================================== */
 /*
 ** JSON Web Tokens for the sync server's hello frame and the REST API's
@@ -259,8 +259,8 @@ void cf_pgcluster_detach(cf_pgcluster *c);
 ** "none" and every other algorithm are refused, an HS256 token is never
 ** checked against a public key, and signatures are compared in constant
 ** time.  "exp" is required; "nbf" and "aud" are checked; "sub" must be a
-** canonical lowercase UUID.  Claims are parsed with libwebsockets' LEJP
-** parser behind size, depth and key-length caps.
+** canonical lowercase UUID.  Claims are read with the project's own bounded
+** JSON reader (core/json.c) behind size, depth and key-length caps.
 **
 ** Usage (a server):
 **
@@ -436,8 +436,8 @@ void cf_claims_free(cf_claims *claims);
 ** cf_token_mint_es256 with a P-256 private key in PEM (pem need not be
 ** NUL-terminated) and puts kid (if not NULL) in the header: for tests and
 ** development.  OUT: *out, a NUL-terminated token freed with
-** cf_token_free; NULL on failure.  CF_OK, CF_INVALID (bad sub, ttl, key),
-** CF_CONFIG (secret too short), CF_NOMEM.
+** cf_token_free; NULL on failure.  CF_OK, CF_INVALID (bad sub, ttl, key,
+** or a string that is not UTF-8), CF_CONFIG (secret too short), CF_NOMEM.
 */
 int cf_token_mint_hs256(const void *secret, size_t secret_len, const char *sub,
                         const char *role, const char *email, const char *aud,
