@@ -17,7 +17,11 @@
 **
 **  - Every function that can fail returns an int result code: CF_OK (0) on
 **    success, one of the CF_* codes below otherwise.  cf_strerror() names a
-**    code; cf_errmsg() on a handle gives the detail of its last failure.
+**    code; each handle type has its own cf_<handle>_errmsg() for the detail
+**    of that handle's last failure: cf_master_errmsg, cf_auth_errmsg,
+**    cf_node_errmsg (NULL: the last failed cf_node_open), cf_server_errmsg,
+**    cf_sync_errmsg.  They are typed functions, not one generic cf_errmsg(),
+**    so a wrong handle does not compile and C++ callers can use them too.
 **  - CONSTRUCTOR functions write the new handle through an OUT: pointer and
 **    write NULL there on failure.  DESTRUCTOR functions accept NULL.
 **  - Every function says who owns what it returns and how long a returned
