@@ -536,7 +536,7 @@ int cf_node_prepare(cf_node *node, const char *sql, cf_stmt **out) CF_WARN_UNUSE
 int cf_stmt_bind_null(cf_stmt *stmt, int idx) CF_WARN_UNUSED;
 int cf_stmt_bind_int64(cf_stmt *stmt, int idx, int64_t v) CF_WARN_UNUSED;
 int cf_stmt_bind_double(cf_stmt *stmt, int idx, double v) CF_WARN_UNUSED;
-int cf_stmt_bind_text(cf_stmt *stmt, int idx, const char *s) CF_WARN_UNUSED;
+int cf_stmt_bind_text(cf_stmt *stmt, int idx, const char *text) CF_WARN_UNUSED;
 int cf_stmt_bind_blob(cf_stmt *stmt, int idx, const void *p, size_t n) CF_WARN_UNUSED;
 
 /*
