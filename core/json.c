@@ -21,14 +21,14 @@
 
 /* The parser's state. */
 typedef struct parser {
-  const char *s;         /* the input */
-  size_t n;              /* its length */
-  size_t i;              /* the read position */
-  int depth;             /* open arrays and objects */
-  cf_json_expect expect; /* what the top-level value must be */
-  size_t growth;         /* bytes numbers grew by so far */
-  size_t limit;          /* limit for scratch buffers */
-  cf_buf str;            /* scratch for decoding one string value */
+  const char *s;             /* the input */
+  size_t n;                  /* its length */
+  size_t i;                  /* the read position */
+  int depth;                 /* open arrays and objects */
+  cf_json_expect expect;     /* what the top-level value must be */
+  size_t growth;             /* bytes numbers grew by so far */
+  size_t limit;              /* limit for scratch buffers */
+  cf_buf str;                /* scratch for decoding one string value */
   const cf_json_limits *lim; /* cf__json_read's bounds, NULL when canonicalising */
   int arrays;                /* open arrays (cf__json_read) */
 } parser;
@@ -553,7 +553,7 @@ int cf__json_canon(const char *s, size_t n, cf_json_expect expect, cf_buf *out) 
 }
 
 int cf__json_string_array_next(const char *s, size_t n, size_t *pos, cf_buf *elem) {
-  parser p = {s, n, *pos, 0, CF_JSON_ARRAY_OF_STRINGS, 0, elem->limit, {NULL, 0, 0, 0},
+  parser p = {s,    n, *pos, 0, CF_JSON_ARRAY_OF_STRINGS, 0, elem->limit, {NULL, 0, 0, 0},
               NULL, 0};
   int rc;
   if (p.i >= n) return CF_DONE;
@@ -663,7 +663,8 @@ static int check_value(parser *p, size_t path) {
   switch (p->s[p->i]) {
     case '{':
     case '[':
-      if (p->depth >= p->lim->max_depth || p->depth >= CF_JSON_MAX_DEPTH) return CF_TOOBIG;
+      if (p->depth >= p->lim->max_depth || p->depth >= CF_JSON_MAX_DEPTH)
+        return CF_TOOBIG;
       p->depth++;
       rc = p->s[p->i] == '{' ? check_object(p, path) : check_array(p, path);
       p->depth--;

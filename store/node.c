@@ -85,8 +85,10 @@ static int install_fresh(struct cf_node *node) {
   int rc = cf__node_id_generate(&node->node_id);
   if (rc != CF_OK) return cf__node_fail(node, rc, "cannot generate a node id");
   cf__node_id_format(&node->node_id, node->node_text);
-  if ((rc = cf__meta_put_int(node, "schema_version", CF_REPLICA_SCHEMA_VERSION)) != CF_OK ||
-      (rc = cf__meta_put_blob(node, "node_id", node->node_id.b, CF_NODE_ID_LEN)) != CF_OK ||
+  if ((rc = cf__meta_put_int(node, "schema_version", CF_REPLICA_SCHEMA_VERSION)) !=
+          CF_OK ||
+      (rc = cf__meta_put_blob(node, "node_id", node->node_id.b, CF_NODE_ID_LEN)) !=
+          CF_OK ||
       (rc = cf__meta_put_text(node, "org_id", node->org_id)) != CF_OK ||
       (rc = cf__meta_put_text(node, "user_id", node->user_id)) != CF_OK ||
       (rc = cf__meta_put_int(node, "created_ms", cf__now_ms())) != CF_OK)

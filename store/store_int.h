@@ -34,10 +34,11 @@
 #define CF_STORE_STMTS(X)                                                                \
   X(meta_get)                                                                            \
   X(meta_put)                                                                            \
-  X(clock_get) X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert)          \
-      X(conflict_count) X(conflict_list) X(conflict_get) X(conflict_delete)              \
-          X(cursor_get) X(cursor_put) X(begin_immediate) X(commit) X(rollback)           \
-              X(journal_mode) X(has_meta) X(outbox_unmark_all)
+  X(clock_get)                                                                           \
+  X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert) X(conflict_count)     \
+      X(conflict_list) X(conflict_get) X(conflict_delete) X(cursor_get) X(cursor_put)    \
+          X(begin_immediate) X(commit) X(rollback) X(journal_mode) X(has_meta)           \
+              X(outbox_unmark_all)
 
 typedef enum cf_stmt_id {
 #define CF_X_ID(name) CF_SQL_##name,
@@ -52,7 +53,8 @@ typedef enum cf_stmt_id {
 #define CF_TABLE_STMTS(X)                                                                \
   X(pending_next)                                                                        \
   X(mark)                                                                                \
-  X(unmark) X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)\
+  X(unmark)                                                                              \
+  X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)        \
       X(max_seq)
 
 typedef enum cf_tstmt_id {

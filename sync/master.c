@@ -93,7 +93,9 @@ int cf_master_ensure_server_role(cf_master *m, const char *name, const char *pas
   }
   cf__pg_res_free(res);
   if (rc == CF_OK)
-    cf__master_report(m, CF_REPORT_OK, "role %s may serve sync (member of authenticator, "
-                                       "cf_sync_server; no superuser, no BYPASSRLS)", name);
+    cf__master_report(m, CF_REPORT_OK,
+                      "role %s may serve sync (member of authenticator, "
+                      "cf_sync_server; no superuser, no BYPASSRLS)",
+                      name);
   return rc;
 }

@@ -474,7 +474,8 @@ static int read_doc(const char *s, cf_json_val *root) {
 }
 
 CF_TEST(test_json_reader_walks_members_and_items_of_checked_text) {
-  const char *s = " {\"a\" : [1, \"x\\\"]\", {\"b\":[]}] ,\"c\":{\"d\":null},\"e\":-1.5e3} ";
+  const char *s =
+      " {\"a\" : [1, \"x\\\"]\", {\"b\":[]}] ,\"c\":{\"d\":null},\"e\":-1.5e3} ";
   cf_json_val root, name, value, item;
   CHECK_OK(read_doc(s, &root));
   CHECK_EQ(root.type, CF_JSON_T_OBJECT);
@@ -485,7 +486,8 @@ CF_TEST(test_json_reader_walks_members_and_items_of_checked_text) {
   CHECK(name.n == 3 && memcmp(name.p, "\"a\"", 3) == 0);
   CHECK_EQ(value.type, CF_JSON_T_ARRAY);
   size_t ipos = 0;
-  static const cf_json_type want[] = {CF_JSON_T_NUMBER, CF_JSON_T_STRING, CF_JSON_T_OBJECT};
+  static const cf_json_type want[] = {CF_JSON_T_NUMBER, CF_JSON_T_STRING,
+                                      CF_JSON_T_OBJECT};
   for (int i = 0; i < 3; i++) {
     CHECK_OK(cf__json_array_next(&value, &ipos, &item));
     CHECK_EQ(item.type, want[i]);
@@ -509,9 +511,9 @@ CF_TEST(test_json_reader_walks_members_and_items_of_checked_text) {
 }
 
 CF_TEST(test_json_reader_refuses_malformed_text_and_enforces_limits) {
-  static const char *bad[] = {"",       " ",     "{",         "{\"a\":1}x", "{\"a\":1,}",
-                              "{'a':1}", "{#c\n}", "[01]",     "[1.]",       "[\"\\q\"]",
-                              "[tru]",   "[\"\xff\"]", "[\"\\udc00\"]", "{}{}"};
+  static const char *bad[] = {
+      "",     " ",    "{",         "{\"a\":1}x", "{\"a\":1,}", "{'a':1}",       "{#c\n}",
+      "[01]", "[1.]", "[\"\\q\"]", "[tru]",      "[\"\xff\"]", "[\"\\udc00\"]", "{}{}"};
   cf_json_val root;
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(read_doc(bad[i], &root) == CF_INVALID, "accepted %s", bad[i]);
