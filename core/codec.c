@@ -124,6 +124,7 @@
 #include <string.h>
 
 #include "core/schema.h"
+#include "core/utf8.h"
 #include "core/value.h"
 #include "platform/platform.h"
 
@@ -970,18 +971,22 @@ static int w_row_fields(wr *w, const cf_row *row) {
   const cf_ver *dict[CF_ROW_MAX_CELLS];
   unsigned char idx[CF_ROW_MAX_CELLS];
   unsigned k = 0, nver = 0;
+  const cf_ver *prev = NULL; /* the previous cell's version */
+  unsigned prev_j = 0;       /* and its index in dict */
   for (unsigned c = 0; c <= t->ncols; c++) {
     if (!(data & CF_COL_BIT(c))) continue;
     const cf_ver *v = &row->cells[c].ver;
     unsigned j;
-    if (k > 0 && memcmp(dict[idx[nver - 1]]->b, v->b, CF_VER_LEN) == 0) {
-      j = idx[nver - 1]; /* the common case: same as the previous cell */
+    if (prev != NULL && memcmp(prev->b, v->b, CF_VER_LEN) == 0) {
+      j = prev_j; /* the common case: same as the previous cell */
     } else {
       for (j = 0; j < k; j++)
         if (memcmp(dict[j]->b, v->b, CF_VER_LEN) == 0) break;
       if (j == k) dict[k++] = v;
     }
     idx[nver++] = (unsigned char)j;
+    prev = v;
+    prev_j = j;
   }
   w_array(w, k);
   for (unsigned j = 0; j < k; j++) w_bin(w, dict[j]->b, CF_VER_LEN);

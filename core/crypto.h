@@ -5,7 +5,7 @@
 ** core/crypto.c is the only file of the project that includes mbedTLS (2.28,
 ** the 2.x API), so a reader knows where that dependency can bite.
 ** Everything here is pure computation over caller buffers, no I/O.  The JWT
-** layer built on it is sync/auth.c; docs/auth.md describes the token formats.
+** layer built on it is sync/auth/; docs/auth.md describes the token formats.
 **
 ** Memory: the small wrappers allocated here (cf__ec_key, returned PEM strings)
 ** go through cf__malloc.  mbedTLS's own bignum and key storage uses the C

@@ -16,20 +16,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/value.h"
+#include "core/utf8.h"
 #include "platform/platform.h"
 
 /* The parser's state. */
 typedef struct parser {
-  const char *s;         /* the input */
-  size_t n;              /* its length */
-  size_t i;              /* the read position */
-  int depth;             /* open arrays and objects */
-  cf_json_expect expect; /* what the top-level value must be */
-  size_t growth;         /* bytes numbers grew by so far */
-  size_t limit;          /* limit for scratch buffers */
-  cf_buf str;            /* scratch for decoding one string value */
+  const char *s;             /* the input */
+  size_t n;                  /* its length */
+  size_t i;                  /* the read position */
+  int depth;                 /* open arrays and objects */
+  cf_json_expect expect;     /* what the top-level value must be */
+  size_t growth;             /* bytes numbers grew by so far */
+  size_t limit;              /* limit for scratch buffers */
+  cf_buf str;                /* scratch for decoding one string value */
+  const cf_json_limits *lim; /* cf__json_read's bounds, NULL when canonicalising */
+  int arrays;                /* open arrays (cf__json_read) */
 } parser;
+
+/* Where a decoded string goes: a growable buffer, a fixed array, or nowhere
+** (validation only, when the sink pointer is NULL). */
+typedef struct sink {
+  cf_buf *buf; /* append here if not NULL */
+  char *dst;   /* else write here, */
+  size_t cap;  /* at most this many bytes */
+  size_t len;  /* bytes written to dst */
+} sink;
+
+static int sink_put(sink *k, const char *s, size_t n) {
+  if (k == NULL) return CF_OK;
+  if (k->buf != NULL) return cf__buf_append(k->buf, s, n);
+  if (n > k->cap - k->len) return CF_TOOBIG;
+  memcpy(k->dst + k->len, s, n);
+  k->len += n;
+  return CF_OK;
+}
 
 /* One object member, pointing into the object's scratch buffers. */
 typedef struct member {
@@ -65,7 +85,7 @@ static int read_hex4(parser *p, unsigned *v) {
   return 1;
 }
 
-static int put_utf8(cf_buf *b, unsigned cp) {
+static int put_utf8(sink *b, unsigned cp) {
   char u[4];
   size_t len;
   if (cp < 0x80) {
@@ -87,13 +107,15 @@ static int put_utf8(cf_buf *b, unsigned cp) {
     u[3] = (char)(0x80 | (cp & 0x3f));
     len = 4;
   }
-  return cf__buf_append(b, u, len);
+  return sink_put(b, u, len);
 }
 
-/* Decodes the string at p->i (on its opening quote) into raw (appended).
-** The result is checked to be valid UTF-8 without NUL. */
-static int parse_string(parser *p, cf_buf *raw) {
-  size_t start = raw->len;
+/* Decodes the string at p->i (on its opening quote) into raw (appended; NULL
+** only checks it).  The text must be valid UTF-8; an escaped NUL (\u0000) is
+** refused unless nul_ok.  Each run of unescaped bytes is checked on its own:
+** runs end at ASCII bytes only, so they never split a character, and the
+** escapes decode to whole characters, so this equals checking the result. */
+static int parse_string(parser *p, sink *raw, int nul_ok) {
   int rc;
   if (p->i >= p->n || p->s[p->i] != '"') return CF_INVALID;
   p->i++;
@@ -105,7 +127,8 @@ static int parse_string(parser *p, cf_buf *raw) {
            (unsigned char)p->s[run] >= 0x20)
       run++;
     if (run > p->i) {
-      if ((rc = cf__buf_append(raw, p->s + p->i, run - p->i)) != CF_OK) return rc;
+      if (!cf__utf8_valid(p->s + p->i, run - p->i)) return CF_INVALID;
+      if ((rc = sink_put(raw, p->s + p->i, run - p->i)) != CF_OK) return rc;
       p->i = run;
       continue;
     }
@@ -151,16 +174,15 @@ static int parse_string(parser *p, cf_buf *raw) {
           if (!read_hex4(p, &lo) || lo < 0xdc00 || lo > 0xdfff) return CF_INVALID;
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         }
-        if (cp == 0) return CF_INVALID; /* as jsonb: no \u0000 in text */
+        if (cp == 0 && !nul_ok) return CF_INVALID; /* as jsonb: no \u0000 in text */
         if ((rc = put_utf8(raw, cp)) != CF_OK) return rc;
         continue;
       }
       default:
         return CF_INVALID;
     }
-    if ((rc = cf__buf_putc(raw, e)) != CF_OK) return rc;
+    if ((rc = sink_put(raw, &e, 1)) != CF_OK) return rc;
   }
-  if (!cf__utf8_valid(raw->p ? raw->p + start : "", raw->len - start)) return CF_INVALID;
   return CF_OK;
 }
 
@@ -225,47 +247,71 @@ int cf__json_quote(const char *s, size_t n, cf_buf *out) {
   return rc;
 }
 
-/* Canonical number: see core/json.h.  Digits are kept as text throughout. */
-static int canon_number(parser *p, cf_buf *out) {
+/* A number as written: where its parts are in the text. */
+typedef struct number {
+  size_t start;                /* first byte (the '-' if any) */
+  int neg;                     /* there is a '-' */
+  size_t int_start, int_end;   /* integer digits */
+  size_t frac_start, frac_end; /* fraction digits (empty if none) */
+  long exp;                    /* the exponent, when !exp_big */
+  int exp_big;                 /* |exponent| > CF_JSON_MAX_EXPONENT */
+} number;
+
+/* Reads the grammar of a JSON number at p->i (RFC 8259 section 6) and
+** moves past it.  CF_OK or CF_INVALID. */
+static int scan_number(parser *p, number *num) {
   const char *s = p->s;
-  size_t i = p->i, n = p->n, start = p->i;
-  int neg = 0;
+  size_t i = p->i, n = p->n;
+  memset(num, 0, sizeof *num);
+  num->start = i;
   if (i < n && s[i] == '-') {
-    neg = 1;
+    num->neg = 1;
     i++;
   }
   if (i >= n || s[i] < '0' || s[i] > '9') return CF_INVALID;
-  /* Significant digits are s[first..] with '.' skipped; point as in value.c:
-  ** value = 0.D * 10^point. */
-  size_t int_start = i;
+  num->int_start = i;
   if (s[i] == '0') {
     i++;
   } else {
     while (i < n && s[i] >= '0' && s[i] <= '9')
       i++;
   }
-  size_t int_end = i, frac_start = i, frac_end = i;
+  num->int_end = num->frac_start = num->frac_end = i;
   if (i < n && s[i] == '.') {
-    frac_start = ++i;
+    num->frac_start = ++i;
     while (i < n && s[i] >= '0' && s[i] <= '9')
       i++;
-    frac_end = i;
-    if (frac_end == frac_start) return CF_INVALID;
+    num->frac_end = i;
+    if (num->frac_end == num->frac_start) return CF_INVALID;
   }
-  long exp = 0;
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
     int eneg = 0;
     i++;
     if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
     if (i >= n || s[i] < '0' || s[i] > '9') return CF_INVALID;
     while (i < n && s[i] >= '0' && s[i] <= '9') {
-      exp = exp * 10 + (s[i] - '0');
-      if (exp > CF_JSON_MAX_EXPONENT) return CF_TOOBIG;
+      if (!num->exp_big) num->exp = num->exp * 10 + (s[i] - '0');
+      if (num->exp > CF_JSON_MAX_EXPONENT) num->exp_big = 1;
       i++;
     }
-    if (eneg) exp = -exp;
+    if (eneg) num->exp = -num->exp;
   }
   p->i = i;
+  return CF_OK;
+}
+
+/* Canonical number: see core/json.h.  Digits are kept as text throughout. */
+static int canon_number(parser *p, cf_buf *out) {
+  const char *s = p->s;
+  number num;
+  int rc = scan_number(p, &num);
+  if (rc != CF_OK) return rc;
+  if (num.exp_big) return CF_TOOBIG;
+  size_t i = p->i, start = num.start;
+  int neg = num.neg;
+  size_t int_start = num.int_start, int_end = num.int_end;
+  size_t frac_start = num.frac_start, frac_end = num.frac_end;
+  long exp = num.exp;
 
   /* Strip leading zeros (integer part, then fraction) and trailing zeros. */
   long point = (long)(int_end - int_start);
@@ -304,7 +350,7 @@ static int canon_number(parser *p, cf_buf *out) {
     p->growth += len - (i - start);
     if (p->growth > CF_JSON_MAX_INPUT) return CF_TOOBIG;
   }
-  int rc = cf__buf_reserve(out, len);
+  rc = cf__buf_reserve(out, len);
   if (rc != CF_OK) return rc;
   char *o = out->p + out->len;
   size_t k = 0;
@@ -403,7 +449,8 @@ static int canon_object(parser *p, cf_buf *out) {
     }
     skip_ws(p);
     m[count].koff = keys.len;
-    if ((rc = parse_string(p, &keys)) != CF_OK) goto out;
+    sink ks = {&keys, NULL, 0, 0};
+    if ((rc = parse_string(p, &ks, 0)) != CF_OK) goto out;
     m[count].klen = keys.len - m[count].koff;
     skip_ws(p);
     if (p->i >= p->n || p->s[p->i] != ':') {
@@ -470,7 +517,8 @@ static int canon_value(parser *p, cf_buf *out) {
       /* A string value is decoded whole before anything else is parsed, so
       ** one scratch buffer serves every string of the document. */
       cf__buf_reset(&p->str);
-      rc = parse_string(p, &p->str);
+      sink ss = {&p->str, NULL, 0, 0};
+      rc = parse_string(p, &ss, 0);
       if (rc == CF_OK) rc = quote_raw(p->str.p ? p->str.p : "", p->str.len, out);
       return rc;
     case 't':
@@ -487,7 +535,7 @@ static int canon_value(parser *p, cf_buf *out) {
 int cf__json_canon(const char *s, size_t n, cf_json_expect expect, cf_buf *out) {
   if (s == NULL) return CF_INVALID;
   if (n > CF_JSON_MAX_INPUT) return CF_TOOBIG;
-  parser p = {s, n, 0, 0, expect, 0, out->limit, {NULL, 0, 0, 0}};
+  parser p = {s, n, 0, 0, expect, 0, out->limit, {NULL, 0, 0, 0}, NULL, 0};
   cf__buf_init(&p.str, out->limit);
   size_t mark = out->len;
   skip_ws(&p);
@@ -505,7 +553,8 @@ int cf__json_canon(const char *s, size_t n, cf_json_expect expect, cf_buf *out) 
 }
 
 int cf__json_string_array_next(const char *s, size_t n, size_t *pos, cf_buf *elem) {
-  parser p = {s, n, *pos, 0, CF_JSON_ARRAY_OF_STRINGS, 0, elem->limit, {NULL, 0, 0, 0}};
+  parser p = {s,    n, *pos, 0, CF_JSON_ARRAY_OF_STRINGS, 0, elem->limit, {NULL, 0, 0, 0},
+              NULL, 0};
   int rc;
   if (p.i >= n) return CF_DONE;
   if (p.i == 0) {
@@ -523,7 +572,8 @@ int cf__json_string_array_next(const char *s, size_t n, size_t *pos, cf_buf *ele
   }
   cf__buf_reset(elem);
   skip_ws(&p);
-  if ((rc = parse_string(&p, elem)) != CF_OK) return rc;
+  sink es = {elem, NULL, 0, 0};
+  if ((rc = parse_string(&p, &es, 0)) != CF_OK) return rc;
   skip_ws(&p);
   if (p.i >= n) return CF_INVALID;
   if (s[p.i] == ',') {
@@ -538,4 +588,269 @@ int cf__json_string_array_next(const char *s, size_t n, size_t *pos, cf_buf *ele
   }
   *pos = p.i;
   return CF_OK;
+}
+
+/* ---- the reader (cf__json_read and its walkers) ------------------------------- */
+
+/* Moves past a literal word; CF_OK or CF_INVALID. */
+static int skip_literal(parser *p, const char *word) {
+  size_t len = strlen(word);
+  if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0) return CF_INVALID;
+  p->i += len;
+  return CF_OK;
+}
+
+static int check_value(parser *p, size_t path);
+
+/* An object at p->i whose members' paths start with path bytes. */
+static int check_object(parser *p, size_t path) {
+  int rc;
+  p->i++; /* '{' */
+  skip_ws(p);
+  if (p->i < p->n && p->s[p->i] == '}') {
+    p->i++;
+    return CF_OK;
+  }
+  for (;;) {
+    skip_ws(p);
+    size_t start = p->i;
+    if ((rc = parse_string(p, NULL, 1)) != CF_OK) return rc;
+    size_t name = p->i - start - 2; /* as written, without the quotes */
+    size_t npath = path + (path ? 1 : 0) + name;
+    if (name > p->lim->max_name || npath > p->lim->max_path) return CF_TOOBIG;
+    skip_ws(p);
+    if (p->i >= p->n || p->s[p->i] != ':') return CF_INVALID;
+    p->i++;
+    if ((rc = check_value(p, npath)) != CF_OK) return rc;
+    skip_ws(p);
+    if (p->i >= p->n) return CF_INVALID;
+    char c = p->s[p->i++];
+    if (c == '}') return CF_OK;
+    if (c != ',') return CF_INVALID;
+  }
+}
+
+/* An array at p->i; its elements' paths are path "[]". */
+static int check_array(parser *p, size_t path) {
+  int rc;
+  path += 2;
+  if (path > p->lim->max_path || p->arrays >= p->lim->max_arrays) return CF_TOOBIG;
+  p->arrays++;
+  p->i++; /* '[' */
+  skip_ws(p);
+  if (p->i < p->n && p->s[p->i] == ']') {
+    p->i++;
+    p->arrays--;
+    return CF_OK;
+  }
+  for (;;) {
+    if ((rc = check_value(p, path)) != CF_OK) return rc;
+    skip_ws(p);
+    if (p->i >= p->n) return CF_INVALID;
+    char c = p->s[p->i++];
+    if (c == ']') break;
+    if (c != ',') return CF_INVALID;
+  }
+  p->arrays--;
+  return CF_OK;
+}
+
+static int check_value(parser *p, size_t path) {
+  int rc;
+  number num;
+  skip_ws(p);
+  if (p->i >= p->n) return CF_INVALID;
+  switch (p->s[p->i]) {
+    case '{':
+    case '[':
+      if (p->depth >= p->lim->max_depth || p->depth >= CF_JSON_MAX_DEPTH)
+        return CF_TOOBIG;
+      p->depth++;
+      rc = p->s[p->i] == '{' ? check_object(p, path) : check_array(p, path);
+      p->depth--;
+      return rc;
+    case '"':
+      return parse_string(p, NULL, 1);
+    case 't':
+      return skip_literal(p, "true");
+    case 'f':
+      return skip_literal(p, "false");
+    case 'n':
+      return skip_literal(p, "null");
+    default:
+      if ((rc = scan_number(p, &num)) != CF_OK) return rc;
+      return p->i - num.start > p->lim->max_number ? CF_TOOBIG : CF_OK;
+  }
+}
+
+/* The type of the (checked) value starting with c. */
+static cf_json_type type_of(char c) {
+  switch (c) {
+    case '{':
+      return CF_JSON_T_OBJECT;
+    case '[':
+      return CF_JSON_T_ARRAY;
+    case '"':
+      return CF_JSON_T_STRING;
+    case 't':
+      return CF_JSON_T_TRUE;
+    case 'f':
+      return CF_JSON_T_FALSE;
+    case 'n':
+      return CF_JSON_T_NULL;
+    default:
+      return CF_JSON_T_NUMBER;
+  }
+}
+
+int cf__json_read(const char *s, size_t n, const cf_json_limits *lim, cf_json_val *root) {
+  root->p = NULL;
+  root->n = 0;
+  root->type = CF_JSON_T_NULL;
+  if (s == NULL || lim == NULL) return CF_INVALID;
+  if (n > CF_JSON_MAX_INPUT) return CF_TOOBIG;
+  parser p = {s, n, 0, 0, CF_JSON_ANY, 0, 0, {NULL, 0, 0, 0}, lim, 0};
+  skip_ws(&p);
+  size_t start = p.i;
+  int rc = check_value(&p, 0);
+  if (rc != CF_OK) return rc;
+  size_t end = p.i;
+  skip_ws(&p);
+  if (p.i != n) return CF_INVALID;
+  root->p = s + start;
+  root->n = end - start;
+  root->type = type_of(s[start]);
+  return CF_OK;
+}
+
+/*
+** The walkers below only ever see text that cf__json_read accepted, so they
+** find the end of a value without checking its grammar again: a string ends
+** at its first unescaped quote, a container at its matching bracket (quotes
+** tracked), a scalar at the first byte that cannot belong to it.  They still
+** never read past the span they were given.
+*/
+
+static void walk_ws(const cf_json_val *v, size_t *i) {
+  while (*i < v->n &&
+         (v->p[*i] == ' ' || v->p[*i] == '\t' || v->p[*i] == '\n' || v->p[*i] == '\r'))
+    (*i)++;
+}
+
+/* The value starting at v->p[*i]: OUT *out; moves *i past it. */
+static void walk_value(const cf_json_val *v, size_t *i, cf_json_val *out) {
+  size_t start = *i, k = *i;
+  char c = v->p[k];
+  if (c == '"') {
+    for (k++; k < v->n && v->p[k] != '"'; k++)
+      if (v->p[k] == '\\') k++;
+    k++;
+  } else if (c == '{' || c == '[') {
+    int depth = 0, in_str = 0;
+    for (; k < v->n; k++) {
+      char d = v->p[k];
+      if (in_str) {
+        if (d == '\\')
+          k++;
+        else if (d == '"')
+          in_str = 0;
+      } else if (d == '"') {
+        in_str = 1;
+      } else if (d == '{' || d == '[') {
+        depth++;
+      } else if ((d == '}' || d == ']') && --depth == 0) {
+        k++;
+        break;
+      }
+    }
+  } else {
+    while (k < v->n && v->p[k] != ',' && v->p[k] != ']' && v->p[k] != '}' &&
+           v->p[k] != ' ' && v->p[k] != '\t' && v->p[k] != '\n' && v->p[k] != '\r')
+      k++;
+  }
+  if (k > v->n) k = v->n;
+  *i = k;
+  out->p = v->p + start;
+  out->n = k - start;
+  out->type = type_of(c);
+}
+
+/* Starts or continues a walk of container v: CF_OK with *i on the next
+** element, CF_DONE at the closing bracket, CF_INVALID if v is not open. */
+static int walk_next(const cf_json_val *v, cf_json_type type, size_t *i) {
+  if (v->type != type || v->n < 2) return CF_INVALID;
+  if (*i == 0) *i = 1; /* after the opening bracket */
+  walk_ws(v, i);
+  if (*i < v->n && v->p[*i] == ',') {
+    (*i)++;
+    walk_ws(v, i);
+  }
+  if (*i + 1 >= v->n) return CF_DONE; /* the closing bracket */
+  return CF_OK;
+}
+
+int cf__json_object_next(const cf_json_val *obj, size_t *pos, cf_json_val *name,
+                         cf_json_val *value) {
+  int rc = walk_next(obj, CF_JSON_T_OBJECT, pos);
+  if (rc != CF_OK) return rc;
+  walk_value(obj, pos, name);
+  walk_ws(obj, pos);
+  if (*pos < obj->n && obj->p[*pos] == ':') (*pos)++;
+  walk_ws(obj, pos);
+  if (*pos >= obj->n) return CF_INVALID; /* NEVER for checked text */
+  walk_value(obj, pos, value);
+  return CF_OK;
+}
+
+int cf__json_array_next(const cf_json_val *arr, size_t *pos, cf_json_val *item) {
+  int rc = walk_next(arr, CF_JSON_T_ARRAY, pos);
+  if (rc != CF_OK) return rc;
+  walk_value(arr, pos, item);
+  return CF_OK;
+}
+
+int cf__json_string_get(const cf_json_val *str, char *dst, size_t cap, size_t *len) {
+  if (len != NULL) *len = 0;
+  if (str->type != CF_JSON_T_STRING || cap == 0) return CF_INVALID;
+  parser p = {str->p, str->n, 0, 0, CF_JSON_ANY, 0, 0, {NULL, 0, 0, 0}, NULL, 0};
+  sink k = {NULL, dst, cap - 1, 0};
+  int rc = parse_string(&p, &k, 1);
+  dst[k.len] = '\0';
+  if (rc != CF_OK) return rc;
+  if (len != NULL) *len = k.len;
+  return CF_OK;
+}
+
+int cf__json_uint(const cf_json_val *num, uint64_t max, uint64_t *out) {
+  uint64_t v = 0;
+  if (num->type != CF_JSON_T_NUMBER || num->n == 0) return CF_INVALID;
+  for (size_t i = 0; i < num->n; i++) {
+    char c = num->p[i];
+    if (c < '0' || c > '9') return CF_INVALID; /* sign, fraction or exponent */
+    if (v > max / 10 || v * 10 + (uint64_t)(c - '0') > max) return CF_INVALID;
+    v = v * 10 + (uint64_t)(c - '0');
+  }
+  *out = v;
+  return CF_OK;
+}
+
+int cf__json_object_pick(const cf_json_val *obj, const char *const *names, int count,
+                         cf_json_val *found) {
+  char name[CF_JSON_PICK_NAME_MAX + 1];
+  cf_json_val key, value;
+  size_t pos = 0, len = 0;
+  int rc;
+  for (int i = 0; i < count; i++)
+    found[i] = (cf_json_val){NULL, 0, CF_JSON_T_NULL};
+  while ((rc = cf__json_object_next(obj, &pos, &key, &value)) == CF_OK) {
+    /* A name too long to decode here is none of the wanted ones. */
+    if (cf__json_string_get(&key, name, sizeof name, &len) != CF_OK) continue;
+    for (int i = 0; i < count; i++) {
+      if (strlen(names[i]) != len || memcmp(names[i], name, len) != 0) continue;
+      if (found[i].p != NULL) return CF_INVALID; /* a duplicate */
+      found[i] = value;
+      break;
+    }
+  }
+  return rc == CF_DONE ? CF_OK : rc;
 }

@@ -27,11 +27,27 @@
 ** CF_JSON_MAX_DEPTH arrays/objects, a number's decimal exponent within
 ** +-CF_JSON_MAX_EXPONENT and at most CF_JSON_MAX_NUMBER_DIGITS digits once
 ** written out; output bounded by the caller's cf_buf limit.
+**
+** The second half is a reader for documents whose members the caller picks
+** out instead of canonicalising (JWT headers and payloads, JWK Sets in
+** sync/auth/): cf__json_read() checks a whole document once, strictly
+** (RFC 8259, UTF-8), within the caller's cf_json_limits, and returns the
+** root as a span of the text; the walkers then go through spans of that
+** checked text without allocating.  Usage:
+**
+**   cf_json_val root, v[2];
+**   static const char *const names[] = {"alg", "kid"};
+**   if (cf__json_read(s, n, &limits, &root) != CF_OK) ...    malformed
+**   if (root.type != CF_JSON_T_OBJECT) ...
+**   if (cf__json_object_pick(&root, names, 2, v) != CF_OK) ... duplicate
+**   if (v[0].type == CF_JSON_T_STRING)
+**     rc = cf__json_string_get(&v[0], alg, sizeof alg, &alg_len);
 */
 #ifndef CF_JSON_H
 #define CF_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clientflow.h"
 #include "core/buf.h"
@@ -72,5 +88,84 @@ int cf__json_quote(const char *s, size_t n, cf_buf *out) CF_WARN_UNUSED;
 */
 int cf__json_string_array_next(const char *s, size_t n, size_t *pos,
                                cf_buf *elem) CF_WARN_UNUSED;
+
+/* ---- the reader ------------------------------------------------------------ */
+
+/* What a value is. */
+typedef enum cf_json_type {
+  CF_JSON_T_NULL = 0,
+  CF_JSON_T_FALSE,
+  CF_JSON_T_TRUE,
+  CF_JSON_T_NUMBER,
+  CF_JSON_T_STRING,
+  CF_JSON_T_ARRAY,
+  CF_JSON_T_OBJECT
+} cf_json_type;
+
+/* One value: a span of a document cf__json_read accepted.  Valid as long as
+** that document's text is. */
+typedef struct cf_json_val {
+  const char *p;     /* its text (a string with its quotes), NULL for absent */
+  size_t n;          /* bytes of the text */
+  cf_json_type type; /* what it is */
+} cf_json_val;
+
+/* Bounds cf__json_read enforces; each one past is CF_TOOBIG. */
+typedef struct cf_json_limits {
+  int max_depth;     /* arrays and objects open at once, the root counting 1
+                     ** (never more than CF_JSON_MAX_DEPTH) */
+  int max_arrays;    /* of which arrays */
+  size_t max_name;   /* bytes of one member name as written (escapes undecoded) */
+  size_t max_path;   /* bytes of a member's path written as a.b[].c */
+  size_t max_number; /* bytes of one number as written */
+} cf_json_limits;
+
+/* Longest member name cf__json_object_pick can look for. */
+#define CF_JSON_PICK_NAME_MAX 64
+
+/*
+** Checks that s[0..n) is one JSON value (optional surrounding whitespace)
+** within lim, and OUT: *root, the value (a span of s).  Strings must be UTF-8;
+** escaped NULs (\u0000) are accepted here, so callers that decode strings
+** with cf__json_string_get see them and decide.  Duplicate member names are
+** not looked for here (cf__json_object_pick refuses the ones it is asked for).
+** CF_OK; CF_INVALID for malformed JSON; CF_TOOBIG past a bound or
+** CF_JSON_MAX_INPUT.  Allocates nothing.
+*/
+int cf__json_read(const char *s, size_t n, const cf_json_limits *lim,
+                  cf_json_val *root) CF_WARN_UNUSED;
+
+/*
+** Walk the members of an object or the items of an array that came from
+** cf__json_read (or from these walkers).  Start with *pos = 0; each call
+** OUT: the next member's name (a string value) and value, or item.  CF_OK,
+** CF_DONE after the last, CF_INVALID if the value is not of that type.
+*/
+int cf__json_object_next(const cf_json_val *obj, size_t *pos, cf_json_val *name,
+                         cf_json_val *value) CF_WARN_UNUSED;
+int cf__json_array_next(const cf_json_val *arr, size_t *pos,
+                        cf_json_val *item) CF_WARN_UNUSED;
+
+/*
+** Finds the members of obj called names[0..count) (each at most
+** CF_JSON_PICK_NAME_MAX bytes; names compare after decoding escapes).
+** OUT: found[i], the value of names[i], or p == NULL if absent.  CF_OK;
+** CF_INVALID if obj is not an object or has one of the names twice.
+*/
+int cf__json_object_pick(const cf_json_val *obj, const char *const *names, int count,
+                         cf_json_val *found) CF_WARN_UNUSED;
+
+/*
+** Decodes the string value str into dst[0..cap) and NUL-terminates it.
+** OUT: *len, the decoded length (the text may itself hold NULs from
+** \u0000).  CF_OK; CF_TOOBIG if it needs more than cap - 1 bytes; CF_INVALID
+** if str is not a string.
+*/
+int cf__json_string_get(const cf_json_val *str, char *dst, size_t cap,
+                        size_t *len) CF_WARN_UNUSED;
+
+/* OUT: *out, the value of num if it is an integer written with digits only
+** (no sign, fraction or exponent) and at most max.  CF_OK or CF_INVALID. */
+int cf__json_uint(const cf_json_val *num, uint64_t max, uint64_t *out) CF_WARN_UNUSED;
 
 #endif /* CF_JSON_H */

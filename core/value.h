@@ -46,6 +46,7 @@
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/schema.h"
+#include "core/utf8.h" /* cf__utf8_valid, used with text values */
 
 /* What a value holds. */
 typedef enum cf_value_kind {
@@ -141,10 +142,6 @@ int cf__value_equal(const cf_value *a, const cf_value *b);
 ** CF_OK, CF_TOOBIG, CF_NOMEM.
 */
 int cf__value_encode(const cf_value *v, cf_buf *out) CF_WARN_UNUSED;
-
-/* Non-zero if s[0..n) is valid UTF-8 (no overlongs, no surrogates, at most
-** U+10FFFF) without NUL bytes. */
-int cf__utf8_valid(const char *s, size_t n);
 
 /* --- the canonicalisers of the text-based types ---------------------------
 ** Each takes s[0..n) and returns CF_OK or CF_INVALID (out undefined then).

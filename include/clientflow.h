@@ -17,7 +17,11 @@
 **
 **  - Every function that can fail returns an int result code: CF_OK (0) on
 **    success, one of the CF_* codes below otherwise.  cf_strerror() names a
-**    code; cf_errmsg() on a handle gives the detail of its last failure.
+**    code; each handle type has its own cf_<handle>_errmsg() for the detail
+**    of that handle's last failure: cf_master_errmsg, cf_auth_errmsg,
+**    cf_node_errmsg (NULL: the last failed cf_node_open), cf_server_errmsg,
+**    cf_sync_errmsg.  They are typed functions, not one generic cf_errmsg(),
+**    so a wrong handle does not compile and C++ callers can use them too.
 **  - CONSTRUCTOR functions write the new handle through an OUT: pointer and
 **    write NULL there on failure.  DESTRUCTOR functions accept NULL.
 **  - Every function says who owns what it returns and how long a returned
@@ -247,7 +251,7 @@ void cf_pgcluster_detach(cf_pgcluster *c);
 /* ==== end of Master administration ==== */
 
 /* ======================================================================== */
-/* Tokens (sync/auth.c; docs/auth.md)                                       */
+/* Tokens (sync/auth/; docs/auth.md)                                        */
 /* ======================================================================== */
 /*
 ** JSON Web Tokens for the sync server's hello frame and the REST API's
@@ -259,8 +263,8 @@ void cf_pgcluster_detach(cf_pgcluster *c);
 ** "none" and every other algorithm are refused, an HS256 token is never
 ** checked against a public key, and signatures are compared in constant
 ** time.  "exp" is required; "nbf" and "aud" are checked; "sub" must be a
-** canonical lowercase UUID.  Claims are parsed with libwebsockets' LEJP
-** parser behind size, depth and key-length caps.
+** canonical lowercase UUID.  Claims are read with the project's own bounded
+** JSON reader (core/json.c) behind size, depth and key-length caps.
 **
 ** Usage (a server):
 **
@@ -436,8 +440,8 @@ void cf_claims_free(cf_claims *claims);
 ** cf_token_mint_es256 with a P-256 private key in PEM (pem need not be
 ** NUL-terminated) and puts kid (if not NULL) in the header: for tests and
 ** development.  OUT: *out, a NUL-terminated token freed with
-** cf_token_free; NULL on failure.  CF_OK, CF_INVALID (bad sub, ttl, key),
-** CF_CONFIG (secret too short), CF_NOMEM.
+** cf_token_free; NULL on failure.  CF_OK, CF_INVALID (bad sub, ttl, key,
+** or a string that is not UTF-8), CF_CONFIG (secret too short), CF_NOMEM.
 */
 int cf_token_mint_hs256(const void *secret, size_t secret_len, const char *sub,
                         const char *role, const char *email, const char *aud,
@@ -532,7 +536,7 @@ int cf_node_prepare(cf_node *node, const char *sql, cf_stmt **out) CF_WARN_UNUSE
 int cf_stmt_bind_null(cf_stmt *stmt, int idx) CF_WARN_UNUSED;
 int cf_stmt_bind_int64(cf_stmt *stmt, int idx, int64_t v) CF_WARN_UNUSED;
 int cf_stmt_bind_double(cf_stmt *stmt, int idx, double v) CF_WARN_UNUSED;
-int cf_stmt_bind_text(cf_stmt *stmt, int idx, const char *s) CF_WARN_UNUSED;
+int cf_stmt_bind_text(cf_stmt *stmt, int idx, const char *text) CF_WARN_UNUSED;
 int cf_stmt_bind_blob(cf_stmt *stmt, int idx, const void *p, size_t n) CF_WARN_UNUSED;
 
 /*

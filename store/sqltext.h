@@ -2,7 +2,8 @@
 ** store/sqltext.h: named SQL statements of the replica (internal to store/).
 **
 ** The fixed statements live in sql/sqlite/statements.sql, each after a line
-** "-- name: <name>".  cf__sql_text() finds one in the embedded copy without
+** "-- @name <name>" (the format of every named-statement file, read by
+** platform/assets.h).  cf__sql_text() finds one in the embedded copy without
 ** allocating, so the C code names the statements it runs instead of holding
 ** SQL text.
 */

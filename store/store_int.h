@@ -34,10 +34,11 @@
 #define CF_STORE_STMTS(X)                                                                \
   X(meta_get)                                                                            \
   X(meta_put)                                                                            \
-  X(clock_get) X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert)          \
-      X(conflict_count) X(conflict_list) X(conflict_get) X(conflict_delete)              \
-          X(cursor_get) X(cursor_put) X(begin_immediate) X(commit) X(rollback)           \
-              X(journal_mode) X(has_meta) X(outbox_unmark_all)
+  X(clock_get)                                                                           \
+  X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert) X(conflict_count)     \
+      X(conflict_list) X(conflict_get) X(conflict_delete) X(cursor_get) X(cursor_put)    \
+          X(begin_immediate) X(commit) X(rollback) X(journal_mode) X(has_meta)           \
+              X(outbox_unmark_all)
 
 typedef enum cf_stmt_id {
 #define CF_X_ID(name) CF_SQL_##name,
@@ -52,7 +53,8 @@ typedef enum cf_stmt_id {
 #define CF_TABLE_STMTS(X)                                                                \
   X(pending_next)                                                                        \
   X(mark)                                                                                \
-  X(unmark) X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)\
+  X(unmark)                                                                              \
+  X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)        \
       X(max_seq)
 
 typedef enum cf_tstmt_id {
@@ -129,9 +131,18 @@ void cf__node_settle(struct cf_node *node);
 int cf__node_commit(struct cf_node *node) CF_WARN_UNUSED;
 void cf__node_rollback(struct cf_node *node);
 
-/* cf_meta access: put a text value; get one into buf[cap] (NUL-terminated;
-** CF_NOTFOUND if missing). */
+/* cf_meta access (store/node_ops.c): put a text value; get one into
+** buf[cap] (NUL-terminated; CF_NOTFOUND if missing). */
 int cf__meta_put_text(struct cf_node *node, const char *k, const char *v) CF_WARN_UNUSED;
+/* Put an integer or a blob of n bytes. */
+int cf__meta_put_int(struct cf_node *node, const char *k, int64_t v) CF_WARN_UNUSED;
+int cf__meta_put_blob(struct cf_node *node, const char *k, const void *p,
+                      int n) CF_WARN_UNUSED;
+/* Reads key k into a cell: copies text into buf[cap] (NUL-terminated), a
+** blob into buf (*n its length), an integer into *i.  CF_NOTFOUND if the key
+** is missing, CF_CORRUPT if it does not fit or has another type. */
+int cf__meta_get(struct cf_node *node, const char *k, char *buf, size_t cap, size_t *n,
+                 int64_t *i) CF_WARN_UNUSED;
 int cf__meta_get_text(struct cf_node *node, const char *k, char *buf,
                       size_t cap) CF_WARN_UNUSED;
 

@@ -37,7 +37,9 @@ size_t cf__vblob_encode(const cf_vrow *row, uint64_t key_mask, unsigned char *ou
   }
   out[0] = (unsigned char)k;
   for (unsigned j = 0; j < k; j++)
+    /* cppcheck-suppress uninitvar ; distinct[0..k) were all set by the loop above */
     memcpy(out + 1 + (size_t)CF_VER_LEN * j, distinct[j]->b, CF_VER_LEN);
+  /* cppcheck-suppress uninitvar ; the loop above set idx[0..row->n) */
   memcpy(out + 1 + (size_t)CF_VER_LEN * k, idx, row->n);
   return 1 + (size_t)CF_VER_LEN * k + row->n;
 }

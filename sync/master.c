@@ -1,18 +1,15 @@
 /*
 ** sync/master.c: the cf_master handle (connection, report callback, error
-** detail) and `seed`.  Migrations are in sync/migrate.c, checks in
-** sync/doctor.c; the statements they run are named in sql/admin/master.sql.
+** detail) and the server role.  Migrations are in sync/migrate.c, `seed` in
+** sync/seed.c, checks in sync/doctor.c; the statements they run are named in
+** sql/admin/master.sql.  This file uses none of them: they build on it.
 */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "platform/assets.h"
 #include "platform/platform.h"
 #include "sync/master.h"
-
-/* The embedded seed: demo data, idempotent, run in one transaction. */
-#define SEED_ASSET "seed/demo.sql"
 
 const char *const cf__master_tables[CF_MASTER_NTABLES] = {
     "organizations", "users",        "memberships", "contacts",    "deals",
@@ -83,60 +80,6 @@ int cf__master_query(cf_master *m, const char *name, int nparams,
   return CF_OK;
 }
 
-/* Reports "organizations 2, users 3, ..." from the row_counts statement. */
-static int report_row_counts(cf_master *m) {
-  cf__pg_res *res = NULL;
-  int rc = cf__master_query(m, "row_counts", 0, NULL, &res);
-  if (rc != CF_OK) return rc;
-  for (int i = 0; i < cf__pg_nrows(res); i++)
-    cf__master_report(m, CF_REPORT_INFO, "  %-14s %s rows", cf__pg_value(res, i, 0),
-                      cf__pg_value(res, i, 1));
-  cf__pg_res_free(res);
-  return CF_OK;
-}
-
-int cf_master_seed(cf_master *m) {
-  cf__migrations state = {0};
-  int rc = CF_OK;
-  m->errmsg[0] = '\0';
-  const cf__asset *seed = cf__asset_find(SEED_ASSET);
-  if (seed == NULL)
-    return cf__master_fail(m, CF_NOTFOUND, "this build has no %s (sql/%s)", SEED_ASSET,
-                           SEED_ASSET);
-  rc = cf__migrations_load(m, &state);
-  if (rc != CF_OK) goto out;
-  rc = cf__migrations_verify(m, &state);
-  if (rc != CF_OK) goto out;
-  if (state.pending > 0) {
-    rc = cf__master_fail(m, CF_MISUSE,
-                         "%d migration%s pending: run `clientflow migrate up` first",
-                         state.pending, state.pending == 1 ? "" : "s");
-    goto out;
-  }
-  rc = cf__pg_begin(m->pg);
-  if (rc != CF_OK) {
-    rc = cf__master_fail_pg(m, rc, "seed");
-    goto out;
-  }
-  rc = cf__pg_exec(m->pg, seed->data);
-  if (rc != CF_OK) {
-    rc = cf__master_fail_pg(m, rc, SEED_ASSET);
-    cf__pg_rollback(m->pg);
-    goto out;
-  }
-  rc = cf__pg_commit(m->pg);
-  if (rc != CF_OK) {
-    rc = cf__master_fail_pg(m, rc, "seed commit");
-    goto out;
-  }
-  cf__master_report(m, CF_REPORT_OK,
-                    "seeded the demo data (%s); rows per table:", SEED_ASSET);
-  rc = report_row_counts(m);
-out:
-  cf__migrations_free(&state);
-  return rc;
-}
-
 int cf_master_ensure_server_role(cf_master *m, const char *name, const char *password) {
   m->errmsg[0] = '\0';
   if (name == NULL || *name == '\0' || strlen(name) > 63)
@@ -150,7 +93,9 @@ int cf_master_ensure_server_role(cf_master *m, const char *name, const char *pas
   }
   cf__pg_res_free(res);
   if (rc == CF_OK)
-    cf__master_report(m, CF_REPORT_OK, "role %s may serve sync (member of authenticator, "
-                                       "cf_sync_server; no superuser, no BYPASSRLS)", name);
+    cf__master_report(m, CF_REPORT_OK,
+                      "role %s may serve sync (member of authenticator, "
+                      "cf_sync_server; no superuser, no BYPASSRLS)",
+                      name);
   return rc;
 }

@@ -1,6 +1,6 @@
 /*
 ** sync/master.h: internals shared by the master administration files
-** (sync/master.c: the handle and seed; sync/migrate.c: migrations;
+** (sync/master.c: the handle; sync/migrate.c: migrations; sync/seed.c: seed;
 ** sync/doctor.c: checks).  The public API is the "Master administration"
 ** section of include/clientflow.h.
 */

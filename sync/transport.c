@@ -142,11 +142,6 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n) {
   dst[n] = '\0';
 }
 
-cf__ws_endpoint *cf__ws_endpoint_of(struct lws *wsi) {
-  struct lws_context *c = lws_get_context(wsi);
-  return c ? (cf__ws_endpoint *)lws_context_user(c) : NULL;
-}
-
 static cf__ws_session *session_of(struct lws *wsi) {
   int *tag = lws_get_opaque_user_data(wsi);
   return tag && *tag == CF_WS_KIND_SESSION ? (cf__ws_session *)tag : NULL;

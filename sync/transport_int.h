@@ -66,8 +66,13 @@ typedef struct cf__ws_endpoint {
   int tls_insecure;            /* accept any server certificate */
 } cf__ws_endpoint;
 
-/* The endpoint of the lws context a connection belongs to. */
-cf__ws_endpoint *cf__ws_endpoint_of(struct lws *wsi);
+/* The endpoint of the lws context a connection belongs to.  Inline here, with
+** the type, so that transport_http.c needs nothing from transport.c (which
+** calls into transport_http.c, not the other way round). */
+static inline cf__ws_endpoint *cf__ws_endpoint_of(struct lws *wsi) {
+  struct lws_context *c = lws_get_context(wsi);
+  return c ? (cf__ws_endpoint *)lws_context_user(c) : NULL;
+}
 
 /*
 ** HTTP callbacks from cb_lws (transport_http.c): the lws return convention

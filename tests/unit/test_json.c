@@ -463,3 +463,134 @@ CF_TEST(test_json_mutated_inputs_are_refused_or_canonical) {
   cf__buf_free(&a);
   cf__buf_free(&b);
 }
+
+/* ---- the reader (cf__json_read and its walkers) ------------------------------ */
+
+static const cf_json_limits reader_limits = {8, 5, 64, 100, 32};
+
+/* Reads s with reader_limits; returns the result code. */
+static int read_doc(const char *s, cf_json_val *root) {
+  return cf__json_read(s, strlen(s), &reader_limits, root);
+}
+
+CF_TEST(test_json_reader_walks_members_and_items_of_checked_text) {
+  const char *s =
+      " {\"a\" : [1, \"x\\\"]\", {\"b\":[]}] ,\"c\":{\"d\":null},\"e\":-1.5e3} ";
+  cf_json_val root, name, value, item;
+  CHECK_OK(read_doc(s, &root));
+  CHECK_EQ(root.type, CF_JSON_T_OBJECT);
+  CHECK_EQ(root.n, strlen(s) - 2); /* without the surrounding spaces */
+  size_t pos = 0;
+  CHECK_OK(cf__json_object_next(&root, &pos, &name, &value));
+  CHECK_EQ(name.type, CF_JSON_T_STRING);
+  CHECK(name.n == 3 && memcmp(name.p, "\"a\"", 3) == 0);
+  CHECK_EQ(value.type, CF_JSON_T_ARRAY);
+  size_t ipos = 0;
+  static const cf_json_type want[] = {CF_JSON_T_NUMBER, CF_JSON_T_STRING,
+                                      CF_JSON_T_OBJECT};
+  for (int i = 0; i < 3; i++) {
+    CHECK_OK(cf__json_array_next(&value, &ipos, &item));
+    CHECK_EQ(item.type, want[i]);
+  }
+  CHECK(item.n == 8 && memcmp(item.p, "{\"b\":[]}", 8) == 0);
+  CHECK_EQ(cf__json_array_next(&value, &ipos, &item), CF_DONE);
+  CHECK_OK(cf__json_object_next(&root, &pos, &name, &value));
+  CHECK_EQ(value.type, CF_JSON_T_OBJECT);
+  CHECK_OK(cf__json_object_next(&root, &pos, &name, &value));
+  CHECK(value.type == CF_JSON_T_NUMBER && value.n == 6);
+  CHECK_EQ(cf__json_object_next(&root, &pos, &name, &value), CF_DONE);
+  /* Walking the wrong kind of value is refused. */
+  CHECK_EQ(cf__json_array_next(&root, &ipos, &item), CF_INVALID);
+  /* Empty containers. */
+  CHECK_OK(read_doc("{ }", &root));
+  pos = 0;
+  CHECK_EQ(cf__json_object_next(&root, &pos, &name, &value), CF_DONE);
+  CHECK_OK(read_doc("[]", &root));
+  pos = 0;
+  CHECK_EQ(cf__json_array_next(&root, &pos, &item), CF_DONE);
+}
+
+CF_TEST(test_json_reader_refuses_malformed_text_and_enforces_limits) {
+  static const char *bad[] = {
+      "",     " ",    "{",         "{\"a\":1}x", "{\"a\":1,}", "{'a':1}",       "{#c\n}",
+      "[01]", "[1.]", "[\"\\q\"]", "[tru]",      "[\"\xff\"]", "[\"\\udc00\"]", "{}{}"};
+  cf_json_val root;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_MSG(read_doc(bad[i], &root) == CF_INVALID, "accepted %s", bad[i]);
+  /* Depth 8 (root included) and 5 arrays are allowed; one more is not. */
+  char deep[128];
+  for (int depth = 8; depth <= 9; depth++) {
+    size_t k = 0;
+    for (int i = 0; i < depth; i++)
+      k += (size_t)snprintf(deep + k, sizeof deep - k, "{\"a\":");
+    deep[k++] = '1';
+    for (int i = 0; i < depth; i++)
+      deep[k++] = '}';
+    deep[k] = '\0';
+    CHECK_EQ(read_doc(deep, &root), depth == 8 ? CF_OK : CF_TOOBIG);
+  }
+  CHECK_OK(read_doc("[[[[[1]]]]]", &root));
+  CHECK_EQ(read_doc("[[[[[[1]]]]]]", &root), CF_TOOBIG);
+  /* Names of 64 bytes, paths of 100. */
+  char s[512], name[80];
+  memset(name, 'n', 64);
+  name[64] = '\0';
+  snprintf(s, sizeof s, "{\"%s\":1}", name);
+  CHECK_OK(read_doc(s, &root));
+  snprintf(s, sizeof s, "{\"%sx\":1}", name);
+  CHECK_EQ(read_doc(s, &root), CF_TOOBIG);
+  snprintf(s, sizeof s, "{\"%s\":{\"%.35s\":1}}", name, name); /* 64 + 1 + 35 */
+  CHECK_OK(read_doc(s, &root));
+  snprintf(s, sizeof s, "{\"%s\":{\"%.36s\":1}}", name, name);
+  CHECK_EQ(read_doc(s, &root), CF_TOOBIG);
+  /* Numbers of 32 bytes. */
+  CHECK_OK(read_doc("[12345678901234567890123456789012]", &root));
+  CHECK_EQ(read_doc("[123456789012345678901234567890123]", &root), CF_TOOBIG);
+}
+
+CF_TEST(test_json_reader_picks_members_and_refuses_their_duplicates) {
+  static const char *const names[] = {"alg", "kid", "crit"};
+  cf_json_val root, v[3];
+  CHECK_OK(read_doc("{\"kid\":\"k\",\"x\":1,\"x\":2,\"\\u0061lg\":\"HS256\"}", &root));
+  CHECK_OK(cf__json_object_pick(&root, names, 3, v));
+  CHECK(v[0].type == CF_JSON_T_STRING && v[1].type == CF_JSON_T_STRING);
+  CHECK(v[2].p == NULL); /* absent */
+  char buf[16];
+  size_t len = 0;
+  CHECK_OK(cf__json_string_get(&v[0], buf, sizeof buf, &len));
+  CHECK_STR(buf, "HS256");
+  CHECK_EQ(len, 5);
+  /* A duplicate of a wanted name; a non-object. */
+  CHECK_OK(read_doc("{\"alg\":\"HS256\",\"alg\":\"none\"}", &root));
+  CHECK_EQ(cf__json_object_pick(&root, names, 3, v), CF_INVALID);
+  CHECK_OK(read_doc("[1]", &root));
+  CHECK_EQ(cf__json_object_pick(&root, names, 3, v), CF_INVALID);
+}
+
+CF_TEST(test_json_reader_decodes_strings_and_integers) {
+  cf_json_val root, item;
+  char buf[8];
+  size_t len = 0, pos = 0;
+  CHECK_OK(read_doc("[\"a\\u0000b\", \"\\u00e9\\n\", \"12345678\", 0, 253402300799, "
+                    "253402300800, -1, 1.5, 1e3]",
+                    &root));
+  CHECK_OK(cf__json_array_next(&root, &pos, &item));
+  CHECK_OK(cf__json_string_get(&item, buf, sizeof buf, &len));
+  CHECK(len == 3 && memcmp(buf, "a\0b", 4) == 0); /* the escaped NUL is kept */
+  CHECK_OK(cf__json_array_next(&root, &pos, &item));
+  CHECK_OK(cf__json_string_get(&item, buf, sizeof buf, &len));
+  CHECK_STR(buf, "\xc3\xa9\n");
+  CHECK_OK(cf__json_array_next(&root, &pos, &item));
+  CHECK_EQ(cf__json_string_get(&item, buf, sizeof buf, &len), CF_TOOBIG);
+  uint64_t v = 99;
+  CHECK_EQ(cf__json_uint(&item, 10, &v), CF_INVALID); /* a string */
+  static const int ok[] = {1, 1, 0, 0, 0, 0};
+  static const uint64_t val[] = {0, UINT64_C(253402300799)};
+  for (int i = 0; i < 6; i++) {
+    CHECK_OK(cf__json_array_next(&root, &pos, &item));
+    int rc = cf__json_uint(&item, UINT64_C(253402300799), &v);
+    CHECK_MSG((rc == CF_OK) == ok[i], "item %d: %.*s", i, (int)item.n, item.p);
+    if (ok[i]) CHECK_EQ(v, val[i]);
+  }
+  CHECK_EQ(cf__json_array_next(&root, &pos, &item), CF_DONE);
+}

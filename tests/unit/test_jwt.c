@@ -1,9 +1,9 @@
 /*
-** tests/unit/test_jwt.c: JWT verification and minting (sync/auth.c).
+** tests/unit/test_jwt.c: JWT verification and minting (sync/auth/).
 **
 ** Every refusal in docs/auth.md's table has a test here that checks the
 ** exact cf_token_error, plus published examples (RFC 7515 A.1, A.3), the
-** LEJP hardening, allocation failures, and randomised mutation of valid
+** JSON reader's bounds, allocation failures, and randomised mutation of valid
 ** tokens (seeded: CF_TEST_SEED replays a run).  Time is the clock hook.
 */
 #include "cf_test.h"
@@ -132,7 +132,7 @@ CF_TEST(test_string_claims_are_length_capped) {
   clock_at_now();
   cf_auth *auth = hs_auth();
   char p[1024], email[400];
-  /* 320 bytes is the longest email (RFC 3696); LEJP hands it over in chunks. */
+  /* 320 bytes is the longest email (RFC 3696). */
   memset(email, 'e', 320);
   email[320] = '\0';
   snprintf(p, sizeof p,
@@ -615,7 +615,7 @@ CF_TEST(test_deeply_nested_json_refused) {
     n += snprintf(p + n, sizeof p - (size_t)n, "}");
   snprintf(p + n, sizeof p - (size_t)n, "}");
   expect_payload(auth, p, CF_TOKEN_OK);
-  /* ...but arrays nest at most 5 deep (LEJP's index stack). */
+  /* ...but arrays nest at most 5 deep (the token reader's bound). */
   n = snprintf(p, sizeof p,
                "{\"sub\":\"" USER "\",\"exp\":%d,\"aud\":\"authenticated\","
                "\"m\":[[[[[1]]]]],\"n\":",
@@ -625,7 +625,7 @@ CF_TEST(test_deeply_nested_json_refused) {
   p[n] = '\0';
   strcat(p, "1}");
   expect_payload(auth, p, CF_TOKEN_OK);
-  /* One more is refused; and a thousand (LEJP's own limit is 12). */
+  /* One more is refused; and 13, and a thousand. */
   for (int depth = 8; depth <= 1000; depth = depth == 8    ? 13
                                              : depth == 13 ? 1000
                                                            : 1001) {
@@ -664,7 +664,7 @@ CF_TEST(test_huge_and_odd_numbers_refused) {
              exps[i]);
     char *tok = hs_token(p);
     cf_token_error got = reason_of(auth, tok);
-    /* LEJP itself refuses numbers of more than 20 digits: malformed. */
+    /* Numbers longer than the reader's bound (32 bytes) would be malformed. */
     CHECK_MSG(got == CF_TOKEN_BAD_CLAIM || (i == 2 && got == CF_TOKEN_MALFORMED),
               "exp %s gave %s", exps[i], cf_token_strerror(got));
     cf_token_free(tok);
@@ -751,7 +751,8 @@ CF_TEST(test_duplicate_claims_refused) {
 }
 
 CF_TEST(test_long_member_name_cannot_pose_as_claim) {
-  /* LEJP's path index is 8 bits: a 256-byte prefix would wrap onto "sub". */
+  /* A 259-byte name ending in "sub" is refused, not read as "sub" (LEJP, the
+     parser used before core/json.c, had an 8-bit path index that wrapped). */
   clock_at_now();
   cf_auth *auth = hs_auth();
   char p[1024];

@@ -71,3 +71,25 @@ CF_TEST(test_embedded_migrations_are_numbered_uniquely_in_order) {
   }
   CHECK(n >= 2); /* 001_init.sql and 002_rls.sql at least */
 }
+
+CF_TEST(test_one_statement_reader_serves_replica_and_master_files) {
+  const char *text = NULL;
+  size_t len = 0;
+  /* The replica's statements (store/sqltext.c) and the master's (sync/). */
+  CHECK_OK(cf__asset_statement("sqlite/statements.sql", "meta_get", &text, &len));
+  CHECK(len > 10 && len < 200);
+  char *copy = cf__strndup(text, len);
+  CHECK(copy != NULL && strstr(copy, "-- @name") == NULL); /* stops before the next */
+  cf__free(copy);
+  CHECK_OK(cf__asset_statement("server/session.sql", "hello", &text, &len));
+  CHECK(len > 10);
+  /* The last statement of a file runs to its end. */
+  CHECK_OK(cf__asset_statement("sqlite/statements.sql", "t_max_seq", &text, &len));
+  CHECK(text + len == cf__asset_find("sqlite/statements.sql")->data +
+                          cf__asset_find("sqlite/statements.sql")->len);
+  CHECK_EQ(cf__asset_statement("sqlite/statements.sql", "meta", &text, &len),
+           CF_NOTFOUND);
+  /* No file of sql/ uses another marker style any more. */
+  for (const cf__asset *a = cf__assets; a->path != NULL; a++)
+    CHECK_MSG(strstr(a->data, "\n-- name:") == NULL, "%s uses \"-- name:\"", a->path);
+}
