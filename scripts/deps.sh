@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ClientFlow Sync needs to build, test and run
 # its demo, when any is missing.  Needs root (or sudo) only when it installs.
-# docs/dependencies.md says why each package is here.
+# docs/dependencies.md says why each package is here.  The fuzz targets
+# (scripts/fuzz.sh) need clang, its sanitizer and libFuzzer runtimes
+# (libclang-rt-14-dev: only a Recommends of clang-14, which this script does
+# not install) and llvm-symbolizer (llvm) for readable sanitizer reports.
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,7 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl
   wrk curl
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

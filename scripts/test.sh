@@ -4,11 +4,20 @@
 # (unit tests, integration tests against a private PostgreSQL 15 that ctest
 # starts and stops, pgTAP RLS tests, examples).  Extra arguments go to ctest,
 # e.g. scripts/test.sh -R merge.
+#
+# Once ctest has passed, every libFuzzer target of tests/fuzz/ is built with
+# clang (build/fuzz) and run for CF_FUZZ_SECONDS seconds each (default 20;
+# 0 skips the step) by scripts/fuzz.sh; a crash, leak, sanitizer report or
+# timeout fails the script (docs/testing.md, "Fuzzing").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 build=${CF_BUILD_DIR:-build/asan}
 cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build" -j"$(nproc)"
-cd "$build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+(cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+fuzz_seconds=${CF_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "test: fuzzing every target for ${fuzz_seconds} s (CF_FUZZ_SECONDS)"
+  scripts/fuzz.sh all "$fuzz_seconds"
+fi
