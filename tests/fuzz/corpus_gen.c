@@ -557,6 +557,57 @@ static void gen_rest(void) {
   put_rest("bearer", REST_BEARER, 0, "Bearer   eyJhbGciOiJIUzI1NiJ9.e30.c2ln \t");
 }
 
+/* fuzz_server_session: flags, then (2-byte length, frame) records. */
+static void session_record(cf_buf *in, const cf_buf *frame) {
+  unsigned char len[2] = {(unsigned char)(frame->len >> 8), (unsigned char)frame->len};
+  if (cf__buf_append(in, len, 2) != CF_OK || cf__buf_append(in, frame->p, frame->len) != CF_OK)
+    die("session record", CF_NOMEM);
+}
+
+static void gen_session(void) {
+  const char *tg = "fuzz_server_session";
+  cf_buf push, pull, ping, in, body;
+  int rc;
+  cf__buf_init(&push, CF_CODEC_MAX_FRAME);
+  cf__buf_init(&pull, 256);
+  cf__buf_init(&ping, 64);
+  cf__buf_init(&in, CF_CODEC_MAX_FRAME);
+  cf__buf_init(&body, CF_CODEC_MAX_FRAME);
+  cf_ver v = ver_at(FUZZ_NOW_MS - 1000, 0, 9);
+  cf_row r;
+  contact_full(&r, FUZZ_ORG, "0190f1a2-0000-7000-8000-0000000c0001", &v);
+  if ((rc = cf__codec_put_change(1, &r, &body)) != CF_OK) die("session change", rc);
+  if ((rc = cf__encode_push_body(7, 1, body.p, body.len, &push)) != CF_OK) die("push", rc);
+  cf_pull pl = {0, 100};
+  if ((rc = cf__encode_pull(&pl, &pull)) != CF_OK) die("pull", rc);
+  if ((rc = cf__encode_seq(CF_FRAME_PING, 42, &ping)) != CF_OK) die("ping", rc);
+  static const struct {
+    const char *name;
+    unsigned char flags;
+    const char *records; /* u: push, l: pull, p: ping, d: deadline */
+  } seeds[] = {{"ready-push-pull-ping", 1, "ulp"}, {"ready-db-down", 3, "ul"},
+               {"no-hello-push", 0, "u"},        {"ready-deadline", 1, "d"},
+               {"ready-queue", 1, "uuuuuuuuuul"}};
+  for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    cf__buf_reset(&in);
+    if (cf__buf_append(&in, &seeds[i].flags, 1) != CF_OK) die("session", CF_NOMEM);
+    for (const char *c = seeds[i].records; *c; c++) {
+      if (*c == 'd') {
+        static const unsigned char zero[2] = {0, 0};
+        if (cf__buf_append(&in, zero, 2) != CF_OK) die("session", CF_NOMEM);
+      } else {
+        session_record(&in, *c == 'u' ? &push : *c == 'l' ? &pull : &ping);
+      }
+    }
+    put_buf(tg, seeds[i].name, &in);
+  }
+  cf__buf_free(&push);
+  cf__buf_free(&pull);
+  cf__buf_free(&ping);
+  cf__buf_free(&in);
+  cf__buf_free(&body);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: fuzz_corpus_gen DIR\n");
@@ -569,5 +620,6 @@ int main(int argc, char **argv) {
   gen_jwt();
   gen_json();
   gen_rest();
+  gen_session();
   return 0;
 }

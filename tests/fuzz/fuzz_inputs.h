@@ -15,6 +15,10 @@
 **                      for INT and REAL, the bytes for TEXT and BLOB)
 **   fuzz_rest_params   byte 0 % 7 = REST_* parser, (byte 0 / 7) % 5 the
 **                      cursor's list; then the text (cut at its first NUL)
+**   fuzz_server_session byte 0 flags (bit 0: a valid HELLO first; bit 1:
+**                      jobs fail as if the database were down), then
+**                      records: 2-byte big-endian length, that many bytes
+**                      (one frame; length 0: the deadline fires)
 */
 #ifndef CF_FUZZ_INPUTS_H
 #define CF_FUZZ_INPUTS_H
