@@ -13,7 +13,7 @@
 #include "clientflow.h"
 #include "core/crypto.h"
 #include "platform/platform.h"
-#include "sync/auth.h"
+#include "sync/auth/auth.h"
 
 #define SECRET "super-secret-jwt-token-with-at-least-32-characters-long"
 #define USER "3f1c2a9e-5b7d-4e8f-9a01-23456789abcd"

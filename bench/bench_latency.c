@@ -44,7 +44,7 @@
 #include "core/uuid.h"
 #include "core/version.h"
 #include "platform/platform.h"
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 #define ORG "01936b2a-0000-7000-8000-100000000001"     /* demo org (docs/seed.md) */
 #define USER "01936b2a-0001-7000-8000-000000000002"    /* its rep */

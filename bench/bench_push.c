@@ -34,8 +34,8 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
-#include "sync/master_sync.h"
-#include "sync/pg.h"
+#include "sync/master/master_sync.h"
+#include "sync/master/pg.h"
 
 #define ORG "0190f1a2-0000-7000-8000-00000000a001"
 #define USER "0190f1a2-0000-7000-8000-00000000b001"

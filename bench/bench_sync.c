@@ -43,8 +43,8 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
-#include "sync/pg.h"
-#include "sync/transport.h"
+#include "sync/master/pg.h"
+#include "sync/net/transport.h"
 
 #define ORG "0190f1a2-0000-7000-8000-00000000a001"
 #define USER "0190f1a2-0000-7000-8000-00000000b001"

@@ -17,7 +17,7 @@
 
 #include "clientflow.h"
 #include "platform/platform.h"
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 /* The client's view of one run. */
 typedef struct run {

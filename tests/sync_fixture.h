@@ -39,7 +39,7 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 /* Seeded ids (docs/seed.md). */
 #define DEMO_ORG "01936b2a-0000-7000-8000-100000000001"

@@ -10,7 +10,7 @@
 ** use) are skipped; a usable-looking key with a bad point is an error, as is
 ** a set without any usable key.  Loading is all or nothing.
 */
-#include "sync/auth.h"
+#include "sync/auth/auth.h"
 #include "sync/auth/auth_int.h"
 
 #include <string.h>

@@ -4,7 +4,7 @@
 ** cf_auth_configure's settings (docs/auth.md, "Configuration").  JWK Sets are
 ** read by jwks.c.
 */
-#include "sync/auth.h"
+#include "sync/auth/auth.h"
 #include "sync/auth/auth_int.h"
 
 #include <stdarg.h>

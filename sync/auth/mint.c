@@ -4,7 +4,7 @@
 ** payload looks like Supabase's (docs/auth.md, "Token format"); its strings
 ** are written by core/json.c's cf__json_quote.
 */
-#include "sync/auth.h"
+#include "sync/auth/auth.h"
 #include "sync/auth/auth_int.h"
 
 #include <stdio.h>

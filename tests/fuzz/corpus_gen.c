@@ -27,8 +27,8 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "fuzz_inputs.h"
-#include "sync/auth.h"
-#include "sync/rest.h"
+#include "sync/auth/auth.h"
+#include "sync/server/rest.h"
 
 #define ID1 "0190f1a2-0000-7000-8000-000000000001"
 #define ID2 "0190f1a2-0000-7000-8000-000000000002"

@@ -36,7 +36,7 @@
 #include "clientflow.h"
 #include "core/uuid.h"
 #include "fuzz_inputs.h"
-#include "sync/auth.h"
+#include "sync/auth/auth.h"
 
 #define HS_HEADER "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 #define LEEWAY_S 30

@@ -33,7 +33,7 @@
 
 #include "clientflow.h"
 #include "fuzz_inputs.h"
-#include "sync/rest.h"
+#include "sync/server/rest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,9 +25,9 @@
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/codec.h"
-#include "sync/server_job.h"
-#include "sync/server_session.h"
-#include "sync/ws_codes.h"
+#include "sync/server/job_run.h"
+#include "sync/session/server_session.h"
+#include "core/ws_codes.h"
 #include "fuzz_inputs.h"
 
 typedef struct harness {

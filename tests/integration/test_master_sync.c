@@ -23,8 +23,8 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
-#include "sync/master_sync.h"
-#include "sync/pg.h"
+#include "sync/master/master_sync.h"
+#include "sync/master/pg.h"
 
 #define ORG_A "0190a000-0000-7000-8000-00000000000a"
 #define ORG_B "0190a000-0000-7000-8000-00000000000b"

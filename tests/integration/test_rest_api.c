@@ -28,7 +28,7 @@
 #include "clientflow.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 #define DEMO "01936b2a-0000-7000-8000-100000000001"
 #define NW "01936b2a-0000-7000-8000-200000000001"

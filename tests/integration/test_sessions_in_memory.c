@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "cf_test.h"
-#include "sync/client_session.h"
-#include "sync/pg.h"
-#include "sync/server_job.h"
-#include "sync/server_session.h"
+#include "sync/session/client_session.h"
+#include "sync/master/pg.h"
+#include "sync/server/job_run.h"
+#include "sync/session/server_session.h"
 #include "sync_fixture.h"
 
 /* A queue of frames in one direction. */

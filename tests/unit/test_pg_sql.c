@@ -8,7 +8,7 @@
 #include "cf_test.h"
 #include "platform/assets.h"
 #include "platform/platform.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 /* Every statement name sync/migrate.c, sync/doctor.c and sync/master.c run. */
 static const char *const used_names[] = {

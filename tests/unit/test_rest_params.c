@@ -9,7 +9,7 @@
 
 #include "cf_test.h"
 #include "clientflow.h"
-#include "sync/rest.h"
+#include "sync/server/rest.h"
 
 #define ID "01936b2a-0003-7000-8000-100000000003"
 

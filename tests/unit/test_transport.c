@@ -20,7 +20,7 @@
 #include "cf_test.h"
 #include "clientflow.h"
 #include "platform/platform.h"
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 /* ---- harness -------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "platform/platform.h"
-#include "sync/master.h"
+#include "sync/master/master.h"
 
 const char *const cf__master_tables[CF_MASTER_NTABLES] = {
     "organizations", "users",        "memberships", "contacts",    "deals",

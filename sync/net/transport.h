@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #include "clientflow.h"
-#include "sync/ws_codes.h"
+#include "core/ws_codes.h"
 
 typedef struct cf__ws_server cf__ws_server;   /* a listening endpoint */
 typedef struct cf__ws_client cf__ws_client;   /* an endpoint for outgoing ones */

@@ -5,7 +5,7 @@
 */
 #include "platform/assets.h"
 #include "platform/platform.h"
-#include "sync/master.h"
+#include "sync/master/master.h"
 
 /* The embedded seed: demo data, idempotent, run in one transaction. */
 #define SEED_ASSET "seed/demo.sql"

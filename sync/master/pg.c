@@ -11,7 +11,7 @@
 **   08xxx, 57Pxx      CF_UNREACHABLE  (connection lost, server shutting down)
 **   anything else     CF_DATABASE
 */
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 #include <libpq-fe.h>
 #include <stdarg.h>

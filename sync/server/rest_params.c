@@ -7,7 +7,7 @@
 
 #include "core/crypto.h"
 #include "core/uuid.h"
-#include "sync/rest.h"
+#include "sync/server/rest.h"
 
 #define CURSOR_VERSION 1
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds. */

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "platform/platform.h"
-#include "sync/transport_int.h"
+#include "sync/net/transport_int.h"
 
 #define DEFAULT_MAX_MESSAGE ((size_t)4 << 20)
 #define DEFAULT_QUEUE_BYTES ((size_t)16 << 20)

@@ -22,7 +22,7 @@
 
 #include "platform/platform.h"
 #include "platform/process.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 #define PG_BIN "/usr/lib/postgresql/15/bin"
 #define PG_USER "postgres"

@@ -27,12 +27,12 @@
 #include "core/uuid.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
-#include "sync/master_sync.h"
-#include "sync/pg.h"
-#include "sync/server_int.h"
-#include "sync/server_job.h"
-#include "sync/server_session.h"
-#include "sync/transport.h"
+#include "sync/master/master_sync.h"
+#include "sync/master/pg.h"
+#include "sync/server/server_int.h"
+#include "sync/server/job_run.h"
+#include "sync/session/server_session.h"
+#include "sync/net/transport.h"
 
 #define MAX_WORKERS 32
 #define DEFAULT_MAX_BATCH 1000 /* changes per PUSH */

@@ -6,7 +6,7 @@
 #define CF_SERVER_INT_H
 
 #include "clientflow.h"
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 /*
 ** Extra HTTP routes, as one module the server owns once it is set.

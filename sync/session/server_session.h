@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #include "clientflow.h"
-#include "sync/server_job.h"
+#include "sync/session/job.h"
 
 /* Frames queued behind a running job. */
 #define CF_SSESS_MAX_PENDING 8

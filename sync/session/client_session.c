@@ -30,8 +30,8 @@
 #include "store/store.h"
 #include "store/store_rebootstrap.h"
 #include "store/store_sync.h"
-#include "sync/client_session.h"
-#include "sync/ws_codes.h"
+#include "sync/session/client_session.h"
+#include "core/ws_codes.h"
 
 #define DEFAULT_PULL_PAGE 2000
 #define IDLE_TIMEOUT_MS 60000 /* no frame for this long: give up */

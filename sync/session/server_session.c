@@ -12,8 +12,8 @@
 #include "core/hlc.h"
 #include "core/uuid.h"
 #include "platform/platform.h"
-#include "sync/server_session.h"
-#include "sync/ws_codes.h"
+#include "sync/session/server_session.h"
+#include "core/ws_codes.h"
 
 typedef enum sstate { ST_HELLO, ST_VERIFY, ST_READY, ST_CLOSING } sstate;
 

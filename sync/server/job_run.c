@@ -1,6 +1,6 @@
 /*
-** sync/server_job.c: runs a sync session's request on the master and
-** encodes the reply (see sync/server_job.h; the frames are specified in
+** sync/server/job_run.c: runs a sync session's request on the master and
+** encodes the reply (see sync/server/job_run.h; the frames are specified in
 ** docs/protocol.md, push and pull on the master in docs/master-sync.md).
 **
 **   HELLO  membership, role, head and the node's last batch, read as the
@@ -18,70 +18,12 @@
 
 #include "core/hlc.h"
 #include "platform/platform.h"
-#include "sync/master_sync.h"
-#include "sync/server_job.h"
-#include "sync/ws_codes.h"
+#include "sync/master/master_sync.h"
+#include "sync/server/job_run.h"
+#include "core/ws_codes.h"
 
 #define SESSION_SQL "server/session.sql"
 #define MASTER_SQL "server/master_sync.sql"
-
-int cf__sjob_new(cf__sjob_kind kind, uint64_t session_id, const char *claims_json,
-                 size_t claims_len, const char *org, const cf_nodeid *node,
-                 const uint8_t *bytes, size_t n, const cf__sjob_limits *lim,
-                 cf__sjob **out) {
-  *out = NULL;
-  cf__sjob *j = cf__calloc(1, sizeof *j);
-  if (j == NULL) return CF_NOMEM;
-  j->kind = kind;
-  j->session_id = session_id;
-  snprintf(j->org, sizeof j->org, "%s", org);
-  j->node = *node;
-  cf__buf_init(&j->out, CF_SJOB_MAX_FRAME);
-  cf__buf_init(&j->extra, 4096);
-  if (claims_json != NULL && (j->claims_json = cf__strndup(claims_json, claims_len)) == NULL) {
-    cf__sjob_free(j);
-    return CF_NOMEM;
-  }
-  if (bytes != NULL) {
-    if ((j->bytes = cf__malloc(n ? n : 1)) == NULL) {
-      cf__sjob_free(j);
-      return CF_NOMEM;
-    }
-    memcpy(j->bytes, bytes, n);
-    j->n = n;
-    cf_codec_limits cl = {CF_SJOB_MAX_FRAME,
-                          lim->max_batch > lim->max_page ? lim->max_batch : lim->max_page};
-    char err[256];
-    int rc = cf__frame_decode(j->bytes, j->n, &cl, &j->frame, err, sizeof err);
-    if (rc != CF_OK) {
-      cf__sjob_free(j);
-      return rc;
-    }
-  }
-  *out = j;
-  return CF_OK;
-}
-
-void cf__sjob_free(cf__sjob *j) {
-  if (j == NULL) return;
-  if (j->bytes != NULL) cf__frame_free(&j->frame);
-  cf__free(j->bytes);
-  cf__free(j->claims_json);
-  cf__buf_free(&j->out);
-  cf__buf_free(&j->extra);
-  cf__free(j);
-}
-
-void cf__sjob_reset_answer(cf__sjob *j) {
-  cf__buf_reset(&j->out);
-  cf__buf_reset(&j->extra);
-  j->close_code = 0;
-  j->db_rc = CF_OK;
-  j->ok = 0;
-  j->pushed = 0;
-  j->pulled = 0;
-}
-
 
 static void reply_error(cf__sjob *j, unsigned code, const char *msg, int ws_code) {
   cf__buf_reset(&j->out);

@@ -1,17 +1,18 @@
 /*
-** sync/server_job.h: one request of a sync session for the master (HELLO's
-** membership check, a PUSH, a PULL) and the code that runs it on a
-** Postgres connection and encodes the reply frame (internal).
+** sync/session/job.h: one request of a sync session for the master (HELLO's
+** membership check, a PUSH, a PULL) and its answer (internal).  The code
+** that runs one on a Postgres connection is sync/server/job_run.h.
 **
-** A server session (sync/server_session.h) creates a job and hands it out
+** A server session (sync/session/server_session.h) creates a job and hands it out
 ** through its io.submit effect; whoever holds a connection -- a worker of
 ** the sync server (sync/server.c), or the simulation harness in-process --
-** runs it with cf__sjob_run and gives it back with cf__ssess_job_done.  A
+** runs it with cf__sjob_run (sync/server/job_run.h) and gives it back with
+** cf__ssess_job_done.  A
 ** job carries copies of everything it needs (claims, org, node, the
 ** request's bytes), so the session may vanish while it runs.
 */
-#ifndef CF_SYNC_SERVER_JOB_H
-#define CF_SYNC_SERVER_JOB_H
+#ifndef CF_SYNC_SESSION_JOB_H
+#define CF_SYNC_SESSION_JOB_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,6 @@
 #include "core/buf.h"
 #include "core/codec.h"
 #include "core/uuid.h"
-#include "sync/pg.h"
 
 /* Largest frame the server sends or accepts. */
 #define CF_SJOB_MAX_FRAME ((size_t)4 << 20)
@@ -73,18 +73,5 @@ void cf__sjob_free(cf__sjob *j);
 /* METHOD.  Clears the answer, so the job can run again (on a fresh
 ** connection after the first one broke). */
 void cf__sjob_reset_answer(cf__sjob *j);
-
-/*
-** METHOD.  Runs j on pg as the job's user and fills its answer: out (and
-** extra), close_code, ok, db_rc.  Every failure becomes an ERROR frame in
-** out; db_rc == CF_UNREACHABLE says the connection itself failed (the
-** caller may run the job again on a fresh one: every job is safe to
-** repeat, a committed PUSH is answered from its record).
-*/
-void cf__sjob_run(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j);
-
-/* METHOD.  Answers j as cf__sjob_run does when the database cannot be
-** reached (no connection to run it on): ERROR busy, db_rc CF_UNREACHABLE. */
-void cf__sjob_fail_unreachable(cf__sjob *j);
 
 #endif

@@ -37,7 +37,7 @@
 ** output text (TimeZone UTC, DateStyle ISO) back into canonical values with
 ** cf__value_canon.
 */
-#include "sync/master_sync.h"
+#include "sync/master/master_sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -23,7 +23,7 @@
 #include "core/crypto.h"
 #include "platform/assets.h"
 #include "platform/platform.h"
-#include "sync/master.h"
+#include "sync/master/master.h"
 
 #define MIGRATION_DIR "postgres/"
 /* More migrations than this would be a build mistake, not a schema. */

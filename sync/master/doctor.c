@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "platform/platform.h"
-#include "sync/master.h"
+#include "sync/master/master.h"
 
 /* Appends printf output to buf (capacity cap), truncating safely. */
 static void append(char *buf, size_t cap, const char *text) {

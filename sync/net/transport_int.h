@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "sync/transport.h"
+#include "sync/net/transport.h"
 
 /* The tag at the start of every object lws's opaque user data points at. */
 typedef enum cf__ws_kind {

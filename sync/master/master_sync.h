@@ -26,7 +26,7 @@
 #include "core/outcome.h"
 #include "core/row.h"
 #include "core/version.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 /* Most changes in one pushed batch, and most rows in one pulled page. */
 #define CF_PUSH_MAX_BATCH 10000

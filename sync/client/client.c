@@ -14,8 +14,8 @@
 #include "core/codec.h"
 #include "platform/platform.h"
 #include "platform/thread.h"
-#include "sync/client_session.h"
-#include "sync/transport.h"
+#include "sync/session/client_session.h"
+#include "sync/net/transport.h"
 
 struct cf_sync {
   cf_node *node;            /* the replica (borrowed) */

@@ -8,7 +8,7 @@
 #define CF_SYNC_MASTER_H
 
 #include "clientflow.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 /* The embedded file holding the named statements of this module. */
 #define CF_MASTER_SQL "admin/master.sql"

@@ -6,7 +6,7 @@
 */
 #include "platform/assets.h"
 #include "platform/platform.h"
-#include "sync/pg.h"
+#include "sync/master/pg.h"
 
 int cf__sql_named(const char *asset_path, const char *name, char **out) {
   const char *text = NULL;

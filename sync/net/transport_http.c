@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "platform/platform.h"
-#include "sync/transport_int.h"
+#include "sync/net/transport_int.h"
 
 #define MAX_QUERY_PARAMS 64            /* more is answered 400 */
 #define MAX_EXTRA_HEADERS 8            /* cf__ws_http_add_header */
