@@ -1,6 +1,7 @@
 /*
-** sync/master_sync.c: push, pull and the role check of the master side of
-** sync (see sync/master_sync.h; design in docs/master-sync.md).
+** sync/master/push.c: a batch of changes pushed by a node, applied on the
+** master as the user (see sync/master/master_sync.h; design in
+** docs/master-sync.md, "Push" and "Batches").
 **
 ** A push, step by step (one transaction, as the user):
 **
@@ -8,8 +9,8 @@
 **      versions, clock skew): bad ones are rejected "invalid" / "wrong_org";
 **   2. group the valid changes by row key (a batch may touch a row twice);
 **   3. cf_sync.push_begin: membership, org clock row lock (orders the org's
-**      writers), retry detection, reservation of one cursor position per
-**      row; cf.push_seq_lo tells the stamp trigger to keep pushed versions;
+**      writers), what the batch is (new, a replay, or a stale or reused
+**      number: docs/master-sync.md, "Batches");
 **   4. per table, read the existing rows (SELECT joined with unnest of the
 **      keys), which existing rows RLS hides, and the tombstones of the
 **      missing ones.  No FOR UPDATE: every writer of the org's rows (pushes,
@@ -18,27 +19,19 @@
 **      change the org's rows under the push (a direct writer already holding
 **      a row lock deadlocks with it and one of the two is aborted);
 **   5. merge every change into its row with core's cf__merge (the same
-**      function the replicas use), in batch order;
+**      function the replicas use), in batch order; refuse rows the push
+**      would create without every cell; cf_sync.push_reserve reserves one
+**      cursor position per row to write, and cf.push_seq_lo tells the stamp
+**      triggers to keep pushed versions;
 **   6. write back per table and operation with ONE statement over unnest()
-**      arrays (INSERT new rows, UPDATE changed rows, UPDATE + DELETE deleted
-**      rows), each under a SAVEPOINT: when a statement fails, the group is
+**      arrays (INSERT new rows and UPDATE changed rows in table order, then
+**      UPDATE + DELETE deleted rows in reverse table order), each under a
+**      SAVEPOINT: when a statement fails for a row's data, the group is
 **      split in halves until the offending rows are alone, so one bad row
 **      never sinks the rest;
-**   7. record (org, node, user) -> (batch seq, results) and commit.
+**   7. record (org, node, user) -> (batch seq, digest, results) and commit.
 **
-** A pull reads, in one REPEATABLE READ READ ONLY transaction as the user, up
-** to limit + 1 changes after the cursor from each of the eleven sources (ten
-** tables -- users through cf_sync.pull_users -- and the tombstones), merges
-** them by cursor position and cuts the page where every source is known to
-** be complete.
-**
-** Every value crosses here in text form: canonical values are turned into
-** Postgres input text (text[] through cf__text_array_to_pg) and Postgres
-** output text (TimeZone UTC, DateStyle ISO) back into canonical values with
-** cf__value_canon.
 */
-#include "sync/master/master_sync.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,410 +39,8 @@
 #include "core/crypto.h"
 #include "core/hlc.h"
 #include "core/merge.h"
-#include "core/schema.h"
-#include "core/value.h"
 #include "platform/platform.h"
-
-#define SQL_FILE "server/master_sync.sql"
-/* Most bytes of one generated statement or array parameter. */
-#define STMT_MAX ((size_t)64 << 10)
-#define PARAM_MAX ((size_t)512 << 20)
-/* Size of one arena chunk (values larger than this get their own). */
-#define CHUNK_SIZE ((size_t)64 << 10)
-/* Most bytes a page's arena may hold. */
-#define ARENA_MAX ((size_t)1 << 30)
-#define HEX_VER_LEN (CF_VER_LEN * 2)
-
-/* ------------------------------------------------------------------------
-** Arena: canonical bytes that rows borrow.  Chunks never move.
-*/
-typedef struct chunk {
-  struct chunk *next; /* the previous chunk */
-  size_t used;        /* bytes used in data */
-  size_t cap;         /* bytes in data */
-  char data[];        /* the bytes */
-} chunk;
-
-typedef struct arena {
-  chunk *head;  /* newest chunk, NULL if none */
-  size_t total; /* bytes allocated so far */
-} arena;
-
-static void arena_free(arena *a) {
-  while (a->head) {
-    chunk *c = a->head;
-    a->head = c->next;
-    cf__free(c);
-  }
-  a->total = 0;
-}
-
-/* A copy of p[0..n) in a (NUL-terminated), or NULL on out of memory. */
-static const char *arena_copy(arena *a, const char *p, size_t n) {
-  if (a->head == NULL || a->head->cap - a->head->used < n + 1) {
-    size_t cap = n + 1 > CHUNK_SIZE ? n + 1 : CHUNK_SIZE;
-    if (a->total + cap > ARENA_MAX) return NULL;
-    chunk *c = cf__malloc(sizeof(chunk) + cap);
-    if (c == NULL) return NULL;
-    c->next = a->head;
-    c->used = 0;
-    c->cap = cap;
-    a->head = c;
-    a->total += cap;
-  }
-  char *dst = a->head->data + a->head->used;
-  if (n) memcpy(dst, p, n);
-  dst[n] = '\0';
-  a->head->used += n + 1;
-  return dst;
-}
-
-/* ------------------------------------------------------------------------
-** Text conversions.
-*/
-
-
-/* The cast that turns a text array element into the column's type. */
-static const char *pg_cast(cf_coltype type) {
-  switch (type) {
-    case CF_TYPE_UUID:
-      return "::uuid";
-    case CF_TYPE_TEXT:
-      return "";
-    case CF_TYPE_INTEGER:
-      return "::integer";
-    case CF_TYPE_BIGINT:
-      return "::bigint";
-    case CF_TYPE_NUMERIC:
-      return "::numeric";
-    case CF_TYPE_BOOLEAN:
-      return "::boolean";
-    case CF_TYPE_DATE:
-      return "::date";
-    case CF_TYPE_TIMESTAMPTZ:
-      return "::timestamptz";
-    case CF_TYPE_JSONB:
-      return "::jsonb";
-    case CF_TYPE_TEXT_ARRAY:
-      return "::text[]";
-  }
-  return "";
-}
-
-static int append_hex(cf_buf *b, const unsigned char *p, size_t n) {
-  int rc = cf__buf_reserve(b, n * 2);
-  if (rc != CF_OK) return rc;
-  cf__hex(p, n, b->p + b->len);
-  b->len += n * 2;
-  return CF_OK;
-}
-
-/*
-** Canonical value of Postgres output text s (NULL: SQL NULL) for col, with
-** its bytes copied into a.  CF_OK, CF_CORRUPT if it does not parse, CF_NOMEM.
-*/
-static int value_from_pg(const cf_column *col, const char *s, cf_buf *tmp, arena *a,
-                         cf_value *out) {
-  if (s == NULL) {
-    *out = cf__value_null();
-    return CF_OK;
-  }
-  cf_value in = cf__value_text(s, strlen(s)), v;
-  int rc = cf__value_canon(col, &in, tmp, &v);
-  if (rc == CF_NOMEM) return rc;
-  if (rc != CF_OK) return CF_CORRUPT;
-  if (v.kind == CF_VALUE_TEXT) {
-    const char *p = arena_copy(a, v.p, v.n);
-    if (p == NULL) return CF_NOMEM;
-    v.p = p;
-  }
-  *out = v;
-  return CF_OK;
-}
-
-/*
-** Appends v (canonical for col) as one element of a Postgres array literal
-** to out: NULL, or a double-quoted string with '"' and '\' escaped.
-** CF_OK, CF_INVALID for a value the column cannot hold, CF_TOOBIG, CF_NOMEM.
-*/
-static int append_pg_element(cf_buf *out, const cf_column *col, const cf_value *v,
-                             cf_buf *tmp) {
-  char num[32];
-  const char *p = NULL;
-  size_t n = 0;
-  int rc;
-  switch (v->kind) {
-    case CF_VALUE_NULL:
-      return cf__buf_puts(out, "NULL");
-    case CF_VALUE_INT:
-      if (col->type == CF_TYPE_BOOLEAN) {
-        if (v->i != 0 && v->i != 1) return CF_INVALID;
-        p = v->i ? "t" : "f";
-        n = 1;
-      } else if (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT) {
-        n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i);
-        p = num;
-      } else {
-        return CF_INVALID;
-      }
-      break;
-    case CF_VALUE_TEXT:
-      if (col->type == CF_TYPE_TEXT_ARRAY) {
-        if ((rc = cf__text_array_to_pg(v->p, v->n, tmp)) != CF_OK) return rc;
-        p = tmp->p;
-        n = tmp->len;
-      } else {
-        p = v->p;
-        n = v->n;
-      }
-      break;
-    default:
-      return CF_INVALID;
-  }
-  if ((rc = cf__buf_reserve(out, 2 * n + 2)) != CF_OK) return rc;
-  out->p[out->len++] = '"';
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '"' || p[i] == '\\') out->p[out->len++] = '\\';
-    out->p[out->len++] = p[i];
-  }
-  out->p[out->len++] = '"';
-  out->p[out->len] = '\0';
-  return CF_OK;
-}
-
-/* ------------------------------------------------------------------------
-** Generated per-table SQL.
-*/
-
-/* Appends `t."col"::text` for every column of t in mask (NULL for the
-** others, so positions stay those of the columns), comma-separated. */
-static int append_select_cols(cf_buf *b, const cf_table *t, uint64_t mask) {
-  int rc = CF_OK;
-  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-    if (i) rc = cf__buf_puts(b, ", ");
-    if (!(mask & CF_COL_BIT(i))) {
-      if (rc == CF_OK) rc = cf__buf_puts(b, "NULL");
-      continue;
-    }
-    if (rc == CF_OK) rc = cf__buf_puts(b, "t.\"");
-    if (rc == CF_OK) rc = cf__buf_puts(b, t->cols[i].name);
-    if (rc == CF_OK) rc = cf__buf_puts(b, "\"::text");
-  }
-  return rc;
-}
-
-static int has_seq(const cf_table *t) { return t->number != 1; /* users */ }
-
-/* The unnest(...) AS u(c<i>..., v, s[, m]) source over the columns in mask
-** (in column order, named c<i> by their index), plus the versions (v) and
-** the seq (s, tables that have one) when with_vs, plus the cells the row
-** took (m, a bit per cell) when with_vs == 2. */
-static unsigned extra_params(const cf_table *t, int with_vs) {
-  if (!with_vs) return 0;
-  return (has_seq(t) ? 2u : 1u) + (with_vs == 2 ? 1u : 0u);
-}
-
-static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_vs) {
-  unsigned np = cf__schema_mask_count(mask) + extra_params(t, with_vs);
-  int rc = cf__buf_puts(b, "unnest(");
-  char tmp[32];
-  for (unsigned i = 0; i < np && rc == CF_OK; i++) {
-    snprintf(tmp, sizeof tmp, "%s$%u::text[]", i ? ", " : "", i + 1);
-    rc = cf__buf_puts(b, tmp);
-  }
-  if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u(");
-  int first = 1;
-  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-    if (!(mask & CF_COL_BIT(i))) continue;
-    snprintf(tmp, sizeof tmp, "%sc%u", first ? "" : ", ", i);
-    first = 0;
-    rc = cf__buf_puts(b, tmp);
-  }
-  if (rc == CF_OK && with_vs)
-    rc = cf__buf_puts(b, has_seq(t) ? ", v, s" : ", v");
-  if (rc == CF_OK && with_vs == 2) rc = cf__buf_puts(b, ", m");
-  if (rc == CF_OK) rc = cf__buf_puts(b, ")");
-  return rc;
-}
-
-/* Appends the join condition of t's key with u's key columns ($1, $2 are
-** the key arrays).  The = ANY over the id array (and the org, the same in
-** every row of a push) lets the planner scan the primary key instead of
-** hashing the whole table. */
-static int append_key_match(cf_buf *b, const cf_table *t) {
-  if (t->tenant)
-    return cf__buf_puts(
-        b, "t.org_id = (($1::text[])[1])::uuid AND t.id = ANY ($2::text[]::uuid[]) "
-           "AND t.org_id = u.c0::uuid AND t.id = u.c1::uuid");
-  return cf__buf_puts(b, "t.id = ANY ($1::text[]::uuid[]) AND t.id = u.c0::uuid");
-}
-
-typedef enum stmt_kind { STMT_LOCK, STMT_INSERT, STMT_UPDATE, STMT_DELETE } stmt_kind;
-
-/* Builds the statement of kind for table t into b (reset first).  An UPDATE
-** sets the columns in mask (key columns are never set); the other kinds
-** ignore mask. */
-static int build_stmt(cf_buf *b, const cf_table *t, stmt_kind kind, uint64_t mask) {
-  int rc;
-  char tmp[256];
-  cf__buf_reset(b);
-  switch (kind) {
-    case STMT_LOCK:
-      /* Reads the columns in mask (and every version).  = ANY over the ids (all rows of a
-      *push share its org): an index scan
-      ** of the primary key whatever the table's size; a join with unnest()
-      ** tempts the planner into a hash join over the whole table. */
-      rc = cf__buf_puts(b, "SELECT ");
-      if (rc == CF_OK) rc = append_select_cols(b, t, mask | t->key_mask);
-      if (t->tenant)
-        snprintf(tmp, sizeof tmp,
-                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
-                 "WHERE t.org_id = $1::uuid AND t.id = ANY ($2::uuid[])",
-                 t->name);
-      else
-        snprintf(tmp, sizeof tmp,
-                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
-                 "WHERE t.id = ANY ($1::uuid[])",
-                 t->name);
-      if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
-      return rc;
-    case STMT_INSERT:
-      snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
-      rc = cf__buf_puts(b, tmp);
-      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-        snprintf(tmp, sizeof tmp, "\"%s\", ", t->cols[i].name);
-        rc = cf__buf_puts(b, tmp);
-      }
-      if (rc == CF_OK)
-        rc = cf__buf_puts(b, has_seq(t) ? "cf_versions, cf_seq) SELECT "
-                                        : "cf_versions) SELECT ");
-      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-        snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, pg_cast(t->cols[i].type));
-        rc = cf__buf_puts(b, tmp);
-      }
-      if (rc == CF_OK)
-        rc = cf__buf_puts(b, has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
-                                        : "decode(u.v, 'hex') FROM ");
-      if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
-      return rc;
-    case STMT_UPDATE:
-      /* Each row sets only the cells ITS changes took (u.m, a bit per
-      ** cell): the other columns keep the value and version the row holds
-      ** now, not the ones read before this push's earlier statements ran
-      ** -- a cascade of this push's own deletes (ON DELETE SET NULL) may
-      ** have changed them since, with a newer master version. */
-      snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
-      rc = cf__buf_puts(b, tmp);
-      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-        if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
-        snprintf(tmp, sizeof tmp,
-                 "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 THEN u.c%u%s "
-                 "ELSE t.\"%s\" END, ",
-                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), i,
-                 pg_cast(t->cols[i].type), t->cols[i].name);
-        rc = cf__buf_puts(b, tmp);
-      }
-      if (rc == CF_OK) rc = cf__buf_puts(b, "cf_versions = ");
-      for (unsigned i = 0; i <= t->ncols && rc == CF_OK; i++) {
-        unsigned off = i * CF_VER_LEN + 1;
-        if (i < t->ncols && !(mask & CF_COL_BIT(i)))
-          snprintf(tmp, sizeof tmp, "%ssubstring(t.cf_versions FROM %u FOR %u)",
-                   i ? " || " : "", off, (unsigned)CF_VER_LEN);
-        else
-          snprintf(tmp, sizeof tmp,
-                   "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
-                   "ELSE substring(t.cf_versions FROM %u FOR %u) END",
-                   i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
-                   (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
-        rc = cf__buf_puts(b, tmp);
-      }
-      if (rc == CF_OK)
-        rc = cf__buf_puts(b, has_seq(t) ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
-                                          "decode(u.v, 'hex') AS vb FROM "
-                                        : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
-      if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 2);
-      if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u WHERE ");
-      if (rc == CF_OK) rc = append_key_match(b, t);
-      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
-      return rc;
-    case STMT_DELETE:
-      snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
-      rc = cf__buf_puts(b, tmp);
-      if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
-      if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
-      if (rc == CF_OK) rc = append_key_match(b, t);
-      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
-      return rc;
-  }
-  return CF_MISUSE;
-}
-
-/* Builds the pull statement of table t: cf_seq, every column as text and
-** the versions in hex, changes after $2 in org $1, at most $3. */
-static int build_pull_stmt(cf_buf *b, const cf_table *t) {
-  char tmp[200];
-  cf__buf_reset(b);
-  int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
-  if (rc == CF_OK) rc = append_select_cols(b, t, cf__schema_mask_columns(t));
-  if (rc != CF_OK) return rc;
-  if (t->number == 1) {
-    snprintf(
-        tmp, sizeof tmp,
-        ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
-        "$3::integer) AS t ORDER BY t.cf_seq");
-  } else {
-    snprintf(tmp, sizeof tmp,
-             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = "
-             "$1::uuid "
-             "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
-             t->name, t->tenant ? "org_id" : "id");
-  }
-  return cf__buf_puts(b, tmp);
-}
-
-/* ------------------------------------------------------------------------
-** Rows read from the master.
-*/
-
-/*
-** Fills row (of table t) from result row r of res, whose columns from col0
-** on are the table's columns as text and then the versions in hex.  Key
-** cells get zero versions; deleted = 0 with the stored version.
-**
-** Total over what the master may hold: a cell without a usable version (a
-** cf_versions of the wrong length, or a zero version, which only a writer
-** bypassing the triggers can leave) gets CF_VER_FLOOR, the oldest version
-** there is, so every replica receives the same cell and any real write wins
-** over it.  A value that has no canonical form (stored before 005's checks)
-** gives CF_CORRUPT: the caller leaves that row out and says so.
-*/
-static int row_from_pg(const cf_table *t, const cf__pg_res *res, int r, int col0,
-                       cf_buf *tmp, arena *a, cf_row *row) {
-  const char *hex = cf__pg_value(res, r, col0 + (int)t->ncols);
-  unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
-  size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
-  int rc;
-  if (hex == NULL || strlen(hex) != 2 * nv || cf__hex_decode(hex, 2 * nv, vers) != CF_OK)
-    memset(vers, 0, nv);
-  cf__row_init(row, t);
-  for (unsigned i = 0; i <= t->ncols; i++) {
-    cf_value v;
-    cf_ver ver;
-    memcpy(ver.b, vers + (size_t)i * CF_VER_LEN, CF_VER_LEN);
-    if ((t->key_mask & CF_COL_BIT(i)) != 0)
-      memset(ver.b, 0, sizeof ver.b);
-    else if (cf__ver_is_zero(&ver))
-      ver = cf__ver_floor();
-    if (i == t->ncols) {
-      cf__row_set_deleted(row, 0, &ver);
-      break;
-    }
-    rc = value_from_pg(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a, &v);
-    if (rc != CF_OK) return rc;
-    if ((rc = cf__row_set(row, i, &v, &ver)) != CF_OK) return CF_CORRUPT;
-  }
-  return CF_OK;
-}
+#include "sync/master/master_sync_int.h"
 
 /* The text of key cell k of row (uuid text, NUL-terminated in arena or in
 ** the caller's change), or NULL. */
@@ -459,9 +50,6 @@ static const char *key_text(const cf_row *row, unsigned k) {
   return c->value.p;
 }
 
-/* ------------------------------------------------------------------------
-** Push.
-*/
 
 /* A row's identity, for sorting and grouping. */
 typedef struct rowkey {
@@ -493,7 +81,7 @@ typedef struct push_ctx {
   size_t *row_of;           /* change i -> prow index, or SIZE_MAX (invalid) */
   prow *rows;               /* distinct rows */
   size_t nrows;             /* count of rows */
-  arena mem;                /* bytes of the master's rows */
+  cf__arena mem;                /* bytes of the master's rows */
   cf_buf tmp;               /* scratch for conversions */
   cf_buf sql;               /* the statement being run */
   cf_buf params[CF_SCHEMA_MAX_COLS + 3]; /* array parameters */
@@ -690,7 +278,7 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
     const cf_cell *c = cf__row_cell(&r->local, i);
     cf_value nul = cf__value_null();
     if ((rc = param_sep(b)) != CF_OK) return rc;
-    rc = append_pg_element(b, &t->cols[i], c ? &c->value : &nul, &ctx->tmp);
+    rc = cf__pg_append_element(b, &t->cols[i], c ? &c->value : &nul, &ctx->tmp);
     if (rc != CF_OK) return rc;
   }
   cf_buf *v = &ctx->params[k];
@@ -700,9 +288,9 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
     static const unsigned char zero[CF_VER_LEN];
     const unsigned char *ver =
         (c != NULL && !(t->key_mask & CF_COL_BIT(i))) ? c->ver.b : zero;
-    if ((rc = append_hex(v, ver, CF_VER_LEN)) != CF_OK) return rc;
+    if ((rc = cf__pg_append_hex(v, ver, CF_VER_LEN)) != CF_OK) return rc;
   }
-  if (has_seq(t)) {
+  if (cf__sql_has_seq(t)) {
     char num[32];
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->seq);
     cf_buf *s = &ctx->params[k + 1];
@@ -712,7 +300,7 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
   if (with_took) {
     char num[32];
     snprintf(num, sizeof num, "%lld", (long long)r->took);
-    cf_buf *m = &ctx->params[k + (has_seq(t) ? 2 : 1)];
+    cf_buf *m = &ctx->params[k + (cf__sql_has_seq(t) ? 2 : 1)];
     if ((rc = param_sep(m)) != CF_OK) return rc;
     if ((rc = cf__buf_puts(m, num)) != CF_OK) return rc;
   }
@@ -768,25 +356,25 @@ static int sp_exec(push_ctx *ctx, const char *what) { return cf__pg_exec(ctx->pg
 
 /* Runs kind's statement for rows[idx[0..n)] of table t.  An UPDATE sets
 ** only the columns some change of the group took.  OUT: *res. */
-static int run_group_stmt(push_ctx *ctx, const cf_table *t, stmt_kind kind,
+static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
                           const size_t *idx, size_t n, cf__pg_res **res) {
   uint64_t mask = t->key_mask;
-  if (kind == STMT_INSERT) {
+  if (kind == CF__STMT_INSERT) {
     mask = cf__schema_mask_columns(t);
-  } else if (kind == STMT_UPDATE) {
+  } else if (kind == CF__STMT_UPDATE) {
     for (size_t j = 0; j < n; j++)
       mask |= ctx->rows[idx[j]].took;
     mask &= cf__schema_mask_columns(t);
   }
   unsigned np = cf__schema_mask_count(mask) +
-                extra_params(t, kind == STMT_DELETE ? 0 : kind == STMT_UPDATE ? 2 : 1);
+                cf__sql_extra_params(t, kind == CF__STMT_DELETE ? 0 : kind == CF__STMT_UPDATE ? 2 : 1);
   const char *pv[CF_SCHEMA_MAX_COLS + 3];
-  int rc = build_stmt(&ctx->sql, t, kind, mask);
+  int rc = cf__sql_build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
     const prow *r = &ctx->rows[idx[j]];
-    rc = kind == STMT_DELETE ? params_add_key(ctx, r)
-                             : params_add_row(ctx, r, mask, kind == STMT_UPDATE);
+    rc = kind == CF__STMT_DELETE ? params_add_key(ctx, r)
+                             : params_add_row(ctx, r, mask, kind == CF__STMT_UPDATE);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
   if (rc != CF_OK) return rc;
@@ -822,7 +410,7 @@ static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n,
 ** UPDATE then DELETE) under a savepoint; splits the group on row-level
 ** failures until each bad row is alone and rejected.
 */
-static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *idx,
+static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_t *idx,
                        size_t n) {
   cf__pg_res *res = NULL;
   int rc;
@@ -830,12 +418,12 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
   if ((rc = sp_exec(ctx, "SAVEPOINT cf_w")) != CF_OK) return rc;
   size_t missing = 0;
   rc =
-      run_group_stmt(ctx, t, op == STMT_INSERT ? STMT_INSERT : STMT_UPDATE, idx, n, &res);
-  if (rc == CF_OK && op != STMT_INSERT) missing = mark_missing(ctx, idx, n, res);
+      run_group_stmt(ctx, t, op == CF__STMT_INSERT ? CF__STMT_INSERT : CF__STMT_UPDATE, idx, n, &res);
+  if (rc == CF_OK && op != CF__STMT_INSERT) missing = mark_missing(ctx, idx, n, res);
   cf__pg_res_free(res);
   res = NULL;
-  if (rc == CF_OK && op == STMT_DELETE && missing == 0) {
-    rc = run_group_stmt(ctx, t, STMT_DELETE, idx, n, &res);
+  if (rc == CF_OK && op == CF__STMT_DELETE && missing == 0) {
+    rc = run_group_stmt(ctx, t, CF__STMT_DELETE, idx, n, &res);
     if (rc == CF_OK) missing = mark_missing(ctx, idx, n, res);
     cf__pg_res_free(res);
   }
@@ -864,7 +452,7 @@ static int write_group(push_ctx *ctx, const cf_table *t, stmt_kind op, size_t *i
     r->rejected = 1;
     r->reason = why;
     snprintf(r->detail, sizeof r->detail, "%s", detail);
-    if (op == STMT_INSERT && why == CF_REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
+    if (op == CF__STMT_INSERT && why == CF_REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
       /* The row exists but the read did not return it: RLS hides it from
       ** the user (existing_ids normally catches this first; pushes of one
       ** org are serialised, so it is not a concurrent insert). */
@@ -894,7 +482,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   for (size_t i = 0; i < ctx->n; i++)
     if (ctx->row_of[i] != SIZE_MAX && ctx->rows[ctx->row_of[i]].t == t)
       need |= ctx->changes[i].present;
-  int rc = build_stmt(&ctx->sql, t, STMT_LOCK, need & cf__schema_mask_columns(t));
+  int rc = cf__sql_build_stmt(&ctx->sql, t, CF__STMT_LOCK, need & cf__schema_mask_columns(t));
   if (rc == CF_OK) rc = params_reset(ctx, 1);
   for (size_t i = lo; i < hi && rc == CF_OK; i++) {
     rc = param_sep(&ctx->params[0]);
@@ -928,7 +516,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
     }
     prow *r = &ctx->rows[a];
     r->existed = 1;
-    rc = row_from_pg(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local);
+    rc = cf__pg_row_from_result(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local);
     if (rc == CF_CORRUPT) {
       /* A value stored before the master checked them (005): the row
       ** cannot be merged; its changes are refused, the rest goes on. */
@@ -962,7 +550,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   pv[1] = tno;
   /* Rows that exist but that the read did not return: RLS refuses the user
   ** that row (reading or updating it); they are rejected, not inserted. */
-  if ((rc = cf__sql_named(SQL_FILE, "existing_ids", &tsql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "existing_ids", &tsql)) != CF_OK) goto out;
   if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
   cf__free(tsql);
   tsql = NULL;
@@ -978,7 +566,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   }
   cf__pg_res_free(res);
   res = NULL;
-  if ((rc = cf__sql_named(SQL_FILE, "tombstones_for_keys", &tsql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql)) != CF_OK) goto out;
   if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, 0), *hex = cf__pg_value(res, k, 1);
@@ -986,8 +574,8 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       prow *r = &ctx->rows[i];
       if (r->existed || strcmp(r->key[t->nkey - 1], id) != 0) continue;
       cf_ver ver;
-      if (hex == NULL || strlen(hex) != HEX_VER_LEN ||
-          cf__hex_decode(hex, HEX_VER_LEN, ver.b) != CF_OK) {
+      if (hex == NULL || strlen(hex) != CF__HEX_VER_LEN ||
+          cf__hex_decode(hex, CF__HEX_VER_LEN, ver.b) != CF_OK) {
         rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: bad tombstone version");
         goto out;
       }
@@ -1035,22 +623,11 @@ static int parse_results(const char *s, cf__push_result *res, size_t n) {
   return *s == '\0';
 }
 
-/* Begins the transaction as the user. */
-static int begin_as_user(cf__pg *pg, const char *claims, const char *begin_sql) {
-  char *sql = NULL;
-  int rc = cf__pg_exec(pg, begin_sql);
-  if (rc != CF_OK) return rc;
-  rc = cf__sql_named(SQL_FILE, "as_user", &sql);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, &claims, NULL);
-  cf__free(sql);
-  if (rc != CF_OK) cf__pg_rollback(pg);
-  return rc;
-}
 
 static void push_ctx_free(push_ctx *ctx) {
   cf__free(ctx->row_of);
   cf__free(ctx->rows);
-  arena_free(&ctx->mem);
+  cf__arena_free(&ctx->mem);
   cf__buf_free(&ctx->tmp);
   cf__buf_free(&ctx->sql);
   for (size_t i = 0; i < sizeof ctx->params / sizeof ctx->params[0]; i++)
@@ -1131,7 +708,7 @@ static size_t rows_to_write(const push_ctx *ctx) {
 /* Writes the rows of table t (rows[lo..hi)) whose operation is op. */
 static int write_op(push_ctx *ctx, size_t lo, size_t hi, int op, size_t *idx,
                     uint64_t *seq) {
-  static const stmt_kind kinds[3] = {STMT_INSERT, STMT_UPDATE, STMT_DELETE};
+  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE, CF__STMT_DELETE};
   size_t m = 0;
   for (size_t i = lo; i < hi; i++) {
     prow *r = &ctx->rows[i];
@@ -1227,10 +804,10 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   memset(&ctx, 0, sizeof ctx);
   if (info == NULL) info = &dummy;
   memset(info, 0, sizeof *info);
-  cf__buf_init(&ctx.tmp, PARAM_MAX);
-  cf__buf_init(&ctx.sql, STMT_MAX);
+  cf__buf_init(&ctx.tmp, CF__PARAM_MAX);
+  cf__buf_init(&ctx.sql, CF__STMT_MAX);
   for (size_t i = 0; i < sizeof ctx.params / sizeof ctx.params[0]; i++)
-    cf__buf_init(&ctx.params[i], PARAM_MAX);
+    cf__buf_init(&ctx.params[i], CF__PARAM_MAX);
   if (n > CF_PUSH_MAX_BATCH)
     return cf__pg_fail(pg, CF_TOOBIG, "push: batch of %zu changes", n);
   if (org_id == NULL || strlen(org_id) != 36 ||
@@ -1276,12 +853,12 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   if ((rc = batch_digest(changes, n, &ctx.tmp, digest)) != CF_OK) goto out;
   for (size_t i = 0; i < CF_SHA256_LEN; i++)
     snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
-  if ((rc = begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
+  if ((rc = cf__master_begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
   in_tx = 1;
   cf__node_id_format(node, node_text);
   snprintf(batch, sizeof batch, "%llu", (unsigned long long)batch_seq);
   const char *bp[4] = {org, node_text, batch, digest_hex};
-  if ((rc = cf__sql_named(SQL_FILE, "push_begin", &sql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "push_begin", &sql)) != CF_OK) goto out;
   if ((rc = cf__pg_query(pg, sql, 4, bp, &res)) != CF_OK) goto out;
   const char *outcome = cf__pg_value(res, 0, 1);
   const char *last = cf__pg_value(res, 0, 2);
@@ -1337,7 +914,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     const char *rp3[3] = {org, count, maxhlc};
     cf__free(sql);
     sql = NULL;
-    if ((rc = cf__sql_named(SQL_FILE, "push_reserve", &sql)) != CF_OK) goto out;
+    if ((rc = cf__sql_named(CF__MASTER_SQL, "push_reserve", &sql)) != CF_OK) goto out;
     if ((rc = cf__pg_query(pg, sql, 3, rp3, &res)) != CF_OK) goto out;
     const char *lo_text = cf__pg_value(res, 0, 0);
     if (lo_text == NULL) {
@@ -1362,7 +939,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   cf__free(sql);
   sql = NULL;
   const char *rp[5] = {org, node_text, batch, digest_hex, ctx.tmp.p ? ctx.tmp.p : ""};
-  if ((rc = cf__sql_named(SQL_FILE, "push_record", &sql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "push_record", &sql)) != CF_OK) goto out;
   if ((rc = cf__pg_query(pg, sql, 5, rp, NULL)) != CF_OK) goto out;
   if ((rc = cf__pg_commit(pg)) != CF_OK) goto out;
   in_tx = 0;
@@ -1388,248 +965,3 @@ out:
   return rc;
 }
 
-/* ------------------------------------------------------------------------
-** Pull.
-*/
-
-/* One fetched change before it is converted. */
-typedef struct pull_ref {
-  uint64_t seq;    /* cursor position */
-  unsigned source; /* 0..9 table number, 10 tombstones */
-  int row;         /* row in that source's result */
-} pull_ref;
-
-static int cmp_ref(const void *pa, const void *pb) {
-  const pull_ref *a = pa, *b = pb;
-  if (a->seq != b->seq) return a->seq < b->seq ? -1 : 1;
-  if (a->source != b->source) return a->source < b->source ? -1 : 1;
-  return a->row < b->row ? -1 : a->row > b->row;
-}
-
-#define PULL_SOURCES (CF_SCHEMA_NTABLES + 1)
-
-void cf__pull_page_free(cf__pull_page *page) {
-  if (page == NULL) return;
-  cf__free(page->items);
-  if (page->mem != NULL) {
-    arena_free(page->mem);
-    cf__free(page->mem);
-  }
-  memset(page, 0, sizeof *page);
-}
-
-/* Converts a tombstone row of the tombstones result into a change. */
-static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, arena *a,
-                            cf_row *row) {
-  const char *tno = cf__pg_value(res, r, 1), *id = cf__pg_value(res, r, 2);
-  const char *hex = cf__pg_value(res, r, 3);
-  const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
-  cf_ver ver;
-  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
-      strlen(hex) != HEX_VER_LEN || cf__hex_decode(hex, HEX_VER_LEN, ver.b) != CF_OK)
-    return CF_CORRUPT;
-  cf__row_init(row, t);
-  const char *idc = arena_copy(a, id, 36);
-  if (idc == NULL) return CF_NOMEM;
-  cf_value vid = cf__value_text(idc, 36);
-  if (cf__row_set(row, (unsigned)t->id_col, &vid, NULL) != CF_OK) return CF_CORRUPT;
-  if (t->org_col >= 0) {
-    const char *oc = arena_copy(a, org, 36);
-    if (oc == NULL) return CF_NOMEM;
-    cf_value vorg = cf__value_text(oc, 36);
-    if (cf__row_set(row, (unsigned)t->org_col, &vorg, NULL) != CF_OK) return CF_CORRUPT;
-  }
-  cf__row_set_deleted(row, 1, &ver);
-  return CF_OK;
-}
-
-int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
-                    uint64_t cursor, size_t limit, cf__pull_page *page) {
-  cf__pg_res *res[PULL_SOURCES] = {0};
-  char *srcs[PULL_SOURCES] = {0};
-  cf__pg_res *begin = NULL;
-  char org[37], cur[24], lim[24];
-  char *sql = NULL;
-  pull_ref *refs = NULL;
-  cf_buf stmt, tmp;
-  int rc = CF_OK, in_tx = 0;
-  memset(page, 0, sizeof *page);
-  cf__buf_init(&stmt, STMT_MAX);
-  cf__buf_init(&tmp, PARAM_MAX);
-  if (org_id == NULL || strlen(org_id) != 36 ||
-      cf__canon_uuid(org_id, 36, org) != CF_OK || claims_json == NULL || limit == 0 ||
-      cursor > (uint64_t)INT64_MAX)
-    return cf__pg_fail(pg, CF_INVALID, "pull: bad org id, claims, cursor or limit");
-  if (limit > CF_PULL_MAX_PAGE) limit = CF_PULL_MAX_PAGE;
-  page->mem = cf__calloc(1, sizeof(arena));
-  if (page->mem == NULL) return CF_NOMEM;
-
-  rc = begin_as_user(pg, claims_json, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (rc != CF_OK) goto out;
-  in_tx = 1;
-  if ((rc = cf__sql_named(SQL_FILE, "pull_begin", &sql)) != CF_OK) goto out;
-  const char *op[1] = {org};
-  if ((rc = cf__pg_query(pg, sql, 1, op, &begin)) != CF_OK) goto out;
-  if (!cf__pg_bool(begin, 0, 0)) {
-    page->status = CF__PULL_REVOKED;
-    goto out;
-  }
-  page->head = strtoull(cf__pg_value(begin, 0, 1), NULL, 10);
-  uint64_t purged = strtoull(cf__pg_value(begin, 0, 2), NULL, 10);
-  if (cursor > 0 && cursor < purged) {
-    page->status = CF__PULL_REBOOTSTRAP;
-    page->next_cursor = 0;
-    page->more = 1;
-    goto out;
-  }
-
-  /* Every source, limit + 1 rows each, in one round trip (pipelined). */
-  snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
-  snprintf(lim, sizeof lim, "%zu", limit + 1);
-  const char *pp[3] = {org, cur, lim};
-  size_t total = 0;
-  for (unsigned s = 0; s < PULL_SOURCES; s++) {
-    if (s < CF_SCHEMA_NTABLES) {
-      if ((rc = build_pull_stmt(&stmt, cf__schema_table(s))) != CF_OK) goto out;
-      if ((srcs[s] = cf__strdup(stmt.p)) == NULL) rc = CF_NOMEM;
-    } else {
-      rc = cf__sql_named(SQL_FILE, "pull_tombstones", &srcs[s]);
-    }
-    if (rc != CF_OK) goto out;
-  }
-  if ((rc = cf__pg_query_many(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp, res)) !=
-      CF_OK)
-    goto out;
-  for (unsigned s = 0; s < PULL_SOURCES; s++) total += (size_t)cf__pg_nrows(res[s]);
-
-  /* Where every source is complete: the smallest last seq of a full one. */
-  uint64_t frontier = UINT64_MAX;
-  refs = cf__malloc((total ? total : 1) * sizeof *refs);
-  if (refs == NULL) {
-    rc = CF_NOMEM;
-    goto out;
-  }
-  size_t nref = 0;
-  for (unsigned s = 0; s < PULL_SOURCES; s++) {
-    int nr = cf__pg_nrows(res[s]);
-    for (int r = 0; r < nr; r++) {
-      refs[nref].seq = strtoull(cf__pg_value(res[s], r, 0), NULL, 10);
-      refs[nref].source = s;
-      refs[nref].row = r;
-      nref++;
-    }
-    if ((size_t)nr > limit) {
-      uint64_t last = strtoull(cf__pg_value(res[s], nr - 1, 0), NULL, 10);
-      if (last < frontier) frontier = last;
-    }
-  }
-  qsort(refs, nref, sizeof *refs, cmp_ref);
-  size_t take = 0;
-  while (take < nref && refs[take].seq <= frontier &&
-         (take < limit || refs[take].seq == refs[take - 1].seq))
-    take++;
-  page->items = cf__calloc(take ? take : 1, sizeof *page->items);
-  if (page->items == NULL) {
-    rc = CF_NOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < take; i++) {
-    cf__pull_item *it = &page->items[page->n];
-    const pull_ref *ref = &refs[i];
-    it->seq = ref->seq;
-    if (ref->source == CF_SCHEMA_NTABLES)
-      rc = tombstone_to_row(res[ref->source], ref->row, org, page->mem, &it->row);
-    else
-      rc = row_from_pg(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
-                       page->mem, &it->row);
-    if (rc == CF_CORRUPT) {
-      /* Nothing the master stores may fail a pull (it would stop every
-      ** member of the org): a row that cannot be sent is left out, and
-      ** said so, loudly. */
-      const char *id = cf__pg_value(res[ref->source], ref->row,
-                                    ref->source == CF_SCHEMA_NTABLES ? 2 : 1);
-      cf__log(CF_LOG_WARN,
-              "msg=\"pull left out a row it cannot send\" org=%s source=%u row=%s seq=%llu",
-              org, ref->source, id ? id : "?", (unsigned long long)ref->seq);
-      page->skipped++;
-      rc = CF_OK;
-      continue;
-    }
-    if (rc != CF_OK) goto out;
-    page->n++;
-  }
-  if (take < nref) {
-    page->more = 1;
-    page->next_cursor = refs[take - 1].seq;
-  } else {
-    page->more = 0;
-    page->next_cursor = page->head > cursor ? page->head : cursor;
-    if (take > 0 && refs[take - 1].seq > page->next_cursor)
-      page->next_cursor = refs[take - 1].seq;
-  }
-out:
-  if (in_tx) cf__pg_rollback(pg);
-  for (unsigned s = 0; s < PULL_SOURCES; s++) {
-    cf__pg_res_free(res[s]);
-    cf__free(srcs[s]);
-  }
-  cf__pg_res_free(begin);
-  cf__free(sql);
-  cf__free(refs);
-  cf__buf_free(&stmt);
-  cf__buf_free(&tmp);
-  return rc;
-}
-
-/* ------------------------------------------------------------------------
-** Role check.
-*/
-
-int cf__master_check_role(cf__pg *pg) {
-  char *sql = NULL;
-  cf__pg_res *res = NULL;
-  int rc = cf__sql_named(SQL_FILE, "check_role", &sql);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 0, NULL, &res);
-  if (rc != CF_OK) goto out;
-  if (cf__pg_nrows(res) != 1) {
-    rc = cf__pg_fail(pg, CF_DATABASE, "role check: the connected role was not found");
-    goto out;
-  }
-  const char *role = cf__pg_value(res, 0, 0);
-  const char *owned = cf__pg_value(res, 0, 5);
-  if (cf__pg_bool(res, 0, 1)) {
-    rc = cf__pg_fail(
-        pg, CF_PERMISSION,
-        "database role \"%s\" is a superuser: the sync server must not bypass "
-        "row-level security; connect as a login role granted authenticator and "
-        "cf_sync_server",
-        role);
-  } else if (cf__pg_bool(res, 0, 2)) {
-    rc =
-        cf__pg_fail(pg, CF_PERMISSION,
-                    "database role \"%s\" has BYPASSRLS: the sync server must not bypass "
-                    "row-level security (ALTER ROLE %s NOBYPASSRLS)",
-                    role, role);
-  } else if (owned != NULL) {
-    rc = cf__pg_fail(
-        pg, CF_PERMISSION,
-        "database role \"%s\" owns tables (%s): the sync server must not run as "
-        "the schema owner",
-        role, owned);
-  } else if (!cf__pg_bool(res, 0, 3)) {
-    rc = cf__pg_fail(
-        pg, CF_PERMISSION,
-        "database role \"%s\" cannot SET ROLE authenticated (GRANT authenticator "
-        "TO %s)",
-        role, role);
-  } else if (!cf__pg_bool(res, 0, 4)) {
-    rc = cf__pg_fail(pg, CF_PERMISSION,
-                     "database role \"%s\" is not a member of cf_sync_server, so pushed "
-                     "versions would not be kept (GRANT cf_sync_server TO %s)",
-                     role, role);
-  }
-out:
-  cf__pg_res_free(res);
-  cf__free(sql);
-  return rc;
-}

@@ -1,0 +1,208 @@
+/*
+** sync/master/pull.c: a page of an org's changes after a cursor, read as
+** the user (see sync/master/master_sync.h; docs/master-sync.md, "Pull").
+**
+** One REPEATABLE READ READ ONLY transaction reads up to limit + 1 changes
+** after the cursor from each of the eleven sources (ten tables -- users
+** through cf_sync.pull_users -- and the tombstones), in one pipelined round
+** trip, merges them by cursor position and cuts the page where every source
+** is known to be complete.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "platform/platform.h"
+#include "sync/master/master_sync_int.h"
+
+
+/* One fetched change before it is converted. */
+typedef struct pull_ref {
+  uint64_t seq;    /* cursor position */
+  unsigned source; /* 0..9 table number, 10 tombstones */
+  int row;         /* row in that source's result */
+} pull_ref;
+
+static int cmp_ref(const void *pa, const void *pb) {
+  const pull_ref *a = pa, *b = pb;
+  if (a->seq != b->seq) return a->seq < b->seq ? -1 : 1;
+  if (a->source != b->source) return a->source < b->source ? -1 : 1;
+  return a->row < b->row ? -1 : a->row > b->row;
+}
+
+#define PULL_SOURCES (CF_SCHEMA_NTABLES + 1)
+
+void cf__pull_page_free(cf__pull_page *page) {
+  if (page == NULL) return;
+  cf__free(page->items);
+  if (page->mem != NULL) {
+    cf__arena_free(page->mem);
+    cf__free(page->mem);
+  }
+  memset(page, 0, sizeof *page);
+}
+
+/* Converts a tombstone row of the tombstones result into a change. */
+static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, cf__arena *a,
+                            cf_row *row) {
+  const char *tno = cf__pg_value(res, r, 1), *id = cf__pg_value(res, r, 2);
+  const char *hex = cf__pg_value(res, r, 3);
+  const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
+  cf_ver ver;
+  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
+      strlen(hex) != CF__HEX_VER_LEN || cf__hex_decode(hex, CF__HEX_VER_LEN, ver.b) != CF_OK)
+    return CF_CORRUPT;
+  cf__row_init(row, t);
+  const char *idc = cf__arena_copy(a, id, 36);
+  if (idc == NULL) return CF_NOMEM;
+  cf_value vid = cf__value_text(idc, 36);
+  if (cf__row_set(row, (unsigned)t->id_col, &vid, NULL) != CF_OK) return CF_CORRUPT;
+  if (t->org_col >= 0) {
+    const char *oc = cf__arena_copy(a, org, 36);
+    if (oc == NULL) return CF_NOMEM;
+    cf_value vorg = cf__value_text(oc, 36);
+    if (cf__row_set(row, (unsigned)t->org_col, &vorg, NULL) != CF_OK) return CF_CORRUPT;
+  }
+  cf__row_set_deleted(row, 1, &ver);
+  return CF_OK;
+}
+
+int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
+                    uint64_t cursor, size_t limit, cf__pull_page *page) {
+  cf__pg_res *res[PULL_SOURCES] = {0};
+  char *srcs[PULL_SOURCES] = {0};
+  cf__pg_res *begin = NULL;
+  char org[37], cur[24], lim[24];
+  char *sql = NULL;
+  pull_ref *refs = NULL;
+  cf_buf stmt, tmp;
+  int rc = CF_OK, in_tx = 0;
+  memset(page, 0, sizeof *page);
+  cf__buf_init(&stmt, CF__STMT_MAX);
+  cf__buf_init(&tmp, CF__PARAM_MAX);
+  if (org_id == NULL || strlen(org_id) != 36 ||
+      cf__canon_uuid(org_id, 36, org) != CF_OK || claims_json == NULL || limit == 0 ||
+      cursor > (uint64_t)INT64_MAX)
+    return cf__pg_fail(pg, CF_INVALID, "pull: bad org id, claims, cursor or limit");
+  if (limit > CF_PULL_MAX_PAGE) limit = CF_PULL_MAX_PAGE;
+  page->mem = cf__calloc(1, sizeof(cf__arena));
+  if (page->mem == NULL) return CF_NOMEM;
+
+  rc = cf__master_begin_as_user(pg, claims_json, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (rc != CF_OK) goto out;
+  in_tx = 1;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "pull_begin", &sql)) != CF_OK) goto out;
+  const char *op[1] = {org};
+  if ((rc = cf__pg_query(pg, sql, 1, op, &begin)) != CF_OK) goto out;
+  if (!cf__pg_bool(begin, 0, 0)) {
+    page->status = CF__PULL_REVOKED;
+    goto out;
+  }
+  page->head = strtoull(cf__pg_value(begin, 0, 1), NULL, 10);
+  uint64_t purged = strtoull(cf__pg_value(begin, 0, 2), NULL, 10);
+  if (cursor > 0 && cursor < purged) {
+    page->status = CF__PULL_REBOOTSTRAP;
+    page->next_cursor = 0;
+    page->more = 1;
+    goto out;
+  }
+
+  /* Every source, limit + 1 rows each, in one round trip (pipelined). */
+  snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
+  snprintf(lim, sizeof lim, "%zu", limit + 1);
+  const char *pp[3] = {org, cur, lim};
+  size_t total = 0;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    if (s < CF_SCHEMA_NTABLES) {
+      if ((rc = cf__sql_build_pull_stmt(&stmt, cf__schema_table(s))) != CF_OK) goto out;
+      if ((srcs[s] = cf__strdup(stmt.p)) == NULL) rc = CF_NOMEM;
+    } else {
+      rc = cf__sql_named(CF__MASTER_SQL, "pull_tombstones", &srcs[s]);
+    }
+    if (rc != CF_OK) goto out;
+  }
+  if ((rc = cf__pg_query_many(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp, res)) !=
+      CF_OK)
+    goto out;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) total += (size_t)cf__pg_nrows(res[s]);
+
+  /* Where every source is complete: the smallest last seq of a full one. */
+  uint64_t frontier = UINT64_MAX;
+  refs = cf__malloc((total ? total : 1) * sizeof *refs);
+  if (refs == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  size_t nref = 0;
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    int nr = cf__pg_nrows(res[s]);
+    for (int r = 0; r < nr; r++) {
+      refs[nref].seq = strtoull(cf__pg_value(res[s], r, 0), NULL, 10);
+      refs[nref].source = s;
+      refs[nref].row = r;
+      nref++;
+    }
+    if ((size_t)nr > limit) {
+      uint64_t last = strtoull(cf__pg_value(res[s], nr - 1, 0), NULL, 10);
+      if (last < frontier) frontier = last;
+    }
+  }
+  qsort(refs, nref, sizeof *refs, cmp_ref);
+  size_t take = 0;
+  while (take < nref && refs[take].seq <= frontier &&
+         (take < limit || refs[take].seq == refs[take - 1].seq))
+    take++;
+  page->items = cf__calloc(take ? take : 1, sizeof *page->items);
+  if (page->items == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < take; i++) {
+    cf__pull_item *it = &page->items[page->n];
+    const pull_ref *ref = &refs[i];
+    it->seq = ref->seq;
+    if (ref->source == CF_SCHEMA_NTABLES)
+      rc = tombstone_to_row(res[ref->source], ref->row, org, page->mem, &it->row);
+    else
+      rc = cf__pg_row_from_result(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
+                       page->mem, &it->row);
+    if (rc == CF_CORRUPT) {
+      /* Nothing the master stores may fail a pull (it would stop every
+      ** member of the org): a row that cannot be sent is left out, and
+      ** said so, loudly. */
+      const char *id = cf__pg_value(res[ref->source], ref->row,
+                                    ref->source == CF_SCHEMA_NTABLES ? 2 : 1);
+      cf__log(CF_LOG_WARN,
+              "msg=\"pull left out a row it cannot send\" org=%s source=%u row=%s seq=%llu",
+              org, ref->source, id ? id : "?", (unsigned long long)ref->seq);
+      page->skipped++;
+      rc = CF_OK;
+      continue;
+    }
+    if (rc != CF_OK) goto out;
+    page->n++;
+  }
+  if (take < nref) {
+    page->more = 1;
+    page->next_cursor = refs[take - 1].seq;
+  } else {
+    page->more = 0;
+    page->next_cursor = page->head > cursor ? page->head : cursor;
+    if (take > 0 && refs[take - 1].seq > page->next_cursor)
+      page->next_cursor = refs[take - 1].seq;
+  }
+out:
+  if (in_tx) cf__pg_rollback(pg);
+  for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    cf__pg_res_free(res[s]);
+    cf__free(srcs[s]);
+  }
+  cf__pg_res_free(begin);
+  cf__free(sql);
+  cf__free(refs);
+  cf__buf_free(&stmt);
+  cf__buf_free(&tmp);
+  return rc;
+}
+

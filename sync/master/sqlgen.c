@@ -1,0 +1,197 @@
+/*
+** sync/master/sqlgen.c: the per-table statements of push and pull, generated from the schema
+** descriptor (core/schema.c)
+** (sync/master/master_sync_int.h; docs/master-sync.md).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync/master/master_sync_int.h"
+
+
+/* Appends `t."col"::text` for every column of t in mask (NULL for the
+** others, so positions stay those of the columns), comma-separated. */
+static int append_select_cols(cf_buf *b, const cf_table *t, uint64_t mask) {
+  int rc = CF_OK;
+  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+    if (i) rc = cf__buf_puts(b, ", ");
+    if (!(mask & CF_COL_BIT(i))) {
+      if (rc == CF_OK) rc = cf__buf_puts(b, "NULL");
+      continue;
+    }
+    if (rc == CF_OK) rc = cf__buf_puts(b, "t.\"");
+    if (rc == CF_OK) rc = cf__buf_puts(b, t->cols[i].name);
+    if (rc == CF_OK) rc = cf__buf_puts(b, "\"::text");
+  }
+  return rc;
+}
+
+int cf__sql_has_seq(const cf_table *t) { return t->number != 1; /* users */ }
+
+/* The unnest(...) AS u(c<i>..., v, s[, m]) source over the columns in mask
+** (in column order, named c<i> by their index), plus the versions (v) and
+** the seq (s, tables that have one) when with_vs, plus the cells the row
+** took (m, a bit per cell) when with_vs == 2. */
+unsigned cf__sql_extra_params(const cf_table *t, int with_vs) {
+  if (!with_vs) return 0;
+  return (cf__sql_has_seq(t) ? 2u : 1u) + (with_vs == 2 ? 1u : 0u);
+}
+
+static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_vs) {
+  unsigned np = cf__schema_mask_count(mask) + cf__sql_extra_params(t, with_vs);
+  int rc = cf__buf_puts(b, "unnest(");
+  char tmp[32];
+  for (unsigned i = 0; i < np && rc == CF_OK; i++) {
+    snprintf(tmp, sizeof tmp, "%s$%u::text[]", i ? ", " : "", i + 1);
+    rc = cf__buf_puts(b, tmp);
+  }
+  if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u(");
+  int first = 1;
+  for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+    if (!(mask & CF_COL_BIT(i))) continue;
+    snprintf(tmp, sizeof tmp, "%sc%u", first ? "" : ", ", i);
+    first = 0;
+    rc = cf__buf_puts(b, tmp);
+  }
+  if (rc == CF_OK && with_vs)
+    rc = cf__buf_puts(b, cf__sql_has_seq(t) ? ", v, s" : ", v");
+  if (rc == CF_OK && with_vs == 2) rc = cf__buf_puts(b, ", m");
+  if (rc == CF_OK) rc = cf__buf_puts(b, ")");
+  return rc;
+}
+
+/* Appends the join condition of t's key with u's key columns ($1, $2 are
+** the key arrays).  The = ANY over the id array (and the org, the same in
+** every row of a push) lets the planner scan the primary key instead of
+** hashing the whole table. */
+static int append_key_match(cf_buf *b, const cf_table *t) {
+  if (t->tenant)
+    return cf__buf_puts(
+        b, "t.org_id = (($1::text[])[1])::uuid AND t.id = ANY ($2::text[]::uuid[]) "
+           "AND t.org_id = u.c0::uuid AND t.id = u.c1::uuid");
+  return cf__buf_puts(b, "t.id = ANY ($1::text[]::uuid[]) AND t.id = u.c0::uuid");
+}
+
+
+/* Builds the statement of kind for table t into b (reset first).  An UPDATE
+** sets the columns in mask (key columns are never set); the other kinds
+** ignore mask. */
+int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_t mask) {
+  int rc;
+  char tmp[256];
+  cf__buf_reset(b);
+  switch (kind) {
+    case CF__STMT_LOCK:
+      /* Reads the columns in mask (and every version).  = ANY over the ids (all rows of a
+      *push share its org): an index scan
+      ** of the primary key whatever the table's size; a join with unnest()
+      ** tempts the planner into a hash join over the whole table. */
+      rc = cf__buf_puts(b, "SELECT ");
+      if (rc == CF_OK) rc = append_select_cols(b, t, mask | t->key_mask);
+      if (t->tenant)
+        snprintf(tmp, sizeof tmp,
+                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
+                 "WHERE t.org_id = $1::uuid AND t.id = ANY ($2::uuid[])",
+                 t->name);
+      else
+        snprintf(tmp, sizeof tmp,
+                 ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t "
+                 "WHERE t.id = ANY ($1::uuid[])",
+                 t->name);
+      if (rc == CF_OK) rc = cf__buf_puts(b, tmp);
+      return rc;
+    case CF__STMT_INSERT:
+      snprintf(tmp, sizeof tmp, "INSERT INTO public.\"%s\" (", t->name);
+      rc = cf__buf_puts(b, tmp);
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        snprintf(tmp, sizeof tmp, "\"%s\", ", t->cols[i].name);
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "cf_versions, cf_seq) SELECT "
+                                        : "cf_versions) SELECT ");
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, cf__pg_cast(t->cols[i].type));
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
+                                        : "decode(u.v, 'hex') FROM ");
+      if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
+      return rc;
+    case CF__STMT_UPDATE:
+      /* Each row sets only the cells ITS changes took (u.m, a bit per
+      ** cell): the other columns keep the value and version the row holds
+      ** now, not the ones read before this push's earlier statements ran
+      ** -- a cascade of this push's own deletes (ON DELETE SET NULL) may
+      ** have changed them since, with a newer master version. */
+      snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
+      rc = cf__buf_puts(b, tmp);
+      for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
+        if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
+        snprintf(tmp, sizeof tmp,
+                 "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 THEN u.c%u%s "
+                 "ELSE t.\"%s\" END, ",
+                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), i,
+                 cf__pg_cast(t->cols[i].type), t->cols[i].name);
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK) rc = cf__buf_puts(b, "cf_versions = ");
+      for (unsigned i = 0; i <= t->ncols && rc == CF_OK; i++) {
+        unsigned off = i * CF_VER_LEN + 1;
+        if (i < t->ncols && !(mask & CF_COL_BIT(i)))
+          snprintf(tmp, sizeof tmp, "%ssubstring(t.cf_versions FROM %u FOR %u)",
+                   i ? " || " : "", off, (unsigned)CF_VER_LEN);
+        else
+          snprintf(tmp, sizeof tmp,
+                   "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
+                   "ELSE substring(t.cf_versions FROM %u FOR %u) END",
+                   i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
+                   (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
+        rc = cf__buf_puts(b, tmp);
+      }
+      if (rc == CF_OK)
+        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
+                                          "decode(u.v, 'hex') AS vb FROM "
+                                        : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
+      if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 2);
+      if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u WHERE ");
+      if (rc == CF_OK) rc = append_key_match(b, t);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+      return rc;
+    case CF__STMT_DELETE:
+      snprintf(tmp, sizeof tmp, "DELETE FROM public.\"%s\" AS t USING ", t->name);
+      rc = cf__buf_puts(b, tmp);
+      if (rc == CF_OK) rc = append_unnest(b, t, t->key_mask, 0);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " WHERE ");
+      if (rc == CF_OK) rc = append_key_match(b, t);
+      if (rc == CF_OK) rc = cf__buf_puts(b, " RETURNING t.id::text");
+      return rc;
+  }
+  return CF_MISUSE;
+}
+
+/* Builds the pull statement of table t: cf_seq, every column as text and
+** the versions in hex, changes after $2 in org $1, at most $3. */
+int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) {
+  char tmp[200];
+  cf__buf_reset(b);
+  int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
+  if (rc == CF_OK) rc = append_select_cols(b, t, cf__schema_mask_columns(t));
+  if (rc != CF_OK) return rc;
+  if (t->number == 1) {
+    snprintf(
+        tmp, sizeof tmp,
+        ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
+        "$3::integer) AS t ORDER BY t.cf_seq");
+  } else {
+    snprintf(tmp, sizeof tmp,
+             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = "
+             "$1::uuid "
+             "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
+             t->name, t->tenant ? "org_id" : "id");
+  }
+  return cf__buf_puts(b, tmp);
+}
+
