@@ -1,6 +1,6 @@
 /*
 ** bench/bench_transport.c: WebSocket round trips over loopback through
-** sync/transport.h (docs/transport.md has the figures).
+** sync/net/transport.h (docs/transport.md has the figures).
 **
 ** An echo server runs its loop in a second thread; the client loop runs here.
 ** For each message size and number of messages in flight, the client sends

@@ -2,7 +2,7 @@
 ** core/outcome.h: what became of a pushed change, and why a change was
 ** rejected -- ONE table for every spelling (internal).  The wire codes of
 ** PUSH_RESULT (docs/protocol.md), the master's answers
-** (sync/master_sync.h), the replica's record of results (store/store.h)
+** (sync/master/master_sync.h), the replica's record of results (store/store.h)
 ** and the cf_result code a conflict carries all come from the two X-macro
 ** tables below; nothing else spells them.
 **

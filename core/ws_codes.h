@@ -1,6 +1,6 @@
 /*
 ** core/ws_codes.h: the sync channel's WebSocket path, subprotocol and close
-** codes (internal).  Shared by the transport (sync/transport.h) and the
+** codes (internal).  Shared by the transport (sync/net/transport.h) and the
 ** sessions, which decide how a connection ends without knowing the
 ** transport that ends it.  docs/protocol.md and docs/transport.md list them.
 */

@@ -640,7 +640,7 @@ int cf_node_conflict_discard(cf_node *node, int64_t id) CF_WARN_UNUSED;
 /* ===================================================== end Replica (node) */
 
 /* ======================================================================== */
-/* Sync server (sync/server.c; docs/protocol.md, docs/server.md)            */
+/* Sync server (sync/server/server.c; docs/protocol.md, docs/server.md)            */
 /* ======================================================================== */
 /*
 ** The server side of the sync channel: a WebSocket endpoint (path /sync)
@@ -702,7 +702,7 @@ const char *cf_server_errmsg(const cf_server *srv);
 void cf_server_free(cf_server *srv);
 
 /* ======================================================================== */
-/* Sync client (sync/client.c; docs/protocol.md)                            */
+/* Sync client (sync/client/client.c; docs/protocol.md)                            */
 /* ======================================================================== */
 /*
 ** Reconciles one replica with the master through a sync server: pushes the
@@ -790,7 +790,7 @@ int cf_node_setting_set(cf_node *node, const char *name, const char *value) CF_W
 int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) CF_WARN_UNUSED;
 
 /* ======================================================================== */
-/* REST API (sync/rest.c; docs/rest-api.md)                                 */
+/* REST API (sync/server/rest.c; docs/rest-api.md)                                 */
 /* ======================================================================== */
 /*
 ** The seed's read API under /api/crm/ (organizations, contacts, deals,

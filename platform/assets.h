@@ -12,7 +12,7 @@
 ** and a statement runs from the line after its marker to the next marker
 ** line or the end of the file.  Comment lines inside are left in: SQLite and
 ** Postgres both ignore them.  Every file of sql/ that names statements uses
-** this one marker (store/sqltext.c and sync/pg_sql.c both read through
+** this one marker (store/sqltext.c and sync/master/pg_sql.c both read through
 ** cf__asset_statement).
 */
 #ifndef CF_ASSETS_H

@@ -2,7 +2,7 @@
 ** platform/process.h: child processes, directories and ports (internal).
 **
 ** The OS calls behind `clientflow demo`'s private PostgreSQL (see
-** sync/pg_cluster.c): fork/exec/wait of a program, optionally as another
+** sync/master/pg_cluster.c): fork/exec/wait of a program, optionally as another
 ** user through runuser(1) when running as root; temporary directories and
 ** their removal; a free loopback TCP port.  Nothing here knows PostgreSQL.
 */

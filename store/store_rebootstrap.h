@@ -1,7 +1,7 @@
 /*
 ** store/store_rebootstrap.h: starting a replica's pull over from the
 ** beginning without losing its unacknowledged writes (internal; used by
-** sync/client.c when the server answers REBOOTSTRAP).  Design: DESIGN.md
+** sync/client/client.c when the server answers REBOOTSTRAP).  Design: DESIGN.md
 ** "Sync semantics" 4 and 5, docs/faults.md ("re-bootstrap").
 */
 #ifndef CF_STORE_REBOOTSTRAP_H

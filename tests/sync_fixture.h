@@ -10,7 +10,7 @@
 ** superuser libpq connection for set-up and inspection.  Nodes are real
 ** replicas in the test's directory, synced with cf_sync on the test thread.
 **
-** Also here: a raw WebSocket client (sync/transport.h) that sends
+** Also here: a raw WebSocket client (sync/net/transport.h) that sends
 ** hand-crafted frames (core/codec.h), for the paths a well-behaved client
 ** never takes.
 **

@@ -1,5 +1,5 @@
 /*
-** sync/auth.h: JWT verification and minting (internal side; the code is in
+** sync/auth/auth.h: JWT verification and minting (internal side; the code is in
 ** sync/auth/, one concept a file, see sync/auth/auth_int.h).
 **
 ** The public API (cf_auth, cf_claims, cf_token_*) is in include/clientflow.h,

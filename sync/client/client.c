@@ -1,8 +1,8 @@
 /*
-** sync/client.c: the cf_sync API (include/clientflow.h) -- the node side of
+** sync/client/client.c: the cf_sync API (include/clientflow.h) -- the node side of
 ** the sync channel carried over libwebsockets.  The protocol itself is the
-** client session (sync/client_session.c, a state machine fed frames); this
-** file connects it to the transport (sync/transport.c), runs the event
+** client session (sync/session/client_session.c, a state machine fed frames); this
+** file connects it to the transport (sync/net/transport.c), runs the event
 ** loop, reconnects a watching session with backoff, and takes tokens and
 ** stop requests from other threads.  Design: docs/protocol.md ("Session").
 */

@@ -1,5 +1,5 @@
 /*
-** sync/doctor.c: `clientflow doctor`, the database checks.
+** sync/master/doctor.c: `clientflow doctor`, the database checks.
 **
 ** The seed's test-db.js checks (connection, the raw query SELECT 1 shown as
 ** `[ { test: 1 } ]`, `Tables found: 10`), then what this project relies on:

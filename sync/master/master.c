@@ -1,7 +1,7 @@
 /*
-** sync/master.c: the cf_master handle (connection, report callback, error
-** detail) and the server role.  Migrations are in sync/migrate.c, `seed` in
-** sync/seed.c, checks in sync/doctor.c; the statements they run are named in
+** sync/master/master.c: the cf_master handle (connection, report callback, error
+** detail) and the server role.  Migrations are in sync/master/migrate.c, `seed` in
+** sync/seed.c, checks in sync/master/doctor.c; the statements they run are named in
 ** sql/admin/master.sql.  This file uses none of them: they build on it.
 */
 #include <stdarg.h>

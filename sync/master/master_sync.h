@@ -1,5 +1,5 @@
 /*
-** sync/master_sync.h: the master side of sync -- push, pull and the server's
+** sync/master/master_sync.h: the master side of sync -- push, pull and the server's
 ** role check (internal).  Design: docs/master-sync.md; the SQL it relies on
 ** is sql/postgres/003_sync.sql (versions, cursor, tombstones, bookkeeping)
 ** and its fixed statements are in sql/server/master_sync.sql.

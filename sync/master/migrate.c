@@ -1,5 +1,5 @@
 /*
-** sync/migrate.c: `clientflow migrate up|status|reset` (see the Master
+** sync/master/migrate.c: `clientflow migrate up|status|reset` (see the Master
 ** administration section of include/clientflow.h and docs/operations.md).
 **
 ** Migrations are the embedded files postgres/NNN_name.sql (sql/postgres/),

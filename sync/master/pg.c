@@ -1,5 +1,5 @@
 /*
-** sync/pg.c: the PostgreSQL access layer (see sync/pg.h).
+** sync/master/pg.c: the PostgreSQL access layer (see sync/pg.h).
 **
 ** One of the sync/pg*.c files, the only ones that include libpq.  Its job
 ** beyond thin wrapping is to turn libpq's multi-line, multi-host error text

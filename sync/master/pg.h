@@ -4,7 +4,7 @@
 ** sync/pg*.c are the only files of the project that include libpq, so a
 ** reader knows where that dependency can bite.  This layer is small on
 ** purpose and is shared by the master administration (migrate, seed,
-** doctor: sync/migrate.c, sync/master.c) and, later, by the sync server's
+** doctor: sync/master/migrate.c, sync/master/master.c) and, later, by the sync server's
 ** push and pull:
 **
 **   cf__pg_connect      one connection from a DATABASE_URL (URI or key=value

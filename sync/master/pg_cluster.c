@@ -1,5 +1,5 @@
 /*
-** sync/pg_cluster.c: a private PostgreSQL 15 cluster (cf_pgcluster_*, see
+** sync/master/pg_cluster.c: a private PostgreSQL 15 cluster (cf_pgcluster_*, see
 ** include/clientflow.h), for `clientflow demo` and the examples.
 **
 ** Layout of the directory it creates (parent/clientflow-pg-XXXXXX):

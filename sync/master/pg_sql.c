@@ -1,5 +1,5 @@
 /*
-** sync/pg_sql.c: named statements of the embedded SQL files as
+** sync/master/pg_sql.c: named statements of the embedded SQL files as
 ** NUL-terminated copies for libpq.  The files' format and the reader are in
 ** platform/assets.h (cf__asset_statement), shared with the replica's
 ** store/sqltext.c.

@@ -1,7 +1,7 @@
 /*
 ** sync/seed.c: `clientflow seed`, the seed's demo data (sql/seed/demo.sql),
 ** idempotent, in one transaction, once every migration is applied
-** (sync/migrate.c) and unchanged.
+** (sync/master/migrate.c) and unchanged.
 */
 #include "platform/assets.h"
 #include "platform/platform.h"

@@ -1,10 +1,10 @@
 /*
-** sync/transport.c: WebSocket sessions over libwebsockets 4.1 (internal).
+** sync/net/transport.c: WebSocket sessions over libwebsockets 4.1 (internal).
 **
-** The API and its rules are in sync/transport.h; the design (why one lws
+** The API and its rules are in sync/net/transport.h; the design (why one lws
 ** context per endpoint, how queues, deadlines and shutdown work) is in
 ** docs/transport.md.  HTTP requests on the server's port are in
-** sync/transport_http.c.
+** sync/net/transport_http.c.
 **
 ** How lws is driven here:
 **  - One context per endpoint, one vhost ("cf"), the default poll() loop.

@@ -1,5 +1,5 @@
 /*
-** sync/transport.h: the WebSocket and HTTP transport (internal).
+** sync/net/transport.h: the WebSocket and HTTP transport (internal).
 **
 ** The transport carries whole binary messages between a sync client and a
 ** sync server, and answers plain HTTP requests on the server's port.  It knows

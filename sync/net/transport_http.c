@@ -1,12 +1,12 @@
 /*
-** sync/transport_http.c: plain HTTP requests on the server's port (internal).
+** sync/net/transport_http.c: plain HTTP requests on the server's port (internal).
 **
 ** lws parses the request line and headers (bounded by its header pool,
 ** max_http_header_data = 8192 bytes); this file copies out what the caller
 ** may need (method, path, query parameters, three headers, peer), reads a
 ** body of at most max_http_body bytes, hands the request to on_http and writes
 ** the answer from LWS_CALLBACK_HTTP_WRITEABLE, in chunks, whenever the caller
-** gives it (at once or later).  API and rules: sync/transport.h;
+** gives it (at once or later).  API and rules: sync/net/transport.h;
 ** design: docs/transport.md.
 **
 ** Request states:

@@ -1,5 +1,5 @@
 /*
-** sync/transport_int.h: what sync/transport.c and sync/transport_http.c share
+** sync/net/transport_int.h: what sync/net/transport.c and sync/net/transport_http.c share
 ** (internal to the transport; nothing else includes it).
 **
 ** transport.c owns the endpoint (the lws context and its loop), WebSocket

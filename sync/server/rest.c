@@ -1,7 +1,7 @@
 /*
-** sync/rest.c: the REST API under /api/crm/ on the sync server's port.
+** sync/server/rest.c: the REST API under /api/crm/ on the sync server's port.
 ** The API (routes, parameters, JSON, errors) is docs/rest-api.md; the
-** statements are sql/server/rest.sql; request parsing is sync/rest_params.c.
+** statements are sql/server/rest.sql; request parsing is sync/server/rest_params.c.
 **
 ** THREADS.  The server's event loop calls on_http for every request.  On
 ** the loop the request is routed, its token verified (cf_auth_verify, as the

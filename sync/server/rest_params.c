@@ -1,6 +1,6 @@
 /*
-** sync/rest_params.c: strict parsers for the REST API's request text
-** (internal).  The rules and the cursor's byte layout are in sync/rest.h;
+** sync/server/rest_params.c: strict parsers for the REST API's request text
+** (internal).  The rules and the cursor's byte layout are in sync/server/rest.h;
 ** the API in docs/rest-api.md.  No I/O, no allocation.
 */
 #include <string.h>

@@ -1,8 +1,8 @@
 /*
-** sync/server.c: the sync server -- the glue between the transport
-** (sync/transport.c, libwebsockets), the sessions (sync/server_session.c,
+** sync/server/server.c: the sync server -- the glue between the transport
+** (sync/net/transport.c, libwebsockets), the sessions (sync/session/server_session.c,
 ** state machines fed frames), the worker pool that runs their jobs on the
-** master (sync/server_job.c), live updates and the health endpoint.
+** master (sync/server/job_run.c), live updates and the health endpoint.
 ** Design: docs/protocol.md (frames, session states) and docs/server.md
 ** (threads, limits, shutdown).
 **

@@ -1,6 +1,6 @@
 /*
 ** sync/server_int.h: the sync server's hooks for other server modules
-** (internal), e.g. the REST API that shares the server's port (sync/rest.c).
+** (internal), e.g. the REST API that shares the server's port (sync/server/rest.c).
 */
 #ifndef CF_SERVER_INT_H
 #define CF_SERVER_INT_H

@@ -1,5 +1,5 @@
 /*
-** sync/client_session.c: the node side of the sync channel, a state
+** sync/session/client_session.c: the node side of the sync channel, a state
 ** machine fed whole frames with two effects out (see
 ** sync/client_session.h; docs/protocol.md "Session", docs/sync.md).
 **

@@ -3,7 +3,7 @@
 ** machine fed whole frames (internal).  No socket and no thread: it drives
 ** one replica (cf_node) through HELLO, the outbox's batches and the pulls,
 ** and what it does to the connection goes out through two effects
-** (cf__csess_io: send this frame, close).  cf_sync (sync/client.c) carries
+** (cf__csess_io: send this frame, close).  cf_sync (sync/client/client.c) carries
 ** it over libwebsockets; the simulation harness over a simulated network.
 ** Design: docs/protocol.md ("Session") and docs/sync.md.
 **

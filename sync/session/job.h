@@ -5,7 +5,7 @@
 **
 ** A server session (sync/session/server_session.h) creates a job and hands it out
 ** through its io.submit effect; whoever holds a connection -- a worker of
-** the sync server (sync/server.c), or the simulation harness in-process --
+** the sync server (sync/server/server.c), or the simulation harness in-process --
 ** runs it with cf__sjob_run (sync/server/job_run.h) and gives it back with
 ** cf__ssess_job_done.  A
 ** job carries copies of everything it needs (claims, org, node, the

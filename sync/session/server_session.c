@@ -1,6 +1,6 @@
 /*
-** sync/server_session.c: the server side of one sync session, a state
-** machine fed whole frames with effects out (see sync/server_session.h;
+** sync/session/server_session.c: the server side of one sync session, a state
+** machine fed whole frames with effects out (see sync/session/server_session.h;
 ** frames and states in docs/protocol.md).
 */
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
-** sync/server_session.h: the server side of one sync session, as a state
+** sync/session/server_session.h: the server side of one sync session, as a state
 ** machine fed whole frames (internal).  No socket, no thread, no database:
 ** what the session does reaches the outside through effects (cf__ssess_io)
 ** -- send this frame, close with this code, call me back at this time, run
-** this job on the master -- so the sync server (sync/server.c) carries it
+** this job on the master -- so the sync server (sync/server/server.c) carries it
 ** over libwebsockets and its worker pool, and the simulation harness over a
 ** simulated network and an in-process connection.  The frames and states
 ** are specified in docs/protocol.md; the threads around it in

@@ -4,7 +4,7 @@
 ** docs/testing.md, "Fuzzing".
 **
 ** Feeds arbitrary bytes to cf__frame_decode with the sync server's limits
-** (4 MiB frames, 5000 rows, as sync/server.c passes them) and proves:
+** (4 MiB frames, 5000 rows, as sync/server/server.c passes them) and proves:
 **
 **  - no input crashes, overreads, leaks or hits undefined behaviour, and no
 **    decode allocates by an unchecked count (ASan, UBSan, libFuzzer -rss);
@@ -32,7 +32,7 @@
 #include "core/buf.h"
 #include "core/codec.h"
 
-/* The sync server's decoder limits (sync/server.c: MAX_FRAME_BYTES and the
+/* The sync server's decoder limits (sync/server/server.c: MAX_FRAME_BYTES and the
 ** larger of its default max_batch and max_page). */
 #define SERVER_MAX_FRAME ((size_t)4 << 20)
 #define SERVER_MAX_ROWS 5000

@@ -1,6 +1,6 @@
 /*
 ** tests/fuzz/fuzz_jwt_verify.c: libFuzzer target for token verification
-** (cf_auth_verify, sync/auth.c) and JWKS parsing (cf_auth_add_jwks).
+** (cf_auth_verify, sync/auth/verify.c) and JWKS parsing (cf_auth_add_jwks).
 ** Design: docs/auth.md; fuzzing in docs/testing.md, "Fuzzing".
 **
 ** One verifier per process holds the HS256 test secret (FUZZ_SECRET), the

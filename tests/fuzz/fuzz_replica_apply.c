@@ -1,7 +1,7 @@
 /*
 ** tests/fuzz/fuzz_replica_apply.c: libFuzzer target for applying pulled
 ** rows to a replica (store/apply.c, cf__store_apply) exactly as the sync
-** client does with a CHANGES frame (sync/client.c, apply_page).  Design:
+** client does with a CHANGES frame (sync/client/client.c, apply_page).  Design:
 ** docs/replica.md, "Applying remote rows"; fuzzing in docs/testing.md,
 ** "Fuzzing".
 **

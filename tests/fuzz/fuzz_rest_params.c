@@ -1,6 +1,6 @@
 /*
 ** tests/fuzz/fuzz_rest_params.c: libFuzzer target for the REST API's
-** request parsers (sync/rest.h, sync/rest_params.c): the pagination cursor,
+** request parsers (sync/server/rest.h, sync/server/rest_params.c): the pagination cursor,
 ** limit, days, UUIDs, deal stages, from/to instants and the Authorization
 ** header.  Fuzzing is described in docs/testing.md, "Fuzzing".
 **

@@ -1,6 +1,6 @@
 /*
 ** tests/fuzz/fuzz_server_session.c: the server's sync session (the state
-** machine of sync/server_session.h, no socket, no database) fed a sequence
+** machine of sync/session/server_session.h, no socket, no database) fed a sequence
 ** of attacker-written frames, with its jobs answered the way the master
 ** would (a WELCOME, a PUSH_RESULT with one result per change, an empty page,
 ** or "database unavailable").  Docs: docs/testing.md, "Fuzzing".

@@ -7,7 +7,7 @@
 ** The master forgets deletions with cf_sync.purge_tombstones (here with a
 ** zero retention, as the superuser), which raises the org's purged_seq past
 ** the node's cursor; the server then answers the node's PULL with
-** REBOOTSTRAP.  sync/client.c handles it with cf__store_rebootstrap
+** REBOOTSTRAP.  sync/client/client.c handles it with cf__store_rebootstrap
 ** (store/rebootstrap.c): synced rows go, rows with pending outbox entries or
 ** conflicts stay, the cursor goes back to 0, and the pull starts over.
 */

@@ -1,6 +1,6 @@
 /*
 ** tests/integration/test_master_sync.c: the master side of sync against a
-** real Postgres (sync/master_sync.c, sql/postgres/003_sync.sql): push
+** real Postgres (sync/master/push.c, sql/postgres/003_sync.sql): push
 ** results for every outcome, idempotent retries, per-column merge on the
 ** master, direct SQL writes, tombstones, revocation, paging, the gapless
 ** cursor under concurrent writers, and the server's role check.

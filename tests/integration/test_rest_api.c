@@ -1,5 +1,5 @@
 /*
-** tests/integration/test_rest_api.c: the REST API (sync/rest.c,
+** tests/integration/test_rest_api.c: the REST API (sync/server/rest.c,
 ** sql/server/rest.sql; docs/rest-api.md) over loopback against a real
 ** server: each endpoint's contents against the seeded data (docs/seed.md),
 ** org isolation on every endpoint, keyset pagination that walks every row

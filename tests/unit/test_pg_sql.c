@@ -1,6 +1,6 @@
 /*
 ** tests/unit/test_pg_sql.c: named statements in the embedded SQL files
-** (cf__sql_named, sync/pg_sql.c) and the migration files the build embeds;
+** (cf__sql_named, sync/master/pg_sql.c) and the migration files the build embeds;
 ** no database needed.
 */
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "platform/platform.h"
 #include "sync/master/pg.h"
 
-/* Every statement name sync/migrate.c, sync/doctor.c and sync/master.c run. */
+/* Every statement name sync/master/migrate.c, sync/master/doctor.c and sync/master/master.c run. */
 static const char *const used_names[] = {
     "migrate_lock",      "ensure_ledger",    "ledger_exists", "applied_migrations",
     "record_migration",  "schema_droppable", "reset_public",  "drop_ledger",

@@ -1,6 +1,6 @@
 /*
 ** tests/unit/test_rest_params.c: the REST API's strict request parsers
-** (sync/rest_params.c): cursors, limit, days, UUIDs, stages, from/to
+** (sync/server/rest_params.c): cursors, limit, days, UUIDs, stages, from/to
 ** instants and the Bearer header.  The HTTP behaviour is covered by
 ** tests/integration/test_rest_api.c.
 */

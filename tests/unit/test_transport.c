@@ -1,6 +1,6 @@
 /*
 ** tests/unit/test_transport.c: the WebSocket/HTTP transport over real
-** sockets on 127.0.0.1 (sync/transport.h, docs/transport.md).
+** sockets on 127.0.0.1 (sync/net/transport.h, docs/transport.md).
 **
 ** Every test drives the server and client loops from this one thread with
 ** run_once until a condition holds; a condition that does not hold within
