@@ -9,11 +9,15 @@
 # clang (build/fuzz) and run for CF_FUZZ_SECONDS seconds each (default 20;
 # 0 skips the step) by scripts/fuzz.sh; a crash, leak, sanitizer report or
 # timeout fails the script (docs/testing.md, "Fuzzing").
+#
+# CF_BUILD_DIR (default build/asan) and CF_TEST_PG_PORT (default 54329, the
+# port of the private PostgreSQL) let two checkouts test side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 build=${CF_BUILD_DIR:-build/asan}
-cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DCF_TEST_PG_PORT="${CF_TEST_PG_PORT:-54329}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 fuzz_seconds=${CF_FUZZ_SECONDS:-20}
