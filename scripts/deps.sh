@@ -14,6 +14,7 @@ packages=(
   libtap-parser-sourcehandler-pgtap-perl
   wrk curl
   clang libclang-rt-14-dev llvm
+  clang-format cppcheck
 )
 
 missing=()
