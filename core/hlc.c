@@ -27,6 +27,7 @@ static int64_t wall_ms(void) {
 void cf__hlc_init(cf_hlc_clock *clock) {
   clock->last = 0;
   clock->max_skew_ms = CF_HLC_DEFAULT_MAX_SKEW_MS;
+  clock->ref_ahead_ms = 0;
 }
 
 void cf__hlc_restore(cf_hlc_clock *clock, cf_hlc last) {
@@ -35,6 +36,12 @@ void cf__hlc_restore(cf_hlc_clock *clock, cf_hlc last) {
 
 void cf__hlc_set_max_skew(cf_hlc_clock *clock, int64_t max_skew_ms) {
   clock->max_skew_ms = max_skew_ms < 0 ? 0 : max_skew_ms;
+}
+
+void cf__hlc_set_reference_ahead(cf_hlc_clock *clock, int64_t ahead_ms) {
+  if (ahead_ms < 0) ahead_ms = 0;
+  if (ahead_ms > CF_HLC_MAX_REF_AHEAD_MS) ahead_ms = CF_HLC_MAX_REF_AHEAD_MS;
+  clock->ref_ahead_ms = ahead_ms;
 }
 
 cf_hlc cf__hlc_now(cf_hlc_clock *clock) {
@@ -46,9 +53,10 @@ cf_hlc cf__hlc_now(cf_hlc_clock *clock) {
 }
 
 int cf__hlc_recv(cf_hlc_clock *clock, cf_hlc remote, cf_hlc *out) {
-  int64_t limit = wall_ms();
-  /* wall_ms() <= 2^48 and the skew is a few minutes: no overflow unless the
-  ** caller set an absurd bound, which then means "no bound". */
+  int64_t limit = wall_ms() + clock->ref_ahead_ms;
+  /* wall_ms() <= 2^48, the reference at most a day ahead and the skew a few
+  ** minutes: no overflow unless the caller set an absurd bound, which then
+  ** means "no bound". */
   if (clock->max_skew_ms > INT64_MAX - limit)
     limit = INT64_MAX;
   else

@@ -104,15 +104,20 @@ static int put_canon_open(cf_buf *b, const cf_table *t, unsigned c) {
 }
 
 /* The canonical form of NEW.c.  A text column's canonical form is the text
-** itself, so a TEXT value is taken as it is, without a function call (the
-** master refuses invalid UTF-8, which then comes back as a conflict); any
-** other value, and every other type, goes through cf_canon. */
+** itself, so a TEXT value within the size cap is taken as it is, without a
+** function call (the master refuses invalid UTF-8, which then comes back as
+** a conflict); a longer one, any other value, and every other type go
+** through cf_canon, which refuses a value over CF_VALUE_MAX_BYTES
+** (CF_TOOBIG) -- such a value could never be sent. */
 static int put_canon_value(cf_buf *b, const cf_table *t, unsigned c) {
   const char *n = t->cols[c].name;
   int rc = CF_OK;
   int text = t->cols[c].type == CF_TYPE_TEXT;
+  char cap[24];
+  snprintf(cap, sizeof cap, "%zu", (size_t)CF_VALUE_MAX_BYTES);
   if (text)
-    rc = PUT("CASE WHEN typeof(NEW.\"", n, "\") = 'text' THEN NEW.\"", n, "\" ELSE ");
+    rc = PUT("CASE WHEN typeof(NEW.\"", n, "\") = 'text' AND length(CAST(NEW.\"", n,
+             "\" AS BLOB)) <= ", cap, " THEN NEW.\"", n, "\" ELSE ");
   if (rc == CF_OK) rc = put_canon_open(b, t, c);
   if (rc == CF_OK) rc = PUT("NEW.\"", n, "\")");
   if (rc == CF_OK && text) rc = PUT(" END");

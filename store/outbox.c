@@ -493,6 +493,36 @@ static int push_result(struct cf_node *node, const cf__store_push_result *r) {
                    0);
 }
 
+int cf__store_push_release(cf_node *node, cf__push_batch *batch, size_t keep) {
+  if (node == NULL || batch == NULL || keep > batch->n) return CF_MISUSE;
+  node->errmsg[0] = '\0';
+  int rc = cf__node_begin(node);
+  if (rc != CF_OK) return rc;
+  for (size_t i = keep; i < batch->n && rc == CF_OK; i++) {
+    const cf_table *t = NULL;
+    int64_t rid = 0, tx = 0;
+    uint64_t mask = 0;
+    int sent = 0;
+    rc = find_seq(node, batch->items[i].seq, &t, &rid, &tx, &mask, &sent);
+    if (rc == CF_NOTFOUND) {
+      rc = CF_OK; /* answered or dropped meanwhile */
+      continue;
+    }
+    if (rc == CF_OK && !sent) rc = run_table(node, t, CF_TS_unmark_row, rid, NULL, 0, 0, 0);
+  }
+  if (rc == CF_OK) rc = cf__node_commit(node);
+  if (rc != CF_OK) {
+    cf__node_rollback(node);
+    return rc;
+  }
+  for (size_t i = keep; i < batch->n; i++) {
+    cf__free(batch->bytes[i]);
+    batch->bytes[i] = NULL;
+  }
+  batch->n = keep;
+  return CF_OK;
+}
+
 int cf__store_push_results(cf_node *node, const cf__store_push_result *res, size_t n) {
   if (node == NULL || (res == NULL && n > 0)) return CF_MISUSE;
   node->errmsg[0] = '\0';

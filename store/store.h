@@ -65,6 +65,14 @@ typedef struct cf__push_batch {
 */
 int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) CF_WARN_UNUSED;
 
+/*
+** METHOD.  Entries items[keep..n) of batch were not sent after all (the
+** frame was full): they go back to the outbox as not in flight, their bytes
+** are freed, and batch->n becomes keep.  CF_OK or a store error (the
+** entries then stay in flight until cf__store_push_requeue).
+*/
+int cf__store_push_release(cf_node *node, cf__push_batch *batch, size_t keep) CF_WARN_UNUSED;
+
 /* DESTRUCTOR.  Frees a batch (NULL is fine). */
 void cf__store_push_free(cf__push_batch *batch);
 

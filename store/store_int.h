@@ -54,6 +54,7 @@ typedef enum cf_stmt_id {
   X(pending_next)                                                                        \
   X(mark)                                                                                \
   X(unmark)                                                                              \
+  X(unmark_row)                                                                          \
   X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)        \
       X(max_seq)
 

@@ -87,6 +87,10 @@ UPDATE "cf_{t}" SET _batch = ?2 WHERE rid = ?1
 UPDATE "cf_{t}" SET _batch = 0, _sent = NULL
   WHERE _seq IS NOT NULL AND (_batch <> 0 OR _sent IS NOT NULL)
 
+-- @name t_unmark_row
+-- One entry of a batch that was never sent goes back to the outbox.
+UPDATE "cf_{t}" SET _batch = 0 WHERE rid = ?1 AND _batch <> 0
+
 -- @name t_find_seq
 SELECT rid, _tx, _mask FROM "cf_{t}" WHERE _seq = ?1 AND _seq IS NOT NULL
 

@@ -60,6 +60,7 @@ struct cf__csess {
   uint64_t batch_seq;       /* its number */
   uint64_t master_batch;    /* the node's last batch the master recorded
                                (WELCOME): new batches are numbered above */
+  uint64_t max_frame;       /* from WELCOME (0: the codec's cap) */
   uint64_t max_batch;       /* from WELCOME */
   uint64_t max_page;        /* from WELCOME */
   uint64_t head;            /* the org's head seq, from WELCOME/CHANGES */
@@ -158,38 +159,89 @@ static int send_pull_from(cf__csess *s, uint64_t from) {
 
 static int send_pull(cf__csess *s) { return send_pull_from(s, (uint64_t)s->cursor); }
 
+/*
+** A change too large for any frame (a row of several values near the 1 MiB
+** cap) can never be sent: it is answered here as the master would answer
+** it -- rejected, too_big -- and moves to the conflicts, so the rest of the
+** outbox still syncs (docs/protocol.md, "Limits").
+*/
+/* The most bytes a frame to this server may have: the codec's cap, or less
+** if the server said so in WELCOME. */
+static size_t frame_cap(const cf__csess *s) {
+  size_t cap = CF_CODEC_MAX_FRAME;
+  if (s->max_frame > CF_CODEC_FRAME_OVERHEAD && s->max_frame < cap) cap = (size_t)s->max_frame;
+  return cap;
+}
+
+static int reject_too_big(cf__csess *s, const cf__push_item *item) {
+  char msg[128];
+  snprintf(msg, sizeof msg, "too_big: the change does not fit in one frame of %zu bytes",
+           frame_cap(s));
+  cf__store_push_result res = {item->seq, CF_PUSH_REJECTED, CF_TOOBIG, msg};
+  int rc = cf__store_push_results(s->node, &res, 1);
+  if (rc != CF_OK)
+    return sync_fail(s, rc, "cannot record a change too big to send: %s",
+                     cf_node_errmsg(s->node));
+  s->counts[CF_SYNC_REJECTED]++;
+  cf__log(CF_LOG_WARN, "msg=\"change too big to send, kept as a conflict\" table=%s",
+          item->change.table->name);
+  return CF_OK;
+}
+
 /* Sends the next outbox batch, or starts pulling when there is none. */
 static int push_next(cf__csess *s) {
-  cf__store_push_free(s->batch);
-  s->batch = NULL;
-  size_t max = s->max_batch ? (size_t)s->max_batch : 1000;
-  int rc = cf__store_push_next(s->node, max, &s->batch);
-  if (rc != CF_OK)
-    return sync_fail(s, rc, "cannot read the outbox: %s", cf_node_errmsg(s->node));
-  if (s->batch->n == 0) {
+  for (;;) {
     cf__store_push_free(s->batch);
     s->batch = NULL;
-    s->start_cursor = s->cursor;
-    return send_pull(s);
+    size_t max = s->max_batch ? (size_t)s->max_batch : 1000;
+    int rc = cf__store_push_next(s->node, max, &s->batch);
+    if (rc != CF_OK)
+      return sync_fail(s, rc, "cannot read the outbox: %s", cf_node_errmsg(s->node));
+    if (s->batch->n == 0) {
+      cf__store_push_free(s->batch);
+      s->batch = NULL;
+      s->start_cursor = s->cursor;
+      return send_pull(s);
+    }
+    cf_buf body, frame;
+    cf__buf_init(&body, frame_cap(s) - CF_CODEC_FRAME_OVERHEAD);
+    cf__buf_init(&frame, frame_cap(s));
+    size_t fit = 0;
+    while (rc == CF_OK && fit < s->batch->n) {
+      rc = cf__codec_put_change((uint64_t)s->batch->items[fit].seq,
+                                &s->batch->items[fit].change, &body);
+      if (rc == CF_OK) fit++;
+    }
+    int again = 0;
+    if (rc == CF_TOOBIG && fit == 0) {
+      /* The first change alone does not fit: a conflict; the rest of the
+      ** batch goes back and the next batch is formed without it. */
+      rc = reject_too_big(s, &s->batch->items[0]);
+      if (rc == CF_OK) rc = cf__store_push_release(s->node, s->batch, 1);
+      again = rc == CF_OK;
+    } else if (rc == CF_TOOBIG) {
+      /* The frame is full: send what fits, the rest goes back. */
+      rc = cf__store_push_release(s->node, s->batch, fit);
+    }
+    if (rc == CF_OK && !again) {
+      if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) != CF_OK)
+        rc = sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
+    }
+    if (rc == CF_OK && !again)
+      rc = cf__encode_push_body(s->batch_seq, s->batch->n, body.p, body.len, &frame);
+    if (rc == CF_OK && !again) {
+      rc = send_buf(s, &frame);
+    } else if (rc != CF_OK) {
+      rc = sync_fail(s, rc, "cannot send the push batch: %s", cf_strerror(rc));
+    }
+    cf__buf_free(&body);
+    cf__buf_free(&frame);
+    if (rc != CF_OK) return rc;
+    if (!again) {
+      s->state = CS_PUSHING;
+      return CF_OK;
+    }
   }
-  if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) != CF_OK)
-    return sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
-  cf_buf body, frame;
-  cf__buf_init(&body, CF_CODEC_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
-  cf__buf_init(&frame, CF_CODEC_MAX_FRAME);
-  for (size_t i = 0; rc == CF_OK && i < s->batch->n; i++)
-    rc = cf__codec_put_change((uint64_t)s->batch->items[i].seq, &s->batch->items[i].change,
-                              &body);
-  if (rc == CF_OK) rc = cf__encode_push_body(s->batch_seq, s->batch->n, body.p, body.len, &frame);
-  if (rc == CF_OK) {
-    rc = send_buf(s, &frame);
-  } else {
-    rc = sync_fail(s, rc, "cannot encode the push batch: %s", cf_strerror(rc));
-  }
-  cf__buf_free(&body);
-  cf__buf_free(&frame);
-  if (rc == CF_OK) s->state = CS_PUSHING;
-  return rc;
 }
 
 /* --- frames in ------------------------------------------------------------- */
@@ -506,10 +558,12 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg, si
     return;
   }
   if (s->state == CS_WELCOME && f->type == CF_FRAME_WELCOME) {
+    s->max_frame = f->u.welcome.max_frame_bytes;
     s->max_batch = f->u.welcome.max_batch;
     s->max_page = f->u.welcome.max_page;
     s->head = f->u.welcome.head_seq;
     s->master_batch = f->u.welcome.last_batch;
+    cf__store_set_server_clock(s->node, CF_HLC_MS(f->u.welcome.hlc));
     snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
     s->connected = 1;
     (void)push_next(s);

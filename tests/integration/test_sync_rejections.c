@@ -134,3 +134,40 @@ CF_TEST(test_sync_unique_clash_created_offline_on_two_nodes_keeps_second_in_conf
   cf_node_close(b);
   sfx_close(&f);
 }
+
+CF_TEST(test_sync_change_too_big_for_a_frame_becomes_a_conflict_and_the_rest_syncs) {
+  /* One value over the 1 MiB cap is refused by the replica at write time;
+  ** a row whose values each fit but together exceed a frame can never be
+  ** sent: it is kept as a conflict (too_big) and every other change syncs,
+  ** now and at every later sync (found by clientflow sim). */
+  sync_fx f;
+  sfx_open(&f, 1);
+  cf_node *n = sfx_node("big", DEMO_ORG, DEMO_REP);
+  sfx_sync_ok(&f, n);
+  int rc = cf_node_exec(n, "UPDATE contacts SET last_name = printf('%.*c', 1048586, 'x') "
+                           "WHERE id = '" DEMO_CONTACT("10") "'");
+  CHECK_EQ(rc, CF_TOOBIG);
+  CHECK_EQ(sfx_outbox(n), 0);
+  sfx_node_exec(n, "UPDATE contacts SET first_name = printf('%.*c', 1000000, 'a'), "
+                   "last_name = printf('%.*c', 1000000, 'b'), "
+                   "company = printf('%.*c', 1000000, 'c'), "
+                   "phone = printf('%.*c', 1000000, 'd'), "
+                   "metadata = json_object('k', printf('%.*c', 1000000, 'e')) "
+                   "WHERE id = '" DEMO_CONTACT("09") "'");
+  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-555-0101' WHERE id = '" DEMO_CONTACT(
+                       "01") "'");
+  for (int round = 0; round < 2; round++) {
+    sfx_sync_result r = sfx_sync_ok(&f, n);
+    CHECK_EQ(r.count[CF_SYNC_REJECTED], round == 0 ? 1 : 0);
+  }
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT(
+                              "01") "' AND phone = '+1-555-0101'"),
+           1);
+  sfx_conflicts c = sfx_node_conflicts(n);
+  CHECK_EQ(c.n, 1);
+  CHECK_EQ(c.c[0].code, CF_TOOBIG);
+  CHECK_MSG(strncmp(c.c[0].message, "too_big", 7) == 0, "message: %s", c.c[0].message);
+  CHECK_EQ(sfx_outbox(n), 0);
+  cf_node_close(n);
+  sfx_close(&f);
+}

@@ -217,3 +217,30 @@ CF_TEST(test_version_encode_decode_and_text_round_trip) {
   CHECK_OK(cf__node_id_parse(ntext, 36, &n2));
   CHECK(memcmp(n.b, n2.b, 16) == 0);
 }
+
+CF_TEST(test_hlc_recv_bounds_remote_by_a_trusted_reference_ahead_of_the_wall_clock) {
+  /* A node whose clock is 2 minutes behind the server's receives a version
+  ** the server accepted 4 minutes ahead of ITS clock: 6 minutes ahead of
+  ** the node's.  With the server's clock as reference it is within the
+  ** bound; without, it is not. */
+  cf_hlc_clock c;
+  use_fake_clock(T0);
+  cf__hlc_init(&c);
+  cf_hlc remote = CF_HLC_MAKE(T0 + 6 * 60 * 1000, 0);
+  CHECK_EQ(cf__hlc_recv(&c, remote, NULL), CF_CLOCK_SKEW);
+  cf__hlc_set_reference_ahead(&c, 2 * 60 * 1000);
+  CHECK_OK(cf__hlc_recv(&c, remote, NULL));
+  CHECK(cf__hlc_now(&c) > remote);
+  /* Still bounded: the reference plus the skew. */
+  CHECK_EQ(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + 7 * 60 * 1000 + 1, 0), NULL), CF_CLOCK_SKEW);
+  /* A reference behind the wall clock does not tighten the bound, and one
+  ** absurdly far ahead is capped at a day. */
+  cf__hlc_set_reference_ahead(&c, -60 * 1000);
+  CHECK_OK(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + CF_HLC_DEFAULT_MAX_SKEW_MS, 0), NULL));
+  cf__hlc_set_reference_ahead(&c, INT64_MAX);
+  CHECK_EQ(cf__hlc_recv(&c,
+                        CF_HLC_MAKE(T0 + CF_HLC_MAX_REF_AHEAD_MS + CF_HLC_DEFAULT_MAX_SKEW_MS + 1, 0),
+                        NULL),
+           CF_CLOCK_SKEW);
+  cf_set_clock_hook(NULL, NULL);
+}
