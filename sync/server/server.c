@@ -459,7 +459,12 @@ int cf_server_start(cf_server *srv) {
   pc.post = post_to_loop;
   pc.post_ctx = srv;
   rc = cf__pool_start(&pc, &srv->pool);
-  if (rc != CF_OK) return fail(srv, rc, "cannot start the worker pool");
+  if (rc != CF_OK) {
+    /* Not started: no loop may run without the pool its sessions need. */
+    cf__ws_server_free(srv->ws);
+    srv->ws = NULL;
+    return fail(srv, rc, "cannot start the worker pool");
+  }
   srv->listen_backoff_ms = 250;
   (void)start_listener(srv, 0);
   cf__log(CF_LOG_INFO,
