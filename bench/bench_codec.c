@@ -24,6 +24,7 @@
 
 #include "clientflow.h"
 #include "core/codec.h"
+#include "core/crypto.h"
 #include "core/schema.h"
 #include "platform/platform.h"
 
@@ -195,8 +196,7 @@ static int json_row(cf_buf *b, const cf_row *row) {
     if (!(row->present & CF_COL_BIT(c)) || (t->key_mask & CF_COL_BIT(c))) continue;
     const char *name = c < t->ncols ? t->cols[c].name : "deleted";
     char hex[2 * CF_VER_LEN + 1];
-    for (int i = 0; i < CF_VER_LEN; i++)
-      snprintf(hex + 2 * i, 3, "%02x", row->cells[c].ver.b[i]);
+    cf__hex(row->cells[c].ver.b, CF_VER_LEN, hex);
     snprintf(tmp, sizeof tmp, "%s\"%s\":\"", first ? "" : ",", name);
     first = 0;
     rc = cf__buf_puts(b, tmp);

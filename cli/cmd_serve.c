@@ -28,29 +28,31 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: clientflow serve [--database-url URL] [--host H] [--port N] [--workers N]\n"
-          "                        [--dev-user-header]\n"
-          "\n"
-          "Runs the sync server: WebSocket /sync, GET /health and the REST API\n"
-          "GET /api/crm/* (docs/rest-api.md) on one port.\n"
-          "\n"
-          "  --database-url URL  the master (default DATABASE_URL); its role must not be\n"
-          "                      a superuser, own the tables or have BYPASSRLS\n"
-          "  --listen-database-url URL\n"
-          "                      a direct (session) connection for LISTEN/NOTIFY when\n"
-          "                      DATABASE_URL goes through PgBouncer in transaction mode\n"
-          "                      (default LISTEN_DATABASE_URL, else DATABASE_URL)\n"
-          "  --host H            address to listen on (default 127.0.0.1)\n"
-          "  --port N            port (default PORT, else 4000; 0 picks a free one)\n"
-          "  --workers N         database worker threads (default 4), for the sync\n"
-          "                      channel and as many again for the REST API\n"
-          "  --dev-user-header   DEVELOPMENT ONLY: the REST API takes the caller's\n"
-          "                      identity from an x-user-id header when a request\n"
-          "                      has no Authorization header (logs a warning)\n"
-          "\n"
-          "Tokens: JWT_SECRET, JWT_ES256_PUBLIC_KEY_FILE, JWT_JWKS_FILE, JWT_AUDIENCE\n"
-          "(see docs/auth.md).  SIGTERM/SIGINT stop it cleanly.\n");
+  fprintf(
+      out,
+      "usage: clientflow serve [--database-url URL] [--host H] [--port N] [--workers N]\n"
+      "                        [--dev-user-header]\n"
+      "\n"
+      "Runs the sync server: WebSocket /sync, GET /health and the REST API\n"
+      "GET /api/crm/* (docs/rest-api.md) on one port.\n"
+      "\n"
+      "  --database-url URL  the master (default DATABASE_URL); its role must not be\n"
+      "                      a superuser, own the tables or have BYPASSRLS\n"
+      "  --listen-database-url URL\n"
+      "                      a direct (session) connection for LISTEN/NOTIFY when\n"
+      "                      DATABASE_URL goes through PgBouncer in transaction mode\n"
+      "                      (default LISTEN_DATABASE_URL, else DATABASE_URL)\n"
+      "  --host H            address to listen on (default 127.0.0.1)\n"
+      "  --port N            port (default PORT, else 4000; 0 picks a free one)\n"
+      "  --workers N         database workers per kind (1..32, default 4): one pool\n"
+      "                      of 2N threads runs at most N sync jobs and at most N\n"
+      "                      REST requests at once (docs/operations.md)\n"
+      "  --dev-user-header   DEVELOPMENT ONLY: the REST API takes the caller's\n"
+      "                      identity from an x-user-id header when a request\n"
+      "                      has no Authorization header (logs a warning)\n"
+      "\n"
+      "Tokens: JWT_SECRET, JWT_ES256_PUBLIC_KEY_FILE, JWT_JWKS_FILE, JWT_AUDIENCE\n"
+      "(see docs/auth.md).  SIGTERM/SIGINT stop it cleanly.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -96,7 +98,8 @@ int cf_cmd_serve(int argc, char **argv) {
       return cf_cli_fail("serve", "PORT must be 0..65535");
   }
   const char *url = cf_cli_config("DATABASE_URL");
-  if (url == NULL) return cf_cli_fail("serve", "DATABASE_URL is not set (flag, environment or .env)");
+  if (url == NULL)
+    return cf_cli_fail("serve", "DATABASE_URL is not set (flag, environment or .env)");
 
   cf_auth *auth = NULL;
   int rc = cf_auth_new(&auth);
@@ -120,8 +123,9 @@ int cf_cmd_serve(int argc, char **argv) {
   if (rc == CF_OK) rc = cf_server_enable_rest(srv, workers, rest_flags);
   if (rc == CF_OK) rc = cf_server_start(srv);
   if (rc != CF_OK) {
-    int code = cf_cli_fail("serve", "%s", cf_server_errmsg(srv)[0] ? cf_server_errmsg(srv)
-                                                                 : cf_strerror(rc));
+    int code =
+        cf_cli_fail("serve", "%s",
+                    cf_server_errmsg(srv)[0] ? cf_server_errmsg(srv) : cf_strerror(rc));
     cf_server_free(srv);
     return code;
   }

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/demo.h"
 #include "cli/master_cli.h"
+#include "core/crypto.h"
 #include "platform/platform.h"
 #include "platform/process.h"
 #include "platform/thread.h"
@@ -275,7 +276,7 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
   unsigned char secret[32];
   char secret_hex[65];
   if (cf__random(secret, sizeof secret) != CF_OK) return cf_cli_fail("demo", "no randomness");
-  for (size_t i = 0; i < sizeof secret; i++) snprintf(secret_hex + 2 * i, 3, "%02x", secret[i]);
+  cf__hex(secret, sizeof secret, secret_hex);
 
   /* The story is the output; the server's own log lines only at warn. */
   if (getenv("CF_LOG_LEVEL") == NULL) cf__log_set_level(CF_LOG_WARN);

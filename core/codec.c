@@ -108,6 +108,9 @@
 **                                    in vers; every vers entry used, first
 **                                    uses in order 0, 1, 2, ...
 **
+** vers and vidx are the row's version dictionary (core/vdict.h, shared with
+** the replica's version blob, store/vblob.h), laid out in msgpack.
+**
 ** Why this row layout: most rows are written whole by one write (an insert,
 ** or a master row whose cells share a few versions), so naming each distinct
 ** 24-byte version once per row and pointing to it with one byte costs 28
@@ -126,6 +129,7 @@
 #include "core/schema.h"
 #include "core/utf8.h"
 #include "core/value.h"
+#include "core/vdict.h"
 #include "platform/platform.h"
 
 /* Fields after version and type, per frame type (index = type). */
@@ -533,35 +537,35 @@ static int rd_row_fields(rd *r, cf_row *row) {
   }
   r->cell = -1;
 
-  /* Versions: a dictionary of distinct versions, then one index per cell. */
+  /* Versions: a dictionary of distinct versions, then one index per
+  ** versioned cell (core/vdict.h). */
   uint64_t data = present & ~t->key_mask;
   unsigned nver = popcount64(data);
   size_t k = 0;
-  cf_ver dict[CF_ROW_MAX_CELLS];
+  cf__vdict d;
   at = r->p;
   if ((rc = rd_array(r, "vers", CF_ROW_MAX_CELLS, 1, &k)) != CF_OK) return rc;
   if (k > nver || (nver > 0 && k == 0)) {
     r->p = at;
     return fail(r, CF_PROTOCOL, "vers has %zu versions for %u versioned cells", k, nver);
   }
-  for (size_t i = 0; i < k; i++) {
+  d.k = (unsigned)k;
+  d.n = nver;
+  for (unsigned i = 0; i < d.k; i++) {
+    unsigned other = 0;
     at = r->p;
-    if ((rc = rd_fixed_bin(r, "version", CF_VER_LEN, dict[i].b)) != CF_OK) return rc;
-    if (cf__ver_is_zero(&dict[i])) {
+    if ((rc = rd_fixed_bin(r, "version", CF_VER_LEN, d.vers[i].b)) != CF_OK) return rc;
+    cf__vdict_fault why = cf__vdict_check_ver(&d, i, &other);
+    if (why != CF_VDICT_OK) {
       r->p = at;
-      return fail(r, CF_PROTOCOL, "version %zu is all zero", i);
+      if (why == CF_VDICT_ZERO) return fail(r, CF_PROTOCOL, "version %u is all zero", i);
+      return fail(r, CF_PROTOCOL, "version %u repeats version %u", i, other);
     }
-    for (size_t j = 0; j < i; j++)
-      if (memcmp(dict[i].b, dict[j].b, CF_VER_LEN) == 0) {
-        r->p = at;
-        return fail(r, CF_PROTOCOL, "version %zu repeats version %zu", i, j);
-      }
   }
-  unsigned char idx[CF_ROW_MAX_CELLS];
   if (k <= 1) {
     if (left(r) == 0 || *r->p != 0xc0) return wrong_type(r, "vidx", "nil (one version)");
     r->p++;
-    memset(idx, 0, sizeof idx);
+    memset(d.idx, 0, sizeof d.idx);
   } else {
     cf_slice s = {NULL, 0};
     at = r->p;
@@ -570,24 +574,20 @@ static int rd_row_fields(rd *r, cf_row *row) {
       r->p = at;
       return fail(r, CF_PROTOCOL, "vidx has %zu entries for %u versioned cells", s.n, nver);
     }
-    size_t next = 0; /* the next dictionary entry to be used first */
-    for (size_t i = 0; i < nver; i++) {
-      unsigned char x = (unsigned char)s.p[i];
-      if (x > next || x >= k) {
-        r->p = at;
-        return fail(r, CF_PROTOCOL, "vidx[%zu] = %u is out of order or range", i, x);
-      }
-      if (x == next) next++;
-      idx[i] = x;
-    }
-    if (next != k) {
+    memcpy(d.idx, s.p, nver);
+    unsigned bad = 0;
+    cf__vdict_fault why = cf__vdict_check_idx(&d, 1, &bad);
+    if (why != CF_VDICT_OK) {
       r->p = at;
-      return fail(r, CF_PROTOCOL, "vers has %zu unused versions", k - next);
+      if (why == CF_VDICT_UNUSED)
+        return fail(r, CF_PROTOCOL, "vers has %u unused versions", bad);
+      return fail(r, CF_PROTOCOL, "vidx[%u] = %u is out of order or range", bad,
+                  d.idx[bad]);
     }
   }
   unsigned i = 0;
   for (unsigned c = 0; c <= t->ncols; c++)
-    if (data & CF_COL_BIT(c)) row->cells[c].ver = dict[idx[i++]];
+    if (data & CF_COL_BIT(c)) row->cells[c].ver = *cf__vdict_ver(&d, i++);
   r->table = NULL;
   return CF_OK;
 }
@@ -967,33 +967,20 @@ static int w_row_fields(wr *w, const cf_row *row) {
   for (unsigned c = 0; c <= t->ncols; c++)
     if (row->present & CF_COL_BIT(c)) w_value(w, &row->cells[c].value);
 
-  /* The version dictionary, in order of first use. */
-  const cf_ver *dict[CF_ROW_MAX_CELLS];
-  unsigned char idx[CF_ROW_MAX_CELLS];
-  unsigned k = 0, nver = 0;
-  const cf_ver *prev = NULL; /* the previous cell's version */
-  unsigned prev_j = 0;       /* and its index in dict */
-  for (unsigned c = 0; c <= t->ncols; c++) {
-    if (!(data & CF_COL_BIT(c))) continue;
-    const cf_ver *v = &row->cells[c].ver;
-    unsigned j;
-    if (prev != NULL && memcmp(prev->b, v->b, CF_VER_LEN) == 0) {
-      j = prev_j; /* the common case: same as the previous cell */
-    } else {
-      for (j = 0; j < k; j++)
-        if (memcmp(dict[j]->b, v->b, CF_VER_LEN) == 0) break;
-      if (j == k) dict[k++] = v;
-    }
-    idx[nver++] = (unsigned char)j;
-    prev = v;
-    prev_j = j;
-  }
-  w_array(w, k);
-  for (unsigned j = 0; j < k; j++) w_bin(w, dict[j]->b, CF_VER_LEN);
-  if (k <= 1)
+  /* The version dictionary of the versioned cells (core/vdict.h). */
+  const cf_ver *cells[CF_ROW_MAX_CELLS];
+  unsigned nver = 0;
+  for (unsigned c = 0; c <= t->ncols; c++)
+    if (data & CF_COL_BIT(c)) cells[nver++] = &row->cells[c].ver;
+  cf__vdict d;
+  cf__vdict_build(&d, cells, nver);
+  w_array(w, d.k);
+  for (unsigned j = 0; j < d.k; j++)
+    w_bin(w, d.vers[j].b, CF_VER_LEN);
+  if (d.k <= 1)
     w_nil(w);
   else
-    w_bin(w, idx, nver);
+    w_bin(w, d.idx, nver);
   return CF_OK;
 }
 

@@ -188,7 +188,6 @@ static int parse_string(parser *p, sink *raw, int nul_ok) {
 
 /* Appends raw bytes as a canonical JSON string (no validation). */
 static int quote_raw(const char *s, size_t n, cf_buf *out) {
-  static const char hex[] = "0123456789abcdef";
   int rc = cf__buf_putc(out, '"');
   size_t i = 0;
   while (rc == CF_OK && i < n) {
@@ -229,8 +228,10 @@ static int quote_raw(const char *s, size_t n, cf_buf *out) {
         esc[1] = 'u';
         esc[2] = '0';
         esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
+        char digits[3];
+        cf__hex(&c, 1, digits);
+        esc[4] = digits[0];
+        esc[5] = digits[1];
         len = 6;
     }
     rc = cf__buf_append(out, esc, len);

@@ -89,31 +89,29 @@ int cf__uuid_v4(cf_uuid *out) {
 }
 
 char *cf__uuid_format(const cf_uuid *u, char out[CF_UUID_TEXT_LEN]) {
-  static const char hex[] = "0123456789abcdef";
-  size_t j = 0;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out[j++] = '-';
-    out[j++] = hex[u->b[i] >> 4];
-    out[j++] = hex[u->b[i] & 15];
+  /* 8-4-4-4-12 digits: the groups are 4, 2, 2, 2 and 6 bytes.  Each
+  ** cf__hex ends in a NUL that the next dash overwrites. */
+  static const unsigned char group[5] = {4, 2, 2, 2, 6};
+  size_t at = 0, j = 0;
+  for (int g = 0; g < 5; g++) {
+    if (g > 0) out[j++] = '-';
+    cf__hex(u->b + at, group[g], out + j);
+    at += group[g];
+    j += 2 * (size_t)group[g];
   }
-  out[j] = '\0';
   return out;
 }
 
 int cf__uuid_parse(const char *s, size_t len, cf_uuid *out) {
   if (s == NULL || len != 36) return CF_INVALID;
+  static const unsigned char group[5] = {4, 2, 2, 2, 6}; /* bytes per group */
   cf_uuid u;
-  size_t j = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return CF_INVALID;
-      i++;
-      continue;
-    }
-    int h = cf__hex_digit(s[i]), l = cf__hex_digit(s[i + 1]);
-    if (h < 0 || l < 0) return CF_INVALID;
-    u.b[j++] = (unsigned char)(h << 4 | l);
-    i += 2;
+  size_t at = 0, i = 0;
+  for (int g = 0; g < 5; g++) {
+    if (g > 0 && s[i++] != '-') return CF_INVALID;
+    if (cf__hex_decode(s + i, 2 * (size_t)group[g], u.b + at) != CF_OK) return CF_INVALID;
+    i += 2 * (size_t)group[g];
+    at += group[g];
   }
   *out = u;
   return CF_OK;

@@ -73,31 +73,18 @@ cf_ver cf__ver_floor(void) {
 }
 
 char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]) {
-  static const char hex[] = "0123456789abcdef";
-  size_t j = 0;
-  for (int i = 0; i < CF_VER_LEN; i++) {
-    if (i == 8) out[j++] = '-';
-    out[j++] = hex[v->b[i] >> 4];
-    out[j++] = hex[v->b[i] & 15];
-  }
-  out[j] = '\0';
+  cf__hex(v->b, 8, out); /* the HLC; its NUL becomes the dash */
+  out[16] = '-';
+  cf__hex(v->b + 8, CF_VER_LEN - 8, out + 17);
   return out;
 }
 
 int cf__ver_parse(const char *s, size_t len, cf_ver *out) {
   if (s == NULL || len != CF_VER_TEXT_LEN - 1 || s[16] != '-') return CF_INVALID;
   cf_ver v;
-  size_t j = 0;
-  for (size_t i = 0; i < len;) {
-    if (i == 16) {
-      i++;
-      continue;
-    }
-    int h = cf__hex_digit(s[i]), l = cf__hex_digit(s[i + 1]);
-    if (h < 0 || l < 0) return CF_INVALID;
-    v.b[j++] = (unsigned char)(h << 4 | l);
-    i += 2;
-  }
+  if (cf__hex_decode(s, 16, v.b) != CF_OK ||
+      cf__hex_decode(s + 17, 2 * (CF_VER_LEN - 8), v.b + 8) != CF_OK)
+    return CF_INVALID;
   *out = v;
   return CF_OK;
 }

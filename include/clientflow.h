@@ -675,7 +675,9 @@ int cf_server_set_database(cf_server *srv, const char *url) CF_WARN_UNUSED;
 int cf_server_set_listen_database(cf_server *srv, const char *url) CF_WARN_UNUSED;
 /* METHOD.  Address (copied; NULL = 127.0.0.1) and port (0 = ephemeral). */
 int cf_server_set_listen(cf_server *srv, const char *host, int port) CF_WARN_UNUSED;
-/* METHOD.  Worker threads, each with one database connection (1..32). */
+/* METHOD.  How many workers of the server's one pool may run sync jobs at
+** once (1..32, default 4); each worker has one database connection.  The
+** pool has these plus the REST API's (cf_server_enable_rest). */
 int cf_server_set_workers(cf_server *srv, int n) CF_WARN_UNUSED;
 /* METHOD.  The token verifier; the server takes ownership of auth. */
 void cf_server_set_auth(cf_server *srv, cf_auth *auth);
@@ -797,8 +799,9 @@ int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) 
 ** appointments, metrics) on the sync server's port.  Every request is
 ** authenticated with "Authorization: Bearer <JWT>" (the same verifier as the
 ** sync channel) and runs as that user in its own read-only transaction, so
-** Row Level Security decides what it sees.  Queries run on a pool of worker
-** threads with their own connections; the event loop never waits for them.
+** Row Level Security decides what it sees.  Queries run on the server's
+** worker pool, whose threads each have their own connection; the event loop
+** never waits for them.
 **
 **     rc = cf_server_enable_rest(srv, 4, 0);   // before cf_server_start
 */
@@ -809,8 +812,10 @@ int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) 
 #define CF_REST_DEV_USER_HEADER 0x1u
 
 /*
-** METHOD.  Serves the REST API on srv, with workers (1..32) database
-** connections of its own, made on first use with the server's DATABASE_URL.
+** METHOD.  Serves the REST API on srv: the server's worker pool grows by
+** workers (1..32) threads, and at most that many REST requests run at once
+** (so they never take the sync jobs' workers, nor these the REST API's),
+** each on a worker's connection made on first use with the DATABASE_URL.
 ** Call once, before cf_server_start(); the server owns the API from then on
 ** and cf_server_free() stops it.  flags: 0 or CF_REST_DEV_USER_HEADER.
 ** CF_OK; CF_CONFIG (workers or flags out of range); CF_MISUSE (already

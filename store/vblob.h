@@ -15,10 +15,11 @@
 **                     deleted pseudo-column): index 0..k-1 of its version
 **
 ** The encoding is canonical (versions ordered by first use in cell order,
-** no unused version, key cells at index 0), so two replicas holding the same versions
-*hold the
-** same bytes.  A freshly inserted row of a 12-column table takes
-** 1 + 24 + 13 = 38 bytes instead of 13 * 24 = 312.
+** no unused version, key cells at index 0), so two replicas holding the
+** same versions hold the same bytes.  A freshly inserted row of a 12-column
+** table takes 1 + 24 + 13 = 38 bytes instead of 13 * 24 = 312.  The
+** dictionary (build, index checks) is core/vdict.h, shared with the wire's
+** ROW; this file owns only the byte layout above.
 */
 #ifndef CF_STORE_VBLOB_H
 #define CF_STORE_VBLOB_H

@@ -851,8 +851,7 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   unsigned char digest[CF_SHA256_LEN];
   char digest_hex[2 * CF_SHA256_LEN + 1];
   if ((rc = batch_digest(changes, n, &ctx.tmp, digest)) != CF_OK) goto out;
-  for (size_t i = 0; i < CF_SHA256_LEN; i++)
-    snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
+  cf__hex(digest, sizeof digest, digest_hex);
   if ((rc = cf__master_begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
   in_tx = 1;
   cf__node_id_format(node, node_text);

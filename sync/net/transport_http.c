@@ -18,10 +18,12 @@
 ** If the connection goes away before the end, the request is freed and, if
 ** on_http had it, on_http_cancel is called first.
 */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "platform/platform.h"
 #include "sync/net/transport_int.h"
 
@@ -133,18 +135,20 @@ static char *copy_custom_header(struct lws *wsi, const char *name, int *oom) {
   return v;
 }
 
-/* Appends s percent-encoded (RFC 3986 unreserved kept) at out[*n]. */
+/* Appends s percent-encoded (RFC 3986 unreserved kept) at out[*n], with
+** uppercase digits as RFC 3986 section 2.1 asks. */
 static void encode_into(char *out, size_t *n, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
         c == '-' || c == '.' || c == '_' || c == '~') {
       out[(*n)++] = (char)c;
     } else {
+      char digits[3];
+      cf__hex(&c, 1, digits);
       out[(*n)++] = '%';
-      out[(*n)++] = hex[c >> 4];
-      out[(*n)++] = hex[c & 15];
+      out[(*n)++] = (char)toupper((unsigned char)digits[0]);
+      out[(*n)++] = (char)toupper((unsigned char)digits[1]);
     }
   }
 }

@@ -1,14 +1,17 @@
 /*
-** sync/server/rest.c: the REST API under /api/crm/ on the sync server's port.
-** The API (routes, parameters, JSON, errors) is docs/rest-api.md; the
-** statements are sql/server/rest.sql; request parsing is sync/server/rest_params.c.
+** sync/server/rest.c: the REST API under /api/crm/ on the sync server's
+** port.  The API (routes, parameters, JSON, errors) is docs/rest-api.md; the
+** statements are sql/server/rest.sql; request parsing is
+** sync/server/rest_params.c.
 **
 ** THREADS.  The server's event loop calls on_http for every request.  On
 ** the loop the request is routed, its token verified (cf_auth_verify, as the
 ** sync channel does) and its parameters checked; anything wrong is answered
-** at once.  A good request becomes a `call` on this module's queue, which a
-** small pool of worker threads (each with its own Postgres connection, made
-** on first use) drains: each call is one transaction as the user
+** at once.  A good request becomes a `call`, an item of kind CF_POOL_REST in
+** the server's worker pool (sync/server/pool.h: threads each with its own
+** Postgres connection, made on first use, shared with the sync jobs; at
+** most `workers` of them run REST calls at once).  Each call is one
+** transaction as the user
 **
 **     BEGIN READ ONLY; SET LOCAL statement_timeout     (rest.sql "begin")
 **     SELECT set_config('role', 'authenticated', true), claims, UTC ...
@@ -18,17 +21,19 @@
 **
 ** so RLS decides what the user sees, and nothing outlives the transaction
 ** (PgBouncer transaction pooling keeps working).  The worker keeps the JSON
-** text Postgres built and hands the call back to the loop (cf__server_post),
-** which answers it.  A call whose connection went away meanwhile
-** (on_cancel) is answered to nobody and freed.
+** text Postgres built and the pool hands the call back to the loop
+** (call_done), which answers it.  A call whose connection went away
+** meanwhile (on_cancel) is answered to nobody and freed.  A call whose
+** reused connection turns out dropped runs once more on a fresh one (the
+** pool's retry: every call is a read-only transaction).
 **
-** OWNERSHIP.  A call belongs to the loop until it is queued, to the queue or
-** one worker until it is done, then to the loop again.  Its `req` field is
-** read and written on the loop thread only (workers never touch it), so a
-** cancel can clear it while a worker runs the query.
+** OWNERSHIP.  A call belongs to the loop until it is submitted, to the pool
+** until it is done, then to the loop again.  Its `req` field is read and
+** written on the loop thread only (workers never touch it), so a cancel can
+** clear it while a worker runs the query.
 **
-**   request ──▶ on_http (loop) ──▶ queue ──▶ worker (SQL) ──▶ done ──▶ on_done
-**                  │ bad: 4xx now                                 (loop): answer
+**   request ──▶ on_http (loop) ──▶ pool ──▶ call_run (SQL) ──▶ call_done
+**                  │ bad: 4xx now                                (loop): answer
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +41,11 @@
 
 #include "clientflow.h"
 #include "platform/platform.h"
-#include "platform/thread.h"
 #include "sync/master/pg.h"
+#include "sync/net/transport.h"
+#include "sync/server/pool.h"
 #include "sync/server/rest.h"
 #include "sync/server/server_int.h"
-#include "sync/net/transport.h"
 
 #define REST_SQL "server/rest.sql"
 #define AS_USER_SQL "server/master_sync.sql"
@@ -86,8 +91,12 @@ typedef struct rest_error {
   const char *param;   /* error.param, NULL if none */
 } rest_error;
 
+struct rest_api;
+
 /* One request in flight between the loop and a worker. */
 typedef struct call {
+  cf__pool_item item;               /* the pool's head: must be first */
+  struct rest_api *m;               /* the module */
   cf__ws_http *req;                 /* loop thread only; NULL once cancelled */
   route r;                          /* what to run */
   char *claims;                     /* the user's claims JSON (owned) */
@@ -101,26 +110,15 @@ typedef struct call {
                                        when err says what went wrong */
   size_t body_len;                  /* its length */
   rest_error err;                   /* the error, when body is NULL */
-  struct call *next;                /* queue / done list link */
 } call;
 
 /* The module; one per server, owned by it (cf__server_http_hooks). */
 typedef struct rest_api {
-  cf_server *srv;                   /* the server (configuration, posting) */
-  unsigned flags;                   /* CF_REST_* */
-  int nworkers;                     /* threads to run */
-  char *sql_begin;                  /* rest.sql "begin" */
-  char *sql_as_user;                /* master_sync.sql "as_user" */
-  char *sql_route[R_COUNT];         /* each route's statement */
-  cf__thread *threads[MAX_WORKERS]; /* the workers */
-  int nthreads;                     /* started ones */
-  cf__mutex *mu;                    /* guards everything below */
-  cf__cond *cv;                     /* signals work or stop to workers */
-  call *queue_head, *queue_tail;    /* calls waiting for a worker */
-  size_t queued;                    /* length of that queue */
-  call *done;                       /* finished calls, newest first */
-  int posted;                       /* on_done is posted and not yet run */
-  int stopping;                     /* workers must exit */
+  cf_server *srv;           /* the server (configuration, posting) */
+  unsigned flags;           /* CF_REST_* */
+  char *sql_begin;          /* rest.sql "begin" */
+  char *sql_as_user;        /* master_sync.sql "as_user" */
+  char *sql_route[R_COUNT]; /* each route's statement */
 } rest_api;
 
 /* --- answers (loop thread) ----------------------------------------------- */
@@ -170,40 +168,28 @@ static int reject(cf__ws_http *req, int status, const char *code, const char *me
   return CF_OK;
 }
 
-/* Answers every finished call; posted to the loop by the workers. */
-static void on_done(void *arg) {
-  rest_api *m = arg;
-  cf__mutex_lock(m->mu);
-  call *list = m->done;
-  m->done = NULL;
-  m->posted = 0;
-  cf__mutex_unlock(m->mu);
-  call *ordered = NULL; /* the list is newest first: answer oldest first */
-  while (list) {
-    call *next = list->next;
-    list->next = ordered;
-    ordered = list;
-    list = next;
-  }
-  while (ordered) {
-    call *c = ordered;
-    ordered = c->next;
-    if (c->req != NULL) {
-      cf__ws_http_set_user(c->req, NULL);
-      if (c->body != NULL) {
-        (void)cf__ws_http_add_header(c->req, "Cache-Control", "no-store");
-        (void)cf__ws_http_respond(c->req, c->status, "application/json", c->body,
-                                  c->body_len);
-      } else {
-        respond_error(c->req, &c->err);
-      }
+/* Answers a finished call; the pool hands it back on the loop thread. */
+static void call_done(cf__pool_item *item) {
+  call *c = (call *)item;
+  if (c->req != NULL) {
+    cf__ws_http_set_user(c->req, NULL);
+    if (c->body != NULL) {
+      (void)cf__ws_http_add_header(c->req, "Cache-Control", "no-store");
+      (void)cf__ws_http_respond(c->req, c->status, "application/json", c->body,
+                                c->body_len);
+    } else {
+      respond_error(c->req, &c->err);
     }
-    cf__log(CF_LOG_DEBUG, "msg=\"rest\" route=%s status=%d user=%s ms=%.2f%s",
-            routes[c->r].name, c->body ? c->status : c->err.status, c->user,
-            (double)(cf__monotonic_ns() - c->t0_ns) / 1e6, c->req ? "" : " cancelled=1");
-    call_free(c);
   }
+  cf__log(CF_LOG_DEBUG, "msg=\"rest\" route=%s status=%d user=%s ms=%.2f%s",
+          routes[c->r].name, c->body ? c->status : c->err.status, c->user,
+          (double)(cf__monotonic_ns() - c->t0_ns) / 1e6, c->req ? "" : " cancelled=1");
+  call_free(c);
 }
+
+/* Shutdown: a call that never ran or was never handed back.  Its request,
+** if any, is dropped by the transport. */
+static void call_drop(cf__pool_item *item) { call_free((call *)item); }
 
 /* --- workers ------------------------------------------------------------- */
 
@@ -261,85 +247,30 @@ out:
   cf__pg_res_free(res);
 }
 
-/* Hands a finished call back to the loop. */
-static void finish(rest_api *m, call *c) {
-  cf__mutex_lock(m->mu);
-  c->next = m->done;
-  m->done = c;
-  int post = !m->posted;
-  m->posted = 1;
-  cf__mutex_unlock(m->mu);
-  if (post && cf__server_post(m->srv, on_done, m) != CF_OK) {
-    cf__log(CF_LOG_ERROR, "msg=\"rest: cannot wake the event loop\"");
-    cf__mutex_lock(m->mu);
-    m->posted = 0; /* the next finished call tries again */
-    cf__mutex_unlock(m->mu);
-  }
-}
-
-/* Opens *pg if it is not open.  CF_OK, or the connection's failure. */
-static int ensure_connected(rest_api *m, cf__pg **pg) {
-  if (*pg != NULL) return CF_OK;
-  char err[256];
-  int rc = cf__pg_connect(cf__server_database_url(m->srv), pg, err, sizeof err);
-  if (rc != CF_OK)
-    cf__log(CF_LOG_WARN, "msg=\"rest worker cannot connect\" detail=\"%s\"", err);
-  return rc;
-}
-
-static int lost_connection(const call *c) {
-  return c->body == NULL && c->err.status == 503 &&
-         strcmp(c->err.code, "unavailable") == 0;
-}
-
 /*
-** Runs c on the worker's connection.  A connection that was already open
-** may have been dropped meanwhile (Postgres restarted, a pooler or a
-** firewall closed it): the call is then retried once on a new connection,
-** which is safe because every call is a read-only transaction.
+** Worker thread: runs c on pg (NULL: no connection, an outage) and says
+** whether the connection was lost, so that the pool retries the call once
+** on a fresh one when a reused connection had been dropped (Postgres
+** restarted, a pooler or a firewall closed it).
 */
-static void serve_call(rest_api *m, cf__pg **pg, call *c) {
-  int fresh = *pg == NULL;
-  if (ensure_connected(m, pg) != CF_OK) {
-    c->err = ERR_UNAVAILABLE;
-    return;
-  }
-  run_call(m, *pg, c);
-  if (!lost_connection(c)) return;
-  cf__pg_close(*pg);
-  *pg = NULL;
-  if (fresh) return;
-  if (ensure_connected(m, pg) != CF_OK) return; /* c->err stays 503 */
+static cf__pool_conn call_run(cf__pg *pg, cf__pool_item *item) {
+  call *c = (call *)item;
+  cf__free(c->body);
+  c->body = NULL;
+  c->body_len = 0;
+  c->status = 0;
   c->err = (rest_error){0, NULL, NULL, NULL};
-  run_call(m, *pg, c);
-  if (lost_connection(c)) {
-    cf__pg_close(*pg);
-    *pg = NULL;
+  if (pg == NULL) {
+    c->err = ERR_UNAVAILABLE;
+    return CF_POOL_LOST;
   }
+  run_call(c->m, pg, c);
+  int lost =
+      c->body == NULL && c->err.status == 503 && strcmp(c->err.code, "unavailable") == 0;
+  return lost ? CF_POOL_LOST : CF_POOL_KEEP;
 }
 
-static void worker_main(void *arg) {
-  rest_api *m = arg;
-  cf__pg *pg = NULL;
-  for (;;) {
-    cf__mutex_lock(m->mu);
-    while (!m->stopping && m->queue_head == NULL)
-      cf__cond_wait(m->cv, m->mu);
-    if (m->stopping) {
-      cf__mutex_unlock(m->mu);
-      break;
-    }
-    call *c = m->queue_head;
-    m->queue_head = c->next;
-    if (m->queue_head == NULL) m->queue_tail = NULL;
-    m->queued--;
-    c->next = NULL;
-    cf__mutex_unlock(m->mu);
-    serve_call(m, &pg, c);
-    finish(m, c);
-  }
-  cf__pg_close(pg);
-}
+static const cf__pool_ops call_ops = {call_run, call_done, call_drop};
 
 /* --- requests (loop thread) ---------------------------------------------- */
 
@@ -502,27 +433,20 @@ static int on_http(void *ctx, cf__ws_http *req) {
     respond_error(req, &ERR_INTERNAL);
     return CF_OK;
   }
+  c->item.ops = &call_ops;
+  c->item.kind = CF_POOL_REST;
+  c->m = m;
   c->r = (route)r;
   c->t0_ns = t0;
   if (authenticate(m, req, c) != CF_OK || bind_params(req, c) != CF_OK) {
     call_free(c);
     return CF_OK; /* answered */
   }
-  cf__mutex_lock(m->mu);
-  int full = m->queued >= MAX_QUEUE;
-  if (!full) {
-    c->req = req;
-    cf__ws_http_set_user(req, c);
-    if (m->queue_tail)
-      m->queue_tail->next = c;
-    else
-      m->queue_head = c;
-    m->queue_tail = c;
-    m->queued++;
-    cf__cond_signal(m->cv);
-  }
-  cf__mutex_unlock(m->mu);
-  if (full) {
+  c->req = req;
+  cf__ws_http_set_user(req, c);
+  if (cf__pool_submit(cf__server_pool(m->srv), &c->item) != CF_OK) {
+    /* MAX_QUEUE calls already wait for a worker */
+    cf__ws_http_set_user(req, NULL);
     call_free(c);
     return reject(req, 503, "busy", "too many requests in flight, retry later", NULL);
   }
@@ -535,33 +459,15 @@ static void on_cancel(void *ctx, cf__ws_http *req) {
   if (c != NULL) c->req = NULL; /* answered to nobody when it comes back */
 }
 
+/* Frees the module; the server calls it after its pool stopped, so no call
+** is running or waiting any more. */
 static void rest_free(void *ctx) {
   rest_api *m = ctx;
   if (m == NULL) return;
-  if (m->mu) {
-    cf__mutex_lock(m->mu);
-    m->stopping = 1;
-    cf__cond_broadcast(m->cv);
-    cf__mutex_unlock(m->mu);
-  }
-  for (int i = 0; i < m->nthreads; i++)
-    cf__thread_join(m->threads[i]);
-  while (m->queue_head) {
-    call *c = m->queue_head;
-    m->queue_head = c->next;
-    call_free(c);
-  }
-  while (m->done) {
-    call *c = m->done;
-    m->done = c->next;
-    call_free(c);
-  }
   cf__free(m->sql_begin);
   cf__free(m->sql_as_user);
   for (int i = 0; i < R_COUNT; i++)
     cf__free(m->sql_route[i]);
-  cf__cond_free(m->cv);
-  cf__mutex_free(m->mu);
   cf__free(m);
 }
 
@@ -575,23 +481,15 @@ int cf_server_enable_rest(cf_server *srv, int workers, unsigned flags) {
   if (m == NULL) return CF_NOMEM;
   m->srv = srv;
   m->flags = flags;
-  m->nworkers = workers;
-  int rc = cf__mutex_new(&m->mu);
-  if (rc == CF_OK) rc = cf__cond_new(&m->cv);
-  if (rc == CF_OK) rc = cf__sql_named(REST_SQL, "begin", &m->sql_begin);
+  int rc = cf__sql_named(REST_SQL, "begin", &m->sql_begin);
   if (rc == CF_OK) rc = cf__sql_named(AS_USER_SQL, "as_user", &m->sql_as_user);
   for (int i = 0; rc == CF_OK && i < R_COUNT; i++)
     rc = cf__sql_named(REST_SQL, routes[i].sql, &m->sql_route[i]);
   if (rc != CF_OK) goto out;
-  cf__server_http_hooks hooks = {m, on_http, on_cancel, rest_free};
+  cf__server_http_hooks hooks = {m, on_http, on_cancel, rest_free, workers, MAX_QUEUE};
   rc = cf__server_set_http(srv, &hooks);
   if (rc != CF_OK) goto out;
-  /* From here the server owns m: a failure below is cleaned up by it. */
-  for (int i = 0; i < workers; i++) {
-    int trc = cf__thread_start(worker_main, m, &m->threads[i]);
-    if (trc != CF_OK) return trc;
-    m->nthreads++;
-  }
+  /* From here the server owns m and frees it. */
   if (flags & CF_REST_DEV_USER_HEADER)
     cf__log(CF_LOG_WARN,
             "msg=\"REST API trusts the x-user-id header (development flag): anyone who "

@@ -1,20 +1,22 @@
 /*
 ** sync/server/server.c: the sync server -- the glue between the transport
-** (sync/net/transport.c, libwebsockets), the sessions (sync/session/server_session.c,
-** state machines fed frames), the worker pool that runs their jobs on the
-** master (sync/server/job_run.c), live updates and the health endpoint.
+** (sync/net/transport.c, libwebsockets), the sessions
+** (sync/session/server_session.c, state machines fed frames), the worker
+** pool that runs their jobs on the master (sync/server/pool.c running
+** sync/server/job_run.c), live updates and the health endpoint.
 ** Design: docs/protocol.md (frames, session states) and docs/server.md
-** (threads, limits, shutdown).
+** (threads, the worker pool, limits, shutdown).
 **
 ** THREADS.  One event-loop thread runs the transport: it accepts sockets,
 ** feeds frames to the sessions and carries out their effects (send, close,
 ** deadlines).  A job a session submits (HELLO's membership check, PUSH,
-** PULL) goes to a small pool of worker threads, each with its own Postgres
-** connection, so that one slow transaction never stalls the loop or the
-** other sessions.  A worker runs the job (cf__sjob_run) and hands it back
-** through the `done` list; the loop gives it to its session if the session
-** is still there (sessions are named by a 64-bit id, never by pointer,
-** across threads).
+** PULL) goes to the server's one worker pool (kind CF_POOL_SYNC; the REST
+** API's requests share it as CF_POOL_REST), whose threads each own a
+** Postgres connection, so that one slow transaction never stalls the loop
+** or the other sessions.  A worker runs the job (cf__sjob_run) and the pool
+** hands it back on the loop thread (sync_done), which gives it to its
+** session if the session is still there (sessions are named by a 64-bit
+** id, never by pointer, across threads).
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,15 +28,15 @@
 #include "core/codec.h"
 #include "core/uuid.h"
 #include "platform/platform.h"
-#include "platform/thread.h"
 #include "sync/master/master_sync.h"
 #include "sync/master/pg.h"
-#include "sync/server/server_int.h"
 #include "sync/server/job_run.h"
+#include "sync/server/pool.h"
+#include "sync/server/server_int.h"
 #include "sync/session/server_session.h"
 #include "sync/net/transport.h"
 
-#define MAX_WORKERS 32
+#define MAX_WORKERS 32         /* workers of one kind (cf_server_set_workers) */
 #define DEFAULT_MAX_BATCH 1000 /* changes per PUSH */
 #define DEFAULT_MAX_PAGE 5000  /* rows per CHANGES */
 
@@ -47,44 +49,37 @@ typedef struct conn {
   struct conn *prev, *next; /* the server's list */
 } conn;
 
-/* What a worker thread is started with (one per worker, in its server: two
-** servers in one process must not share them). */
-typedef struct worker_arg {
+/* A session's job on its way through the pool (the job's own struct lives
+** in sync/session, which may not know the pool). */
+typedef struct sync_item {
+  cf__pool_item item;    /* the pool's head: must be first */
   struct cf_server *srv; /* the server */
-  int index;             /* worker number, for logs */
-} worker_arg;
+  cf__sjob *job;         /* the job (owned) */
+} sync_item;
 
 struct cf_server {
   /* configuration */
-  char *database_url;      /* the server's login (not an owner, no BYPASSRLS) */
-  char *listen_url;        /* a direct (session) connection for LISTEN, or
-                              NULL: database_url */
-  char *host;              /* listen address */
-  int port;                /* listen port (0: ephemeral) */
-  int nworkers;            /* worker threads */
-  cf__sjob_limits limits;  /* changes per PUSH, rows per CHANGES */
-  cf_auth *auth;           /* token verifier (owned) */
+  char *database_url;         /* the server's login (not an owner, no BYPASSRLS) */
+  char *listen_url;           /* a direct (session) connection for LISTEN, or
+                                 NULL: database_url */
+  char *host;                 /* listen address */
+  int port;                   /* listen port (0: ephemeral) */
+  int nworkers;               /* pool workers for sync jobs (CF_POOL_SYNC cap) */
+  cf__sjob_limits limits;     /* changes per PUSH, rows per CHANGES */
+  cf_auth *auth;              /* token verifier (owned) */
   cf__server_http_hooks http; /* extra HTTP routes (REST API); zeroed: none */
   /* running state */
-  cf__ws_server *ws;       /* the transport */
-  conn *conns;             /* every open connection (loop thread only) */
-  uint64_t next_id;        /* next session id */
-  cf__thread *threads[MAX_WORKERS]; /* workers */
-  worker_arg wargs[MAX_WORKERS]; /* their start arguments */
-  int nthreads;            /* started workers */
-  cf__mutex *mu;           /* guards the fields below */
-  cf__cond *cv;            /* signals work or stop to workers */
-  cf__sjob *queue_head, *queue_tail; /* jobs waiting for a worker */
-  cf__sjob *done;          /* finished jobs waiting for the loop */
-  int stopping;            /* workers must exit */
-  int db_ok;               /* the last worker query reached Postgres */
-  uint64_t stats_pushed;   /* changes answered (loop thread) */
-  uint64_t stats_pulled;   /* rows sent (loop thread) */
-  cf__pg *listen_pg;       /* LISTEN cf_changes (loop thread only) */
+  cf__ws_server *ws;          /* the transport */
+  conn *conns;                /* every open connection (loop thread only) */
+  uint64_t next_id;           /* next session id */
+  cf__pool *pool;             /* the workers of sync jobs and the HTTP module */
+  uint64_t stats_pushed;      /* changes answered (loop thread) */
+  uint64_t stats_pulled;      /* rows sent (loop thread) */
+  cf__pg *listen_pg;          /* LISTEN cf_changes (loop thread only) */
   cf__ws_watch *listen_watch; /* its socket in the event loop */
-  int64_t listen_retry_ms; /* monotonic ms of the next reconnect attempt */
-  int listen_backoff_ms;   /* delay before the following one */
-  char errmsg[512];        /* detail of the last failure */
+  int64_t listen_retry_ms;    /* monotonic ms of the next reconnect attempt */
+  int listen_backoff_ms;      /* delay before the following one */
+  char errmsg[512];           /* detail of the last failure */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -122,16 +117,24 @@ static void io_set_deadline(void *ctx, int64_t unix_ms) {
   cf__ws_set_deadline(c->ws, unix_ms);
 }
 
+static const cf__pool_ops sync_ops;
+
 static void io_submit(void *ctx, cf__sjob *j) {
-  cf_server *srv = ((conn *)ctx)->srv;
-  cf__mutex_lock(srv->mu);
-  if (srv->queue_tail)
-    srv->queue_tail->next = j;
-  else
-    srv->queue_head = j;
-  srv->queue_tail = j;
-  cf__cond_signal(srv->cv);
-  cf__mutex_unlock(srv->mu);
+  conn *c = ctx;
+  sync_item *it = cf__calloc(1, sizeof *it);
+  if (it != NULL) {
+    it->item.ops = &sync_ops;
+    it->item.kind = CF_POOL_SYNC;
+    it->srv = c->srv;
+    it->job = j;
+    if (cf__pool_submit(c->srv->pool, &it->item) == CF_OK) return;
+  }
+  /* Nobody will answer the job: end the session as a failed allocation of
+  ** the session itself would (the sync queue has no limit of its own: one
+  ** job per session at a time). */
+  cf__free(it);
+  cf__sjob_free(j);
+  cf__ws_close(c->ws, CF_WS_CLOSE_INTERNAL, "out of memory");
 }
 
 static const char *io_peer(void *ctx) {
@@ -139,90 +142,48 @@ static const char *io_peer(void *ctx) {
   return cf__ws_session_peer(c->ws);
 }
 
-/* Posted to the loop by workers: hands every finished job to its session. */
-static void on_jobs_done(void *arg) {
-  cf_server *srv = arg;
-  cf__mutex_lock(srv->mu);
-  cf__sjob *list = srv->done;
-  srv->done = NULL;
-  cf__mutex_unlock(srv->mu);
-  /* The list is newest first; restore the order of completion. */
-  cf__sjob *ordered = NULL;
-  while (list) {
-    cf__sjob *next = list->next;
-    list->next = ordered;
-    ordered = list;
-    list = next;
+/* --- sync jobs in the pool ------------------------------------------------- */
+
+/* Worker thread.  Runs the job; a database failure drops the connection
+** (the pool runs the job once more when a reused connection was lost). */
+static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
+  sync_item *it = (sync_item *)item;
+  cf__sjob *j = it->job;
+  cf__sjob_reset_answer(j);
+  if (pg == NULL) {
+    cf__sjob_fail_unreachable(j);
+    return CF_POOL_LOST;
   }
-  while (ordered) {
-    cf__sjob *next = ordered->next;
-    ordered->next = NULL;
-    srv->stats_pushed += ordered->pushed;
-    srv->stats_pulled += ordered->pulled;
-    conn *c = find_conn(srv, ordered->session_id);
-    if (c != NULL)
-      cf__ssess_job_done(c->sess, ordered);
-    else
-      cf__sjob_free(ordered); /* the session went away meanwhile */
-    ordered = next;
-  }
+  cf__sjob_run(pg, &it->srv->limits, j);
+  if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
+  if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
+  return CF_POOL_KEEP;
 }
 
-/* --- the workers ----------------------------------------------------------- */
-
-static void worker_main(void *arg) {
-  worker_arg *wa = arg;
-  cf_server *srv = wa->srv;
-  cf__pg *pg = NULL;
-  for (;;) {
-    cf__mutex_lock(srv->mu);
-    while (!srv->stopping && srv->queue_head == NULL) cf__cond_wait(srv->cv, srv->mu);
-    if (srv->stopping) {
-      cf__mutex_unlock(srv->mu);
-      break;
-    }
-    cf__sjob *j = srv->queue_head;
-    srv->queue_head = j->next;
-    if (srv->queue_head == NULL) srv->queue_tail = NULL;
-    j->next = NULL;
-    cf__mutex_unlock(srv->mu);
-
-    /* A connection that served earlier jobs may have been cut since (a
-    ** Postgres restart, an idle timeout): a job that finds it broken runs
-    ** once more on a fresh one before anyone is told the database is away.
-    ** Safe for every job: a push that did commit before the connection
-    ** dropped is answered from its record the second time. */
-    for (int attempt = 0; attempt < 2; attempt++) {
-      int reused = pg != NULL;
-      cf__sjob_reset_answer(j);
-      if (pg == NULL) {
-        char err[256];
-        if (cf__pg_connect(srv->database_url, &pg, err, sizeof err) != CF_OK) {
-          cf__log(CF_LOG_WARN, "msg=\"worker cannot connect\" worker=%d detail=\"%s\"",
-                  wa->index, err);
-          cf__sjob_fail_unreachable(j);
-          break;
-        }
-      }
-      cf__sjob_run(pg, &srv->limits, j);
-      if (j->db_rc != CF_UNREACHABLE && j->close_code != CF_WS_CLOSE_TRY_LATER) break;
-      /* The connection may be broken: start afresh. */
-      cf__pg_close(pg);
-      pg = NULL;
-      if (!reused || j->db_rc != CF_UNREACHABLE) break;
-      cf__log(CF_LOG_INFO, "msg=\"retrying on a fresh connection\" worker=%d session=%llu",
-              wa->index, (unsigned long long)j->session_id);
-    }
-    cf__mutex_lock(srv->mu);
-    srv->db_ok = j->db_rc != CF_UNREACHABLE;
-    j->next = srv->done;
-    srv->done = j;
-    cf__mutex_unlock(srv->mu);
-    if (cf__ws_server_post(srv->ws, on_jobs_done, srv) != CF_OK)
-      cf__log(CF_LOG_ERROR, "msg=\"cannot wake the event loop\"");
-  }
-  cf__pg_close(pg);
+/* Loop thread: gives a finished job to its session, if it is still there. */
+static void sync_done(cf__pool_item *item) {
+  sync_item *it = (sync_item *)item;
+  cf_server *srv = it->srv;
+  cf__sjob *j = it->job;
+  cf__free(it);
+  srv->stats_pushed += j->pushed;
+  srv->stats_pulled += j->pulled;
+  conn *c = find_conn(srv, j->session_id);
+  if (c != NULL)
+    cf__ssess_job_done(c->sess, j);
+  else
+    cf__sjob_free(j); /* the session went away meanwhile */
 }
+
+/* Shutdown: a job that never ran or was never handed back (its client
+** retries it; pushes are idempotent). */
+static void sync_drop(cf__pool_item *item) {
+  sync_item *it = (sync_item *)item;
+  cf__sjob_free(it->job);
+  cf__free(it);
+}
+
+static const cf__pool_ops sync_ops = {sync_run, sync_done, sync_drop};
 
 /* --- transport callbacks ------------------------------------------------- */
 
@@ -259,7 +220,8 @@ static void on_deadline(void *ctx, cf__ws_session *ws) {
   if (c != NULL) cf__ssess_on_deadline(c->sess);
 }
 
-static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char *reason) {
+static void on_close(void *ctx, cf__ws_session *ws, int rc, int code,
+                     const char *reason) {
   cf_server *srv = ctx;
   (void)rc;
   (void)code;
@@ -287,19 +249,20 @@ static void on_http(void *ctx, cf__ws_http *req) {
       (void)cf__ws_http_respond(req, 405, "application/json", body, sizeof body - 1);
       return;
     }
-    cf__mutex_lock(srv->mu);
-    int db_ok = srv->db_ok;
-    cf__mutex_unlock(srv->mu);
+    int db_ok = srv->pool ? cf__pool_db_ok(srv->pool) : 1;
     char body[256];
-    int n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"database\":\"%s\",\"sessions\":%zu,\"version\":\"%s\"}",
-                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "unreachable",
-                     cf__ws_server_session_count(srv->ws), cf_version());
-    (void)cf__ws_http_respond(req, db_ok ? 200 : 503, "application/json", body, (size_t)n);
+    int n = snprintf(
+        body, sizeof body,
+        "{\"status\":\"%s\",\"database\":\"%s\",\"sessions\":%zu,\"version\":\"%s\"}",
+        db_ok ? "ok" : "degraded", db_ok ? "ok" : "unreachable",
+        cf__ws_server_session_count(srv->ws), cf_version());
+    (void)cf__ws_http_respond(req, db_ok ? 200 : 503, "application/json", body,
+                              (size_t)n);
     return;
   }
   if (srv->http.on_http != NULL && srv->http.on_http(srv->http.ctx, req) == CF_OK) return;
-  static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\"}}";
+  static const char nf[] =
+      "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\"}}";
   (void)cf__ws_http_respond(req, 404, "application/json", nf, sizeof nf - 1);
 }
 
@@ -311,7 +274,8 @@ static int64_t mono_ms(void) { return cf__monotonic_ns() / 1000000; }
 
 /* Tells every ready session of org (NULL: all) that its head moved to head. */
 static void wake_org(cf_server *srv, const char *org, uint64_t head) {
-  for (conn *c = srv->conns; c; c = c->next) cf__ssess_live(c->sess, org, head);
+  for (conn *c = srv->conns; c; c = c->next)
+    cf__ssess_live(c->sess, org, head);
 }
 
 static void on_notify(void *ctx, const char *channel, const char *payload) {
@@ -335,7 +299,8 @@ static void stop_listener(cf_server *srv) {
 
 static void schedule_listener_retry(cf_server *srv) {
   srv->listen_retry_ms = mono_ms() + srv->listen_backoff_ms;
-  srv->listen_backoff_ms = srv->listen_backoff_ms < 8000 ? srv->listen_backoff_ms * 2 : 10000;
+  srv->listen_backoff_ms =
+      srv->listen_backoff_ms < 8000 ? srv->listen_backoff_ms * 2 : 10000;
 }
 
 static void on_listen_readable(void *ctx) {
@@ -397,11 +362,6 @@ int cf_server_new(cf_server **out) {
   srv->nworkers = 4;
   srv->limits.max_batch = DEFAULT_MAX_BATCH;
   srv->limits.max_page = DEFAULT_MAX_PAGE;
-  srv->db_ok = 1;
-  if (cf__mutex_new(&srv->mu) != CF_OK || cf__cond_new(&srv->cv) != CF_OK) {
-    cf_server_free(srv);
-    return CF_NOMEM;
-  }
   *out = srv;
   return CF_OK;
 }
@@ -441,16 +401,18 @@ void cf_server_set_auth(cf_server *srv, cf_auth *auth) {
 
 int cf__server_set_http(cf_server *srv, const cf__server_http_hooks *hooks) {
   if (srv->http.on_http != NULL || srv->ws != NULL) return CF_MISUSE;
+  if (hooks->workers < 1 || hooks->workers > MAX_WORKERS) return CF_CONFIG;
   srv->http = *hooks;
   return CF_OK;
 }
 
-int cf__server_post(cf_server *srv, void (*fn)(void *arg), void *arg) {
-  if (srv->ws == NULL) return CF_MISUSE;
+static int post_to_loop(void *ctx, void (*fn)(void *arg), void *arg) {
+  cf_server *srv = ctx;
   return cf__ws_server_post(srv->ws, fn, arg);
 }
 
-const char *cf__server_database_url(const cf_server *srv) { return srv->database_url; }
+cf__pool *cf__server_pool(const cf_server *srv) { return srv->pool; }
+
 const cf_auth *cf__server_auth(const cf_server *srv) { return srv->auth; }
 
 int cf_server_start(cf_server *srv) {
@@ -484,26 +446,43 @@ int cf_server_start(cf_server *srv) {
   cfg.http.on_http_cancel = on_http_cancel;
   rc = cf__ws_server_new(&cfg, &srv->ws, err, sizeof err);
   if (rc != CF_OK) return fail(srv, rc, "%s", err);
-  for (int i = 0; i < srv->nworkers; i++) {
-    srv->wargs[i].srv = srv;
-    srv->wargs[i].index = i;
-    rc = cf__thread_start(worker_main, &srv->wargs[i], &srv->threads[i]);
-    if (rc != CF_OK) return fail(srv, rc, "cannot start worker threads");
-    srv->nthreads++;
+  /* One pool for sync jobs and the HTTP module's requests: each kind may
+  ** hold as many workers as it was given, so neither can take the other's
+  ** (docs/server.md, "The worker pool"). */
+  cf__pool_config pc;
+  memset(&pc, 0, sizeof pc);
+  pc.database_url = srv->database_url;
+  pc.caps[CF_POOL_SYNC] = srv->nworkers;
+  pc.caps[CF_POOL_REST] = srv->http.on_http != NULL ? srv->http.workers : 0;
+  pc.nthreads = pc.caps[CF_POOL_SYNC] + pc.caps[CF_POOL_REST];
+  pc.queue_max[CF_POOL_REST] = srv->http.queue_max;
+  pc.post = post_to_loop;
+  pc.post_ctx = srv;
+  rc = cf__pool_start(&pc, &srv->pool);
+  if (rc != CF_OK) {
+    /* Not started: no loop may run without the pool its sessions need. */
+    cf__ws_server_free(srv->ws);
+    srv->ws = NULL;
+    return fail(srv, rc, "cannot start the worker pool");
   }
   srv->listen_backoff_ms = 250;
   (void)start_listener(srv, 0);
-  cf__log(CF_LOG_INFO, "msg=\"sync server listening\" host=%s port=%d workers=%d",
-          srv->host ? srv->host : "127.0.0.1", cf__ws_server_port(srv->ws), srv->nworkers);
+  cf__log(CF_LOG_INFO,
+          "msg=\"sync server listening\" host=%s port=%d workers=%d sync=%d rest=%d",
+          srv->host ? srv->host : "127.0.0.1", cf__ws_server_port(srv->ws), pc.nthreads,
+          pc.caps[CF_POOL_SYNC], pc.caps[CF_POOL_REST]);
   return CF_OK;
 }
 
-int cf_server_port(const cf_server *srv) { return srv->ws ? cf__ws_server_port(srv->ws) : -1; }
+int cf_server_port(const cf_server *srv) {
+  return srv->ws ? cf__ws_server_port(srv->ws) : -1;
+}
 
 int cf_server_run(cf_server *srv) {
   if (srv->ws == NULL) return fail(srv, CF_MISUSE, "cf_server_start was not called");
   int rc = CF_OK;
-  while (rc == CF_OK && !cf__ws_server_stopped(srv->ws)) rc = cf_server_run_once(srv, 250);
+  while (rc == CF_OK && !cf__ws_server_stopped(srv->ws))
+    rc = cf_server_run_once(srv, 250);
   return rc;
 }
 
@@ -522,33 +501,17 @@ const char *cf_server_errmsg(const cf_server *srv) { return srv->errmsg; }
 
 void cf_server_free(cf_server *srv) {
   if (srv == NULL) return;
-  if (srv->mu) {
-    cf__mutex_lock(srv->mu);
-    srv->stopping = 1;
-    cf__cond_broadcast(srv->cv);
-    cf__mutex_unlock(srv->mu);
-  }
-  /* Workers finish the job they hold (its transaction commits or rolls
-  ** back); queued jobs never started, so clients retry them. */
-  for (int i = 0; i < srv->nthreads; i++) cf__thread_join(srv->threads[i]);
+  /* Workers finish the item they hold (its transaction commits or rolls
+  ** back); queued jobs and requests never started, so clients retry them.
+  ** This comes first: running REST requests use the HTTP module's state. */
+  cf__pool_free(srv->pool);
+  srv->pool = NULL;
   stop_listener(srv);
   /* The HTTP module stops before the transport goes, which then drops the
   ** requests the module still held without calling back into it. */
   if (srv->http.on_free != NULL) srv->http.on_free(srv->http.ctx);
   memset(&srv->http, 0, sizeof srv->http);
   cf__ws_server_free(srv->ws);
-  while (srv->queue_head) {
-    cf__sjob *j = srv->queue_head;
-    srv->queue_head = j->next;
-    cf__sjob_free(j);
-  }
-  while (srv->done) {
-    cf__sjob *j = srv->done;
-    srv->done = j->next;
-    cf__sjob_free(j);
-  }
-  cf__cond_free(srv->cv);
-  cf__mutex_free(srv->mu);
   cf_auth_free(srv->auth);
   cf__free(srv->database_url);
   cf__free(srv->listen_url);

@@ -1,12 +1,14 @@
 /*
-** sync/server_int.h: the sync server's hooks for other server modules
-** (internal), e.g. the REST API that shares the server's port (sync/server/rest.c).
+** sync/server/server_int.h: the sync server's hooks for other server
+** modules (internal), e.g. the REST API that shares the server's port and
+** worker pool (sync/server/rest.c).
 */
 #ifndef CF_SERVER_INT_H
 #define CF_SERVER_INT_H
 
 #include "clientflow.h"
 #include "sync/net/transport.h"
+#include "sync/server/pool.h"
 
 /*
 ** Extra HTTP routes, as one module the server owns once it is set.
@@ -20,10 +22,15 @@
 **             and has not answered yet went away: the request is freed when
 **             this returns and must not be touched again.  Loop thread.
 **  on_free    (may be NULL) called once from cf_server_free, after the
-**             server's own workers stopped and BEFORE the transport is
-**             freed: the module stops its threads and frees itself.  Neither
-**             callback is called afterwards; requests it still held are
-**             dropped by the transport.
+**             worker pool stopped (items of the module's kind still queued
+**             went to their ops->drop) and BEFORE the transport is freed:
+**             the module frees itself.  Neither callback is called
+**             afterwards; requests it still held are dropped by the
+**             transport.
+**  workers    how many of the pool's workers the module's items
+**             (CF_POOL_REST) may hold at once; the pool grows by as many.
+**  queue_max  how many of its items may wait for a worker (0: no limit);
+**             cf__pool_submit answers CF_BUSY beyond it.
 */
 typedef int (*cf_server_http_fn)(void *ctx, cf__ws_http *req);
 typedef struct cf__server_http_hooks {
@@ -31,6 +38,8 @@ typedef struct cf__server_http_hooks {
   cf_server_http_fn on_http;                      /* see above */
   void (*on_cancel)(void *ctx, cf__ws_http *req); /* see above */
   void (*on_free)(void *ctx);                     /* see above */
+  int workers;                                    /* see above, 1..32 */
+  size_t queue_max;                               /* see above */
 } cf__server_http_hooks;
 
 /*
@@ -42,16 +51,14 @@ int cf__server_set_http(cf_server *srv,
                         const cf__server_http_hooks *hooks) CF_WARN_UNUSED;
 
 /*
-** Runs fn(arg) on the loop thread soon (cf__ws_server_post): for a module's
-** worker threads that answer a request.  Safe from any thread once the
-** server is started; pending calls are dropped when the server is freed.
-** CF_OK, CF_NOMEM, CF_MISUSE (not started).
+** The server's worker pool (sync/server/pool.h), where the module submits
+** its items (kind CF_POOL_REST); their ops->done run on the loop thread.
+** NULL before cf_server_start; owned by srv.  Loop thread.
 */
-int cf__server_post(cf_server *srv, void (*fn)(void *arg), void *arg);
+cf__pool *cf__server_pool(const cf_server *srv);
 
-/* The server's configuration, for modules that open their own connections
-** or verify tokens the same way.  Owned by srv; fixed once it is started. */
-const char *cf__server_database_url(const cf_server *srv);
+/* The server's token verifier, for modules that verify tokens the same way.
+** Owned by srv; fixed once it is started. */
 const cf_auth *cf__server_auth(const cf_server *srv);
 
 #endif

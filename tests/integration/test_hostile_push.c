@@ -24,7 +24,9 @@
 ** only write their own users row, which exists before any membership.
 */
 #include <stdarg.h>
+#include <string.h>
 
+#include "core/crypto.h"
 #include "hostile_fixture.h"
 
 /* An id of kind `kind` (4 hex digits) and number n in the demo org's range. */
@@ -172,14 +174,17 @@ CF_TEST(test_hostile_push_partial_insert_rejected_invalid_on_every_tenant_table)
 static char *big_tags(uint64_t *rng, size_t hexlen) {
   char *s = malloc(hexlen + 5);
   CHECK(s != NULL);
-  static const char hex[] = "0123456789abcdef";
   size_t n = 0;
   s[n++] = '[';
   s[n++] = '"';
   for (size_t i = 0; i < hexlen; i += 16) {
     uint64_t r = cf_test_rand(rng);
+    unsigned char bytes[8];
+    char digits[17];
+    memcpy(bytes, &r, sizeof bytes);
+    cf__hex(bytes, sizeof bytes, digits);
     for (size_t k = 0; k < 16 && i + k < hexlen; k++)
-      s[n++] = hex[(r >> (4 * k)) & 15];
+      s[n++] = digits[k];
   }
   s[n++] = '"';
   s[n++] = ']';

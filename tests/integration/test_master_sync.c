@@ -16,6 +16,7 @@
 
 #include "cf_test.h"
 #include "clientflow.h"
+#include "core/crypto.h"
 #include "core/hlc.h"
 #include "core/row.h"
 #include "core/schema.h"
@@ -773,8 +774,7 @@ CF_TEST(test_master_pushed_delete_leaves_tombstone_with_its_version) {
            "WHERE id = '%s'",
            id);
   query_str(f.admin, sql, hex, sizeof hex);
-  for (int i = 0; i < CF_VER_LEN; i++)
-    snprintf(want + 2 * i, 3, "%02x", d.b[i]);
+  cf__hex(d.b, CF_VER_LEN, want);
   CHECK_STR(hex, want);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM contacts WHERE id = '%s'", id);
   CHECK_EQ(query_num(f.admin, sql), 0);
