@@ -49,6 +49,7 @@
 #include "core/schema.h"
 #include "core/value.h"
 #include "platform/platform.h"
+#include "sync/master/registry.h"
 
 #define SQL_FILE "server/master_sync.sql"
 /* Most bytes of one generated statement or array parameter. */
@@ -1588,8 +1589,11 @@ out:
 int cf__master_check_role(cf__pg *pg) {
   char *sql = NULL;
   cf__pg_res *res = NULL;
-  int rc = cf__sql_named(SQL_FILE, "check_role", &sql);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 0, NULL, &res);
+  char names[CF_MASTER_TABLES_LITERAL_MAX];
+  int rc = cf__master_tables_literal(names, sizeof names);
+  const char *params[] = {names};
+  if (rc == CF_OK) rc = cf__sql_named(SQL_FILE, "check_role", &sql);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, params, &res);
   if (rc != CF_OK) goto out;
   if (cf__pg_nrows(res) != 1) {
     rc = cf__pg_fail(pg, CF_DATABASE, "role check: the connected role was not found");
