@@ -69,7 +69,8 @@ END $$;
 -- Attaches the new tenant table public.<name> as table number table_no (the
 -- next free one: numbers are dense and never reused).  The table must exist
 -- with org_id and id as its first two columns, keyed (org_id, id), and an
--- updated_at column; it must not be attached yet.  Its migration writes the
+-- updated_at column; it must not be attached yet, and its name must sort
+-- before "zz_cf_sync" (trigger order).  Its migration writes the
 -- table and its RLS policies (who may do what is the table's own business);
 -- this adds, in the same way 001, 002, 003 and 005 did for the first ten:
 --   * privileges: none for PUBLIC and anon; SELECT, INSERT, UPDATE, DELETE
@@ -104,6 +105,12 @@ BEGIN
   IF EXISTS (SELECT 1 FROM cf_sync.tables AS t WHERE t.name = attach_table.name) THEN
     RAISE EXCEPTION 'clientflow: attach_table: % is attached already', name;
   END IF;
+  -- Triggers fire in name order: <name>_set_updated_at must run before the
+  -- stamp triggers (zz_cf_sync_*), which version updated_at as it leaves it.
+  IF (name || '_set_updated_at') COLLATE "C" >= 'zz_cf_sync' COLLATE "C" THEN
+    RAISE EXCEPTION 'clientflow: attach_table: % sorts after zz_cf_sync: its triggers '
+      'would fire in the wrong order', name;
+  END IF;
   IF table_no IS DISTINCT FROM (SELECT count(*)::int FROM cf_sync.tables) THEN
     RAISE EXCEPTION 'clientflow: attach_table: % must take table number % (the next one)',
       name, (SELECT count(*) FROM cf_sync.tables);
@@ -117,7 +124,7 @@ BEGIN
   IF first2 IS DISTINCT FROM ARRAY['org_id', 'id']
      OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index AS i
                     WHERE i.indrelid = rel AND i.indisprimary
-                      AND i.indkey::int2[] = ARRAY[1, 2]::int2[])
+                      AND i.indnkeyatts = 2 AND i.indkey[0] = 1 AND i.indkey[1] = 2)
      OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = rel AND a.attname = 'updated_at'
                       AND NOT a.attisdropped) THEN
@@ -169,7 +176,10 @@ BEGIN
                    (ncols + 1) * 24,
                    'NEW.cf_seq >= pg_catalog.current_setting(''cf.push_seq_lo'', '
                    'true)::bigint AND NEW.cf_seq IS DISTINCT FROM OLD.cf_seq');
-  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', name || '_set_updated_at', rel);
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger AS g
+             WHERE g.tgrelid = rel AND g.tgname = name || '_set_updated_at') THEN
+    EXECUTE format('DROP TRIGGER %I ON %s', name || '_set_updated_at', rel);
+  END IF;
   EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
                  'WHEN (NOT %s) EXECUTE FUNCTION public.set_updated_at()',
                  name || '_set_updated_at', rel, pushed);
