@@ -20,6 +20,7 @@
 #include "cli/demo.h"
 #include "cli/master_cli.h"
 #include "core/crypto.h"
+#include "core/schema.h"
 #include "platform/platform.h"
 #include "platform/process.h"
 #include "platform/thread.h"
@@ -128,18 +129,15 @@ static int print_outbox(void *ctx, const cf_change_info *c) {
   return 0;
 }
 
-/* A digest of everything the app sees on a laptop (every view, every row,
-** in id order): equal digests mean identical data. */
+/* A digest of everything the app sees on a laptop (the view of every table
+** of the registry, every row, in id order): equal digests mean identical
+** data. */
 static uint64_t view_digest(cf_node *node, int64_t *rows) {
-  static const char *const tables[] = {"organizations", "users",        "memberships",
-                                       "contacts",      "deals",        "activities",
-                                       "appointments",  "messages",     "automations",
-                                       "daily_metrics"};
   uint64_t h = 1469598103934665603ull; /* FNV-1a */
   *rows = 0;
-  for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+  for (unsigned t = 0; t < CF_SCHEMA_NTABLES; t++) {
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY id", tables[t]);
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY id", cf__schema_table(t)->name);
     cf_stmt *st = NULL;
     if (cf_node_prepare(node, sql, &st) != CF_OK) return 0;
     while (cf_stmt_step(st) == CF_OK) {

@@ -1,9 +1,14 @@
 /*
-** core/schema.c: the ten CRM tables, column by column (see core/schema.h).
+** core/schema.c: the CRM tables, column by column (see core/schema.h).
 **
-** This is the one place the column lists are written down; they follow
-** sql/postgres/001_init.sql exactly (names, order, types, nullability) and
-** tests/integration/test_schema_matches_master.c holds them to it.  The
+** This is the one place the column lists are written down; which tables
+** exist is core/tables.h, and the descriptor below is generated from that
+** list: table <name> takes its columns from <name>_cols here (a registered
+** table without them does not compile; columns of no registered table are
+** an unused variable, an error under -Werror).  The columns follow the
+** migration that creates the table (sql/postgres/) exactly (names, order,
+** types, nullability); tests/unit/test_schema.c and
+** tests/integration/test_schema_matches_master.c hold them to it.  The
 ** `def` column says what the replica fills in when an insert leaves the
 ** column out; the master's own DEFAULTs only serve direct SQL there.
 */
@@ -167,22 +172,30 @@ static const cf_column daily_metrics_cols[] = {
   { n, num, 0, NCOLS(cols), cols, 1, {0, 0}, CF_COL_BIT(0), -1, 0 }
 #define TENANT(n, num, cols)                                                             \
   { n, num, 1, NCOLS(cols), cols, 2, {0, 1}, CF_COL_BIT(0) | CF_COL_BIT(1), 0, 1 }
+/* The descriptor of each kind of table in the registry. */
+#define TABLE_ORG(num, name) GLOBAL(#name, num, name##_cols)
+#define TABLE_USER(num, name) GLOBAL(#name, num, name##_cols)
+#define TABLE_TENANT(num, name) TENANT(#name, num, name##_cols)
 
-static const cf_table tables[CF_SCHEMA_NTABLES] = {
-    GLOBAL("organizations", 0, organizations_cols),
-    GLOBAL("users", 1, users_cols),
-    TENANT("memberships", 2, memberships_cols),
-    TENANT("contacts", 3, contacts_cols),
-    TENANT("deals", 4, deals_cols),
-    TENANT("activities", 5, activities_cols),
-    TENANT("appointments", 6, appointments_cols),
-    TENANT("messages", 7, messages_cols),
-    TENANT("automations", 8, automations_cols),
-    TENANT("daily_metrics", 9, daily_metrics_cols),
-};
+#define DESCRIBE(num, name, kind) [num] = TABLE_##kind(num, name),
+static const cf_table tables[CF_SCHEMA_NTABLES] = {CF_TABLE_LIST(DESCRIBE)};
+#undef DESCRIBE
 
-/* A table wider than CF_SCHEMA_MAX_COLS would overflow cf_row. */
-_Static_assert(NCOLS(activities_cols) <= CF_SCHEMA_MAX_COLS, "too many columns");
+/* The registry's numbers are dense and in order (each is its position)... */
+#define POSITION(num, name, kind) position_of_##name,
+enum { CF_TABLE_LIST(POSITION) };
+#undef POSITION
+#define CHECK_NUMBER(num, name, kind)                                                    \
+  _Static_assert(position_of_##name == (num),                                            \
+                 "core/tables.h: " #name " is not numbered by its position");
+CF_TABLE_LIST(CHECK_NUMBER)
+#undef CHECK_NUMBER
+/* ... and no table is wider than CF_SCHEMA_MAX_COLS (it would overflow
+** cf_row). */
+#define CHECK_WIDTH(num, name, kind)                                                     \
+  _Static_assert(NCOLS(name##_cols) <= CF_SCHEMA_MAX_COLS, #name " is too wide");
+CF_TABLE_LIST(CHECK_WIDTH)
+#undef CHECK_WIDTH
 
 const cf_table *cf__schema_table(unsigned n) {
   return n < CF_SCHEMA_NTABLES ? &tables[n] : NULL;

@@ -1,8 +1,11 @@
 /*
-** core/schema.h: the schema descriptor of the ten CRM tables (internal).
+** core/schema.h: the schema descriptor of the CRM tables (internal).
 **
-** sql/postgres/001_init.sql is the source of truth; core/schema.c describes
-** the same tables once, column by column, and the replica (store/), the sync
+** Which tables exist, their numbers and kinds, is the registry
+** core/tables.h (CF_TABLE_LIST); the migrations that create them
+** (sql/postgres/) are the source of truth for their columns, and
+** core/schema.c describes the same columns once, table by table, and the replica
+*(store/), the sync
 ** channel (sync/) and the tests generate their SQL and column lists from it.
 ** tests/integration/test_schema_matches_master.c checks it against
 ** information_schema of a freshly migrated master.
@@ -12,10 +15,10 @@
 ** column, see core/row.h), numbered ncols.  Column sets are 64-bit masks,
 ** bit i = column i (CF_COL_BIT), so the deleted pseudo-column has a bit too.
 **
-** Table numbers (0..9) are stable forever: they name tables compactly in the
-** outbox and on the wire.  They are also a valid parent-before-child order
-** for the foreign keys (organizations, users, memberships, contacts, deals,
-** ...).
+** Table numbers (0..CF_SCHEMA_NTABLES-1, from core/tables.h) are stable
+** forever: they name tables compactly in the outbox and on the wire.  They
+** are also a valid parent-before-child order for the foreign keys
+** (organizations, users, memberships, contacts, deals, ...).
 */
 #ifndef CF_SCHEMA_H
 #define CF_SCHEMA_H
@@ -24,6 +27,7 @@
 #include <stdint.h>
 
 #include "clientflow.h"
+#include "core/tables.h"
 
 /* Column types of the master (Postgres) schema. */
 typedef enum cf_coltype {
@@ -70,7 +74,8 @@ typedef struct cf_column {
 ** the deleted pseudo-column, so a row has at most CF_SCHEMA_MAX_COLS + 1
 ** cells. */
 #define CF_SCHEMA_MAX_COLS 31
-#define CF_SCHEMA_NTABLES 10
+/* The number of tables: the registry's count (core/tables.h). */
+#define CF_SCHEMA_NTABLES CF_TABLE_COUNT
 /* Name of the deleted pseudo-column, for generated metadata columns. */
 #define CF_SCHEMA_DELETED_NAME "deleted"
 
@@ -80,7 +85,7 @@ typedef struct cf_column {
 /* One table. */
 typedef struct cf_table {
   const char *name;      /* table name, as in the master (schema public) */
-  unsigned number;       /* stable table number 0..9 (wire and outbox) */
+  unsigned number;       /* stable table number (wire and outbox) */
   unsigned char tenant;  /* 1 if the table has org_id (keyed org_id, id) */
   unsigned ncols;        /* number of real columns; deleted is index ncols */
   const cf_column *cols; /* the columns, in CREATE TABLE order */

@@ -118,7 +118,7 @@ FROM pg_roles r
 WHERE r.rolname = current_user;
 
 -- @name doctor_tables
--- One row per expected table ($1, in order): present, RLS enabled, RLS
+-- One row per expected table ($1: the registry's names, core/tables.h order): present, RLS enabled, RLS
 -- forced, and whether the connected role owns it (directly or by membership).
 SELECT t.name,
        c.oid IS NOT NULL,
@@ -131,16 +131,29 @@ LEFT JOIN pg_class c
 ORDER BY t.ord;
 
 -- @name row_counts
-SELECT 'organizations', count(*) FROM public.organizations
-UNION ALL SELECT 'users', count(*) FROM public.users
-UNION ALL SELECT 'memberships', count(*) FROM public.memberships
-UNION ALL SELECT 'contacts', count(*) FROM public.contacts
-UNION ALL SELECT 'deals', count(*) FROM public.deals
-UNION ALL SELECT 'activities', count(*) FROM public.activities
-UNION ALL SELECT 'appointments', count(*) FROM public.appointments
-UNION ALL SELECT 'messages', count(*) FROM public.messages
-UNION ALL SELECT 'automations', count(*) FROM public.automations
-UNION ALL SELECT 'daily_metrics', count(*) FROM public.daily_metrics;
+-- $1 the registry's table names (text[] literal, core/tables.h order): each
+-- with its number of rows.
+SELECT t.name,
+       (xpath('/row/n/text()',
+              query_to_xml(format('SELECT count(*) AS n FROM public.%I', t.name),
+                           false, true, '')))[1]::text
+FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord)
+ORDER BY t.ord;
+
+-- @name registry_readable
+-- Whether cf_sync.tables (006_table_registry.sql) exists, and whether the
+-- connected role may read it (sync/master/registry.c).
+SELECT c.oid IS NOT NULL,
+       coalesce(has_schema_privilege(c.relnamespace, 'USAGE')
+                AND has_table_privilege(c.oid, 'SELECT'), false)
+FROM (SELECT 1) AS one
+LEFT JOIN pg_class AS c
+  ON c.relname = 'tables' AND c.relkind = 'r'
+ AND c.relnamespace = (SELECT n.oid FROM pg_namespace AS n WHERE n.nspname = 'cf_sync');
+
+-- @name registry_rows
+-- The master's table registry, in number order.
+SELECT t.table_no, t.name, t.kind FROM cf_sync.tables AS t ORDER BY t.table_no;
 
 -- @name server_role_statements
 -- $1 role name, $2 password (NULL: keep).  The statements that make $1 a

@@ -53,7 +53,8 @@ WHERE t.org_id = $1::uuid AND t.table_no = $2::smallint AND t.id = ANY ($3::uuid
 SELECT e::text FROM cf_sync.existing_ids($1::uuid, $2::integer, $3::uuid[]) AS e
 
 -- @name check_role
--- The connected role's attributes, for cf__master_check_role.
+-- $1 the registry's table names (text[] literal, core/tables.h).  The
+-- connected role's attributes, for cf__master_check_role.
 SELECT current_user,
        r.rolsuper,
        r.rolbypassrls,
@@ -63,9 +64,7 @@ SELECT current_user,
        (SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
         FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE n.nspname = 'public'
-          AND c.relname IN ('organizations', 'users', 'memberships', 'contacts', 'deals',
-                            'activities', 'appointments', 'messages', 'automations',
-                            'daily_metrics')
+          AND c.relname = ANY ($1::text[])
           AND pg_has_role(current_user, c.relowner, 'MEMBER'))
 FROM pg_roles AS r
 WHERE r.rolname = current_user

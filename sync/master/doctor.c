@@ -3,8 +3,9 @@
 **
 ** The seed's test-db.js checks (connection, the raw query SELECT 1 shown as
 ** `[ { test: 1 } ]`, `Tables found: 10`), then what this project relies on:
-** RLS enabled AND forced on each of the ten tables, the migration ledger
-** matching this build with nothing pending, and the connected role's
+** RLS enabled AND forced on each table of the registry (core/tables.h), the
+** master's copy of the registry (cf_sync.tables) equal to it, the migration
+** ledger matching this build with nothing pending, and the connected role's
 ** powers.  A role that is a superuser, owns the tables or has BYPASSRLS is
 ** not judged by RLS: that is a WARN line here (an administrator may well
 ** run doctor as the owner) and a refusal in the sync server.
@@ -13,7 +14,9 @@
 #include <string.h>
 
 #include "platform/platform.h"
+#include "core/schema.h"
 #include "sync/master/master.h"
+#include "sync/master/registry.h"
 
 /* Appends printf output to buf (capacity cap), truncating safely. */
 static void append(char *buf, size_t cap, const char *text) {
@@ -50,17 +53,6 @@ static void format_rows(const cf__pg_res *res, char *buf, size_t cap) {
   append(buf, cap, " ]");
 }
 
-/* "{organizations,users,...}": the ten names as a text[] literal. */
-static void tables_array(char *buf, size_t cap) {
-  buf[0] = '\0';
-  append(buf, cap, "{");
-  for (int i = 0; i < CF_MASTER_NTABLES; i++) {
-    if (i) append(buf, cap, ",");
-    append(buf, cap, cf__master_tables[i]);
-  }
-  append(buf, cap, "}");
-}
-
 static int check_connection(cf_master *m, int *failures, int *superuser, int *bypass) {
   cf__pg_res *res = NULL;
   int rc = cf__master_query(m, "doctor_role", 0, NULL, &res);
@@ -90,21 +82,22 @@ static int check_connection(cf_master *m, int *failures, int *superuser, int *by
 
 static int check_tables(cf_master *m, int *failures, int *owned) {
   cf__pg_res *res = NULL;
-  char names[256];
-  tables_array(names, sizeof names);
+  char names[CF_MASTER_TABLES_LITERAL_MAX];
+  int rc = cf__master_tables_literal(names, sizeof names);
+  if (rc != CF_OK) return cf__master_fail(m, rc, "table names too long");
   const char *params[] = {names};
-  int rc = cf__master_query(m, "doctor_tables", 1, params, &res);
+  rc = cf__master_query(m, "doctor_tables", 1, params, &res);
   if (rc != CF_OK) return rc;
   int found = 0;
   for (int i = 0; i < cf__pg_nrows(res); i++)
     found += cf__pg_bool(res, i, 1);
-  if (found == CF_MASTER_NTABLES) {
+  if (found == CF_SCHEMA_NTABLES) {
     cf__master_report(m, CF_REPORT_OK, "Schema access test successful. Tables found: %d",
                       found);
   } else {
     (*failures)++;
     cf__master_report(m, CF_REPORT_FAIL, "Schema access test: Tables found: %d of %d",
-                      found, CF_MASTER_NTABLES);
+                      found, CF_SCHEMA_NTABLES);
   }
   for (int i = 0; i < cf__pg_nrows(res); i++) {
     const char *name = cf__pg_value(res, i, 0);
@@ -124,6 +117,29 @@ static int check_tables(cf_master *m, int *failures, int *owned) {
     }
   }
   cf__pg_res_free(res);
+  return CF_OK;
+}
+
+/* The master's registry (cf_sync.tables) against this build's. */
+static int check_registry(cf_master *m, int *failures) {
+  cf__registry_state state;
+  int rc = cf__master_compare_registry(m, &state);
+  if (rc == CF_CORRUPT) {
+    (*failures)++;
+    cf__master_report(m, CF_REPORT_FAIL, "%s", m->errmsg);
+    m->errmsg[0] = '\0';
+    return CF_OK;
+  }
+  if (rc != CF_OK) return rc;
+  if (state == CF__REGISTRY_SAME)
+    cf__master_report(m, CF_REPORT_OK,
+                      "table registry: cf_sync.tables matches this build (%d tables)",
+                      CF_SCHEMA_NTABLES);
+  else if (state == CF__REGISTRY_UNREADABLE)
+    cf__master_report(m, CF_REPORT_INFO,
+                      "table registry: not compared (this role may not read "
+                      "cf_sync.tables; `clientflow migrate up` compares it)");
+  /* CF__REGISTRY_ABSENT: migrations are pending, which check_migrations says. */
   return CF_OK;
 }
 
@@ -164,6 +180,7 @@ int cf_master_doctor(cf_master *m, int *failures_out) {
   if (failures_out != NULL) *failures_out = 0;
   int rc = check_connection(m, &failures, &superuser, &bypass);
   if (rc == CF_OK) rc = check_tables(m, &failures, &owned);
+  if (rc == CF_OK) rc = check_registry(m, &failures);
   if (rc == CF_OK) rc = check_migrations(m, &failures);
   if (rc != CF_OK) return rc;
   if (superuser)

@@ -11,10 +11,6 @@
 #include "platform/platform.h"
 #include "sync/master/master.h"
 
-const char *const cf__master_tables[CF_MASTER_NTABLES] = {
-    "organizations", "users",        "memberships", "contacts",    "deals",
-    "activities",    "appointments", "messages",    "automations", "daily_metrics"};
-
 int cf_master_open(const char *url, cf_master **out, char *errbuf, size_t errbuf_len) {
   *out = NULL;
   cf_master *m = cf__calloc(1, sizeof *m);

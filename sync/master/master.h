@@ -13,10 +13,6 @@
 /* The embedded file holding the named statements of this module. */
 #define CF_MASTER_SQL "admin/master.sql"
 
-/* The ten tables of the CRM schema, in dependency order. */
-#define CF_MASTER_NTABLES 10
-extern const char *const cf__master_tables[CF_MASTER_NTABLES];
-
 struct cf_master {
   cf__pg *pg;                    /* the connection, never NULL */
   cf_report_fn report;           /* where report lines go, NULL: dropped */

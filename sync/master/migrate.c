@@ -10,6 +10,11 @@
 ** records the file, so concurrent `migrate up` runs apply each file exactly
 ** once and a failed file leaves no trace.
 **
+** Once every file is applied, `up` compares the master's table registry
+** (cf_sync.tables, written by the migrations) with this build's
+** (core/tables.h) and fails, naming the first difference, when they differ
+** (sync/master/registry.c).
+**
 ** A file whose bytes changed after it was applied is never re-applied nor
 ** skipped silently: up and status refuse, naming it.  The way out is to
 ** restore the file, or `migrate reset --force` on a database whose data can
@@ -24,6 +29,7 @@
 #include "platform/assets.h"
 #include "platform/platform.h"
 #include "sync/master/master.h"
+#include "sync/master/registry.h"
 
 #define MIGRATION_DIR "postgres/"
 /* More migrations than this would be a build mistake, not a schema. */
@@ -244,6 +250,10 @@ int cf_master_migrate_up(cf_master *m) {
     if (rc != CF_OK) return rc;
     if (!done) applied++;
   }
+  /* Every migration is in: the master's tables must be this build's. */
+  cf__registry_state registry;
+  rc = cf__master_compare_registry(m, &registry);
+  if (rc != CF_OK) return rc;
   if (applied == 0)
     cf__master_report(m, CF_REPORT_INFO, "database is up to date: nothing to apply");
   else

@@ -9,13 +9,17 @@
 
 #include "platform/platform.h"
 #include "sync/master/master_sync_int.h"
+#include "sync/master/registry.h"
 
 
 int cf__master_check_role(cf__pg *pg) {
   char *sql = NULL;
   cf__pg_res *res = NULL;
-  int rc = cf__sql_named(CF__MASTER_SQL, "check_role", &sql);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 0, NULL, &res);
+  char names[CF_MASTER_TABLES_LITERAL_MAX];
+  int rc = cf__master_tables_literal(names, sizeof names);
+  const char *params[] = {names};
+  if (rc == CF_OK) rc = cf__sql_named(CF__MASTER_SQL, "check_role", &sql);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 1, params, &res);
   if (rc != CF_OK) goto out;
   if (cf__pg_nrows(res) != 1) {
     rc = cf__pg_fail(pg, CF_DATABASE, "role check: the connected role was not found");

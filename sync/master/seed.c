@@ -6,6 +6,7 @@
 #include "platform/assets.h"
 #include "platform/platform.h"
 #include "sync/master/master.h"
+#include "sync/master/registry.h"
 
 /* The embedded seed: demo data, idempotent, run in one transaction. */
 #define SEED_ASSET "seed/demo.sql"
@@ -13,7 +14,11 @@
 /* Reports "organizations 2, users 3, ..." from the row_counts statement. */
 static int report_row_counts(cf_master *m) {
   cf__pg_res *res = NULL;
-  int rc = cf__master_query(m, "row_counts", 0, NULL, &res);
+  char names[CF_MASTER_TABLES_LITERAL_MAX];
+  int rc = cf__master_tables_literal(names, sizeof names);
+  if (rc != CF_OK) return cf__master_fail(m, rc, "table names too long");
+  const char *params[] = {names};
+  rc = cf__master_query(m, "row_counts", 1, params, &res);
   if (rc != CF_OK) return rc;
   for (int i = 0; i < cf__pg_nrows(res); i++)
     cf__master_report(m, CF_REPORT_INFO, "  %-14s %s rows", cf__pg_value(res, i, 0),

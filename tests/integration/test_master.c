@@ -12,20 +12,23 @@
 
 #include "cf_test.h"
 #include "clientflow.h"
+#include "core/schema.h"
 #include "platform/platform.h"
 
 /* Counts report lines per kind and keeps the last line. */
 typedef struct lines {
   int count[4];    /* lines seen per cf_report_kind */
   char last[1024]; /* the last line */
-  int has_tables;  /* a line said "Tables found: 10" */
+  int has_tables;  /* a line said "Tables found: N", N the registry's count */
 } lines;
 
 static void collect(void *ctx, cf_report_kind kind, const char *line) {
   lines *l = ctx;
   if ((unsigned)kind < 4) l->count[kind]++;
   snprintf(l->last, sizeof l->last, "%s", line);
-  if (strstr(line, "Tables found: 10") != NULL) l->has_tables = 1;
+  char found[64];
+  snprintf(found, sizeof found, "Tables found: %d", CF_SCHEMA_NTABLES);
+  if (strstr(line, found) != NULL) l->has_tables = 1;
   CHECK(strchr(line, '\n') == NULL);
 }
 

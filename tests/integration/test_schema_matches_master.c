@@ -2,7 +2,8 @@
 ** tests/integration/test_schema_matches_master.c: the schema descriptor
 ** (core/schema.c) against information_schema of a freshly migrated master.
 **
-** Every one of the ten tables must exist in schema public with exactly the
+** The master's table registry (cf_sync.tables) must be core/tables.h, and
+** every table of it must exist in schema public with exactly the
 ** descriptor's columns, in order, with the same types (numeric precision and
 ** scale, text[] as ARRAY of _text), nullability, and primary key.  Columns
 ** named cf_* are sync metadata a later migration may add to the master
@@ -16,6 +17,7 @@
 #include "cf_test.h"
 #include "clientflow.h"
 #include "core/schema.h"
+#include "core/tables.h"
 #include "core/value.h"
 
 static PGconn *connect_fresh(void) {
@@ -162,5 +164,30 @@ CF_TEST(test_schema_defaults_match_master_column_defaults) {
     PQclear(r);
   }
   cf__buf_free(&b);
+  PQfinish(db);
+}
+
+CF_TEST(test_master_table_registry_is_the_build_registry) {
+  /* cf_sync.tables (006_table_registry.sql and each later table's
+  ** migration) holds the same numbers, names and kinds as core/tables.h. */
+  static const struct {
+    unsigned number;
+    const char *name;
+    const char *kind;
+  } registry[] = {
+#define ENTRY(num, name, kind) {num, #name, CF_TABLE_KIND_NAME_##kind},
+      CF_TABLE_LIST(ENTRY)
+#undef ENTRY
+  };
+  PGconn *db = connect_fresh();
+  PGresult *r = query(
+      db, "SELECT table_no, name, kind FROM cf_sync.tables ORDER BY table_no", NULL);
+  CHECK_EQ(PQntuples(r), CF_TABLE_COUNT);
+  for (int i = 0; i < PQntuples(r); i++) {
+    CHECK_EQ(strtoul(PQgetvalue(r, i, 0), NULL, 10), registry[i].number);
+    CHECK_STR(PQgetvalue(r, i, 1), registry[i].name);
+    CHECK_STR(PQgetvalue(r, i, 2), registry[i].kind);
+  }
+  PQclear(r);
   PQfinish(db);
 }

@@ -1,6 +1,8 @@
 -- 000_structure.sql: the shape of the security layer, pinned.
 --
--- Proves: the ten tables and nothing else live in `public`; every table in
+-- Proves: the ten tables and nothing else live in `public` (the table lists
+-- below are read from the registry, cf_sync.tables; 060_table_registry.sql
+-- holds the registry to the tables); every table in
 -- `public` has RLS enabled AND forced; the whole policy inventory (names,
 -- commands, roles, permissive); every INSERT/UPDATE policy has a WITH CHECK;
 -- helper calls are wrapped in (SELECT ...) and planned as InitPlans (once per
@@ -10,7 +12,9 @@
 BEGIN;
 \ir support/fixture.sql
 
-SELECT plan(80);
+-- 50 assertions, plus three per table of the registry (the InitPlan and
+-- privilege loops below).
+SELECT plan(50 + 3 * (SELECT count(*)::int FROM cf_sync.tables));
 
 -- auth.uid() -----------------------------------------------------------------
 SELECT has_function('auth', 'uid', '{}'::name[], 'auth.uid() exists');
@@ -27,9 +31,8 @@ SELECT set_config('request.jwt.claims', '', true);
 
 
 -- Tables and forced RLS ------------------------------------------------------
-SELECT tables_are('public', ARRAY['organizations', 'users', 'memberships', 'contacts',
-  'deals', 'activities', 'appointments', 'messages', 'automations', 'daily_metrics'],
-  'public holds exactly the ten CRM tables');
+SELECT tables_are('public', ARRAY(SELECT t.name::name FROM cf_sync.tables AS t ORDER BY t.table_no),
+  'public holds exactly the CRM tables of the registry');
 
 SELECT is(ARRAY(SELECT c.relname::text FROM pg_catalog.pg_class AS c
                 WHERE c.relnamespace = 'public'::regnamespace
@@ -42,7 +45,7 @@ SELECT is(ARRAY(SELECT c.relname::text FROM pg_catalog.pg_class AS c
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_class AS c
            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
              AND c.relrowsecurity AND c.relforcerowsecurity),
-          10, 'ten tables with forced RLS');
+          (SELECT count(*)::int FROM cf_sync.tables), 'every registered table has forced RLS');
 
 -- Policy inventory -----------------------------------------------------------
 SELECT policies_are('public', 'organizations', ARRAY['organizations_select',
@@ -113,9 +116,7 @@ BEGIN
 END $$;
 SELECT ok(p ~ 'InitPlan' AND p !~ 'SubPlan', 'select on ' || t || ' evaluates the helper once (InitPlan)')
 FROM (SELECT t, cf_test.plan_of(format('SELECT * FROM public.%I', t)) AS p
-      FROM unnest(ARRAY['organizations', 'users', 'memberships', 'contacts', 'deals',
-                        'activities', 'appointments', 'messages', 'automations',
-                        'daily_metrics']) AS t) AS plans
+      FROM (SELECT r.name AS t FROM cf_sync.tables AS r) AS tables) AS plans
 ORDER BY t;
 SELECT ok(cf_test.plan_of($$UPDATE public.contacts SET tags = '{x}'$$) !~ 'SubPlan',
           'update on contacts evaluates the helpers once');
@@ -184,15 +185,13 @@ SELECT ok(NOT has_table_privilege('cf_test_server_login', 'public.contacts', 'SE
 
 -- Table privileges -----------------------------------------------------------
 SELECT table_privs_are('public', t, 'anon', '{}'::text[], 'anon has no privilege on ' || t)
-FROM unnest(ARRAY['organizations', 'users', 'memberships', 'contacts', 'deals', 'activities',
-                  'appointments', 'messages', 'automations', 'daily_metrics']) AS t
+FROM (SELECT r.name AS t FROM cf_sync.tables AS r) AS tables
 ORDER BY t;
 SELECT table_privs_are('public', t, 'authenticated',
                        CASE WHEN t = 'users' THEN ARRAY['SELECT', 'INSERT', 'UPDATE']
                             ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END,
                        'authenticated has exactly the commands its policies judge on ' || t)
-FROM unnest(ARRAY['organizations', 'users', 'memberships', 'contacts', 'deals', 'activities',
-                  'appointments', 'messages', 'automations', 'daily_metrics']) AS t
+FROM (SELECT r.name AS t FROM cf_sync.tables AS r) AS tables
 ORDER BY t;
 
 SELECT * FROM finish();

@@ -80,25 +80,27 @@ expect_no_err() { [ -z "$err" ] || fail "$1: unexpected stderr"; }
 # The number of migration files this source tree has.
 n_migrations() { ls "$CF_SOURCE_DIR"/sql/postgres/[0-9]*_*.sql | wc -l; }
 
-# row_counts DB: "table count" per line for the ten tables.
-row_counts() {
-  q "$1" "SELECT string_agg(t || ' ' || n, ', ' ORDER BY t) FROM (
-    SELECT 'organizations' t, count(*) n FROM organizations UNION ALL
-    SELECT 'users', count(*) FROM users UNION ALL SELECT 'memberships', count(*) FROM memberships UNION ALL
-    SELECT 'contacts', count(*) FROM contacts UNION ALL SELECT 'deals', count(*) FROM deals UNION ALL
-    SELECT 'activities', count(*) FROM activities UNION ALL SELECT 'appointments', count(*) FROM appointments UNION ALL
-    SELECT 'messages', count(*) FROM messages UNION ALL SELECT 'automations', count(*) FROM automations UNION ALL
-    SELECT 'daily_metrics', count(*) FROM daily_metrics) s"
+# The number of tables in the registry, core/tables.h (one X(...) line each).
+n_tables() { grep -c '^ *X([0-9]' "$CF_SOURCE_DIR/core/tables.h"; }
+
+# union_over_tables DB FORMAT: FORMAT (a format() string, %1$L the table's
+# name as a literal, %1$I as an identifier) once per table of the registry
+# (cf_sync.tables), joined with UNION ALL.
+union_over_tables() {
+  q "$1" "SELECT string_agg(format('$2', t.name), ' UNION ALL ' ORDER BY t.table_no)
+          FROM cf_sync.tables AS t"
 }
 
-# ids_digest DB: one digest over the ids of every row of the ten tables, so
-# two states with the same rows (not just the same counts) compare equal.
+# row_counts DB: "table count" per line for the registry's tables.
+row_counts() {
+  q "$1" "SELECT string_agg(t || ' ' || n, ', ' ORDER BY t) FROM (
+    $(union_over_tables "$1" 'SELECT %1$L t, count(*) n FROM %1$I')) s"
+}
+
+# ids_digest DB: one digest over the ids of every row of the registry's
+# tables, so two states with the same rows (not just the same counts)
+# compare equal.
 ids_digest() {
   q "$1" "SELECT md5(string_agg(t || ':' || id, ',' ORDER BY t, id)) FROM (
-    SELECT 'organizations' t, id::text FROM organizations UNION ALL
-    SELECT 'users', id::text FROM users UNION ALL SELECT 'memberships', id::text FROM memberships UNION ALL
-    SELECT 'contacts', id::text FROM contacts UNION ALL SELECT 'deals', id::text FROM deals UNION ALL
-    SELECT 'activities', id::text FROM activities UNION ALL SELECT 'appointments', id::text FROM appointments UNION ALL
-    SELECT 'messages', id::text FROM messages UNION ALL SELECT 'automations', id::text FROM automations UNION ALL
-    SELECT 'daily_metrics', id::text FROM daily_metrics) s"
+    $(union_over_tables "$1" 'SELECT %1$L t, id::text FROM %1$I')) s"
 }

@@ -158,8 +158,8 @@ BEGIN
   RETURN result;
 END $$;
 
--- Disable or re-enable the user triggers of the ten tables (foreign keys
--- stay).  Later migrations (003_sync) forbid key changes with a BEFORE
+-- Disable or re-enable the user triggers of the registry's tables
+-- (cf_sync.tables; foreign keys stay).  Later migrations (003_sync) forbid key changes with a BEFORE
 -- trigger, which fires before RLS's WITH CHECK; the tests that prove WITH
 -- CHECK itself stops a row moving to another org run with triggers off.
 CREATE FUNCTION cf_test.set_user_triggers(enabled boolean) RETURNS void
@@ -167,9 +167,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['organizations', 'users', 'memberships', 'contacts', 'deals',
-                           'activities', 'appointments', 'messages', 'automations',
-                           'daily_metrics'] LOOP
+  FOR t IN SELECT r.name FROM cf_sync.tables AS r ORDER BY r.table_no LOOP
     EXECUTE format('ALTER TABLE public.%I %s TRIGGER USER', t,
                    CASE WHEN enabled THEN 'ENABLE' ELSE 'DISABLE' END);
   END LOOP;
