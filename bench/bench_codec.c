@@ -57,7 +57,8 @@ static void uuid7(uint64_t *s, uint64_t ms, char out[37]) {
 
 static cf_ver make_ver(uint64_t hlc, const unsigned char node[16]) {
   cf_ver v;
-  for (int i = 0; i < 8; i++) v.b[i] = (unsigned char)(hlc >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    v.b[i] = (unsigned char)(hlc >> (56 - 8 * i));
   memcpy(v.b + 8, node, 16);
   return v;
 }
@@ -71,14 +72,20 @@ static void set(cf_row *row, unsigned c, const char *s, const cf_ver *v) {
 static void time_text(uint64_t ms, char out[96]);
 
 static void make_rows(gen *g, cf_row *rows) {
-  static const char *const firsts[] = {"Ann", "Bob", "Chen", "Dana", "Émile", "Farah",
-                                       "Gustavo", "Hiroshi", "Ines", "Jamal", "Katarzyna",
-                                       "Liam"};
-  static const char *const lasts[] = {"Lovelace", "Okafor", "Nguyen", "Schmidt", "García",
-                                      "Kowalski", "Smith", "Tanaka", "Haddad", "O'Brien"};
-  static const char *const companies[] = {"Analytical Engines Ltd", "Acme Corp", "Globex",
-                                          "Initech", "Umbrella Health", "Stark Industries",
-                                          "Wayne Enterprises", "Hooli"};
+  static const char *const firsts[] = {"Ann",   "Bob",   "Chen",      "Dana",
+                                       "Émile", "Farah", "Gustavo",   "Hiroshi",
+                                       "Ines",  "Jamal", "Katarzyna", "Liam"};
+  static const char *const lasts[] = {"Lovelace", "Okafor",   "Nguyen", "Schmidt",
+                                      "García",   "Kowalski", "Smith",  "Tanaka",
+                                      "Haddad",   "O'Brien"};
+  static const char *const companies[] = {"Analytical Engines Ltd",
+                                          "Acme Corp",
+                                          "Globex",
+                                          "Initech",
+                                          "Umbrella Health",
+                                          "Stark Industries",
+                                          "Wayne Enterprises",
+                                          "Hooli"};
   static const char *const tags[] = {"[]", "[\"vip\"]", "[\"lead\",\"q4\"]",
                                      "[\"customer\",\"renewal\",\"emea\"]"};
   static const char *const metas[] = {"{}", "{\"source\":\"web\"}",
@@ -86,7 +93,8 @@ static void make_rows(gen *g, cf_row *rows) {
                                       "{\"linkedin\":\"https://linkedin.com/in/x\"}"};
   unsigned char nodes[4][16];
   for (int n = 0; n < 4; n++)
-    for (int i = 0; i < 16; i++) nodes[n][i] = (unsigned char)rnd(&g->rng);
+    for (int i = 0; i < 16; i++)
+      nodes[n][i] = (unsigned char)rnd(&g->rng);
   const cf_table *t = cf__schema_table_by_name("contacts");
   char org[37];
   uint64_t base_ms = 1764345600000ull;
@@ -94,7 +102,8 @@ static void make_rows(gen *g, cf_row *rows) {
   for (unsigned i = 0; i < PAGE; i++) {
     cf_row *row = &rows[i];
     char(*tx)[96] = g->text[i];
-    uint64_t created = base_ms - 86400000ull * (rnd(&g->rng) % 365) - rnd(&g->rng) % 86400000;
+    uint64_t created =
+        base_ms - 86400000ull * (rnd(&g->rng) % 365) - rnd(&g->rng) % 86400000;
     memset(row, 0, sizeof *row);
     row->table = t;
     cf_ver v0 = make_ver(created << 16, nodes[rnd(&g->rng) % 4]);
@@ -280,7 +289,8 @@ int main(int argc, char **argv) {
 
   if (json_page(&json, rows, PAGE) != CF_OK) goto out;
   long naive = (long)enc.len;
-  for (int i = 0; i < PAGE; i++) naive += naive_delta(&rows[i]);
+  for (int i = 0; i < PAGE; i++)
+    naive += naive_delta(&rows[i]);
 
   double nrows = (double)pages * PAGE, mb = (double)enc.len * pages / 1e6;
   printf("codec speed: CHANGES pages of %d contacts rows (12 cells each), %d pages\n",
@@ -292,14 +302,16 @@ int main(int argc, char **argv) {
   printf("| decode    | %13.0f | %12.0f | %10.0f |\n\n", nrows / dec_s,
          nrows / (dec_cpu > 0 ? dec_cpu : 1e-9), mb / (dec_cpu > 0 ? dec_cpu : 1e-9));
   printf("wire bytes of one CHANGES page of %d realistic contacts rows\n", PAGE);
-  printf("| encoding                                   | bytes   | per row | vs JSON |\n");
-  printf("|--------------------------------------------|---------|---------|---------|\n");
-  printf("| JSON (column names, hex versions)          | %7zu | %7.1f | %7.3f |\n", json.len,
-         (double)json.len / PAGE, 1.0);
+  printf(
+      "| encoding                                   | bytes   | per row | vs JSON |\n");
+  printf(
+      "|--------------------------------------------|---------|---------|---------|\n");
+  printf("| JSON (column names, hex versions)          | %7zu | %7.1f | %7.3f |\n",
+         json.len, (double)json.len / PAGE, 1.0);
   printf("| msgpack, one bin24 version per cell        | %7ld | %7.1f | %7.3f |\n", naive,
          (double)naive / PAGE, (double)naive / (double)json.len);
-  printf("| msgpack, protocol v1 (version dictionary)  | %7zu | %7.1f | %7.3f |\n", enc.len,
-         (double)enc.len / PAGE, (double)enc.len / (double)json.len);
+  printf("| msgpack, protocol v1 (version dictionary)  | %7zu | %7.1f | %7.3f |\n",
+         enc.len, (double)enc.len / PAGE, (double)enc.len / (double)json.len);
   printf("\ntarget: <= 0.700 of JSON: %s\n",
          (double)enc.len <= 0.7 * (double)json.len ? "met" : "NOT met");
   rc = 0;

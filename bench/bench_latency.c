@@ -100,19 +100,19 @@ static void *server_main(void *arg) {
 /* --- idle sessions --------------------------------------------------------- */
 
 typedef struct idle_set {
-  cf__ws_client *cli;       /* one endpoint, many connections */
-  atomic_int welcomed;      /* sessions that got their first frame */
-  atomic_int closed;        /* sessions that closed */
-  atomic_long frames;       /* frames received in all */
-  atomic_int stop;          /* the loop thread must end */
-  const char *token;        /* their token */
-  const char *org;          /* the org they say HELLO to */
-  pthread_t thread;         /* runs the loop */
+  cf__ws_client *cli;  /* one endpoint, many connections */
+  atomic_int welcomed; /* sessions that got their first frame */
+  atomic_int closed;   /* sessions that closed */
+  atomic_long frames;  /* frames received in all */
+  atomic_int stop;     /* the loop thread must end */
+  const char *token;   /* their token */
+  const char *org;     /* the org they say HELLO to */
+  pthread_t thread;    /* runs the loop */
 } idle_set;
 
 typedef struct idle_conn {
-  idle_set *set;  /* the set */
-  int got_first;  /* WELCOME (or ERROR) came */
+  idle_set *set; /* the set */
+  int got_first; /* WELCOME (or ERROR) came */
 } idle_conn;
 
 static int idle_on_open(void *ctx, cf__ws_session *s) {
@@ -152,7 +152,8 @@ static void idle_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size
   }
 }
 
-static void idle_on_close(void *ctx, cf__ws_session *s, int rc, int code, const char *why) {
+static void idle_on_close(void *ctx, cf__ws_session *s, int rc, int code,
+                          const char *why) {
   idle_set *set = ctx;
   (void)rc;
   (void)code;
@@ -165,7 +166,8 @@ static void idle_on_close(void *ctx, cf__ws_session *s, int rc, int code, const 
 static void *idle_main(void *arg) {
   idle_set *set = arg;
   while (!atomic_load(&set->stop))
-    if (cf__ws_client_run_once(set->cli, 100) != CF_OK) die("idle loop", "run_once failed");
+    if (cf__ws_client_run_once(set->cli, 100) != CF_OK)
+      die("idle loop", "run_once failed");
   return NULL;
 }
 
@@ -182,7 +184,8 @@ static void idle_start(idle_set *set, int n, const char *url, const char *token,
   cfg.ws.on_close = idle_on_close;
   cfg.connect_timeout_ms = 60000;
   char err[256];
-  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK) die("idle client", err);
+  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK)
+    die("idle client", err);
   /* Connect in waves so the listen backlog is never exceeded. */
   for (int i = 0; i < n; i++) {
     cf__ws_session *s = NULL;
@@ -191,17 +194,20 @@ static void idle_start(idle_set *set, int n, const char *url, const char *token,
       int64_t deadline = now_ns() + (int64_t)60e9;
       while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < i + 1) {
         if (now_ns() > deadline) die("idle sessions", "no WELCOME within 60 s");
-        if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("idle loop", "run_once failed");
+        if (cf__ws_client_run_once(set->cli, 50) != CF_OK)
+          die("idle loop", "run_once failed");
       }
     }
   }
   int64_t deadline = now_ns() + (int64_t)60e9;
   while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < n) {
     if (now_ns() > deadline) die("idle sessions", "no WELCOME within 60 s");
-    if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("idle loop", "run_once failed");
+    if (cf__ws_client_run_once(set->cli, 50) != CF_OK)
+      die("idle loop", "run_once failed");
   }
   if (atomic_load(&set->closed) > 0) die("idle sessions", "some were refused");
-  if (pthread_create(&set->thread, NULL, idle_main, set) != 0) die("idle", "pthread_create");
+  if (pthread_create(&set->thread, NULL, idle_main, set) != 0)
+    die("idle", "pthread_create");
 }
 
 static void idle_stop(idle_set *set) {
@@ -223,9 +229,9 @@ static int cmp_i64(const void *a, const void *b) {
 static void measure(PGconn *pg, int n, int64_t *lat, int64_t *commit_ns, int tag) {
   for (int i = 0; i < n; i++) {
     char sql[256];
-    snprintf(sql, sizeof sql, "UPDATE contacts SET company = 'bench %d/%d' WHERE id = '" CONTACT
-                              "'",
-             tag, i);
+    snprintf(sql, sizeof sql,
+             "UPDATE contacts SET company = 'bench %d/%d' WHERE id = '" CONTACT "'", tag,
+             i);
     pthread_mutex_lock(&mu);
     uint64_t gen = applied_gen;
     pthread_mutex_unlock(&mu);
@@ -284,7 +290,8 @@ int main(int argc, char **argv) {
     die("private cluster", err);
   char admin_url[512], srv_url[600];
   snprintf(admin_url, sizeof admin_url, "%s", cf_pgcluster_url(pgc));
-  snprintf(srv_url, sizeof srv_url, "postgresql://clientflow_server%s", strchr(admin_url, '@'));
+  snprintf(srv_url, sizeof srv_url, "postgresql://clientflow_server%s",
+           strchr(admin_url, '@'));
   cf_master *m = NULL;
   if (cf_master_open(admin_url, &m, err, sizeof err) != CF_OK) die("cf_master_open", err);
   if (cf_master_migrate_up(m) != CF_OK || cf_master_seed(m) != CF_OK)
@@ -292,53 +299,60 @@ int main(int argc, char **argv) {
   cf_master_close(m);
   PGconn *pg = PQconnectdb(admin_url);
   if (PQstatus(pg) != CONNECTION_OK) die("connect", PQerrorMessage(pg));
-  exec_or_die(pg, "DO $$ BEGIN "
-                  "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') "
-                  "THEN CREATE ROLE clientflow_server LOGIN; END IF; "
-                  "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  exec_or_die(
+      pg, "DO $$ BEGIN "
+          "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') "
+          "THEN CREATE ROLE clientflow_server LOGIN; END IF; "
+          "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
 
   cf_auth *auth = NULL;
-  if (cf_auth_new(&auth) != CF_OK || cf_auth_set_hs256_secret(auth, SECRET, strlen(SECRET)))
+  if (cf_auth_new(&auth) != CF_OK ||
+      cf_auth_set_hs256_secret(auth, SECRET, strlen(SECRET)))
     die("auth", "cannot configure");
   cf_server *srv = NULL;
   if (cf_server_new(&srv) != CF_OK) die("cf_server_new", "");
   cf_server_set_auth(srv, auth);
   if (cf_server_set_database(srv, srv_url) != CF_OK ||
-      cf_server_set_listen(srv, "127.0.0.1", 0) != CF_OK || cf_server_set_workers(srv, 4) != CF_OK ||
-      cf_server_start(srv) != CF_OK)
+      cf_server_set_listen(srv, "127.0.0.1", 0) != CF_OK ||
+      cf_server_set_workers(srv, 4) != CF_OK || cf_server_start(srv) != CF_OK)
     die("cf_server_start", cf_server_errmsg(srv));
   pthread_t srv_thread;
-  if (pthread_create(&srv_thread, NULL, server_main, srv) != 0) die("server", "pthread_create");
+  if (pthread_create(&srv_thread, NULL, server_main, srv) != 0)
+    die("server", "pthread_create");
   char url[128];
   snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", cf_server_port(srv));
 
   char *token = NULL;
-  if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL, "authenticated",
-                          86400, &token) != CF_OK)
+  if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL,
+                          "authenticated", 86400, &token) != CF_OK)
     die("token", "");
   char path[4200];
   const char *rdir = getenv("CF_BENCH_REPLICA_DIR"); /* e.g. /dev/shm: no fsync cost */
-  snprintf(path, sizeof path, "%s/bench-latency-%d.db", rdir ? rdir : cf_pgcluster_dir(pgc),
-           (int)getpid());
+  snprintf(path, sizeof path, "%s/bench-latency-%d.db",
+           rdir ? rdir : cf_pgcluster_dir(pgc), (int)getpid());
   cf_node *node = NULL;
-  if (cf_node_open(path, ORG, USER, &node) != CF_OK) die("cf_node_open", cf_node_errmsg(NULL));
+  if (cf_node_open(path, ORG, USER, &node) != CF_OK)
+    die("cf_node_open", cf_node_errmsg(NULL));
   cf_sync *s = NULL;
   if (cf_sync_new(node, url, token, &s) != CF_OK) die("cf_sync_new", "");
   if (cf_sync_run(s) != CF_OK) die("bootstrap", cf_sync_errmsg(s));
   cf_sync_set_progress(s, on_progress, NULL);
   pthread_t watch_thread;
-  if (pthread_create(&watch_thread, NULL, watch_main, s) != 0) die("watch", "pthread_create");
+  if (pthread_create(&watch_thread, NULL, watch_main, s) != 0)
+    die("watch", "pthread_create");
 
   int64_t *lat = calloc((size_t)n, sizeof *lat);
   if (lat == NULL) die("calloc", "");
   int64_t warm[20];
   measure(pg, 20, warm, NULL, 0); /* the session is up and the caches are warm */
 
-  printf("live update latency: master commit (direct SQL UPDATE) -> applied in a watching\n"
-         "replica; loopback, one change at a time, server with 4 workers\n\n");
-  printf("| %-32s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms", "max ms");
-  printf("|%s|%s|%s|%s|%s|\n", "----------------------------------", "--------", "----------",
-         "----------", "----------");
+  printf(
+      "live update latency: master commit (direct SQL UPDATE) -> applied in a watching\n"
+      "replica; loopback, one change at a time, server with 4 workers\n\n");
+  printf("| %-32s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms",
+         "max ms");
+  printf("|%s|%s|%s|%s|%s|\n", "----------------------------------", "--------",
+         "----------", "----------", "----------");
   int64_t *commit = calloc((size_t)n, sizeof *commit);
   if (commit == NULL) die("calloc", "");
   measure(pg, n, lat, commit, 1);
@@ -396,6 +410,7 @@ int main(int argc, char **argv) {
   cf_server_free(srv);
   PQfinish(pg);
   free(lat);
-  if (cf_pgcluster_stop(pgc) != CF_OK) fprintf(stderr, "bench_latency: cluster not removed\n");
+  if (cf_pgcluster_stop(pgc) != CF_OK)
+    fprintf(stderr, "bench_latency: cluster not removed\n");
   return 0;
 }

@@ -21,7 +21,8 @@
 **
 ** Usage: bench_sync [N]  (default 100000).  BENCH_SYNC_KEEP=1 keeps the
 ** database cf_bench_sync afterwards, for looking at the master's side, and
-** BENCH_SYNC_REUSE=1 takes the kept one (same N) instead of generating it.  The cluster comes from
+** BENCH_SYNC_REUSE=1 takes the kept one (same N) instead of generating it.  The cluster
+*comes from
 ** CF_TEST_PGHOST / CF_TEST_PGPORT (as the tests, e.g. build/x/pg/sock and
 ** the port) and needs the migrated template cf_template
 ** (scripts/pgcluster.sh start DIR PORT CLIENTFLOW).  A Release build gives
@@ -94,15 +95,16 @@ static void make_master(size_t n) {
   admin_sql("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
   admin_sql("CREATE DATABASE " DB " TEMPLATE cf_template");
   cf__pg *pg = connect_db(DB, "postgres");
-  exec_sql(pg,
-           "DO $$ BEGIN "
-           "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_server') THEN "
-           "    BEGIN CREATE ROLE cf_test_server LOGIN; "
-           "    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
-           "  END IF; "
-           "  BEGIN GRANT authenticator, cf_sync_server TO cf_test_server; "
-           "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
-           "END $$");
+  exec_sql(
+      pg,
+      "DO $$ BEGIN "
+      "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_server') THEN "
+      "    BEGIN CREATE ROLE cf_test_server LOGIN; "
+      "    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
+      "  END IF; "
+      "  BEGIN GRANT authenticator, cf_sync_server TO cf_test_server; "
+      "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; "
+      "END $$");
   exec_sql(pg, "INSERT INTO organizations (id, name, slug) VALUES ('" ORG
                "', 'Bench Org', 'bench-org');"
                "INSERT INTO users (id, email, full_name) VALUES ('" USER
@@ -117,19 +119,22 @@ static void make_master(size_t n) {
   for (size_t lo = 1; lo <= n; lo += CHUNK) {
     size_t hi = lo + CHUNK - 1 < n ? lo + CHUNK - 1 : n;
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO contacts (org_id, id, first_name, last_name, email, phone, company, "
-             "tags, metadata) "
-             "SELECT '" ORG "', ('0190f1a2-0001-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, "
-             "'First' || i, 'Last' || i, 'user' || i || '@bench.test', "
-             "'+1-555-' || lpad((i %% 10000)::text, 4, '0'), 'Company ' || (i %% 997), "
-             "ARRAY['lead', 'bench'], jsonb_build_object('source', 'bench', 'i', i) "
-             "FROM generate_series(%zu, %zu) AS i",
-             lo, hi);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO contacts (org_id, id, first_name, last_name, email, phone, company, "
+        "tags, metadata) "
+        "SELECT '" ORG
+        "', ('0190f1a2-0001-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, "
+        "'First' || i, 'Last' || i, 'user' || i || '@bench.test', "
+        "'+1-555-' || lpad((i %% 10000)::text, 4, '0'), 'Company ' || (i %% 997), "
+        "ARRAY['lead', 'bench'], jsonb_build_object('source', 'bench', 'i', i) "
+        "FROM generate_series(%zu, %zu) AS i",
+        lo, hi);
     exec_sql(pg, sql);
   }
   exec_sql(pg, "ANALYZE");
-  printf("generated %zu contacts on the master in %.2f s (INSERT ... SELECT of %d rows each)\n",
+  printf("generated %zu contacts on the master in %.2f s (INSERT ... SELECT of %d rows "
+         "each)\n",
          n, now_s() - t0, CHUNK);
   cf__pg_close(pg);
 }
@@ -137,9 +142,9 @@ static void make_master(size_t n) {
 /* ---- the server on its own thread ----------------------------------------- */
 
 typedef struct server_thread {
-  cf_server *srv;  /* the server */
-  pthread_t tid;   /* runs cf_server_run */
-  int rc;          /* its result */
+  cf_server *srv; /* the server */
+  pthread_t tid;  /* runs cf_server_run */
+  int rc;         /* its result */
 } server_thread;
 
 static void *server_main(void *arg) {
@@ -156,7 +161,8 @@ static void start_server(server_thread *st) {
   if (cf_server_new(&st->srv) != CF_OK) die("server", "out of memory");
   cf_server_set_auth(st->srv, auth);
   char url[512];
-  snprintf(url, sizeof url, "host=%s port=%s user=cf_test_server dbname=%s", host, port, DB);
+  snprintf(url, sizeof url, "host=%s port=%s user=cf_test_server dbname=%s", host, port,
+           DB);
   if (cf_server_set_database(st->srv, url) != CF_OK ||
       cf_server_set_listen(st->srv, "127.0.0.1", 0) != CF_OK ||
       cf_server_set_workers(st->srv, 2) != CF_OK)
@@ -215,7 +221,8 @@ static int json_row(cf_buf *b, const cf_row *row) {
     } else if (v->kind == CF_VALUE_REAL) {
       snprintf(tmp, sizeof tmp, "%.17g", v->d);
       rc = cf__buf_puts(b, tmp);
-    } else if (t->cols[c].type == CF_TYPE_JSONB || t->cols[c].type == CF_TYPE_TEXT_ARRAY) {
+    } else if (t->cols[c].type == CF_TYPE_JSONB ||
+               t->cols[c].type == CF_TYPE_TEXT_ARRAY) {
       rc = cf__buf_append(b, v->p, v->n); /* already JSON */
     } else {
       rc = json_str(b, v->p, v->n);
@@ -257,23 +264,24 @@ static size_t json_page_bytes(const cf_changes *c) {
 /* ---- a raw client that pulls every page and counts bytes ------------------ */
 
 typedef struct raw_pull {
-  cf__ws_session *s;  /* the session, NULL once closed */
-  const char *token;  /* the access token */
-  int done;           /* caught up, or failed */
-  int failed;         /* what went wrong, 0 if nothing */
-  uint64_t cursor;    /* pulled up to */
-  size_t pages;       /* CHANGES frames */
-  size_t rows;        /* rows in them */
-  size_t wire;        /* their bytes */
-  size_t json;        /* the same rows as JSON */
-  double json_s;      /* seconds spent measuring JSON (not counted) */
+  cf__ws_session *s; /* the session, NULL once closed */
+  const char *token; /* the access token */
+  int done;          /* caught up, or failed */
+  int failed;        /* what went wrong, 0 if nothing */
+  uint64_t cursor;   /* pulled up to */
+  size_t pages;      /* CHANGES frames */
+  size_t rows;       /* rows in them */
+  size_t wire;       /* their bytes */
+  size_t json;       /* the same rows as JSON */
+  double json_s;     /* seconds spent measuring JSON (not counted) */
 } raw_pull;
 
 static void raw_send_pull(raw_pull *r) {
   cf_buf b;
   cf__buf_init(&b, 64);
   cf_pull p = {r->cursor, CF_CODEC_MAX_ROWS};
-  if (cf__encode_pull(&p, &b) != CF_OK || cf__ws_send(r->s, b.p, b.len) != CF_OK) r->failed = 1;
+  if (cf__encode_pull(&p, &b) != CF_OK || cf__ws_send(r->s, b.p, b.len) != CF_OK)
+    r->failed = 1;
   cf__buf_free(&b);
 }
 
@@ -286,7 +294,8 @@ static int raw_open(void *ctx, cf__ws_session *s) {
   h.proto_max = CF_PROTO_MAX;
   h.token.p = r->token;
   h.token.n = strlen(r->token);
-  if (cf__node_id_generate(&h.node) != CF_OK || cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK)
+  if (cf__node_id_generate(&h.node) != CF_OK ||
+      cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK)
     return CF_ERROR;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
   h.software.p = "bench_sync";
@@ -379,7 +388,8 @@ int main(int argc, char **argv) {
   if (n == 0 || n > 10000000) die("usage", "bench_sync [N]  (1..10000000)");
   host = getenv("CF_TEST_PGHOST");
   port = getenv("CF_TEST_PGPORT");
-  if (host == NULL || port == NULL) die("environment", "set CF_TEST_PGHOST and CF_TEST_PGPORT");
+  if (host == NULL || port == NULL)
+    die("environment", "set CF_TEST_PGHOST and CF_TEST_PGPORT");
   if (getenv("BENCH_SYNC_REUSE") == NULL) make_master(n);
   server_thread st;
   memset(&st, 0, sizeof st);
@@ -387,8 +397,8 @@ int main(int argc, char **argv) {
   char url[128];
   snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", cf_server_port(st.srv));
   char *token = NULL;
-  if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL, "authenticated",
-                          3600, &token) != CF_OK)
+  if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL,
+                          "authenticated", 3600, &token) != CF_OK)
     die("token", "cannot mint");
 
   /* 1. bootstrap an empty replica */
@@ -431,25 +441,28 @@ int main(int argc, char **argv) {
     unlink(f);
   }
   rmdir(dir);
-  if (getenv("BENCH_SYNC_KEEP") == NULL) admin_sql("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
+  if (getenv("BENCH_SYNC_KEEP") == NULL)
+    admin_sql("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
 
-  printf("\nbench_sync: an org of %zu contacts, loopback, 1 client, server with 2 workers\n\n",
+  printf("\nbench_sync: an org of %zu contacts, loopback, 1 client, server with 2 "
+         "workers\n\n",
          n);
   printf("| %-50s | %8s | %8s | %10s |\n", "what", "seconds", "rows", "rows/s");
   printf("|%s|%s|%s|%s|\n", "----------------------------------------------------",
          "----------", "----------", "------------");
-  printf("| %-50s | %8.3f | %8lld | %10.0f |\n", "bootstrap: empty replica, cf_sync_run", boot,
-         (long long)pulled, (double)pulled / boot);
-  printf("| %-50s | %8.3f | %8s | %10s |\n", "  of which CPU in this process (client + server)",
-         boot_cpu, "", "");
-  printf("| %-50s | %8.3f | %8zu | %10.0f |\n", "same pages, raw client (decode only, no replica)",
-         raw_s, r.rows, (double)r.rows / raw_s);
+  printf("| %-50s | %8.3f | %8lld | %10.0f |\n", "bootstrap: empty replica, cf_sync_run",
+         boot, (long long)pulled, (double)pulled / boot);
+  printf("| %-50s | %8.3f | %8s | %10s |\n",
+         "  of which CPU in this process (client + server)", boot_cpu, "", "");
+  printf("| %-50s | %8.3f | %8zu | %10.0f |\n",
+         "same pages, raw client (decode only, no replica)", raw_s, r.rows,
+         (double)r.rows / raw_s);
   printf("\n| %-50s | %10s | %8s | %7s |\n", "wire (CHANGES frames)", "bytes", "per row",
          "vs JSON");
   printf("|%s|%s|%s|%s|\n", "----------------------------------------------------",
          "------------", "----------", "---------");
-  printf("| %-50s | %10zu | %8.1f | %7.3f |\n", "JSON (column names, hex versions)", r.json,
-         (double)r.json / (double)r.rows, 1.0);
+  printf("| %-50s | %10zu | %8.1f | %7.3f |\n", "JSON (column names, hex versions)",
+         r.json, (double)r.json / (double)r.rows, 1.0);
   printf("| %-50s | %10zu | %8.1f | %7.3f |\n", "protocol v1 CHANGES frames", r.wire,
          (double)r.wire / (double)r.rows, (double)r.wire / (double)r.json);
   double load[3] = {0, 0, 0};
@@ -458,9 +471,10 @@ int main(int argc, char **argv) {
     if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
     fclose(la);
   }
-  printf("\nmachine load average %.2f (%ld CPUs online)\n", load[0], sysconf(_SC_NPROCESSORS_ONLN));
-  printf("%zu pages; bootstrap aim about 1 s: %s; wire aim <= 0.700 of JSON: %s\n", r.pages,
-         boot <= 1.5 ? "met" : "NOT met",
+  printf("\nmachine load average %.2f (%ld CPUs online)\n", load[0],
+         sysconf(_SC_NPROCESSORS_ONLN));
+  printf("%zu pages; bootstrap aim about 1 s: %s; wire aim <= 0.700 of JSON: %s\n",
+         r.pages, boot <= 1.5 ? "met" : "NOT met",
          (double)r.wire <= 0.7 * (double)r.json ? "met" : "NOT met");
   return 0;
 }

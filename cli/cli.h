@@ -13,13 +13,13 @@
 #include <stdio.h>
 
 /* X(name, function, one-line summary) */
-#define CF_COMMANDS(X)                                                         \
-  X(migrate, cf_cmd_migrate, "apply, list or reset the PostgreSQL migrations") \
-  X(seed, cf_cmd_seed, "load the demo data (idempotent)")                      \
-  X(doctor, cf_cmd_doctor, "check the database: connection, tables, RLS")      \
-  X(token, cf_cmd_token, "mint a development JWT for a user (HS256)")         \
-  X(serve, cf_cmd_serve, "run the sync server (WebSocket /sync, /health)")     \
-  X(node, cf_cmd_node, "a device replica: init, sync, sql, status, conflicts") \
+#define CF_COMMANDS(X)                                                                   \
+  X(migrate, cf_cmd_migrate, "apply, list or reset the PostgreSQL migrations")           \
+  X(seed, cf_cmd_seed, "load the demo data (idempotent)")                                \
+  X(doctor, cf_cmd_doctor, "check the database: connection, tables, RLS")                \
+  X(token, cf_cmd_token, "mint a development JWT for a user (HS256)")                    \
+  X(serve, cf_cmd_serve, "run the sync server (WebSocket /sync, /health)")               \
+  X(node, cf_cmd_node, "a device replica: init, sync, sql, status, conflicts")           \
   X(demo, cf_cmd_demo, "the main job, end to end, on a private PostgreSQL")
 
 #define CF_X_DECL(name, fn, summary) int fn(int argc, char **argv);

@@ -139,7 +139,8 @@ int cf_cmd_demo(int argc, char **argv) {
   }
   printf("stopped; removed %s\n", dir);
   if (code == 0)
-    printf("\ndemo finished: migrations, seed, checks, sync, merges, conflicts and isolation "
+    printf("\ndemo finished: migrations, seed, checks, sync, merges, conflicts and "
+           "isolation "
            "all OK\n");
   return code;
 }

@@ -26,35 +26,38 @@
 #define MAX_TOKEN 16384
 
 typedef struct node_args {
-  const char *home;      /* the node's directory */
-  const char *org;       /* init: org id */
-  const char *user;      /* init: user id */
-  const char *server;    /* init: ws:// URL */
-  const char *token;     /* init/sync: access token */
-  const char *sql;       /* sql: the statement */
-  int64_t retry;         /* conflicts: id to retry, or 0 */
-  int64_t discard;       /* conflicts: id to discard, or 0 */
-  int watch;             /* sync: stay connected (--watch) */
+  const char *home;   /* the node's directory */
+  const char *org;    /* init: org id */
+  const char *user;   /* init: user id */
+  const char *server; /* init: ws:// URL */
+  const char *token;  /* init/sync: access token */
+  const char *sql;    /* sql: the statement */
+  int64_t retry;      /* conflicts: id to retry, or 0 */
+  int64_t discard;    /* conflicts: id to discard, or 0 */
+  int watch;          /* sync: stay connected (--watch) */
 } node_args;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: clientflow node init --org UUID --user UUID --server URL --token T [--home DIR]\n"
-          "       clientflow node sync [--watch] [--token T] [--home DIR]\n"
-          "       clientflow node sql \"SQL\" [--home DIR]\n"
-          "       clientflow node status [--home DIR]\n"
-          "       clientflow node conflicts [--retry ID | --discard ID] [--home DIR]\n"
-          "\n"
-          "A device's replica of one organization.  init creates it and bootstraps it\n"
-          "from the server (ws://host:port/sync); sync pushes local writes and pulls\n"
-          "the master's (--watch: stays connected, applies changes as the master\n"
-          "commits them, pushes local writes as they are made, reconnects with backoff\n"
-          "after failures; Ctrl-C stops it); sql runs one statement on the replica's views (contacts,\n"
-          "deals, ...) and works offline; status shows cursor, outbox and conflicts;\n"
-          "conflicts lists the changes the master rejected, and retries or discards one.\n"
-          "\n"
-          "The home directory is --home, else CLIENTFLOW_HOME, else ./.clientflow.\n"
-          "The token may also come from CLIENTFLOW_TOKEN.\n");
+  fprintf(
+      out,
+      "usage: clientflow node init --org UUID --user UUID --server URL --token T [--home "
+      "DIR]\n"
+      "       clientflow node sync [--watch] [--token T] [--home DIR]\n"
+      "       clientflow node sql \"SQL\" [--home DIR]\n"
+      "       clientflow node status [--home DIR]\n"
+      "       clientflow node conflicts [--retry ID | --discard ID] [--home DIR]\n"
+      "\n"
+      "A device's replica of one organization.  init creates it and bootstraps it\n"
+      "from the server (ws://host:port/sync); sync pushes local writes and pulls\n"
+      "the master's (--watch: stays connected, applies changes as the master\n"
+      "commits them, pushes local writes as they are made, reconnects with backoff\n"
+      "after failures; Ctrl-C stops it); sql runs one statement on the replica's views "
+      "(contacts,\n"
+      "deals, ...) and works offline; status shows cursor, outbox and conflicts;\n"
+      "conflicts lists the changes the master rejected, and retries or discards one.\n"
+      "\n"
+      "The home directory is --home, else CLIENTFLOW_HOME, else ./.clientflow.\n"
+      "The token may also come from CLIENTFLOW_TOKEN.\n");
 }
 
 static int parse_id(const char *s, int64_t *out) {
@@ -71,14 +74,21 @@ static int parse_args(const char *sub, int argc, char **argv, node_args *a) {
   for (int i = 0; i < argc; i++) {
     const char *arg = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(arg, "--home") == 0 && next) a->home = argv[++i];
-    else if (strcmp(arg, "--org") == 0 && next) a->org = argv[++i];
-    else if (strcmp(arg, "--user") == 0 && next) a->user = argv[++i];
-    else if (strcmp(arg, "--server") == 0 && next) a->server = argv[++i];
-    else if (strcmp(arg, "--token") == 0 && next) a->token = argv[++i];
-    else if (strcmp(arg, "--watch") == 0) a->watch = 1;
+    if (strcmp(arg, "--home") == 0 && next)
+      a->home = argv[++i];
+    else if (strcmp(arg, "--org") == 0 && next)
+      a->org = argv[++i];
+    else if (strcmp(arg, "--user") == 0 && next)
+      a->user = argv[++i];
+    else if (strcmp(arg, "--server") == 0 && next)
+      a->server = argv[++i];
+    else if (strcmp(arg, "--token") == 0 && next)
+      a->token = argv[++i];
+    else if (strcmp(arg, "--watch") == 0)
+      a->watch = 1;
     else if (strcmp(arg, "--retry") == 0 && next) {
-      if (!parse_id(argv[++i], &a->retry)) return cf_cli_fail("node", "--retry takes a conflict id");
+      if (!parse_id(argv[++i], &a->retry))
+        return cf_cli_fail("node", "--retry takes a conflict id");
     } else if (strcmp(arg, "--discard") == 0 && next) {
       if (!parse_id(argv[++i], &a->discard))
         return cf_cli_fail("node", "--discard takes a conflict id");
@@ -105,7 +115,8 @@ static int read_conf(const node_args *a, char org[64], char user[64]) {
   home_path(a, "node.conf", path, sizeof path);
   FILE *f = fopen(path, "r");
   if (f == NULL)
-    return cf_cli_fail("node", "no replica in %s (run `clientflow node init` first)", a->home);
+    return cf_cli_fail("node", "no replica in %s (run `clientflow node init` first)",
+                       a->home);
   char line[256];
   org[0] = user[0] = '\0';
   while (fgets(line, sizeof line, f)) {
@@ -124,7 +135,8 @@ static int open_node(const node_args *a, cf_node **node) {
   if (code) return code;
   home_path(a, "replica.db", path, sizeof path);
   int rc = cf_node_open(path, org, user, node);
-  if (rc != CF_OK) return cf_cli_fail("node", "cannot open %s: %s", path, cf_node_errmsg(NULL));
+  if (rc != CF_OK)
+    return cf_cli_fail("node", "cannot open %s: %s", path, cf_node_errmsg(NULL));
   return 0;
 }
 
@@ -157,13 +169,15 @@ static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
   if (p->tty) {
     char bar[31];
     int fill = pct * 30 / 100;
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < 30; i++)
+      bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    printf("\rpull [%s] %3d%%  %" PRId64 "/%" PRId64 "  %.0f/s  eta %.0fs ", bar, pct, done,
-           total, rate, eta);
+    printf("\rpull [%s] %3d%%  %" PRId64 "/%" PRId64 "  %.0f/s  eta %.0fs ", bar, pct,
+           done, total, rate, eta);
     p->drawn = 1;
   } else {
-    printf("pulled to %" PRId64 " of %" PRId64 " (%d%%, %.0f/s)\n", done, total, pct, rate);
+    printf("pulled to %" PRId64 " of %" PRId64 " (%d%%, %.0f/s)\n", done, total, pct,
+           rate);
   }
   fflush(stdout);
 }
@@ -209,8 +223,9 @@ static int run_sync(cf_node *node, const char *url, const char *token, int watch
       printf("%" PRId64 " change(s) rejected: see `clientflow node conflicts`\n",
              cf_sync_count(s, CF_SYNC_REJECTED));
   } else if (rc == CF_UNREACHABLE) {
-    code = cf_cli_fail("node", "server unreachable (%s); local writes are kept and will be "
-                               "pushed at the next sync",
+    code = cf_cli_fail("node",
+                       "server unreachable (%s); local writes are kept and will be "
+                       "pushed at the next sync",
                        cf_sync_errmsg(s));
   } else {
     code = cf_cli_fail("node", "sync failed: %s", cf_sync_errmsg(s));
@@ -232,10 +247,13 @@ static int node_init(node_args *a) {
   home_path(a, "node.conf", conf, sizeof conf);
   cf_node *node = NULL;
   int rc = cf_node_open(path, a->org, a->user, &node);
-  if (rc != CF_OK) return cf_cli_fail("node", "cannot create the replica: %s", cf_node_errmsg(NULL));
+  if (rc != CF_OK)
+    return cf_cli_fail("node", "cannot create the replica: %s", cf_node_errmsg(NULL));
   FILE *f = fopen(conf, "w");
-  if (f == NULL || fprintf(f, "org_id=%s\nuser_id=%s\n", cf_node_org_id(node),
-                           cf_node_user_id(node)) < 0 || fclose(f) != 0) {
+  if (f == NULL ||
+      fprintf(f, "org_id=%s\nuser_id=%s\n", cf_node_org_id(node), cf_node_user_id(node)) <
+          0 ||
+      fclose(f) != 0) {
     cf_node_close(node);
     return cf_cli_fail("node", "cannot write %s", conf);
   }
@@ -278,16 +296,24 @@ static int node_sync(node_args *a) {
 
 static void print_value(cf_stmt *st, int c) {
   switch (cf_stmt_column_type(st, c)) {
-    case CF_COL_NULL: printf("NULL"); break;
-    case CF_COL_INTEGER: printf("%" PRId64, cf_stmt_column_int64(st, c)); break;
-    case CF_COL_REAL: printf("%.17g", cf_stmt_column_double(st, c)); break;
+    case CF_COL_NULL:
+      printf("NULL");
+      break;
+    case CF_COL_INTEGER:
+      printf("%" PRId64, cf_stmt_column_int64(st, c));
+      break;
+    case CF_COL_REAL:
+      printf("%.17g", cf_stmt_column_double(st, c));
+      break;
     case CF_COL_BLOB: {
       size_t n = 0;
       (void)cf_stmt_column_blob(st, c, &n);
       printf("<%zu bytes>", n);
       break;
     }
-    default: printf("%s", cf_stmt_column_text(st, c)); break;
+    default:
+      printf("%s", cf_stmt_column_text(st, c));
+      break;
   }
 }
 
@@ -304,7 +330,8 @@ static int node_sql(node_args *a) {
     return code;
   }
   int ncols = cf_stmt_column_count(st), rows = 0;
-  for (int c = 0; c < ncols; c++) printf("%s%s", c ? " | " : "", cf_stmt_column_name(st, c));
+  for (int c = 0; c < ncols; c++)
+    printf("%s%s", c ? " | " : "", cf_stmt_column_name(st, c));
   if (ncols) printf("\n");
   while ((rc = cf_stmt_step(st)) == CF_OK) {
     for (int c = 0; c < ncols; c++) {
@@ -339,7 +366,8 @@ static int node_status(node_args *a) {
     cf_node_close(node);
     return code;
   }
-  if (cf_node_setting_get(node, "server_url", url, sizeof url) != CF_OK) snprintf(url, sizeof url, "-");
+  if (cf_node_setting_get(node, "server_url", url, sizeof url) != CF_OK)
+    snprintf(url, sizeof url, "-");
   printf("org:        %s\n", cf_node_org_id(node));
   printf("user:       %s\n", cf_node_user_id(node));
   printf("node:       %s\n", cf_node_id(node));
@@ -347,10 +375,12 @@ static int node_status(node_args *a) {
   printf("outbox:     %" PRId64 " change(s) waiting\n", outbox);
   printf("conflicts:  %" PRId64 "\n", conflicts);
   char revoked[512];
-  if (cf_node_setting_get(node, "access_revoked", revoked, sizeof revoked) == CF_OK && revoked[0])
-    printf("access:     REVOKED by the server: %s\n"
-           "            (pending changes are kept in conflicts; sync again once restored)\n",
-           revoked);
+  if (cf_node_setting_get(node, "access_revoked", revoked, sizeof revoked) == CF_OK &&
+      revoked[0])
+    printf(
+        "access:     REVOKED by the server: %s\n"
+        "            (pending changes are kept in conflicts; sync again once restored)\n",
+        revoked);
   if (cf_node_setting_get(node, "last_sync_ms", last, sizeof last) == CF_OK) {
     time_t t = (time_t)(strtoll(last, NULL, 10) / 1000);
     struct tm tm;
@@ -380,7 +410,8 @@ static int node_conflicts(node_args *a) {
   int rc;
   if (a->retry) {
     rc = cf_node_conflict_retry(node, a->retry);
-    if (rc == CF_OK) printf("conflict %" PRId64 " re-queued; run `clientflow node sync`\n", a->retry);
+    if (rc == CF_OK)
+      printf("conflict %" PRId64 " re-queued; run `clientflow node sync`\n", a->retry);
   } else if (a->discard) {
     rc = cf_node_conflict_discard(node, a->discard);
     if (rc == CF_OK) printf("conflict %" PRId64 " discarded\n", a->discard);
@@ -389,7 +420,9 @@ static int node_conflicts(node_args *a) {
     rc = cf_node_conflicts_list(node, 1000, print_conflict, &n);
     if (rc == CF_OK && n == 0) printf("no conflicts\n");
   }
-  if (rc != CF_OK) code = cf_cli_fail("node", "%s", rc == CF_NOTFOUND ? "no such conflict" : cf_node_errmsg(node));
+  if (rc != CF_OK)
+    code = cf_cli_fail("node", "%s",
+                       rc == CF_NOTFOUND ? "no such conflict" : cf_node_errmsg(node));
   cf_node_close(node);
   return code;
 }

@@ -15,8 +15,8 @@
 #define MAX_FILE (64 * 1024)
 
 typedef struct entry {
-  char name[64];   /* variable name */
-  char *value;     /* heap copy, owned here for the process's life */
+  char name[64]; /* variable name */
+  char *value;   /* heap copy, owned here for the process's life */
 } entry;
 
 static entry flags[16];           /* values from flags */
@@ -26,10 +26,11 @@ static int n_dotenv;              /* used entries of dotenv */
 static int dotenv_loaded;         /* ./.env was read (or found absent) */
 
 static char *trim(char *s) {
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t')
+    s++;
   size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-                   s[n - 1] == '\n'))
+  while (n > 0 &&
+         (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
     s[--n] = '\0';
   return s;
 }
@@ -53,11 +54,13 @@ static void load_dotenv(void) {
     if (*line == '#' || *line == '\0') continue;
     if (strncmp(line, "export ", 7) == 0) line = trim(line + 7);
     char *eq = strchr(line, '=');
-    if (eq == NULL || eq == line || (size_t)(eq - line) >= sizeof dotenv[0].name) continue;
+    if (eq == NULL || eq == line || (size_t)(eq - line) >= sizeof dotenv[0].name)
+      continue;
     *eq = '\0';
     char *value = trim(eq + 1);
     size_t vlen = strlen(value);
-    if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
+    if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') &&
+        value[vlen - 1] == value[0]) {
       value[vlen - 1] = '\0';
       value++;
     }

@@ -38,20 +38,20 @@
 
 /* One laptop: a replica file and its user's token. */
 typedef struct laptop {
-  const char *name;  /* "laptop 1" */
-  const char *who;   /* the user, for the story */
-  const char *org;   /* the org it replicates */
-  const char *user;  /* the user id */
-  char path[4096];   /* replica file */
-  char *token;       /* access token (cf_token_free) */
-  cf_node *node;     /* the open replica */
+  const char *name; /* "laptop 1" */
+  const char *who;  /* the user, for the story */
+  const char *org;  /* the org it replicates */
+  const char *user; /* the user id */
+  char path[4096];  /* replica file */
+  char *token;      /* access token (cf_token_free) */
+  cf_node *node;    /* the open replica */
 } laptop;
 
 typedef struct demo {
-  char url[128];       /* ws://127.0.0.1:PORT/sync */
-  cf_server *srv;      /* the sync server */
-  cf__thread *thread;  /* runs it */
-  int failed;          /* a step went wrong */
+  char url[128];      /* ws://127.0.0.1:PORT/sync */
+  cf_server *srv;     /* the sync server */
+  cf__thread *thread; /* runs it */
+  int failed;         /* a step went wrong */
 } demo;
 
 static void heading(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -77,7 +77,8 @@ static void query_text(cf_node *node, const char *sql, char *out, size_t cap) {
   if (cf_node_prepare(node, sql, &st) != CF_OK) return;
   int rc = cf_stmt_step(st);
   if (rc == CF_OK)
-    snprintf(out, cap, "%s", cf_stmt_column_text(st, 0) ? cf_stmt_column_text(st, 0) : "NULL");
+    snprintf(out, cap, "%s",
+             cf_stmt_column_text(st, 0) ? cf_stmt_column_text(st, 0) : "NULL");
   else if (rc == CF_DONE)
     snprintf(out, cap, "(no row)");
   cf_stmt_finalize(st);
@@ -118,14 +119,16 @@ static int64_t first_conflict; /* laptop 2's first conflict id, for the fix */
 static int print_conflict(void *ctx, const cf_conflict_info *c) {
   const char *name = ctx;
   if (strcmp(name, "laptop 2") == 0 && first_conflict == 0) first_conflict = c->id;
-  printf("  %-9s conflict #%" PRId64 ": %s %s (%s)\n            reason: %s\n", name, c->id,
-         c->table, c->row_id, c->columns, c->message ? c->message : cf_strerror(c->code));
+  printf("  %-9s conflict #%" PRId64 ": %s %s (%s)\n            reason: %s\n", name,
+         c->id, c->table, c->row_id, c->columns,
+         c->message ? c->message : cf_strerror(c->code));
   return 0;
 }
 
 static int print_outbox(void *ctx, const cf_change_info *c) {
   const char *name = ctx;
-  printf("  %-9s still in its outbox: %s %s (%s)\n", name, c->table, c->row_id, c->columns);
+  printf("  %-9s still in its outbox: %s %s (%s)\n", name, c->table, c->row_id,
+         c->columns);
   return 0;
 }
 
@@ -144,7 +147,8 @@ static uint64_t view_digest(cf_node *node, int64_t *rows) {
       (*rows)++;
       for (int c = 0; c < cf_stmt_column_count(st); c++) {
         const char *v = cf_stmt_column_text(st, c);
-        for (const char *p = v ? v : "\x01NULL"; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        for (const char *p = v ? v : "\x01NULL"; *p; p++)
+          h = (h ^ (unsigned char)*p) * 1099511628211ull;
         h = (h ^ 0xff) * 1099511628211ull;
       }
     }
@@ -185,7 +189,8 @@ static int open_laptop(laptop *l, const char *dir, const char *file, const void 
                        size_t secret_len) {
   snprintf(l->path, sizeof l->path, "%s/%s", dir, file);
   int rc = cf_node_open(l->path, l->org, l->user, &l->node);
-  if (rc != CF_OK) return cf_cli_fail("demo", "cannot open %s: %s", l->path, cf_node_errmsg(NULL));
+  if (rc != CF_OK)
+    return cf_cli_fail("demo", "cannot open %s: %s", l->path, cf_node_errmsg(NULL));
   rc = cf_token_mint_hs256(secret, secret_len, l->user, "authenticated", NULL,
                            "authenticated", 3600, &l->token);
   if (rc != CF_OK) return cf_cli_fail("demo", "cannot mint a token: %s", cf_strerror(rc));
@@ -206,7 +211,8 @@ static int start_server(demo *d, const char *server_url, const void *secret, siz
   if (rc == CF_OK) rc = cf_server_set_listen(d->srv, "127.0.0.1", 0);
   if (rc == CF_OK) rc = cf_server_set_workers(d->srv, 2);
   if (rc == CF_OK) rc = cf_server_start(d->srv);
-  if (rc != CF_OK) return cf_cli_fail("demo", "sync server: %s", cf_server_errmsg(d->srv));
+  if (rc != CF_OK)
+    return cf_cli_fail("demo", "sync server: %s", cf_server_errmsg(d->srv));
   snprintf(d->url, sizeof d->url, "ws://127.0.0.1:%d/sync", cf_server_port(d->srv));
   rc = cf__thread_start(server_main, d, &d->thread);
   if (rc != CF_OK) return cf_cli_fail("demo", "cannot start the server thread");
@@ -234,8 +240,8 @@ static void show_value(laptop *ls, size_t n, const char *what, const char *sql) 
 
 /* --keep: starts `clientflow serve` in the background on a free port and
 ** prints how to use it.  OUT: *pid.  Returns the exit code. */
-static int spawn_kept_server(const char *dir, const char *server_url, const char *secret_hex,
-                             int *pid) {
+static int spawn_kept_server(const char *dir, const char *server_url,
+                             const char *secret_hex, int *pid) {
   const char *self = cf__self_exe();
   int port = 0;
   if (self == NULL || cf__port_free_loopback(&port) != CF_OK)
@@ -244,20 +250,23 @@ static int spawn_kept_server(const char *dir, const char *server_url, const char
   snprintf(port_text, sizeof port_text, "%d", port);
   snprintf(log_path, sizeof log_path, "%s/serve.log", dir);
   snprintf(env_secret, sizeof env_secret, "JWT_SECRET=%s", secret_hex);
-  const char *argv[] = {self, "serve", "--database-url", server_url, "--port", port_text, NULL};
+  const char *argv[] = {self,      "serve", "--database-url", server_url, "--port",
+                        port_text, NULL};
   const char *env[] = {env_secret, NULL};
   if (cf__proc_spawn_detached(argv, env, log_path, pid) != CF_OK)
     return cf_cli_fail("demo", "cannot start the kept sync server");
   heading("kept running (--keep)");
-  printf("  sync server: ws://127.0.0.1:%d/sync and http://127.0.0.1:%d/health (pid %d,\n"
-         "  log %s)\n"
-         "  connect a laptop of your own:\n"
-         "    export JWT_SECRET=%s\n"
-         "    clientflow node init --home /tmp/my-laptop --org %s --user %s \\\n"
-         "      --server ws://127.0.0.1:%d/sync --token \"$(clientflow token --user %s)\"\n"
-         "    clientflow node sql --home /tmp/my-laptop \"SELECT first_name, email FROM contacts\"\n"
-         "  the demo laptops' replicas are in %s\n",
-         port, port, *pid, log_path, secret_hex, ORG_DEMO, USER_REP, port, USER_REP, dir);
+  printf(
+      "  sync server: ws://127.0.0.1:%d/sync and http://127.0.0.1:%d/health (pid %d,\n"
+      "  log %s)\n"
+      "  connect a laptop of your own:\n"
+      "    export JWT_SECRET=%s\n"
+      "    clientflow node init --home /tmp/my-laptop --org %s --user %s \\\n"
+      "      --server ws://127.0.0.1:%d/sync --token \"$(clientflow token --user %s)\"\n"
+      "    clientflow node sql --home /tmp/my-laptop \"SELECT first_name, email FROM "
+      "contacts\"\n"
+      "  the demo laptops' replicas are in %s\n",
+      port, port, *pid, log_path, secret_hex, ORG_DEMO, USER_REP, port, USER_REP, dir);
   return 0;
 }
 
@@ -265,15 +274,20 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
   demo d;
   memset(&d, 0, sizeof d);
   laptop ls[4] = {
-      {"laptop 1", "demo@clientflow.test, owner of ClientFlow Demo", ORG_DEMO, USER_OWNER, "", NULL, NULL},
-      {"laptop 2", "rep@clientflow.test, member of ClientFlow Demo", ORG_DEMO, USER_REP, "", NULL, NULL},
-      {"laptop 3", "rep@northwind.test, member of Northwind Field Sales", ORG_NORTH, USER_NORTH_REP, "", NULL, NULL},
-      {"laptop 2'", "rep@clientflow.test, with a replica of Northwind it has no right to", ORG_NORTH, USER_REP, "", NULL, NULL},
+      {"laptop 1", "demo@clientflow.test, owner of ClientFlow Demo", ORG_DEMO, USER_OWNER,
+       "", NULL, NULL},
+      {"laptop 2", "rep@clientflow.test, member of ClientFlow Demo", ORG_DEMO, USER_REP,
+       "", NULL, NULL},
+      {"laptop 3", "rep@northwind.test, member of Northwind Field Sales", ORG_NORTH,
+       USER_NORTH_REP, "", NULL, NULL},
+      {"laptop 2'", "rep@clientflow.test, with a replica of Northwind it has no right to",
+       ORG_NORTH, USER_REP, "", NULL, NULL},
   };
   int code = 0;
   unsigned char secret[32];
   char secret_hex[65];
-  if (cf__random(secret, sizeof secret) != CF_OK) return cf_cli_fail("demo", "no randomness");
+  if (cf__random(secret, sizeof secret) != CF_OK)
+    return cf_cli_fail("demo", "no randomness");
   cf__hex(secret, sizeof secret, secret_hex);
 
   /* The story is the output; the server's own log lines only at warn. */
@@ -313,15 +327,18 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
   }
   heading("before: what the laptops hold");
   show_contact(ls, 2, CONTACT_1);
-  show_value(ls, 2, "deal", "SELECT title || ', stage ' || stage FROM deals WHERE id = '" DEAL_2 "'");
+  show_value(ls, 2, "deal",
+             "SELECT title || ', stage ' || stage FROM deals WHERE id = '" DEAL_2 "'");
   show_value(ls, 3, "contacts visible", "SELECT count(*) FROM contacts");
 
   /* --- offline --------------------------------------------------------------- */
   heading("offline: the reps work without a network");
   local_write(&ls[0], "sets contact 1's phone to +1-555-0199",
               "UPDATE contacts SET phone = '+1-555-0199' WHERE id = '" CONTACT_1 "'");
-  local_write(&ls[1], "sets contact 1's email to ava@martinez-dental.example",
-              "UPDATE contacts SET email = 'ava@martinez-dental.example' WHERE id = '" CONTACT_1 "'");
+  local_write(
+      &ls[1], "sets contact 1's email to ava@martinez-dental.example",
+      "UPDATE contacts SET email = 'ava@martinez-dental.example' WHERE id = '" CONTACT_1
+      "'");
   local_write(&ls[0], "moves the deal to stage 'proposal'",
               "UPDATE deals SET stage = 'proposal' WHERE id = '" DEAL_2 "'");
   cf__sleep_ms(2); /* "a moment later": a later millisecond, a later version */
@@ -330,8 +347,9 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
   local_write(&ls[0], "deletes contact 2",
               "DELETE FROM contacts WHERE id = '" CONTACT_2 "'");
   cf__sleep_ms(2);
-  local_write(&ls[1], "edits contact 2's company (a moment later)",
-              "UPDATE contacts SET company = 'Okafor Fitness Group' WHERE id = '" CONTACT_2 "'");
+  local_write(
+      &ls[1], "edits contact 2's company (a moment later)",
+      "UPDATE contacts SET company = 'Okafor Fitness Group' WHERE id = '" CONTACT_2 "'");
   local_write(&ls[0], "creates contact Jordan Lee <jordan.lee@newclient.example>",
               "INSERT INTO contacts (first_name, last_name, email) "
               "VALUES ('Jordan', 'Lee', 'jordan.lee@newclient.example')");
@@ -339,13 +357,16 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
               "INSERT INTO contacts (first_name, last_name, email) "
               "VALUES ('Jordan', 'Lee', 'jordan.lee@newclient.example')");
   local_write(&ls[1], "tries to write a contact into Northwind's org",
-              "INSERT INTO contacts (org_id, first_name) VALUES ('" ORG_NORTH "', 'Intruder')");
+              "INSERT INTO contacts (org_id, first_name) VALUES ('" ORG_NORTH
+              "', 'Intruder')");
   local_write(&ls[2], "creates a Northwind contact <pat@northwind-lead.example>",
-              "INSERT INTO contacts (first_name, email) VALUES ('Pat', 'pat@northwind-lead.example')");
+              "INSERT INTO contacts (first_name, email) VALUES ('Pat', "
+              "'pat@northwind-lead.example')");
   /* The second route into another org: a replica opened for an org the user
   ** does not belong to.  The replica accepts the write (it is offline and
   ** cannot know); the master refuses it. */
-  if ((code = open_laptop(&ls[3], dir, "laptop2-northwind.db", secret_hex, 64)) != 0) goto out;
+  if ((code = open_laptop(&ls[3], dir, "laptop2-northwind.db", secret_hex, 64)) != 0)
+    goto out;
   local_write(&ls[3], "opens a Northwind replica and writes a contact into it",
               "INSERT INTO contacts (first_name) VALUES ('Sneaky')");
 
@@ -364,20 +385,24 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
   show_value(ls, 2, "deal stage", "SELECT stage FROM deals WHERE id = '" DEAL_2 "'");
   printf("  -> same column on both: the newer version (hybrid logical clock, then\n"
          "     node id) wins everywhere: laptop 2's later 'won'.\n");
-  show_value(ls, 2, "contact 2", "SELECT coalesce(max(first_name), '(deleted)') FROM contacts "
-                                 "WHERE id = '" CONTACT_2 "'");
+  show_value(ls, 2, "contact 2",
+             "SELECT coalesce(max(first_name), '(deleted)') FROM contacts "
+             "WHERE id = '" CONTACT_2 "'");
   printf("  -> delete against edit: deletion is a column of its own; the later edit\n"
          "     changed another column, so it is merged into the hidden row and the\n"
          "     contact stays deleted on every replica and on the master.\n");
-  show_value(ls, 2, "contacts named Jordan Lee",
-             "SELECT count(*) FROM contacts WHERE email = 'jordan.lee@newclient.example'");
+  show_value(
+      ls, 2, "contacts named Jordan Lee",
+      "SELECT count(*) FROM contacts WHERE email = 'jordan.lee@newclient.example'");
 
   heading("rejected changes are kept, with their reasons");
   int64_t n = 0;
   for (size_t i = 0; i < 4; i++) {
     if (cf_node_conflict_count(ls[i].node, &n) == CF_OK && n > 0 &&
-        cf_node_conflicts_list(ls[i].node, 100, print_conflict, (void *)ls[i].name) != CF_OK)
-      printf("  %-9s cannot list conflicts: %s\n", ls[i].name, cf_node_errmsg(ls[i].node));
+        cf_node_conflicts_list(ls[i].node, 100, print_conflict, (void *)ls[i].name) !=
+            CF_OK)
+      printf("  %-9s cannot list conflicts: %s\n", ls[i].name,
+             cf_node_errmsg(ls[i].node));
   }
   if (cf_node_outbox_list(ls[3].node, 100, print_outbox, (void *)ls[3].name) != CF_OK)
     printf("  %-9s cannot list the outbox: %s\n", ls[3].name, cf_node_errmsg(ls[3].node));
@@ -388,15 +413,17 @@ int cf_cli_demo_sync(const char *dir, const char *admin_url, int keep, int *serv
          "     change never reached the master and waits in its conflicts table.\n");
 
   heading("laptop 2 resolves its conflict");
-  if (first_conflict != 0 && cf_node_conflict_discard(ls[1].node, first_conflict) == CF_OK)
+  if (first_conflict != 0 &&
+      cf_node_conflict_discard(ls[1].node, first_conflict) == CF_OK)
     printf("  laptop 2  the two Jordan Lees are the same person: it discards its copy\n"
            "            (`clientflow node conflicts --discard %" PRId64 "`)\n",
            first_conflict);
   else
     printf("  laptop 2  cannot discard its conflict: %s\n", cf_node_errmsg(ls[1].node));
   sync_laptop(&d, &ls[1], ls[1].token);
-  show_value(ls, 2, "contacts named Jordan Lee",
-             "SELECT count(*) FROM contacts WHERE email = 'jordan.lee@newclient.example'");
+  show_value(
+      ls, 2, "contacts named Jordan Lee",
+      "SELECT count(*) FROM contacts WHERE email = 'jordan.lee@newclient.example'");
 
   heading("proof of isolation");
   static const char *const northwind_marks[] = {ORG_NORTH, "pat@northwind-lead.example",

@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
     printf("clientflow %s\n", cf_version());
     return 0;
   }
-#define CF_X_DISPATCH(name, fn, summary)                                       \
+#define CF_X_DISPATCH(name, fn, summary)                                                 \
   if (strcmp(cmd, #name) == 0) return fn(argc - 1, argv + 1);
   CF_COMMANDS(CF_X_DISPATCH)
 #undef CF_X_DISPATCH

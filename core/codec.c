@@ -137,10 +137,10 @@ static const unsigned char frame_nfields[CF_FRAME_TYPE_MAX + 1] = {
     0, 10, 9, 1, 1, 2, 3, 2, 4, 1, 1, 1, 2, 2, 1, 1};
 
 static const char *const frame_names[CF_FRAME_TYPE_MAX + 1] = {
-    "?",       "HELLO",      "WELCOME",     "AUTH",
-    "AUTH_OK", "PUSH",       "PUSH_RESULT", "PULL",
-    "CHANGES", "CHECKPOINT", "LIVE",        "REBOOTSTRAP",
-    "ACCESS_REVOKED", "ERROR", "PING",      "PONG"};
+    "?",    "HELLO",       "WELCOME",        "AUTH",    "AUTH_OK",
+    "PUSH", "PUSH_RESULT", "PULL",           "CHANGES", "CHECKPOINT",
+    "LIVE", "REBOOTSTRAP", "ACCESS_REVOKED", "ERROR",   "PING",
+    "PONG"};
 
 /* Smallest encoded sizes, used to bound counts by the bytes left. */
 #define MIN_ROW_BYTES 6    /* fixarray, table, present, values, vers, vidx */
@@ -201,13 +201,23 @@ static const char *kind_name(unsigned char b) {
   if (b <= 0x9f || b == 0xdc || b == 0xdd) return "array";
   if (b <= 0xbf || (b >= 0xd9 && b <= 0xdb)) return "string";
   switch (b) {
-  case 0xc0: return "nil";
-  case 0xc1: return "the unused byte 0xc1";
-  case 0xc2: case 0xc3: return "boolean";
-  case 0xc4: case 0xc5: case 0xc6: return "binary";
-  case 0xca: return "float32";
-  case 0xcb: return "float64";
-  default: return "ext";
+    case 0xc0:
+      return "nil";
+    case 0xc1:
+      return "the unused byte 0xc1";
+    case 0xc2:
+    case 0xc3:
+      return "boolean";
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+      return "binary";
+    case 0xca:
+      return "float32";
+    case 0xcb:
+      return "float64";
+    default:
+      return "ext";
   }
 }
 
@@ -238,19 +248,33 @@ static int rd_uint(rd *r, const char *what, uint64_t *out) {
     return CF_OK;
   }
   switch (b) {
-  case 0xcc: size = 1; min = 0x80; break;
-  case 0xcd: size = 2; min = 0x100; break;
-  case 0xce: size = 4; min = 0x10000; break;
-  case 0xcf: size = 8; min = (uint64_t)1 << 32; break;
-  default:
-    if (b >= 0xe0 || (b >= 0xd0 && b <= 0xd3))
-      return fail(r, CF_PROTOCOL, "%s must not be negative", what);
-    return wrong_type(r, what, "an unsigned integer");
+    case 0xcc:
+      size = 1;
+      min = 0x80;
+      break;
+    case 0xcd:
+      size = 2;
+      min = 0x100;
+      break;
+    case 0xce:
+      size = 4;
+      min = 0x10000;
+      break;
+    case 0xcf:
+      size = 8;
+      min = (uint64_t)1 << 32;
+      break;
+    default:
+      if (b >= 0xe0 || (b >= 0xd0 && b <= 0xd3))
+        return fail(r, CF_PROTOCOL, "%s must not be negative", what);
+      return wrong_type(r, what, "an unsigned integer");
   }
   int rc = need(r, 1 + size, what);
   if (rc != CF_OK) return rc;
-  v = size == 1 ? r->p[1] : size == 2 ? ld16(r->p + 1) : size == 4 ? ld32(r->p + 1)
-                                                                    : ld64(r->p + 1);
+  v = size == 1   ? r->p[1]
+      : size == 2 ? ld16(r->p + 1)
+      : size == 4 ? ld32(r->p + 1)
+                  : ld64(r->p + 1);
   if (v < min) return non_canonical(r, what);
   r->p += 1 + size;
   *out = v;
@@ -266,8 +290,7 @@ static int rd_uint_range(rd *r, const char *what, uint64_t lo, uint64_t hi,
   if (*out < lo || *out > hi) {
     r->p = at;
     return fail(r, CF_PROTOCOL, "%s is %llu, must be %llu..%llu", what,
-                (unsigned long long)*out, (unsigned long long)lo,
-                (unsigned long long)hi);
+                (unsigned long long)*out, (unsigned long long)lo, (unsigned long long)hi);
   }
   return CF_OK;
 }
@@ -295,11 +318,24 @@ static int rd_int(rd *r, const char *what, int64_t *out) {
   size_t size;
   int64_t v, below; /* canonical iff v < below */
   switch (b) {
-  case 0xd0: size = 1; below = -32; break;
-  case 0xd1: size = 2; below = -128; break;
-  case 0xd2: size = 4; below = -32768; break;
-  case 0xd3: size = 8; below = -((int64_t)1 << 31); break;
-  default: return wrong_type(r, what, "an integer");
+    case 0xd0:
+      size = 1;
+      below = -32;
+      break;
+    case 0xd1:
+      size = 2;
+      below = -128;
+      break;
+    case 0xd2:
+      size = 4;
+      below = -32768;
+      break;
+    case 0xd3:
+      size = 8;
+      below = -((int64_t)1 << 31);
+      break;
+    default:
+      return wrong_type(r, what, "an integer");
   }
   int rc = need(r, 1 + size, what);
   if (rc != CF_OK) return rc;
@@ -359,8 +395,8 @@ static int rd_bytes(rd *r, int is_bin, const char *what, size_t cap, cf_slice *o
   if (len > cap)
     return fail(r, CF_TOOBIG, "%s of %zu bytes exceeds the limit of %zu", what, len, cap);
   if (len > left(r) - hdr)
-    return fail(r, CF_PROTOCOL, "truncated %s: declares %zu bytes, %zu left", what,
-                len, left(r) - hdr);
+    return fail(r, CF_PROTOCOL, "truncated %s: declares %zu bytes, %zu left", what, len,
+                left(r) - hdr);
   out->p = len ? (const char *)r->p + hdr : NULL;
   out->n = len;
   r->p += hdr + len;
@@ -397,8 +433,7 @@ static int rd_fixed_bin(rd *r, const char *what, size_t size, unsigned char *out
 ** Reads an array header.  CF_TOOBIG if the count passes max; CF_PROTOCOL if
 ** the bytes left cannot hold count elements of at least min_elem bytes.
 */
-static int rd_array(rd *r, const char *what, size_t max, size_t min_elem,
-                    size_t *out) {
+static int rd_array(rd *r, const char *what, size_t max, size_t min_elem, size_t *out) {
   if (left(r) == 0) return wrong_type(r, what, "an array");
   unsigned char b = *r->p;
   size_t hdr, n;
@@ -517,7 +552,8 @@ static int rd_row_fields(rd *r, cf_row *row) {
   if ((rc = rd_array(r, "values", CF_ROW_MAX_CELLS, 1, &n)) != CF_OK) return rc;
   if (n != ncells) {
     r->p = at;
-    return fail(r, CF_PROTOCOL, "values has %zu elements, the mask has %u cells", n, ncells);
+    return fail(r, CF_PROTOCOL, "values has %zu elements, the mask has %u cells", n,
+                ncells);
   }
   r->table = t;
   for (unsigned c = 0; c <= t->ncols; c++) {
@@ -572,7 +608,8 @@ static int rd_row_fields(rd *r, cf_row *row) {
     if ((rc = rd_bytes(r, 1, "vidx", (size_t)-1, &s)) != CF_OK) return rc;
     if (s.n != nver) {
       r->p = at;
-      return fail(r, CF_PROTOCOL, "vidx has %zu entries for %u versioned cells", s.n, nver);
+      return fail(r, CF_PROTOCOL, "vidx has %zu entries for %u versioned cells", s.n,
+                  nver);
     }
     memcpy(d.idx, s.p, nver);
     unsigned bad = 0;
@@ -714,42 +751,49 @@ static int rd_welcome(rd *r, cf_welcome *w) {
 static int rd_fields(rd *r, size_t max_rows, cf_frame *f) {
   int rc = CF_OK;
   switch (f->type) {
-  case CF_FRAME_HELLO: return rd_hello(r, &f->u.hello);
-  case CF_FRAME_WELCOME: return rd_welcome(r, &f->u.welcome);
-  case CF_FRAME_AUTH: return rd_text(r, "token", CF_CODEC_MAX_TOKEN, &f->u.auth.token);
-  case CF_FRAME_AUTH_OK: return rd_int(r, "token_exp", &f->u.auth_ok.token_exp);
-  case CF_FRAME_PUSH:
-    if ((rc = rd_uint_range(r, "batch_seq", 1, UINT64_MAX, &f->u.push.batch_seq)) != CF_OK)
-      return rc;
-    return rd_changes(r, max_rows, f);
-  case CF_FRAME_PUSH_RESULT:
-    if ((rc = rd_uint(r, "batch_seq", &f->u.push_result.batch_seq)) != CF_OK) return rc;
-    if ((rc = rd_uint(r, "head_seq", &f->u.push_result.head_seq)) != CF_OK) return rc;
-    return rd_results(r, max_rows, f);
-  case CF_FRAME_PULL:
-    if ((rc = rd_uint(r, "from_seq", &f->u.pull.from_seq)) != CF_OK) return rc;
-    return rd_uint_range(r, "limit", 1, CF_CODEC_MAX_ROWS, &f->u.pull.limit);
-  case CF_FRAME_CHANGES:
-    if ((rc = rd_uint(r, "last_seq", &f->u.changes.last_seq)) != CF_OK) return rc;
-    if ((rc = rd_bool(r, "more", &f->u.changes.more)) != CF_OK) return rc;
-    if ((rc = rd_uint(r, "head_seq", &f->u.changes.head_seq)) != CF_OK) return rc;
-    return rd_rows(r, max_rows, f);
-  case CF_FRAME_CHECKPOINT:
-  case CF_FRAME_LIVE:
-  case CF_FRAME_REBOOTSTRAP:
-    return rd_uint(r, "seq", &f->u.checkpoint.seq);
-  case CF_FRAME_PING:
-  case CF_FRAME_PONG:
-    return rd_uint(r, "nonce", &f->u.ping.nonce);
-  case CF_FRAME_ACCESS_REVOKED:
-    if ((rc = rd_fixed_bin(r, "org", CF_UUID_LEN, f->u.revoked.org.b)) != CF_OK) return rc;
-    return rd_text(r, "message", CF_CODEC_MAX_MESSAGE, &f->u.revoked.message);
-  case CF_FRAME_ERROR: {
-    uint64_t code = 0;
-    if ((rc = rd_uint_range(r, "code", 1, CF_WIRE_ERROR_MAX, &code)) != CF_OK) return rc;
-    f->u.error.code = (unsigned)code;
-    return rd_text(r, "message", CF_CODEC_MAX_MESSAGE, &f->u.error.message);
-  }
+    case CF_FRAME_HELLO:
+      return rd_hello(r, &f->u.hello);
+    case CF_FRAME_WELCOME:
+      return rd_welcome(r, &f->u.welcome);
+    case CF_FRAME_AUTH:
+      return rd_text(r, "token", CF_CODEC_MAX_TOKEN, &f->u.auth.token);
+    case CF_FRAME_AUTH_OK:
+      return rd_int(r, "token_exp", &f->u.auth_ok.token_exp);
+    case CF_FRAME_PUSH:
+      if ((rc = rd_uint_range(r, "batch_seq", 1, UINT64_MAX, &f->u.push.batch_seq)) !=
+          CF_OK)
+        return rc;
+      return rd_changes(r, max_rows, f);
+    case CF_FRAME_PUSH_RESULT:
+      if ((rc = rd_uint(r, "batch_seq", &f->u.push_result.batch_seq)) != CF_OK) return rc;
+      if ((rc = rd_uint(r, "head_seq", &f->u.push_result.head_seq)) != CF_OK) return rc;
+      return rd_results(r, max_rows, f);
+    case CF_FRAME_PULL:
+      if ((rc = rd_uint(r, "from_seq", &f->u.pull.from_seq)) != CF_OK) return rc;
+      return rd_uint_range(r, "limit", 1, CF_CODEC_MAX_ROWS, &f->u.pull.limit);
+    case CF_FRAME_CHANGES:
+      if ((rc = rd_uint(r, "last_seq", &f->u.changes.last_seq)) != CF_OK) return rc;
+      if ((rc = rd_bool(r, "more", &f->u.changes.more)) != CF_OK) return rc;
+      if ((rc = rd_uint(r, "head_seq", &f->u.changes.head_seq)) != CF_OK) return rc;
+      return rd_rows(r, max_rows, f);
+    case CF_FRAME_CHECKPOINT:
+    case CF_FRAME_LIVE:
+    case CF_FRAME_REBOOTSTRAP:
+      return rd_uint(r, "seq", &f->u.checkpoint.seq);
+    case CF_FRAME_PING:
+    case CF_FRAME_PONG:
+      return rd_uint(r, "nonce", &f->u.ping.nonce);
+    case CF_FRAME_ACCESS_REVOKED:
+      if ((rc = rd_fixed_bin(r, "org", CF_UUID_LEN, f->u.revoked.org.b)) != CF_OK)
+        return rc;
+      return rd_text(r, "message", CF_CODEC_MAX_MESSAGE, &f->u.revoked.message);
+    case CF_FRAME_ERROR: {
+      uint64_t code = 0;
+      if ((rc = rd_uint_range(r, "code", 1, CF_WIRE_ERROR_MAX, &code)) != CF_OK)
+        return rc;
+      f->u.error.code = (unsigned)code;
+      return rd_text(r, "message", CF_CODEC_MAX_MESSAGE, &f->u.error.message);
+    }
   }
   return fail(r, CF_PROTOCOL, "unknown frame type"); /* NEVER: checked before */
 }
@@ -893,7 +937,8 @@ static int check_text(const char *p, size_t n, size_t cap) {
 static size_t message_len(const char *p, size_t n) {
   if (n <= CF_CODEC_MAX_MESSAGE || p == NULL) return n;
   n = CF_CODEC_MAX_MESSAGE;
-  while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80) n--;
+  while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+    n--;
   return n;
 }
 
@@ -925,17 +970,20 @@ static int check_row(const cf_row *row) {
     const cf_value *v = &cell->value;
     int key = (t->key_mask & CF_COL_BIT(c)) != 0;
     switch (v->kind) {
-    case CF_VALUE_NULL: break;
-    case CF_VALUE_INT: break;
-    case CF_VALUE_REAL:
-      if (!isfinite(v->d)) return CF_INVALID;
-      break;
-    case CF_VALUE_TEXT:
-    case CF_VALUE_BLOB:
-      if (v->n > CF_VALUE_MAX_BYTES) return CF_TOOBIG;
-      if (v->n > 0 && v->p == NULL) return CF_INVALID;
-      break;
-    default: return CF_INVALID;
+      case CF_VALUE_NULL:
+        break;
+      case CF_VALUE_INT:
+        break;
+      case CF_VALUE_REAL:
+        if (!isfinite(v->d)) return CF_INVALID;
+        break;
+      case CF_VALUE_TEXT:
+      case CF_VALUE_BLOB:
+        if (v->n > CF_VALUE_MAX_BYTES) return CF_TOOBIG;
+        if (v->n > 0 && v->p == NULL) return CF_INVALID;
+        break;
+      default:
+        return CF_INVALID;
     }
     if (key && v->kind != CF_VALUE_TEXT) return CF_INVALID;
     if (c == t->ncols && (v->kind != CF_VALUE_INT || (v->i != 0 && v->i != 1)))
@@ -947,11 +995,21 @@ static int check_row(const cf_row *row) {
 
 static void w_value(wr *w, const cf_value *v) {
   switch (v->kind) {
-  case CF_VALUE_NULL: w_nil(w); break;
-  case CF_VALUE_INT: w_int(w, v->i); break;
-  case CF_VALUE_REAL: (void)msgpack_pack_double(&w->pk, v->d); break;
-  case CF_VALUE_TEXT: w_str(w, v->p, v->n); break;
-  case CF_VALUE_BLOB: w_bin(w, v->p, v->n); break;
+    case CF_VALUE_NULL:
+      w_nil(w);
+      break;
+    case CF_VALUE_INT:
+      w_int(w, v->i);
+      break;
+    case CF_VALUE_REAL:
+      (void)msgpack_pack_double(&w->pk, v->d);
+      break;
+    case CF_VALUE_TEXT:
+      w_str(w, v->p, v->n);
+      break;
+    case CF_VALUE_BLOB:
+      w_bin(w, v->p, v->n);
+      break;
   }
 }
 
@@ -1001,8 +1059,8 @@ int cf__codec_put_change(uint64_t id, const cf_change *change, cf_buf *body) {
   return finish(&w, w_row_fields(&w, change), mark);
 }
 
-int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq,
-                            size_t nrows, const void *body, size_t len, cf_buf *out) {
+int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size_t nrows,
+                            const void *body, size_t len, cf_buf *out) {
   wr w;
   size_t mark = out->len;
   if (nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
@@ -1183,8 +1241,8 @@ int cf__encode_changes(const cf_changes *c, cf_buf *out) {
 int cf__encode_seq(cf_frame_type type, uint64_t seq, cf_buf *out) {
   wr w;
   size_t mark = out->len;
-  if (type != CF_FRAME_CHECKPOINT && type != CF_FRAME_LIVE && type != CF_FRAME_REBOOTSTRAP &&
-      type != CF_FRAME_PING && type != CF_FRAME_PONG)
+  if (type != CF_FRAME_CHECKPOINT && type != CF_FRAME_LIVE &&
+      type != CF_FRAME_REBOOTSTRAP && type != CF_FRAME_PING && type != CF_FRAME_PONG)
     return CF_MISUSE;
   wr_init(&w, out);
   w_envelope(&w, type);
@@ -1221,25 +1279,34 @@ int cf__encode_error(unsigned code, const char *message, size_t len, cf_buf *out
 
 int cf__frame_encode(const cf_frame *f, cf_buf *out) {
   switch (f->type) {
-  case CF_FRAME_HELLO: return cf__encode_hello(&f->u.hello, out);
-  case CF_FRAME_WELCOME: return cf__encode_welcome(&f->u.welcome, out);
-  case CF_FRAME_AUTH: return cf__encode_auth(&f->u.auth, out);
-  case CF_FRAME_AUTH_OK: return cf__encode_auth_ok(&f->u.auth_ok, out);
-  case CF_FRAME_PUSH: return cf__encode_push(&f->u.push, out);
-  case CF_FRAME_PUSH_RESULT: return cf__encode_push_result(&f->u.push_result, out);
-  case CF_FRAME_PULL: return cf__encode_pull(&f->u.pull, out);
-  case CF_FRAME_CHANGES: return cf__encode_changes(&f->u.changes, out);
-  case CF_FRAME_CHECKPOINT:
-  case CF_FRAME_LIVE:
-  case CF_FRAME_REBOOTSTRAP:
-    return cf__encode_seq(f->type, f->u.checkpoint.seq, out);
-  case CF_FRAME_PING:
-  case CF_FRAME_PONG:
-    return cf__encode_seq(f->type, f->u.ping.nonce, out);
-  case CF_FRAME_ACCESS_REVOKED: return cf__encode_revoked(&f->u.revoked, out);
-  case CF_FRAME_ERROR:
-    return cf__encode_error(f->u.error.code, f->u.error.message.p, f->u.error.message.n,
-                            out);
+    case CF_FRAME_HELLO:
+      return cf__encode_hello(&f->u.hello, out);
+    case CF_FRAME_WELCOME:
+      return cf__encode_welcome(&f->u.welcome, out);
+    case CF_FRAME_AUTH:
+      return cf__encode_auth(&f->u.auth, out);
+    case CF_FRAME_AUTH_OK:
+      return cf__encode_auth_ok(&f->u.auth_ok, out);
+    case CF_FRAME_PUSH:
+      return cf__encode_push(&f->u.push, out);
+    case CF_FRAME_PUSH_RESULT:
+      return cf__encode_push_result(&f->u.push_result, out);
+    case CF_FRAME_PULL:
+      return cf__encode_pull(&f->u.pull, out);
+    case CF_FRAME_CHANGES:
+      return cf__encode_changes(&f->u.changes, out);
+    case CF_FRAME_CHECKPOINT:
+    case CF_FRAME_LIVE:
+    case CF_FRAME_REBOOTSTRAP:
+      return cf__encode_seq(f->type, f->u.checkpoint.seq, out);
+    case CF_FRAME_PING:
+    case CF_FRAME_PONG:
+      return cf__encode_seq(f->type, f->u.ping.nonce, out);
+    case CF_FRAME_ACCESS_REVOKED:
+      return cf__encode_revoked(&f->u.revoked, out);
+    case CF_FRAME_ERROR:
+      return cf__encode_error(f->u.error.code, f->u.error.message.p, f->u.error.message.n,
+                              out);
   }
   return CF_MISUSE;
 }
@@ -1252,46 +1319,64 @@ const char *cf__frame_type_name(unsigned type) {
 
 const char *cf__wire_error_name(unsigned code) {
   switch (code) {
-  case CF_WIRE_PROTOCOL: return "protocol";
-  case CF_WIRE_TOO_BIG: return "too_big";
-  case CF_WIRE_VERSION: return "version";
-  case CF_WIRE_AUTH: return "auth";
-  case CF_WIRE_TOKEN_EXPIRED: return "token_expired";
-  case CF_WIRE_FORBIDDEN: return "forbidden";
-  case CF_WIRE_CLOCK_SKEW: return "clock_skew";
-  case CF_WIRE_STATE: return "state";
-  case CF_WIRE_BUSY: return "busy";
-  case CF_WIRE_SHUTDOWN: return "shutdown";
-  case CF_WIRE_INTERNAL: return "internal";
+    case CF_WIRE_PROTOCOL:
+      return "protocol";
+    case CF_WIRE_TOO_BIG:
+      return "too_big";
+    case CF_WIRE_VERSION:
+      return "version";
+    case CF_WIRE_AUTH:
+      return "auth";
+    case CF_WIRE_TOKEN_EXPIRED:
+      return "token_expired";
+    case CF_WIRE_FORBIDDEN:
+      return "forbidden";
+    case CF_WIRE_CLOCK_SKEW:
+      return "clock_skew";
+    case CF_WIRE_STATE:
+      return "state";
+    case CF_WIRE_BUSY:
+      return "busy";
+    case CF_WIRE_SHUTDOWN:
+      return "shutdown";
+    case CF_WIRE_INTERNAL:
+      return "internal";
   }
   return "unknown";
 }
 
 int cf__wire_error_result(unsigned code) {
   switch (code) {
-  case CF_WIRE_PROTOCOL:
-  case CF_WIRE_VERSION:
-  case CF_WIRE_STATE: return CF_PROTOCOL;
-  case CF_WIRE_TOO_BIG: return CF_TOOBIG;
-  case CF_WIRE_AUTH:
-  case CF_WIRE_TOKEN_EXPIRED: return CF_AUTH;
-  case CF_WIRE_FORBIDDEN: return CF_PERMISSION;
-  case CF_WIRE_CLOCK_SKEW: return CF_CLOCK_SKEW;
-  case CF_WIRE_BUSY:
-  case CF_WIRE_SHUTDOWN: return CF_BUSY;
+    case CF_WIRE_PROTOCOL:
+    case CF_WIRE_VERSION:
+    case CF_WIRE_STATE:
+      return CF_PROTOCOL;
+    case CF_WIRE_TOO_BIG:
+      return CF_TOOBIG;
+    case CF_WIRE_AUTH:
+    case CF_WIRE_TOKEN_EXPIRED:
+      return CF_AUTH;
+    case CF_WIRE_FORBIDDEN:
+      return CF_PERMISSION;
+    case CF_WIRE_CLOCK_SKEW:
+      return CF_CLOCK_SKEW;
+    case CF_WIRE_BUSY:
+    case CF_WIRE_SHUTDOWN:
+      return CF_BUSY;
   }
   return CF_ERROR;
 }
 
 int cf__frame_from_client(unsigned type) {
   switch (type) {
-  case CF_FRAME_HELLO:
-  case CF_FRAME_AUTH:
-  case CF_FRAME_PUSH:
-  case CF_FRAME_PULL:
-  case CF_FRAME_ERROR:
-  case CF_FRAME_PING:
-  case CF_FRAME_PONG: return 1;
+    case CF_FRAME_HELLO:
+    case CF_FRAME_AUTH:
+    case CF_FRAME_PUSH:
+    case CF_FRAME_PULL:
+    case CF_FRAME_ERROR:
+    case CF_FRAME_PING:
+    case CF_FRAME_PONG:
+      return 1;
   }
   return 0;
 }
@@ -1299,10 +1384,11 @@ int cf__frame_from_client(unsigned type) {
 int cf__frame_from_server(unsigned type) {
   if (type < 1 || type > CF_FRAME_TYPE_MAX) return 0;
   switch (type) {
-  case CF_FRAME_HELLO:
-  case CF_FRAME_AUTH:
-  case CF_FRAME_PUSH:
-  case CF_FRAME_PULL: return 0;
+    case CF_FRAME_HELLO:
+    case CF_FRAME_AUTH:
+    case CF_FRAME_PUSH:
+    case CF_FRAME_PULL:
+      return 0;
   }
   return 1;
 }

@@ -64,30 +64,31 @@
 
 /* Hard caps (a peer may advertise lower limits, never higher). */
 #define CF_CODEC_MAX_FRAME ((size_t)8 << 20) /* bytes of one frame: 8 MiB */
-#define CF_CODEC_MAX_ROWS 10000    /* rows per CHANGES, changes per PUSH,
-                                      results per PUSH_RESULT */
-#define CF_CODEC_MAX_TOKEN 16384   /* bytes of a token (JWT) */
-#define CF_CODEC_MAX_MESSAGE 1024  /* bytes of an error or reason message */
-#define CF_CODEC_MAX_ROLE 64       /* bytes of a role name */
-#define CF_CODEC_MAX_SOFTWARE 256  /* bytes of a software version string */
+#define CF_CODEC_MAX_ROWS                                                                \
+  10000                           /* rows per CHANGES, changes per PUSH,                 \
+                                     results per PUSH_RESULT */
+#define CF_CODEC_MAX_TOKEN 16384  /* bytes of a token (JWT) */
+#define CF_CODEC_MAX_MESSAGE 1024 /* bytes of an error or reason message */
+#define CF_CODEC_MAX_ROLE 64      /* bytes of a role name */
+#define CF_CODEC_MAX_SOFTWARE 256 /* bytes of a software version string */
 
 /* Frame types (the second element of every frame).  Stable forever. */
 typedef enum cf_frame_type {
-  CF_FRAME_HELLO = 1,          /* client -> server: opens the session */
-  CF_FRAME_WELCOME = 2,        /* server -> client: session accepted */
-  CF_FRAME_AUTH = 3,           /* client -> server: a fresh token */
-  CF_FRAME_AUTH_OK = 4,        /* server -> client: the fresh token is taken */
-  CF_FRAME_PUSH = 5,           /* client -> server: a batch of changes */
-  CF_FRAME_PUSH_RESULT = 6,    /* server -> client: one answer per change */
-  CF_FRAME_PULL = 7,           /* client -> server: a page from a cursor */
-  CF_FRAME_CHANGES = 8,        /* server -> client: a page of merged rows */
-  CF_FRAME_CHECKPOINT = 9,     /* server -> client: caught up, nothing new */
-  CF_FRAME_LIVE = 10,          /* server -> client: the org's head moved */
-  CF_FRAME_REBOOTSTRAP = 11,   /* server -> client: cursor too old, start over */
+  CF_FRAME_HELLO = 1,           /* client -> server: opens the session */
+  CF_FRAME_WELCOME = 2,         /* server -> client: session accepted */
+  CF_FRAME_AUTH = 3,            /* client -> server: a fresh token */
+  CF_FRAME_AUTH_OK = 4,         /* server -> client: the fresh token is taken */
+  CF_FRAME_PUSH = 5,            /* client -> server: a batch of changes */
+  CF_FRAME_PUSH_RESULT = 6,     /* server -> client: one answer per change */
+  CF_FRAME_PULL = 7,            /* client -> server: a page from a cursor */
+  CF_FRAME_CHANGES = 8,         /* server -> client: a page of merged rows */
+  CF_FRAME_CHECKPOINT = 9,      /* server -> client: caught up, nothing new */
+  CF_FRAME_LIVE = 10,           /* server -> client: the org's head moved */
+  CF_FRAME_REBOOTSTRAP = 11,    /* server -> client: cursor too old, start over */
   CF_FRAME_ACCESS_REVOKED = 12, /* server -> client: membership gone */
-  CF_FRAME_ERROR = 13,         /* either way: fatal error, then close */
-  CF_FRAME_PING = 14,          /* either way: liveness probe */
-  CF_FRAME_PONG = 15           /* either way: answer to PING */
+  CF_FRAME_ERROR = 13,          /* either way: fatal error, then close */
+  CF_FRAME_PING = 14,           /* either way: liveness probe */
+  CF_FRAME_PONG = 15            /* either way: answer to PING */
 } cf_frame_type;
 #define CF_FRAME_TYPE_MAX 15
 
@@ -136,18 +137,18 @@ typedef struct cf_hello {
 
 /* WELCOME: the server's answer to an accepted HELLO. */
 typedef struct cf_welcome {
-  uint32_t proto;            /* the version both sides use from now on */
-  cf_hlc hlc;                /* the server's HLC now */
-  cf_slice role;             /* the user's role in the org: "owner",
-                                "admin", "member", ... */
-  uint64_t head_seq;         /* the org's current change head seq */
-  uint64_t last_batch;       /* highest push batch seq of this node the
-                                master has committed (0: none) */
-  uint64_t max_frame_bytes;  /* largest frame the server accepts */
-  uint64_t max_batch;        /* most changes per PUSH the server accepts */
-  uint64_t max_page;         /* most rows per CHANGES page (PULL limit cap) */
-  int64_t token_exp;         /* the token's expiry, Unix seconds; the server
-                                closes the socket then unless AUTH renews */
+  uint32_t proto;           /* the version both sides use from now on */
+  cf_hlc hlc;               /* the server's HLC now */
+  cf_slice role;            /* the user's role in the org: "owner",
+                               "admin", "member", ... */
+  uint64_t head_seq;        /* the org's current change head seq */
+  uint64_t last_batch;      /* highest push batch seq of this node the
+                               master has committed (0: none) */
+  uint64_t max_frame_bytes; /* largest frame the server accepts */
+  uint64_t max_batch;       /* most changes per PUSH the server accepts */
+  uint64_t max_page;        /* most rows per CHANGES page (PULL limit cap) */
+  int64_t token_exp;        /* the token's expiry, Unix seconds; the server
+                               closes the socket then unless AUTH renews */
 } cf_welcome;
 
 /* AUTH: a fresh token for an open session. */
@@ -162,17 +163,17 @@ typedef struct cf_auth_ok {
 
 /* One change of a PUSH batch. */
 typedef struct cf_push_change {
-  uint64_t id;    /* the client's local change id (outbox), unique and
-                     strictly increasing within the batch */
-  cf_change row;  /* the change's cells (key cells always present) */
+  uint64_t id;   /* the client's local change id (outbox), unique and
+                    strictly increasing within the batch */
+  cf_change row; /* the change's cells (key cells always present) */
 } cf_push_change;
 
 /* PUSH: a batch of changes from the outbox. */
 typedef struct cf_push {
-  uint64_t batch_seq;       /* per node, strictly increasing from 1; a
-                               retried batch keeps its seq and content */
-  cf_push_change *changes;  /* the changes (decoded: owned by the frame) */
-  size_t nchanges;          /* how many */
+  uint64_t batch_seq;      /* per node, strictly increasing from 1; a
+                              retried batch keeps its seq and content */
+  cf_push_change *changes; /* the changes (decoded: owned by the frame) */
+  size_t nchanges;         /* how many */
 } cf_push;
 
 /* One answer of a PUSH_RESULT. */
@@ -185,11 +186,11 @@ typedef struct cf_push_result {
 
 /* PUSH_RESULT: the answers to one batch, in the batch's order. */
 typedef struct cf_push_reply {
-  uint64_t batch_seq;        /* the batch answered */
-  uint64_t head_seq;         /* the org's head seq once the batch committed:
-                                a pull to it includes the batch's writes */
-  cf_push_result *results;   /* one per change (decoded: owned by frame) */
-  size_t nresults;           /* how many */
+  uint64_t batch_seq;      /* the batch answered */
+  uint64_t head_seq;       /* the org's head seq once the batch committed:
+                              a pull to it includes the batch's writes */
+  cf_push_result *results; /* one per change (decoded: owned by frame) */
+  size_t nresults;         /* how many */
 } cf_push_reply;
 
 /* PULL: asks for the rows changed after a cursor. */
@@ -235,20 +236,20 @@ typedef struct cf_frame {
   unsigned version;   /* protocol version of the frame (CF_PROTO_VERSION) */
   cf_frame_type type; /* which member below */
   union {
-    cf_hello hello;             /* CF_FRAME_HELLO */
-    cf_welcome welcome;         /* CF_FRAME_WELCOME */
-    cf_auth_frame auth;              /* CF_FRAME_AUTH */
-    cf_auth_ok auth_ok;         /* CF_FRAME_AUTH_OK */
-    cf_push push;               /* CF_FRAME_PUSH */
-    cf_push_reply push_result;  /* CF_FRAME_PUSH_RESULT */
-    cf_pull pull;               /* CF_FRAME_PULL */
-    cf_changes changes;         /* CF_FRAME_CHANGES */
-    cf_seq_frame checkpoint;    /* CF_FRAME_CHECKPOINT */
-    cf_seq_frame live;          /* CF_FRAME_LIVE */
-    cf_seq_frame rebootstrap;   /* CF_FRAME_REBOOTSTRAP */
-    cf_revoked revoked;         /* CF_FRAME_ACCESS_REVOKED */
-    cf_error_frame error;       /* CF_FRAME_ERROR */
-    cf_ping ping;               /* CF_FRAME_PING, CF_FRAME_PONG */
+    cf_hello hello;            /* CF_FRAME_HELLO */
+    cf_welcome welcome;        /* CF_FRAME_WELCOME */
+    cf_auth_frame auth;        /* CF_FRAME_AUTH */
+    cf_auth_ok auth_ok;        /* CF_FRAME_AUTH_OK */
+    cf_push push;              /* CF_FRAME_PUSH */
+    cf_push_reply push_result; /* CF_FRAME_PUSH_RESULT */
+    cf_pull pull;              /* CF_FRAME_PULL */
+    cf_changes changes;        /* CF_FRAME_CHANGES */
+    cf_seq_frame checkpoint;   /* CF_FRAME_CHECKPOINT */
+    cf_seq_frame live;         /* CF_FRAME_LIVE */
+    cf_seq_frame rebootstrap;  /* CF_FRAME_REBOOTSTRAP */
+    cf_revoked revoked;        /* CF_FRAME_ACCESS_REVOKED */
+    cf_error_frame error;      /* CF_FRAME_ERROR */
+    cf_ping ping;              /* CF_FRAME_PING, CF_FRAME_PONG */
   } u;
   void *owned; /* the one array the decoder allocated, or NULL */
 } cf_frame;
@@ -330,18 +331,17 @@ int cf__codec_put_row(const cf_row *row, cf_buf *body) CF_WARN_UNUSED;
 int cf__codec_put_change(uint64_t id, const cf_change *change,
                          cf_buf *body) CF_WARN_UNUSED;
 /* Wraps nrows encoded rows body[0..len) as a CHANGES frame. */
-int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq,
-                            size_t nrows, const void *body, size_t len,
-                            cf_buf *out) CF_WARN_UNUSED;
+int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size_t nrows,
+                            const void *body, size_t len, cf_buf *out) CF_WARN_UNUSED;
 /* Wraps nchanges encoded changes body[0..len) as a PUSH frame. */
 int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
                          size_t len, cf_buf *out) CF_WARN_UNUSED;
 
 /* ---- names ----------------------------------------------------------------
 ** Static strings, valid for the life of the process. */
-const char *cf__frame_type_name(unsigned type);  /* "HELLO", ... "?" */
+const char *cf__frame_type_name(unsigned type); /* "HELLO", ... "?" */
 /* cf__push_status_name, cf__reject_reason_name: core/outcome.h. */
-const char *cf__wire_error_name(unsigned code);  /* "protocol", ... */
+const char *cf__wire_error_name(unsigned code); /* "protocol", ... */
 
 /* The result code a client reports for a received ERROR code (CF_PROTOCOL,
 ** CF_TOOBIG, CF_AUTH, CF_PERMISSION, CF_CLOCK_SKEW, CF_BUSY, CF_ERROR). */

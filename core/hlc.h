@@ -56,8 +56,8 @@ typedef uint64_t cf_hlc;
 
 /* The state of one node's clock.  Plain data: the store persists `last`. */
 typedef struct cf_hlc_clock {
-  cf_hlc last;         /* greatest timestamp issued or adopted; 0 = none */
-  int64_t max_skew_ms; /* cf__hlc_recv refuses remote ms > reference + this */
+  cf_hlc last;          /* greatest timestamp issued or adopted; 0 = none */
+  int64_t max_skew_ms;  /* cf__hlc_recv refuses remote ms > reference + this */
   int64_t ref_ahead_ms; /* how far a trusted reference clock (the server's,
                            from WELCOME) runs ahead of the wall clock; the
                            reference is the later of the two (0: none) */
@@ -97,7 +97,8 @@ cf_hlc cf__hlc_now(cf_hlc_clock *clock);
 /* METHOD.  Receives a remote timestamp.  If CF_HLC_MS(remote) is more than
 ** max_skew_ms ahead of the reference (cf__now_ms(), or the trusted clock set
 ** with cf__hlc_set_reference_ahead when that is later), returns
-** CF_CLOCK_SKEW and changes nothing.  Otherwise adopts it (last = max(last, remote)) and returns CF_OK;
+** CF_CLOCK_SKEW and changes nothing.  Otherwise adopts it (last = max(last, remote)) and
+*returns CF_OK;
 ** the next cf__hlc_now() is then greater than remote.  OUT: if out is not
 ** NULL, a new timestamp is also issued (as by cf__hlc_now, so it is greater
 ** than remote) and written there; with out NULL nothing is issued, which

@@ -6,8 +6,8 @@
 
 const char *cf__push_status_name(unsigned status) {
   switch (status) {
-#define CF_X_(name, value, text, meaning) \
-  case value:                             \
+#define CF_X_(name, value, text, meaning)                                                \
+  case value:                                                                            \
     return text;
     CF_PUSH_STATUS_TABLE(CF_X_)
 #undef CF_X_
@@ -17,8 +17,8 @@ const char *cf__push_status_name(unsigned status) {
 
 const char *cf__reject_reason_name(unsigned reason) {
   switch (reason) {
-#define CF_X_(name, value, rc, text, meaning) \
-  case value:                                 \
+#define CF_X_(name, value, rc, text, meaning)                                            \
+  case value:                                                                            \
     return text;
     CF_REJECT_REASON_TABLE(CF_X_)
 #undef CF_X_
@@ -28,8 +28,8 @@ const char *cf__reject_reason_name(unsigned reason) {
 
 const char *cf__reject_reason_meaning(unsigned reason) {
   switch (reason) {
-#define CF_X_(name, value, rc, text, meaning) \
-  case value:                                 \
+#define CF_X_(name, value, rc, text, meaning)                                            \
+  case value:                                                                            \
     return meaning;
     CF_REJECT_REASON_TABLE(CF_X_)
 #undef CF_X_
@@ -39,8 +39,8 @@ const char *cf__reject_reason_meaning(unsigned reason) {
 
 int cf__reject_reason_result(unsigned reason) {
   switch (reason) {
-#define CF_X_(name, value, rc, text, meaning) \
-  case value:                                 \
+#define CF_X_(name, value, rc, text, meaning)                                            \
+  case value:                                                                            \
     return rc;
     CF_REJECT_REASON_TABLE(CF_X_)
 #undef CF_X_

@@ -18,27 +18,27 @@
 
 #include "clientflow.h"
 
-#define CF_PUSH_STATUS_TABLE(X)                                                      \
-  X(APPLIED, 0, "applied", "merged into the master (some or all cells won)")       \
-  X(SUPERSEDED, 1, "superseded", "every cell lost to a newer version already there") \
+#define CF_PUSH_STATUS_TABLE(X)                                                          \
+  X(APPLIED, 0, "applied", "merged into the master (some or all cells won)")             \
+  X(SUPERSEDED, 1, "superseded", "every cell lost to a newer version already there")     \
   X(REJECTED, 2, "rejected", "refused; see the reason; nothing was written")
 
-#define CF_REJECT_REASON_TABLE(X)                                                    \
-  X(NONE, 0, CF_OK, "none", "not rejected")                                         \
-  X(PERMISSION, 1, CF_PERMISSION, "permission",                                     \
-    "row-level security or privileges refused the write")                          \
-  X(CONSTRAINT, 2, CF_CONSTRAINT, "constraint",                                     \
-    "a unique, check or not-null constraint refused the row")                      \
-  X(INVALID, 3, CF_INVALID, "invalid",                                              \
-    "a value or the change itself is not valid (type, form, size, a new row "       \
-    "without every column)")                                                        \
-  X(WRONG_ORG, 4, CF_WRONG_ORG, "wrong_org", "the row belongs to another organization") \
-  X(REVOKED, 5, CF_PERMISSION, "revoked", "the user is no longer a member of the org") \
-  X(CLOCK_SKEW, 6, CF_CLOCK_SKEW, "clock_skew",                                     \
-    "a version is too far ahead of the server's clock")                            \
-  X(TOO_BIG, 7, CF_TOOBIG, "too_big", "the change exceeds a size limit")            \
-  X(INTERNAL, 8, CF_ERROR, "internal", "the server failed; retrying may succeed")   \
-  X(FOREIGN_KEY, 9, CF_CONSTRAINT, "foreign_key",                                   \
+#define CF_REJECT_REASON_TABLE(X)                                                        \
+  X(NONE, 0, CF_OK, "none", "not rejected")                                              \
+  X(PERMISSION, 1, CF_PERMISSION, "permission",                                          \
+    "row-level security or privileges refused the write")                                \
+  X(CONSTRAINT, 2, CF_CONSTRAINT, "constraint",                                          \
+    "a unique, check or not-null constraint refused the row")                            \
+  X(INVALID, 3, CF_INVALID, "invalid",                                                   \
+    "a value or the change itself is not valid (type, form, size, a new row "            \
+    "without every column)")                                                             \
+  X(WRONG_ORG, 4, CF_WRONG_ORG, "wrong_org", "the row belongs to another organization")  \
+  X(REVOKED, 5, CF_PERMISSION, "revoked", "the user is no longer a member of the org")   \
+  X(CLOCK_SKEW, 6, CF_CLOCK_SKEW, "clock_skew",                                          \
+    "a version is too far ahead of the server's clock")                                  \
+  X(TOO_BIG, 7, CF_TOOBIG, "too_big", "the change exceeds a size limit")                 \
+  X(INTERNAL, 8, CF_ERROR, "internal", "the server failed; retrying may succeed")        \
+  X(FOREIGN_KEY, 9, CF_CONSTRAINT, "foreign_key",                                        \
     "a row it references does not exist (yet) in the organization")
 
 /* What became of one pushed change (PUSH_RESULT status). */

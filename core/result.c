@@ -5,8 +5,8 @@
 
 const char *cf_strerror(int rc) {
   switch (rc) {
-#define CF_X_CASE(name, value, msg)                                            \
-  case value:                                                                  \
+#define CF_X_CASE(name, value, msg)                                                      \
+  case value:                                                                            \
     return msg;
     CF_RESULT_TABLE(CF_X_CASE)
 #undef CF_X_CASE

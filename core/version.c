@@ -81,7 +81,7 @@ char *cf__ver_format(const cf_ver *v, char out[CF_VER_TEXT_LEN]) {
 
 int cf__ver_parse(const char *s, size_t len, cf_ver *out) {
   if (s == NULL || len != CF_VER_TEXT_LEN - 1 || s[16] != '-') return CF_INVALID;
-  cf_ver v;
+  cf_ver v = {{0}};
   if (cf__hex_decode(s, 16, v.b) != CF_OK ||
       cf__hex_decode(s + 17, 2 * (CF_VER_LEN - 8), v.b + 8) != CF_OK)
     return CF_INVALID;

@@ -51,27 +51,27 @@ extern "C" {
 ** Result codes, from one table: CF_RESULT_TABLE(X) expands X(name, value,
 ** message) once per code.  Codes are never added together.
 */
-#define CF_RESULT_TABLE(X)                                                     \
-  X(CF_OK, 0, "ok")                                                            \
-  X(CF_ERROR, 1, "error")                                                      \
-  X(CF_NOMEM, 2, "out of memory")                                              \
-  X(CF_INVALID, 3, "invalid argument or value")                                \
-  X(CF_MISUSE, 4, "library used incorrectly")                                  \
-  X(CF_IO, 5, "input/output error")                                            \
-  X(CF_STORE, 6, "local replica error")                                        \
-  X(CF_CORRUPT, 7, "data is corrupt")                                          \
-  X(CF_NOTFOUND, 8, "not found")                                               \
-  X(CF_TOOBIG, 9, "size limit exceeded")                                       \
-  X(CF_PROTOCOL, 10, "protocol error")                                         \
-  X(CF_AUTH, 11, "authentication failed")                                      \
-  X(CF_PERMISSION, 12, "permission denied")                                    \
-  X(CF_CONSTRAINT, 13, "constraint violated")                                  \
-  X(CF_CLOCK_SKEW, 14, "remote clock too far ahead")                           \
-  X(CF_WRONG_ORG, 15, "row belongs to another organization")                   \
-  X(CF_UNREACHABLE, 16, "server unreachable")                                  \
-  X(CF_DATABASE, 17, "database error")                                         \
-  X(CF_CONFIG, 18, "configuration error")                                      \
-  X(CF_BUSY, 19, "busy")                                                       \
+#define CF_RESULT_TABLE(X)                                                               \
+  X(CF_OK, 0, "ok")                                                                      \
+  X(CF_ERROR, 1, "error")                                                                \
+  X(CF_NOMEM, 2, "out of memory")                                                        \
+  X(CF_INVALID, 3, "invalid argument or value")                                          \
+  X(CF_MISUSE, 4, "library used incorrectly")                                            \
+  X(CF_IO, 5, "input/output error")                                                      \
+  X(CF_STORE, 6, "local replica error")                                                  \
+  X(CF_CORRUPT, 7, "data is corrupt")                                                    \
+  X(CF_NOTFOUND, 8, "not found")                                                         \
+  X(CF_TOOBIG, 9, "size limit exceeded")                                                 \
+  X(CF_PROTOCOL, 10, "protocol error")                                                   \
+  X(CF_AUTH, 11, "authentication failed")                                                \
+  X(CF_PERMISSION, 12, "permission denied")                                              \
+  X(CF_CONSTRAINT, 13, "constraint violated")                                            \
+  X(CF_CLOCK_SKEW, 14, "remote clock too far ahead")                                     \
+  X(CF_WRONG_ORG, 15, "row belongs to another organization")                             \
+  X(CF_UNREACHABLE, 16, "server unreachable")                                            \
+  X(CF_DATABASE, 17, "database error")                                                   \
+  X(CF_CONFIG, 18, "configuration error")                                                \
+  X(CF_BUSY, 19, "busy")                                                                 \
   X(CF_DONE, 20, "no more")
 
 typedef enum cf_result {
@@ -293,18 +293,18 @@ void cf_pgcluster_detach(cf_pgcluster *c);
 ** message) once per reason.  cf_auth_verify returns CF_AUTH and writes one
 ** of these when it refuses a token.
 */
-#define CF_TOKEN_ERROR_TABLE(X)                                                \
-  X(CF_TOKEN_OK, 0, "token accepted")                                          \
-  X(CF_TOKEN_MALFORMED, 1, "malformed token")                                  \
-  X(CF_TOKEN_TOO_LARGE, 2, "token too large")                                  \
-  X(CF_TOKEN_BAD_ALG, 3, "algorithm not allowed")                              \
-  X(CF_TOKEN_NO_KEY, 4, "no configured key matches the token's key id")        \
-  X(CF_TOKEN_BAD_SIGNATURE, 5, "bad signature")                                \
-  X(CF_TOKEN_EXPIRED, 6, "token expired")                                      \
-  X(CF_TOKEN_NOT_YET_VALID, 7, "token not yet valid")                          \
-  X(CF_TOKEN_WRONG_AUDIENCE, 8, "wrong audience")                              \
-  X(CF_TOKEN_MISSING_CLAIM, 9, "required claim missing (sub or exp)")          \
-  X(CF_TOKEN_BAD_CLAIM, 10, "claim has a wrong type or an out-of-range value") \
+#define CF_TOKEN_ERROR_TABLE(X)                                                          \
+  X(CF_TOKEN_OK, 0, "token accepted")                                                    \
+  X(CF_TOKEN_MALFORMED, 1, "malformed token")                                            \
+  X(CF_TOKEN_TOO_LARGE, 2, "token too large")                                            \
+  X(CF_TOKEN_BAD_ALG, 3, "algorithm not allowed")                                        \
+  X(CF_TOKEN_NO_KEY, 4, "no configured key matches the token's key id")                  \
+  X(CF_TOKEN_BAD_SIGNATURE, 5, "bad signature")                                          \
+  X(CF_TOKEN_EXPIRED, 6, "token expired")                                                \
+  X(CF_TOKEN_NOT_YET_VALID, 7, "token not yet valid")                                    \
+  X(CF_TOKEN_WRONG_AUDIENCE, 8, "wrong audience")                                        \
+  X(CF_TOKEN_MISSING_CLAIM, 9, "required claim missing (sub or exp)")                    \
+  X(CF_TOKEN_BAD_CLAIM, 10, "claim has a wrong type or an out-of-range value")           \
   X(CF_TOKEN_BAD_SUBJECT, 11, "subject is not a canonical UUID")
 
 typedef enum cf_token_error {
@@ -341,7 +341,8 @@ void cf_auth_free(cf_auth *auth);
 ** buffer is not referenced afterwards).  CF_OK; CF_CONFIG if len is below
 ** CF_TOKEN_MIN_SECRET or above 4096; CF_NOMEM.
 */
-int cf_auth_set_hs256_secret(cf_auth *auth, const void *secret, size_t len) CF_WARN_UNUSED;
+int cf_auth_set_hs256_secret(cf_auth *auth, const void *secret,
+                             size_t len) CF_WARN_UNUSED;
 
 /*
 ** METHOD.  Enables ES256 with a P-256 public key given as PEM ("PUBLIC
@@ -355,7 +356,8 @@ int cf_auth_add_es256_pem(cf_auth *auth, const char *pem, size_t len,
                           const char *kid) CF_WARN_UNUSED;
 
 /* METHOD.  cf_auth_add_es256_pem on the contents of a file (CF_IO if unreadable). */
-int cf_auth_add_es256_pem_file(cf_auth *auth, const char *path, const char *kid) CF_WARN_UNUSED;
+int cf_auth_add_es256_pem_file(cf_auth *auth, const char *path,
+                               const char *kid) CF_WARN_UNUSED;
 
 /*
 ** METHOD.  Enables ES256 with every usable key of a JWK Set (RFC 7517):
@@ -390,7 +392,8 @@ int cf_auth_set_leeway(cf_auth *auth, int seconds) CF_WARN_UNUSED;
 ** passes its flag > environment > .env lookup.  CF_OK, CF_CONFIG, CF_IO,
 ** CF_NOMEM; cf_auth_errmsg says which setting is wrong.
 */
-int cf_auth_configure(cf_auth *auth, const char *(*lookup)(const char *name)) CF_WARN_UNUSED;
+int cf_auth_configure(cf_auth *auth,
+                      const char *(*lookup)(const char *name)) CF_WARN_UNUSED;
 
 /*
 ** The detail of the last failed configuration method on auth ("" if none).
@@ -742,7 +745,8 @@ typedef enum cf_sync_counter {
 ** session) with the server at url (ws:// or wss://, copied) and an access
 ** token (copied).  OUT: *out, freed with cf_sync_free.  CF_OK, CF_MISUSE,
 ** CF_NOMEM. */
-int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out) CF_WARN_UNUSED;
+int cf_sync_new(cf_node *node, const char *url, const char *token,
+                cf_sync **out) CF_WARN_UNUSED;
 /* METHOD.  Sets the progress callback (NULL: none). */
 void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx);
 /*
@@ -788,8 +792,10 @@ void cf_sync_free(cf_sync *s);
 ** cf_node_setting_get copies the value into buf[cap] (NUL-terminated);
 ** CF_NOTFOUND if unset.
 */
-int cf_node_setting_set(cf_node *node, const char *name, const char *value) CF_WARN_UNUSED;
-int cf_node_setting_get(cf_node *node, const char *name, char *buf, size_t cap) CF_WARN_UNUSED;
+int cf_node_setting_set(cf_node *node, const char *name,
+                        const char *value) CF_WARN_UNUSED;
+int cf_node_setting_get(cf_node *node, const char *name, char *buf,
+                        size_t cap) CF_WARN_UNUSED;
 
 /* ======================================================================== */
 /* REST API (sync/server/rest.c; docs/rest-api.md)                                 */

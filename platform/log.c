@@ -14,7 +14,7 @@
 
 #include "platform/platform.h"
 
-static int level_set;                     /* set explicitly or from env */
+static int level_set;                        /* set explicitly or from env */
 static cf_log_level min_level = CF_LOG_INFO; /* lines below are dropped */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -40,11 +40,9 @@ void cf__log(cf_log_level level, const char *fmt, ...) {
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof line,
-                   "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                   level_names[level]);
+  int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

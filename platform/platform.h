@@ -42,7 +42,8 @@ uint64_t cf__alloc_count(void);
 ** buffer (NUL-terminated; the caller frees).  OUT: *out, *len.  CF_OK;
 ** CF_IO (cannot open or read), CF_TOOBIG (larger than max), CF_NOMEM.
 */
-int cf__file_read_all(const char *path, size_t max, char **out, size_t *len) CF_WARN_UNUSED;
+int cf__file_read_all(const char *path, size_t max, char **out,
+                      size_t *len) CF_WARN_UNUSED;
 
 /* Wall clock in milliseconds since the epoch, through the clock hook. */
 int64_t cf__now_ms(void);

@@ -7,9 +7,9 @@
 #include "platform/thread.h"
 
 struct cf__thread {
-  pthread_t id;             /* the thread */
-  void (*fn)(void *arg);    /* its body */
-  void *arg;                /* passed to fn */
+  pthread_t id;          /* the thread */
+  void (*fn)(void *arg); /* its body */
+  void *arg;             /* passed to fn */
 };
 
 struct cf__mutex {

@@ -508,7 +508,8 @@ int cf__store_push_release(cf_node *node, cf__push_batch *batch, size_t keep) {
       rc = CF_OK; /* answered or dropped meanwhile */
       continue;
     }
-    if (rc == CF_OK && !sent) rc = run_table(node, t, CF_TS_unmark_row, rid, NULL, 0, 0, 0);
+    if (rc == CF_OK && !sent)
+      rc = run_table(node, t, CF_TS_unmark_row, rid, NULL, 0, 0, 0);
   }
   if (rc == CF_OK) rc = cf__node_commit(node);
   if (rc != CF_OK) {

@@ -71,16 +71,17 @@ int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) CF_WARN
 ** are freed, and batch->n becomes keep.  CF_OK or a store error (the
 ** entries then stay in flight until cf__store_push_requeue).
 */
-int cf__store_push_release(cf_node *node, cf__push_batch *batch, size_t keep) CF_WARN_UNUSED;
+int cf__store_push_release(cf_node *node, cf__push_batch *batch,
+                           size_t keep) CF_WARN_UNUSED;
 
 /* DESTRUCTOR.  Frees a batch (NULL is fine). */
 void cf__store_push_free(cf__push_batch *batch);
 
 typedef struct cf__store_push_result {
-  int64_t seq;              /* the item's seq */
-  cf_push_status outcome;   /* what happened (core/outcome.h) */
-  int code;                 /* REJECTED: CF_* reason code */
-  const char *message;      /* REJECTED: the reason (copied), may be NULL */
+  int64_t seq;            /* the item's seq */
+  cf_push_status outcome; /* what happened (core/outcome.h) */
+  int code;               /* REJECTED: CF_* reason code */
+  const char *message;    /* REJECTED: the reason (copied), may be NULL */
 } cf__store_push_result;
 
 /*

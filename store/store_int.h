@@ -31,14 +31,28 @@
 #define CF_LOOKASIDE_COUNT 256
 
 /* The fixed statements of sql/sqlite/statements.sql, prepared once. */
-#define CF_STORE_STMTS(X)                                                                \
-  X(meta_get)                                                                            \
-  X(meta_put)                                                                            \
-  X(clock_get)                                                                           \
-  X(clock_raise) X(outbox_count) X(outbox_list) X(conflict_insert) X(conflict_count)     \
-      X(conflict_list) X(conflict_get) X(conflict_delete) X(cursor_get) X(cursor_put)    \
-          X(begin_immediate) X(commit) X(rollback) X(journal_mode) X(has_meta)           \
-              X(outbox_unmark_all)
+/* clang-format off */
+#define CF_STORE_STMTS(X) \
+  X(meta_get) \
+  X(meta_put) \
+  X(clock_get) \
+  X(clock_raise) \
+  X(outbox_count) \
+  X(outbox_list) \
+  X(conflict_insert) \
+  X(conflict_count) \
+  X(conflict_list) \
+  X(conflict_get) \
+  X(conflict_delete) \
+  X(cursor_get) \
+  X(cursor_put) \
+  X(begin_immediate) \
+  X(commit) \
+  X(rollback) \
+  X(journal_mode) \
+  X(has_meta) \
+  X(outbox_unmark_all)
+/* clang-format on */
 
 typedef enum cf_stmt_id {
 #define CF_X_ID(name) CF_SQL_##name,
@@ -50,13 +64,21 @@ typedef enum cf_stmt_id {
 /* Statements per table, prepared on first use: four generated from the
 ** descriptor (store/ddl.c), the rest from the "t_<name>" templates of
 ** sql/sqlite/statements.sql with the table's name filled in. */
-#define CF_TABLE_STMTS(X)                                                                \
-  X(pending_next)                                                                        \
-  X(mark)                                                                                \
-  X(unmark)                                                                              \
-  X(unmark_row)                                                                          \
-  X(find_seq) X(find_sent) X(clear_seq) X(clear_sent) X(requeue) X(set_v) X(drop)        \
-      X(max_seq)
+/* clang-format off */
+#define CF_TABLE_STMTS(X) \
+  X(pending_next) \
+  X(mark) \
+  X(unmark) \
+  X(unmark_row) \
+  X(find_seq) \
+  X(find_sent) \
+  X(clear_seq) \
+  X(clear_sent) \
+  X(requeue) \
+  X(set_v) \
+  X(drop) \
+  X(max_seq)
+/* clang-format on */
 
 typedef enum cf_tstmt_id {
   CF_TS_by_id,  /* SELECT rid, <all columns>, deleted, _v WHERE id = ?1 */

@@ -15,14 +15,14 @@
 
 #include "clientflow.h"
 
-static cf_test_case *registered;   /* all tests, in reverse order */
-static jmp_buf on_failure;         /* where a failed check returns to */
-static const char *current_name;   /* the running test */
-static char tmpdir[8192];          /* this test's directory, "" if none */
-static char dbname[128];           /* this test's database, "" if none */
-static char conninfo[1024];        /* returned by the pg helpers */
-static uint64_t seed;              /* this run's seed */
-static int seed_ready;             /* seed was chosen and printed */
+static cf_test_case *registered; /* all tests, in reverse order */
+static jmp_buf on_failure;       /* where a failed check returns to */
+static const char *current_name; /* the running test */
+static char tmpdir[8192];        /* this test's directory, "" if none */
+static char dbname[128];         /* this test's database, "" if none */
+static char conninfo[1024];      /* returned by the pg helpers */
+static uint64_t seed;            /* this run's seed */
+static int seed_ready;           /* seed was chosen and printed */
 
 void cf_test_register(cf_test_case *tc) {
   tc->next = registered;
@@ -53,8 +53,8 @@ uint64_t cf_test_seed(void) {
       seed = (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
     }
     seed_ready = 1;
-    printf("%s: seed %" PRIu64 " (replay with CF_TEST_SEED=%" PRIu64 ")\n",
-           current_name, seed, seed);
+    printf("%s: seed %" PRIu64 " (replay with CF_TEST_SEED=%" PRIu64 ")\n", current_name,
+           seed, seed);
   }
   return seed;
 }

@@ -29,47 +29,47 @@ void cf_test_register(cf_test_case *tc);
 void cf_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
-#define CF_TEST(name)                                                          \
-  static void name(void);                                                      \
-  static cf_test_case name##_case = {#name, name, NULL};                       \
-  __attribute__((constructor)) static void name##_register(void) {            \
-    cf_test_register(&name##_case);                                            \
-  }                                                                            \
+#define CF_TEST(name)                                                                    \
+  static void name(void);                                                                \
+  static cf_test_case name##_case = {#name, name, NULL};                                 \
+  __attribute__((constructor)) static void name##_register(void) {                       \
+    cf_test_register(&name##_case);                                                      \
+  }                                                                                      \
   static void name(void)
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) cf_test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);         \
+#define CHECK(cond)                                                                      \
+  do {                                                                                   \
+    if (!(cond)) cf_test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                   \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                                   \
-  do {                                                                         \
-    if (!(cond)) cf_test_fail(__FILE__, __LINE__, __VA_ARGS__);                \
+#define CHECK_MSG(cond, ...)                                                             \
+  do {                                                                                   \
+    if (!(cond)) cf_test_fail(__FILE__, __LINE__, __VA_ARGS__);                          \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                         \
-  do {                                                                         \
-    long long cf_a_ = (long long)(a), cf_b_ = (long long)(b);                  \
-    if (cf_a_ != cf_b_)                                                        \
-      cf_test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a,   \
-                   #b, cf_a_, cf_b_);                                          \
+#define CHECK_EQ(a, b)                                                                   \
+  do {                                                                                   \
+    long long cf_a_ = (long long)(a), cf_b_ = (long long)(b);                            \
+    if (cf_a_ != cf_b_)                                                                  \
+      cf_test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, cf_a_,  \
+                   cf_b_);                                                               \
   } while (0)
 
-#define CHECK_STR(a, b)                                                        \
-  do {                                                                         \
-    const char *cf_a_ = (a), *cf_b_ = (b);                                     \
-    if (cf_a_ == NULL || cf_b_ == NULL || strcmp(cf_a_, cf_b_) != 0)           \
-      cf_test_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"",  \
-                   #a, #b, cf_a_ ? cf_a_ : "(null)", cf_b_ ? cf_b_ : "(null)");\
+#define CHECK_STR(a, b)                                                                  \
+  do {                                                                                   \
+    const char *cf_a_ = (a), *cf_b_ = (b);                                               \
+    if (cf_a_ == NULL || cf_b_ == NULL || strcmp(cf_a_, cf_b_) != 0)                     \
+      cf_test_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"", #a, #b,    \
+                   cf_a_ ? cf_a_ : "(null)", cf_b_ ? cf_b_ : "(null)");                  \
   } while (0)
 
 /* rc must be CF_OK; prints the code's name otherwise. */
-#define CHECK_OK(expr)                                                         \
-  do {                                                                         \
-    int cf_rc_ = (expr);                                                       \
-    if (cf_rc_ != 0)                                                           \
-      cf_test_fail(__FILE__, __LINE__, "%s returned %d (%s)", #expr, cf_rc_,   \
-                   cf_strerror(cf_rc_));                                       \
+#define CHECK_OK(expr)                                                                   \
+  do {                                                                                   \
+    int cf_rc_ = (expr);                                                                 \
+    if (cf_rc_ != 0)                                                                     \
+      cf_test_fail(__FILE__, __LINE__, "%s returned %d (%s)", #expr, cf_rc_,             \
+                   cf_strerror(cf_rc_));                                                 \
   } while (0)
 
 /* The seed for this run (CF_TEST_SEED or a fresh one), printed once. */

@@ -33,9 +33,9 @@ extern char **environ;
 
 /* One child process. */
 typedef struct fx_proc {
-  pid_t pid;   /* 0 when not running */
-  int out_fd;  /* read end of its stdout, or -1 */
-  int status;  /* waitpid status once reaped */
+  pid_t pid;  /* 0 when not running */
+  int out_fd; /* read end of its stdout, or -1 */
+  int status; /* waitpid status once reaped */
 } fx_proc;
 
 /* The clientflow program under test (ctest sets CF_CLIENTFLOW). */
@@ -77,17 +77,20 @@ static inline void fx_track(pid_t pid, pid_t replace) {
 ** "NAME=value" strings, may be NULL), stdout into a pipe if capture (else
 ** /dev/null), stderr appended to log_path (NULL: inherited).
 */
-static inline void fx_spawn(fx_proc *p, char *const argv[], char *const extra[], int capture,
-                            const char *log_path) {
+static inline void fx_spawn(fx_proc *p, char *const argv[], char *const extra[],
+                            int capture, const char *log_path) {
   memset(p, 0, sizeof *p);
   p->out_fd = -1;
   size_t nenv = 0, nextra = 0;
-  while (environ[nenv]) nenv++;
-  while (extra && extra[nextra]) nextra++;
+  while (environ[nenv])
+    nenv++;
+  while (extra && extra[nextra])
+    nextra++;
   char **envp = calloc(nenv + nextra + 1, sizeof *envp);
   CHECK(envp != NULL);
   size_t k = 0;
-  for (size_t i = 0; i < nextra; i++) envp[k++] = extra[i];
+  for (size_t i = 0; i < nextra; i++)
+    envp[k++] = extra[i];
   for (size_t i = 0; i < nenv; i++) {
     /* An extra variable replaces the inherited one of the same name. */
     int dup = 0;
@@ -111,8 +114,8 @@ static inline void fx_spawn(fx_proc *p, char *const argv[], char *const extra[],
     CHECK(posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) == 0);
   }
   if (log_path)
-    CHECK(posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_APPEND,
-                                           0644) == 0);
+    CHECK(posix_spawn_file_actions_addopen(&fa, 2, log_path,
+                                           O_WRONLY | O_CREAT | O_APPEND, 0644) == 0);
   int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   free(envp);
@@ -185,7 +188,8 @@ static inline void fx_read_line(fx_proc *p, const char *prefix, char *rest, size
   int64_t deadline = sfx_monotonic_ms() + timeout_ms;
   for (;;) {
     int64_t left = deadline - sfx_monotonic_ms();
-    CHECK_MSG(left > 0, "no line \"%s...\" from the child within %d ms", prefix, timeout_ms);
+    CHECK_MSG(left > 0, "no line \"%s...\" from the child within %d ms", prefix,
+              timeout_ms);
     struct pollfd pfd = {p->out_fd, POLLIN, 0};
     int r = poll(&pfd, 1, (int)left);
     if (r <= 0) continue;
@@ -221,9 +225,9 @@ static inline char *fx_log_path(const char *name, char *buf, size_t cap) {
 static inline int fx_serve(sync_fx *f, fx_proc *p, int port, const char *name) {
   char portbuf[16], log[4300];
   snprintf(portbuf, sizeof portbuf, "%d", port);
-  char *argv[] = {(char *)fx_clientflow(), "serve",     "--port",     portbuf,
-                  "--workers",             "2",         "--database-url", f->srv_url,
-                  NULL};
+  char *argv[] = {
+      (char *)fx_clientflow(), "serve",    "--port", portbuf, "--workers", "2",
+      "--database-url",        f->srv_url, NULL};
   char *extra[] = {"JWT_SECRET=" SFX_SECRET, "CF_LOG_LEVEL=debug", NULL};
   fx_spawn(p, argv, extra, 1, fx_log_path(name, log, sizeof log));
   char rest[128];
@@ -241,8 +245,8 @@ static inline void fx_wait_until(int (*cond)(void *ctx), void *ctx, int timeout_
                                  const char *what) {
   int64_t deadline = sfx_monotonic_ms() + timeout_ms;
   while (!cond(ctx)) {
-    CHECK_MSG(sfx_monotonic_ms() < deadline, "timed out after %d ms waiting for %s", timeout_ms,
-              what);
+    CHECK_MSG(sfx_monotonic_ms() < deadline, "timed out after %d ms waiting for %s",
+              timeout_ms, what);
     cf__sleep_ms(5);
   }
 }
@@ -265,7 +269,8 @@ static inline long long fx_pg_num(PGconn *c, const char *sql) {
 }
 
 /* A valid UUIDv7-shaped id for the n-th object a test makes, from tag. */
-static inline void fx_uuid(char out[CF_UUID_TEXT_LEN], unsigned tag, unsigned long long n) {
+static inline void fx_uuid(char out[CF_UUID_TEXT_LEN], unsigned tag,
+                           unsigned long long n) {
   snprintf(out, CF_UUID_TEXT_LEN, "01936b2a-%04x-7000-8000-%012llx", tag & 0xffffu,
            n & 0xffffffffffffULL);
 }

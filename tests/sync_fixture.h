@@ -75,7 +75,8 @@ static inline int64_t sfx_clock(void *ctx) {
   (void)ctx;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load(&sfx_clock_offset_ms);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+         atomic_load(&sfx_clock_offset_ms);
 }
 
 /* Moves the process clock forward by ms from now on (every node and the
@@ -148,7 +149,8 @@ static inline void sfx_server_start(sync_fx *f, int workers) {
   CHECK_OK(cf_server_set_listen(f->srv, "127.0.0.1", 0));
   CHECK_OK(cf_server_set_workers(f->srv, workers));
   rc = cf_server_start(f->srv);
-  CHECK_MSG(rc == CF_OK, "cf_server_start: %s: %s", cf_strerror(rc), cf_server_errmsg(f->srv));
+  CHECK_MSG(rc == CF_OK, "cf_server_start: %s: %s", cf_strerror(rc),
+            cf_server_errmsg(f->srv));
   snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d/sync", cf_server_port(f->srv));
   CHECK(pthread_create(&f->thread, NULL, sfx_server_main, f) == 0);
   f->running = 1;
@@ -213,8 +215,8 @@ static inline void sfx_close(sync_fx *f) {
 ** cf_token_free. */
 static inline char *sfx_token(const char *user, int64_t ttl) {
   char *t = NULL;
-  CHECK_OK(cf_token_mint_hs256(SFX_SECRET, strlen(SFX_SECRET), user, "authenticated", NULL,
-                               "authenticated", ttl, &t));
+  CHECK_OK(cf_token_mint_hs256(SFX_SECRET, strlen(SFX_SECRET), user, "authenticated",
+                               NULL, "authenticated", ttl, &t));
   return t;
 }
 
@@ -232,19 +234,21 @@ static inline cf_node *sfx_node(const char *name, const char *org, const char *u
 
 /* The result of one cf_sync_run. */
 typedef struct sfx_sync_result {
-  int rc;                                /* cf_sync_run's result */
-  int64_t count[CF_SYNC_COUNTER_MAX];    /* its counters */
-  char errmsg[512];                      /* cf_sync_errmsg */
+  int rc;                             /* cf_sync_run's result */
+  int64_t count[CF_SYNC_COUNTER_MAX]; /* its counters */
+  char errmsg[512];                   /* cf_sync_errmsg */
 } sfx_sync_result;
 
 /* One full sync of node with the fixture's server and token. */
-static inline sfx_sync_result sfx_sync_with(sync_fx *f, cf_node *node, const char *token) {
+static inline sfx_sync_result sfx_sync_with(sync_fx *f, cf_node *node,
+                                            const char *token) {
   sfx_sync_result r;
   memset(&r, 0, sizeof r);
   cf_sync *s = NULL;
   CHECK_OK(cf_sync_new(node, f->ws_url, token, &s));
   r.rc = cf_sync_run(s);
-  for (int i = 0; i < CF_SYNC_COUNTER_MAX; i++) r.count[i] = cf_sync_count(s, (cf_sync_counter)i);
+  for (int i = 0; i < CF_SYNC_COUNTER_MAX; i++)
+    r.count[i] = cf_sync_count(s, (cf_sync_counter)i);
   snprintf(r.errmsg, sizeof r.errmsg, "%s", cf_sync_errmsg(s));
   cf_sync_free(s);
   return r;
@@ -292,12 +296,12 @@ static inline long long sfx_node_num(cf_node *node, const char *sql) {
 /* Conflicts of a node, copied out of cf_node_conflicts_list. */
 #define SFX_MAX_CONFLICTS 16
 typedef struct sfx_conflict {
-  int64_t id;         /* conflict id */
-  int code;           /* CF_* reason */
-  char table[32];     /* table name */
-  char row_id[40];    /* the row */
-  char columns[256];  /* changed columns */
-  char message[512];  /* the master's reason */
+  int64_t id;        /* conflict id */
+  int code;          /* CF_* reason */
+  char table[32];    /* table name */
+  char row_id[40];   /* the row */
+  char columns[256]; /* changed columns */
+  char message[512]; /* the master's reason */
 } sfx_conflict;
 typedef struct sfx_conflicts {
   sfx_conflict c[SFX_MAX_CONFLICTS]; /* oldest first */
@@ -336,17 +340,17 @@ static inline int64_t sfx_outbox(cf_node *node) {
 
 /* One raw connection to the server and what it received. */
 typedef struct raw_client {
-  cf__ws_client *cli;           /* the endpoint */
-  cf__ws_session *s;            /* the session, NULL once closed */
-  int open;                     /* on_open was called */
-  int closed;                   /* on_close was called */
-  int close_rc;                 /* its rc */
-  int close_code;               /* its close code */
-  uint8_t *msg[RAW_MAX_MSGS];   /* received messages (malloc'd copies) */
-  size_t len[RAW_MAX_MSGS];     /* their lengths */
-  int nmsg;                     /* how many */
-  int next;                     /* the next one raw_expect_frame reads */
-  cf_nodeid node;               /* the node id its HELLO names (random) */
+  cf__ws_client *cli;         /* the endpoint */
+  cf__ws_session *s;          /* the session, NULL once closed */
+  int open;                   /* on_open was called */
+  int closed;                 /* on_close was called */
+  int close_rc;               /* its rc */
+  int close_code;             /* its close code */
+  uint8_t *msg[RAW_MAX_MSGS]; /* received messages (malloc'd copies) */
+  size_t len[RAW_MAX_MSGS];   /* their lengths */
+  int nmsg;                   /* how many */
+  int next;                   /* the next one raw_expect_frame reads */
+  cf_nodeid node;             /* the node id its HELLO names (random) */
 } raw_client;
 
 static inline int raw_on_open(void *ctx, cf__ws_session *s) {
@@ -356,7 +360,8 @@ static inline int raw_on_open(void *ctx, cf__ws_session *s) {
   return CF_OK;
 }
 
-static inline void raw_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size_t n) {
+static inline void raw_on_message(void *ctx, cf__ws_session *s, const uint8_t *m,
+                                  size_t n) {
   raw_client *c = ctx;
   (void)s;
   if (c->nmsg == RAW_MAX_MSGS) return;
@@ -368,7 +373,8 @@ static inline void raw_on_message(void *ctx, cf__ws_session *s, const uint8_t *m
   c->nmsg++;
 }
 
-static inline void raw_on_close(void *ctx, cf__ws_session *s, int rc, int code, const char *why) {
+static inline void raw_on_close(void *ctx, cf__ws_session *s, int rc, int code,
+                                const char *why) {
   raw_client *c = ctx;
   (void)s;
   (void)why;
@@ -386,7 +392,9 @@ static inline int raw_run_until(raw_client *c, int (*cond)(const raw_client *)) 
   return cond(c);
 }
 
-static inline int raw_is_open_or_closed(const raw_client *c) { return c->open || c->closed; }
+static inline int raw_is_open_or_closed(const raw_client *c) {
+  return c->open || c->closed;
+}
 static inline int raw_is_closed(const raw_client *c) { return c->closed; }
 
 /* Connects to the fixture's server; the session must open.  max_message:
@@ -407,13 +415,15 @@ static inline void raw_connect(raw_client *c, const sync_fx *f, size_t max_messa
   CHECK_MSG(rc == CF_OK, "cf__ws_client_new: %s", err);
   cf__ws_session *s = NULL;
   CHECK_OK(cf__ws_client_connect(c->cli, f->ws_url, &s));
-  CHECK_MSG(raw_run_until(c, raw_is_open_or_closed) && c->open, "raw client did not connect");
+  CHECK_MSG(raw_run_until(c, raw_is_open_or_closed) && c->open,
+            "raw client did not connect");
 }
 
 static inline void raw_free(raw_client *c) {
   cf__ws_client_free(c->cli);
   c->cli = NULL;
-  for (int i = 0; i < c->nmsg; i++) free(c->msg[i]);
+  for (int i = 0; i < c->nmsg; i++)
+    free(c->msg[i]);
   c->nmsg = 0;
 }
 
@@ -465,14 +475,15 @@ static inline void raw_hello(raw_client *c, const char *token, const char *org,
 }
 
 /* Connects and says HELLO; the next frame must be WELCOME. */
-static inline void raw_connect_welcomed(raw_client *c, const sync_fx *f, const char *token,
-                                        const char *org) {
+static inline void raw_connect_welcomed(raw_client *c, const sync_fx *f,
+                                        const char *token, const char *org) {
   raw_connect(c, f, 0);
   raw_hello(c, token, org, NULL);
   cf_frame w;
   raw_expect_frame(c, &w);
   CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s (%.*s)",
-            cf__frame_type_name(w.type), w.type == CF_FRAME_ERROR ? (int)w.u.error.message.n : 0,
+            cf__frame_type_name(w.type),
+            w.type == CF_FRAME_ERROR ? (int)w.u.error.message.n : 0,
             w.type == CF_FRAME_ERROR ? w.u.error.message.p : "");
   cf__frame_free(&w);
 }
@@ -482,17 +493,19 @@ static inline void raw_connect_welcomed(raw_client *c, const sync_fx *f, const c
 static inline void raw_expect_error_and_close(raw_client *c, unsigned code) {
   cf_frame e;
   raw_expect_frame(c, &e);
-  CHECK_MSG(e.type == CF_FRAME_ERROR, "expected ERROR, got %s", cf__frame_type_name(e.type));
+  CHECK_MSG(e.type == CF_FRAME_ERROR, "expected ERROR, got %s",
+            cf__frame_type_name(e.type));
   CHECK_MSG(e.u.error.code == code, "ERROR %s (%.*s), expected %s",
-            cf__wire_error_name(e.u.error.code), (int)e.u.error.message.n, e.u.error.message.p,
-            cf__wire_error_name(code));
+            cf__wire_error_name(e.u.error.code), (int)e.u.error.message.n,
+            e.u.error.message.p, cf__wire_error_name(code));
   cf__frame_free(&e);
   CHECK_MSG(raw_run_until(c, raw_is_closed), "the server did not close the session");
 }
 
 /* --- hand-made PUSH frames ------------------------------------------------- */
 
-static inline void sfx_set_text(cf_change *c, const char *col, const char *text, const cf_ver *ver) {
+static inline void sfx_set_text(cf_change *c, const char *col, const char *text,
+                                const cf_ver *ver) {
   int i = cf__schema_column_index(c->table, col);
   CHECK(i >= 0);
   cf_value v = text ? cf__value_text(text, strlen(text)) : cf__value_null();
@@ -501,8 +514,9 @@ static inline void sfx_set_text(cf_change *c, const char *col, const char *text,
 
 /* A change of contact (org, id) setting first_name (and, for an insert,
 ** every other cell and deleted = 0) with a fresh version of node `node`. */
-static inline void sfx_contact_change(cf_change *c, const cf_nodeid *node, const char *org,
-                                      const char *id, const char *first, int insert) {
+static inline void sfx_contact_change(cf_change *c, const cf_nodeid *node,
+                                      const char *org, const char *id, const char *first,
+                                      int insert) {
   cf__row_init(c, cf__schema_table_by_name("contacts"));
   sfx_set_text(c, "org_id", org, NULL);
   sfx_set_text(c, "id", id, NULL);
@@ -524,8 +538,8 @@ static inline void sfx_contact_change(cf_change *c, const cf_nodeid *node, const
 
 /* Sends PUSH(batch, changes) on a welcomed raw session and decodes the
 ** answer, which must be its PUSH_RESULT, into *out. */
-static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *ch, size_t n,
-                                cf_frame *out) {
+static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *ch,
+                                size_t n, cf_frame *out) {
   cf_push p;
   memset(&p, 0, sizeof p);
   p.batch_seq = batch;

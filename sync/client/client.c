@@ -18,15 +18,15 @@
 #include "sync/net/transport.h"
 
 struct cf_sync {
-  cf_node *node;            /* the replica (borrowed) */
-  char *url;                /* ws://host:port/sync */
-  char *token;              /* the access token */
-  cf__mutex *token_mu;      /* guards next_token and ws */
-  char *next_token;         /* a token from cf_sync_set_token not yet sent */
-  cf__ws_client *ws;        /* the transport endpoint of the current run */
-  cf__ws_session *session;  /* the connection, NULL when closed */
-  cf__csess *sess;          /* the protocol */
-  volatile int stop;        /* cf_sync_stop was called */
+  cf_node *node;           /* the replica (borrowed) */
+  char *url;               /* ws://host:port/sync */
+  char *token;             /* the access token */
+  cf__mutex *token_mu;     /* guards next_token and ws */
+  char *next_token;        /* a token from cf_sync_set_token not yet sent */
+  cf__ws_client *ws;       /* the transport endpoint of the current run */
+  cf__ws_session *session; /* the connection, NULL when closed */
+  cf__csess *sess;         /* the protocol */
+  volatile int stop;       /* cf_sync_stop was called */
 };
 
 /* --- the session's effects ---------------------------------------------------- */
@@ -57,7 +57,8 @@ static void on_message(void *ctx, cf__ws_session *ws, const uint8_t *msg, size_t
   cf__csess_on_message(s->sess, msg, len);
 }
 
-static void on_close(void *ctx, cf__ws_session *ws, int rc, int code, const char *reason) {
+static void on_close(void *ctx, cf__ws_session *ws, int rc, int code,
+                     const char *reason) {
   cf_sync *s = ctx;
   (void)ws;
   s->session = NULL;
@@ -125,7 +126,8 @@ static int run_session(cf_sync *s) {
   if (rc != CF_OK) {
     s->session = NULL;
     cf__csess_fail(s->sess, rc,
-                   rc == CF_INVALID ? "not a ws:// or wss:// URL: %s" : "cannot connect to %s",
+                   rc == CF_INVALID ? "not a ws:// or wss:// URL: %s"
+                                    : "cannot connect to %s",
                    s->url);
   }
   while (rc == CF_OK && cf__ws_client_session_count(s->ws) > 0) {
@@ -173,15 +175,18 @@ int cf_sync_watch(cf_sync *s) {
     int rc = run_session(s);
     if (s->stop) return CF_OK;
     if (is_final(rc)) return rc;
-    if (cf__csess_connected(s->sess)) backoff_ms = 250; /* it worked a while: start over */
+    if (cf__csess_connected(s->sess))
+      backoff_ms = 250; /* it worked a while: start over */
     /* Exponential backoff with full jitter, so many nodes that lost one
     ** server do not come back in lockstep. */
     unsigned char r[2];
-    int jitter = cf__random(r, sizeof r) == CF_OK ? ((r[0] << 8) | r[1]) % (backoff_ms + 1) : 0;
+    int jitter =
+        cf__random(r, sizeof r) == CF_OK ? ((r[0] << 8) | r[1]) % (backoff_ms + 1) : 0;
     int wait_ms = backoff_ms / 2 + jitter / 2;
     cf__log(CF_LOG_INFO, "msg=\"sync reconnecting\" in_ms=%d reason=\"%s\"", wait_ms,
             cf__csess_errmsg(s->sess));
-    for (int waited = 0; waited < wait_ms && !s->stop; waited += 50) cf__sleep_ms(50);
+    for (int waited = 0; waited < wait_ms && !s->stop; waited += 50)
+      cf__sleep_ms(50);
     if (s->stop) return CF_OK;
     backoff_ms = backoff_ms < 15000 ? backoff_ms * 2 : 30000;
   }

@@ -42,4 +42,3 @@ const char *cf__arena_copy(cf__arena *a, const char *p, size_t n) {
   a->head->used += n + 1;
   return dst;
 }
-

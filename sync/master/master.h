@@ -1,6 +1,7 @@
 /*
 ** sync/master.h: internals shared by the master administration files
-** (sync/master/master.c: the handle; sync/master/migrate.c: migrations; sync/seed.c: seed;
+** (sync/master/master.c: the handle; sync/master/migrate.c: migrations; sync/seed.c:
+*seed;
 ** sync/master/doctor.c: checks).  The public API is the "Master administration"
 ** section of include/clientflow.h.
 */

@@ -46,17 +46,17 @@ typedef struct cf__push_result {
 
 /* What a push did as a whole. */
 typedef struct cf__push_info {
-  int revoked;    /* the user is not a member of the org: every change
-                     was rejected with CF_REASON_PERMISSION */
-  int replayed;   /* the node's last batch again, same digest: nothing
-                     changed and the results are the recorded ones */
-  int stale;      /* batch_seq is below the node's last batch: nothing
-                     changed, no result is set (another replica uses this
-                     node id, or a client bug) */
-  int reused;     /* batch_seq is the node's last batch but the contents
-                     differ: nothing changed, no result is set */
+  int revoked;         /* the user is not a member of the org: every change
+                          was rejected with CF_REASON_PERMISSION */
+  int replayed;        /* the node's last batch again, same digest: nothing
+                          changed and the results are the recorded ones */
+  int stale;           /* batch_seq is below the node's last batch: nothing
+                          changed, no result is set (another replica uses this
+                          node id, or a client bug) */
+  int reused;          /* batch_seq is the node's last batch but the contents
+                          differ: nothing changed, no result is set */
   uint64_t last_batch; /* the node's last recorded batch (0: none) */
-  size_t applied; /* count of results by status */
+  size_t applied;      /* count of results by status */
   size_t superseded;
   size_t rejected;
   uint64_t seq_lo; /* first cursor position reserved (0 if none) */

@@ -351,7 +351,8 @@ int cf__pg_consume_notifies(cf__pg *pg, cf__pg_notify_fn fn, void *ctx) {
 
 int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
                       const char *const *params, cf__pg_res **out) {
-  for (size_t i = 0; i < n; i++) out[i] = NULL;
+  for (size_t i = 0; i < n; i++)
+    out[i] = NULL;
   clear_error(pg);
   if (n == 0) return CF_OK;
   if (!PQenterPipelineMode(pg->conn)) {
@@ -361,7 +362,8 @@ int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams
   int rc = CF_OK;
   size_t sent = 0;
   for (; sent < n; sent++)
-    if (!PQsendQueryParams(pg->conn, sqls[sent], nparams, NULL, params, NULL, NULL, 0)) break;
+    if (!PQsendQueryParams(pg->conn, sqls[sent], nparams, NULL, params, NULL, NULL, 0))
+      break;
   if (sent < n) {
     set_error(pg, PQerrorMessage(pg->conn));
     rc = PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_NOMEM;

@@ -10,8 +10,6 @@
 #include "platform/platform.h"
 #include "sync/master/master_sync_int.h"
 
-
-
 /* The cast that turns a text array element into the column's type. */
 const char *cf__pg_cast(cf_coltype type) {
   switch (type) {
@@ -52,7 +50,7 @@ int cf__pg_append_hex(cf_buf *b, const unsigned char *p, size_t n) {
 ** its bytes copied into a.  CF_OK, CF_CORRUPT if it does not parse, CF_NOMEM.
 */
 int cf__pg_value_from_text(const cf_column *col, const char *s, cf_buf *tmp, cf__arena *a,
-                         cf_value *out) {
+                           cf_value *out) {
   if (s == NULL) {
     *out = cf__value_null();
     return CF_OK;
@@ -76,7 +74,7 @@ int cf__pg_value_from_text(const cf_column *col, const char *s, cf_buf *tmp, cf_
 ** CF_OK, CF_INVALID for a value the column cannot hold, CF_TOOBIG, CF_NOMEM.
 */
 int cf__pg_append_element(cf_buf *out, const cf_column *col, const cf_value *v,
-                             cf_buf *tmp) {
+                          cf_buf *tmp) {
   char num[32];
   const char *p = NULL;
   size_t n = 0;
@@ -120,7 +118,6 @@ int cf__pg_append_element(cf_buf *out, const cf_column *col, const cf_value *v,
   return CF_OK;
 }
 
-
 /*
 ** Fills row (of table t) from result row r of res, whose columns from col0
 ** on are the table's columns as text and then the versions in hex.  Key
@@ -134,7 +131,7 @@ int cf__pg_append_element(cf_buf *out, const cf_column *col, const cf_value *v,
 ** gives CF_CORRUPT: the caller leaves that row out and says so.
 */
 int cf__pg_row_from_result(const cf_table *t, const cf__pg_res *res, int r, int col0,
-                       cf_buf *tmp, cf__arena *a, cf_row *row) {
+                           cf_buf *tmp, cf__arena *a, cf_row *row) {
   const char *hex = cf__pg_value(res, r, col0 + (int)t->ncols);
   unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
   size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
@@ -154,11 +151,10 @@ int cf__pg_row_from_result(const cf_table *t, const cf__pg_res *res, int r, int 
       cf__row_set_deleted(row, 0, &ver);
       break;
     }
-    rc = cf__pg_value_from_text(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a, &v);
+    rc = cf__pg_value_from_text(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a,
+                                &v);
     if (rc != CF_OK) return rc;
     if ((rc = cf__row_set(row, i, &v, &ver)) != CF_OK) return CF_CORRUPT;
   }
   return CF_OK;
 }
-
-

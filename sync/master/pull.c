@@ -16,7 +16,6 @@
 #include "platform/platform.h"
 #include "sync/master/master_sync_int.h"
 
-
 /* One fetched change before it is converted. */
 typedef struct pull_ref {
   uint64_t seq;    /* cursor position */
@@ -51,7 +50,8 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, cf__a
   const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
   cf_ver ver;
   if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
-      strlen(hex) != CF__HEX_VER_LEN || cf__hex_decode(hex, CF__HEX_VER_LEN, ver.b) != CF_OK)
+      strlen(hex) != CF__HEX_VER_LEN ||
+      cf__hex_decode(hex, CF__HEX_VER_LEN, ver.b) != CF_OK)
     return CF_CORRUPT;
   cf__row_init(row, t);
   const char *idc = cf__arena_copy(a, id, 36);
@@ -89,7 +89,8 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   page->mem = cf__calloc(1, sizeof(cf__arena));
   if (page->mem == NULL) return CF_NOMEM;
 
-  rc = cf__master_begin_as_user(pg, claims_json, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  rc = cf__master_begin_as_user(pg, claims_json,
+                                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (rc != CF_OK) goto out;
   in_tx = 1;
   if ((rc = cf__sql_named(CF__MASTER_SQL, "pull_begin", &sql)) != CF_OK) goto out;
@@ -125,7 +126,8 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   if ((rc = cf__pg_query_many(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp, res)) !=
       CF_OK)
     goto out;
-  for (unsigned s = 0; s < PULL_SOURCES; s++) total += (size_t)cf__pg_nrows(res[s]);
+  for (unsigned s = 0; s < PULL_SOURCES; s++)
+    total += (size_t)cf__pg_nrows(res[s]);
 
   /* Where every source is complete: the smallest last seq of a full one. */
   uint64_t frontier = UINT64_MAX;
@@ -165,17 +167,18 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     if (ref->source == CF_SCHEMA_NTABLES)
       rc = tombstone_to_row(res[ref->source], ref->row, org, page->mem, &it->row);
     else
-      rc = cf__pg_row_from_result(cf__schema_table(ref->source), res[ref->source], ref->row, 1, &tmp,
-                       page->mem, &it->row);
+      rc = cf__pg_row_from_result(cf__schema_table(ref->source), res[ref->source],
+                                  ref->row, 1, &tmp, page->mem, &it->row);
     if (rc == CF_CORRUPT) {
       /* Nothing the master stores may fail a pull (it would stop every
       ** member of the org): a row that cannot be sent is left out, and
       ** said so, loudly. */
       const char *id = cf__pg_value(res[ref->source], ref->row,
                                     ref->source == CF_SCHEMA_NTABLES ? 2 : 1);
-      cf__log(CF_LOG_WARN,
-              "msg=\"pull left out a row it cannot send\" org=%s source=%u row=%s seq=%llu",
-              org, ref->source, id ? id : "?", (unsigned long long)ref->seq);
+      cf__log(
+          CF_LOG_WARN,
+          "msg=\"pull left out a row it cannot send\" org=%s source=%u row=%s seq=%llu",
+          org, ref->source, id ? id : "?", (unsigned long long)ref->seq);
       page->skipped++;
       rc = CF_OK;
       continue;
@@ -205,4 +208,3 @@ out:
   cf__buf_free(&tmp);
   return rc;
 }
-

@@ -50,7 +50,6 @@ static const char *key_text(const cf_row *row, unsigned k) {
   return c->value.p;
 }
 
-
 /* A row's identity, for sorting and grouping. */
 typedef struct rowkey {
   const cf_table *t; /* its table */
@@ -67,7 +66,7 @@ typedef struct prow {
   int changed;                     /* some change took a cell: it must be written */
   uint64_t took;                   /* the cells the batch's changes took */
   int rejected;                    /* the write was refused */
-  cf_reject_reason reason;          /* why */
+  cf_reject_reason reason;         /* why */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
   uint64_t seq;                    /* the cursor position it is written with */
 } prow;
@@ -81,7 +80,7 @@ typedef struct push_ctx {
   size_t *row_of;           /* change i -> prow index, or SIZE_MAX (invalid) */
   prow *rows;               /* distinct rows */
   size_t nrows;             /* count of rows */
-  cf__arena mem;                /* bytes of the master's rows */
+  cf__arena mem;            /* bytes of the master's rows */
   cf_buf tmp;               /* scratch for conversions */
   cf_buf sql;               /* the statement being run */
   cf_buf params[CF_SCHEMA_MAX_COLS + 3]; /* array parameters */
@@ -367,14 +366,16 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
     mask &= cf__schema_mask_columns(t);
   }
   unsigned np = cf__schema_mask_count(mask) +
-                cf__sql_extra_params(t, kind == CF__STMT_DELETE ? 0 : kind == CF__STMT_UPDATE ? 2 : 1);
+                cf__sql_extra_params(t, kind == CF__STMT_DELETE   ? 0
+                                        : kind == CF__STMT_UPDATE ? 2
+                                                                  : 1);
   const char *pv[CF_SCHEMA_MAX_COLS + 3];
   int rc = cf__sql_build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
     const prow *r = &ctx->rows[idx[j]];
     rc = kind == CF__STMT_DELETE ? params_add_key(ctx, r)
-                             : params_add_row(ctx, r, mask, kind == CF__STMT_UPDATE);
+                                 : params_add_row(ctx, r, mask, kind == CF__STMT_UPDATE);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
   if (rc != CF_OK) return rc;
@@ -417,8 +418,8 @@ static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_
   if (n == 0) return CF_OK;
   if ((rc = sp_exec(ctx, "SAVEPOINT cf_w")) != CF_OK) return rc;
   size_t missing = 0;
-  rc =
-      run_group_stmt(ctx, t, op == CF__STMT_INSERT ? CF__STMT_INSERT : CF__STMT_UPDATE, idx, n, &res);
+  rc = run_group_stmt(ctx, t, op == CF__STMT_INSERT ? CF__STMT_INSERT : CF__STMT_UPDATE,
+                      idx, n, &res);
   if (rc == CF_OK && op != CF__STMT_INSERT) missing = mark_missing(ctx, idx, n, res);
   cf__pg_res_free(res);
   res = NULL;
@@ -452,7 +453,8 @@ static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_
     r->rejected = 1;
     r->reason = why;
     snprintf(r->detail, sizeof r->detail, "%s", detail);
-    if (op == CF__STMT_INSERT && why == CF_REASON_CONSTRAINT && strcmp(detail, pkey) == 0) {
+    if (op == CF__STMT_INSERT && why == CF_REASON_CONSTRAINT &&
+        strcmp(detail, pkey) == 0) {
       /* The row exists but the read did not return it: RLS hides it from
       ** the user (existing_ids normally catches this first; pushes of one
       ** org are serialised, so it is not a concurrent insert). */
@@ -482,7 +484,8 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   for (size_t i = 0; i < ctx->n; i++)
     if (ctx->row_of[i] != SIZE_MAX && ctx->rows[ctx->row_of[i]].t == t)
       need |= ctx->changes[i].present;
-  int rc = cf__sql_build_stmt(&ctx->sql, t, CF__STMT_LOCK, need & cf__schema_mask_columns(t));
+  int rc =
+      cf__sql_build_stmt(&ctx->sql, t, CF__STMT_LOCK, need & cf__schema_mask_columns(t));
   if (rc == CF_OK) rc = params_reset(ctx, 1);
   for (size_t i = lo; i < hi && rc == CF_OK; i++) {
     rc = param_sep(&ctx->params[0]);
@@ -566,7 +569,8 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   }
   cf__pg_res_free(res);
   res = NULL;
-  if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql)) != CF_OK)
+    goto out;
   if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, 0), *hex = cf__pg_value(res, k, 1);
@@ -622,7 +626,6 @@ static int parse_results(const char *s, cf__push_result *res, size_t n) {
   }
   return *s == '\0';
 }
-
 
 static void push_ctx_free(push_ctx *ctx) {
   cf__free(ctx->row_of);
@@ -708,7 +711,8 @@ static size_t rows_to_write(const push_ctx *ctx) {
 /* Writes the rows of table t (rows[lo..hi)) whose operation is op. */
 static int write_op(push_ctx *ctx, size_t lo, size_t hi, int op, size_t *idx,
                     uint64_t *seq) {
-  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE, CF__STMT_DELETE};
+  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE,
+                                         CF__STMT_DELETE};
   size_t m = 0;
   for (size_t i = lo; i < hi; i++) {
     prow *r = &ctx->rows[i];
@@ -767,8 +771,10 @@ static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
     unsigned char head[12];
     unsigned tno = c->table ? c->table->number : 0xffffffffu;
     unsigned ncells = c->table ? c->table->ncols + 1 : 0;
-    for (int b = 0; b < 4; b++) head[b] = (unsigned char)(tno >> (24 - 8 * b));
-    for (int b = 0; b < 8; b++) head[4 + b] = (unsigned char)(c->present >> (56 - 8 * b));
+    for (int b = 0; b < 4; b++)
+      head[b] = (unsigned char)(tno >> (24 - 8 * b));
+    for (int b = 0; b < 8; b++)
+      head[4 + b] = (unsigned char)(c->present >> (56 - 8 * b));
     rc = cf__buf_append(tmp, head, sizeof head);
     for (unsigned k = 0; k < ncells && rc == CF_OK; k++) {
       if (!(c->present & CF_COL_BIT(k))) continue;
@@ -779,12 +785,13 @@ static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
         v = (uint64_t)cell->value.n;
       else if (cell->value.kind == CF_VALUE_REAL)
         memcpy(&v, &cell->value.d, sizeof v);
-      for (int b = 0; b < 8; b++) len[b] = (unsigned char)(v >> (56 - 8 * b));
+      for (int b = 0; b < 8; b++)
+        len[b] = (unsigned char)(v >> (56 - 8 * b));
       rc = cf__buf_append(tmp, cell->ver.b, CF_VER_LEN);
       if (rc == CF_OK) rc = cf__buf_append(tmp, &kind, 1);
       if (rc == CF_OK) rc = cf__buf_append(tmp, len, sizeof len);
-      if (rc == CF_OK && (cell->value.kind == CF_VALUE_TEXT ||
-                          cell->value.kind == CF_VALUE_BLOB))
+      if (rc == CF_OK &&
+          (cell->value.kind == CF_VALUE_TEXT || cell->value.kind == CF_VALUE_BLOB))
         rc = cf__buf_append(tmp, cell->value.p, cell->value.n);
     }
   }
@@ -963,4 +970,3 @@ out:
   push_ctx_free(&ctx);
   return rc;
 }
-

@@ -11,7 +11,6 @@
 #include "sync/master/master_sync_int.h"
 #include "sync/master/registry.h"
 
-
 int cf__master_check_role(cf__pg *pg) {
   char *sql = NULL;
   cf__pg_res *res = NULL;
@@ -63,4 +62,3 @@ out:
   cf__free(sql);
   return rc;
 }
-

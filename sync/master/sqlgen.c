@@ -1,5 +1,6 @@
 /*
-** sync/master/sqlgen.c: the per-table statements of push and pull, generated from the schema
+** sync/master/sqlgen.c: the per-table statements of push and pull, generated from the
+*schema
 ** descriptor (core/schema.c)
 ** (sync/master/master_sync_int.h; docs/master-sync.md).
 */
@@ -8,7 +9,6 @@
 #include <string.h>
 
 #include "sync/master/master_sync_int.h"
-
 
 /* Appends `t."col"::text` for every column of t in mask (NULL for the
 ** others, so positions stay those of the columns), comma-separated. */
@@ -54,8 +54,7 @@ static int append_unnest(cf_buf *b, const cf_table *t, uint64_t mask, int with_v
     first = 0;
     rc = cf__buf_puts(b, tmp);
   }
-  if (rc == CF_OK && with_vs)
-    rc = cf__buf_puts(b, cf__sql_has_seq(t) ? ", v, s" : ", v");
+  if (rc == CF_OK && with_vs) rc = cf__buf_puts(b, cf__sql_has_seq(t) ? ", v, s" : ", v");
   if (rc == CF_OK && with_vs == 2) rc = cf__buf_puts(b, ", m");
   if (rc == CF_OK) rc = cf__buf_puts(b, ")");
   return rc;
@@ -73,7 +72,6 @@ static int append_key_match(cf_buf *b, const cf_table *t) {
   return cf__buf_puts(b, "t.id = ANY ($1::text[]::uuid[]) AND t.id = u.c0::uuid");
 }
 
-
 /* Builds the statement of kind for table t into b (reset first).  An UPDATE
 ** sets the columns in mask (key columns are never set); the other kinds
 ** ignore mask. */
@@ -84,9 +82,9 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
   switch (kind) {
     case CF__STMT_LOCK:
       /* Reads the columns in mask (and every version).  = ANY over the ids (all rows of a
-      *push share its org): an index scan
-      ** of the primary key whatever the table's size; a join with unnest()
-      ** tempts the planner into a hash join over the whole table. */
+       *push share its org): an index scan
+       ** of the primary key whatever the table's size; a join with unnest()
+       ** tempts the planner into a hash join over the whole table. */
       rc = cf__buf_puts(b, "SELECT ");
       if (rc == CF_OK) rc = append_select_cols(b, t, mask | t->key_mask);
       if (t->tenant)
@@ -110,14 +108,14 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
       }
       if (rc == CF_OK)
         rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "cf_versions, cf_seq) SELECT "
-                                        : "cf_versions) SELECT ");
+                                                : "cf_versions) SELECT ");
       for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
         snprintf(tmp, sizeof tmp, "u.c%u%s, ", i, cf__pg_cast(t->cols[i].type));
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
         rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
-                                        : "decode(u.v, 'hex') FROM ");
+                                                : "decode(u.v, 'hex') FROM ");
       if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
       return rc;
     case CF__STMT_UPDATE:
@@ -144,17 +142,19 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
           snprintf(tmp, sizeof tmp, "%ssubstring(t.cf_versions FROM %u FOR %u)",
                    i ? " || " : "", off, (unsigned)CF_VER_LEN);
         else
-          snprintf(tmp, sizeof tmp,
-                   "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
-                   "ELSE substring(t.cf_versions FROM %u FOR %u) END",
-                   i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
-                   (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
+          snprintf(
+              tmp, sizeof tmp,
+              "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
+              "ELSE substring(t.cf_versions FROM %u FOR %u) END",
+              i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
+              (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
-        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
-                                          "decode(u.v, 'hex') AS vb FROM "
-                                        : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
+        rc = cf__buf_puts(b, cf__sql_has_seq(t)
+                                 ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
+                                   "decode(u.v, 'hex') AS vb FROM "
+                                 : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
       if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 2);
       if (rc == CF_OK) rc = cf__buf_puts(b, ") AS u WHERE ");
       if (rc == CF_OK) rc = append_key_match(b, t);
@@ -194,4 +194,3 @@ int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) {
   }
   return cf__buf_puts(b, tmp);
 }
-

@@ -205,12 +205,18 @@ static long long parse_length(const char *v) {
 /* The error code the API's one JSON error shape uses for a status. */
 static const char *status_code_name(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 404: return "not_found";
-    case 411: return "length_required";
-    case 413: return "payload_too_large";
-    case 503: return "unavailable";
-    default: return "error";
+    case 400:
+      return "bad_request";
+    case 404:
+      return "not_found";
+    case 411:
+      return "length_required";
+    case 413:
+      return "payload_too_large";
+    case 503:
+      return "unavailable";
+    default:
+      return "error";
   }
 }
 
@@ -231,7 +237,8 @@ static void dispatch(cf__ws_http *req) {
   req->state = ST_WAITING;
   if (ep->http.on_http == NULL) {
     req->given = 0;
-    static const char nf[] = "{\"error\":{\"code\":\"not_found\",\"message\":\"not found\"}}";
+    static const char nf[] =
+        "{\"error\":{\"code\":\"not_found\",\"message\":\"not found\"}}";
     (void)cf__ws_http_respond(req, 404, "application/json", nf, sizeof nf - 1);
     return;
   }

@@ -35,7 +35,8 @@ static void reply_error(cf__sjob *j, unsigned code, const char *msg, int ws_code
 /* Maps a failure of the database to the wire. */
 static void reply_db_failure(cf__sjob *j, cf__pg *pg, int rc) {
   cf__log(CF_LOG_WARN, "msg=\"database call failed\" session=%llu rc=%s detail=\"%s\"",
-          (unsigned long long)j->session_id, cf_strerror(rc), pg ? cf__pg_errmsg(pg) : "");
+          (unsigned long long)j->session_id, cf_strerror(rc),
+          pg ? cf__pg_errmsg(pg) : "");
   j->db_rc = rc;
   reply_error(j, rc == CF_UNREACHABLE ? CF_WIRE_BUSY : CF_WIRE_INTERNAL,
               rc == CF_UNREACHABLE ? "database unavailable, retry later" : "server error",
@@ -46,7 +47,8 @@ static void reply_db_failure(cf__sjob *j, cf__pg *pg, int rc) {
 static int encode_revoked(const cf__sjob *j, const char *msg, cf_buf *out) {
   cf_revoked r;
   memset(&r, 0, sizeof r);
-  if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK) memset(&r.org, 0, sizeof r.org);
+  if (cf__uuid_parse(j->org, strlen(j->org), &r.org) != CF_OK)
+    memset(&r.org, 0, sizeof r.org);
   r.message.p = msg;
   r.message.n = strlen(msg);
   return cf__encode_revoked(&r, out);
@@ -94,7 +96,8 @@ static void run_hello(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
     /* docs/protocol.md, lifecycle 1 and 9: a user who is not (or no longer)
     ** a member gets ACCESS_REVOKED, so the node knows to stop syncing. */
     cf__buf_reset(&j->out);
-    if (encode_revoked(j, "the user is not a member of this organization", &j->out) != CF_OK)
+    if (encode_revoked(j, "the user is not a member of this organization", &j->out) !=
+        CF_OK)
       cf__buf_reset(&j->out);
     j->close_code = CF_WS_CLOSE_POLICY;
     goto out;
@@ -134,7 +137,8 @@ static void run_push(cf__pg *pg, cf__sjob *j) {
     reply_error(j, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
     goto out;
   }
-  for (size_t i = 0; i < p->nchanges; i++) changes[i] = p->changes[i].row;
+  for (size_t i = 0; i < p->nchanges; i++)
+    changes[i] = p->changes[i].row;
   cf__push_info info;
   memset(&info, 0, sizeof info);
   int rc = cf__master_push(pg, j->claims_json, j->org, &j->node, p->batch_seq, changes,
@@ -202,16 +206,16 @@ static void run_push(cf__pg *pg, cf__sjob *j) {
   if (info.revoked) {
     /* DESIGN 9: the replica learns it has lost access (docs/protocol.md,
     ** lifecycle 9), after the answers that keep its changes as conflicts. */
-    if (encode_revoked(j, "the user is no longer a member of this organization", &j->extra) ==
-        CF_OK)
+    if (encode_revoked(j, "the user is no longer a member of this organization",
+                       &j->extra) == CF_OK)
       j->close_code = CF_WS_CLOSE_POLICY;
   }
   j->pushed = p->nchanges;
   cf__log(CF_LOG_DEBUG,
           "msg=\"push\" session=%llu batch=%llu changes=%zu applied=%zu superseded=%zu "
           "rejected=%zu replayed=%d",
-          (unsigned long long)j->session_id, (unsigned long long)p->batch_seq, p->nchanges,
-          info.applied, info.superseded, info.rejected, info.replayed);
+          (unsigned long long)j->session_id, (unsigned long long)p->batch_seq,
+          p->nchanges, info.applied, info.superseded, info.rejected, info.replayed);
 out:
   cf__free(changes);
   cf__free(results);
@@ -241,8 +245,8 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
       cf__buf_truncate(&body, group_len);
       rows = group_rows;
       more = 1;
-      rc = cf__encode_changes_body(last_complete, more, page->head, rows, body.p, body.len,
-                                   out);
+      rc = cf__encode_changes_body(last_complete, more, page->head, rows, body.p,
+                                   body.len, out);
       goto out;
     }
     if (rc != CF_OK) goto out;
@@ -272,12 +276,14 @@ static void run_pull(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
   if (page.status == CF__PULL_REBOOTSTRAP) {
     rc = cf__encode_seq(CF_FRAME_REBOOTSTRAP, page.head, &j->out);
   } else if (page.status == CF__PULL_REVOKED) {
-    rc = encode_revoked(j, "the user is no longer a member of this organization", &j->out);
+    rc =
+        encode_revoked(j, "the user is no longer a member of this organization", &j->out);
   } else {
     rc = encode_page(&page, &j->out, p->from_seq);
     j->pulled = page.n;
   }
-  if (rc != CF_OK) reply_error(j, CF_WIRE_INTERNAL, "cannot encode the page", CF_WS_CLOSE_INTERNAL);
+  if (rc != CF_OK)
+    reply_error(j, CF_WIRE_INTERNAL, "cannot encode the page", CF_WS_CLOSE_INTERNAL);
 out:
   cf__pull_page_free(&page);
 }

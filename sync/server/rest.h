@@ -1,7 +1,8 @@
 /*
 ** sync/server/rest.h: the REST API's request parsing (internal).
 **
-** sync/server/rest.c serves the /api/crm routes (docs/rest-api.md); the functions here turn
+** sync/server/rest.c serves the /api/crm routes (docs/rest-api.md); the functions here
+*turn
 ** the untrusted text of a request (query parameters, the Authorization
 ** header) into checked values, with no I/O, so that unit tests can cover
 ** every rule (tests/unit/test_rest_params.c).  Each parser is strict: it

@@ -47,39 +47,39 @@ typedef enum cstate {
 } cstate;
 
 struct cf__csess {
-  cf_node *node;            /* the replica (borrowed) */
-  const char *url;          /* the server's URL, for messages (borrowed) */
-  cf__csess_io io;          /* the connection's effects (valid while open) */
-  int open;                 /* a connection is open (io may be used) */
-  cf_sync_progress_fn progress; /* progress callback, may be NULL */
-  void *progress_ctx;       /* passed to progress */
-  cstate state;             /* see the table above */
-  int rc;                   /* the result once FAILED */
-  char errmsg[512];         /* its detail */
-  cf__push_batch *batch;    /* the batch in flight, or NULL */
-  uint64_t batch_seq;       /* its number */
-  uint64_t master_batch;    /* the node's last batch the master recorded
-                               (WELCOME): new batches are numbered above */
-  uint64_t max_frame;       /* from WELCOME (0: the codec's cap) */
-  uint64_t max_batch;       /* from WELCOME */
-  uint64_t max_page;        /* from WELCOME */
-  uint64_t head;            /* the org's head seq, from WELCOME/CHANGES */
-  int64_t start_cursor;     /* cursor when the pull started (progress) */
-  int64_t cursor;           /* the replica's cursor */
-  int64_t last_frame_ms;    /* monotonic time of the last frame */
-  uint8_t *deferred;        /* a CHANGES page (its frame's bytes) whose apply
-                               waits until the PULL for the next page is on
-                               the wire, so the server reads page n+1 while
-                               the replica applies page n; or NULL */
-  size_t deferred_len;      /* its length */
+  cf_node *node;                       /* the replica (borrowed) */
+  const char *url;                     /* the server's URL, for messages (borrowed) */
+  cf__csess_io io;                     /* the connection's effects (valid while open) */
+  int open;                            /* a connection is open (io may be used) */
+  cf_sync_progress_fn progress;        /* progress callback, may be NULL */
+  void *progress_ctx;                  /* passed to progress */
+  cstate state;                        /* see the table above */
+  int rc;                              /* the result once FAILED */
+  char errmsg[512];                    /* its detail */
+  cf__push_batch *batch;               /* the batch in flight, or NULL */
+  uint64_t batch_seq;                  /* its number */
+  uint64_t master_batch;               /* the node's last batch the master recorded
+                                          (WELCOME): new batches are numbered above */
+  uint64_t max_frame;                  /* from WELCOME (0: the codec's cap) */
+  uint64_t max_batch;                  /* from WELCOME */
+  uint64_t max_page;                   /* from WELCOME */
+  uint64_t head;                       /* the org's head seq, from WELCOME/CHANGES */
+  int64_t start_cursor;                /* cursor when the pull started (progress) */
+  int64_t cursor;                      /* the replica's cursor */
+  int64_t last_frame_ms;               /* monotonic time of the last frame */
+  uint8_t *deferred;                   /* a CHANGES page (its frame's bytes) whose apply
+                                          waits until the PULL for the next page is on
+                                          the wire, so the server reads page n+1 while
+                                          the replica applies page n; or NULL */
+  size_t deferred_len;                 /* its length */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
-  char role[32];            /* the user's role, from WELCOME */
-  int watch;                /* keep the session open and follow changes */
-  int pull_wanted;          /* a LIVE notice came while busy: pull again */
-  char **fk_retried;        /* "table/row id" of changes sent again after a
-                               foreign-key rejection in this run */
-  size_t n_fk_retried;      /* entries in fk_retried */
-  int connected;            /* WELCOME was received in this connection */
+  char role[32];                       /* the user's role, from WELCOME */
+  int watch;                           /* keep the session open and follow changes */
+  int pull_wanted;                     /* a LIVE notice came while busy: pull again */
+  char **fk_retried;                   /* "table/row id" of changes sent again after a
+                                          foreign-key rejection in this run */
+  size_t n_fk_retried;                 /* entries in fk_retried */
+  int connected;                       /* WELCOME was received in this connection */
 };
 
 /* --- helpers --------------------------------------------------------------- */
@@ -108,7 +108,8 @@ static void report(cf__csess *s, int phase, int64_t done, int64_t total) {
 }
 
 static int send_buf(cf__csess *s, cf_buf *b) {
-  int rc = s->open ? s->io.send(s->io.ctx, (const uint8_t *)b->p, b->len) : CF_UNREACHABLE;
+  int rc =
+      s->open ? s->io.send(s->io.ctx, (const uint8_t *)b->p, b->len) : CF_UNREACHABLE;
   if (rc != CF_OK) return sync_fail(s, rc, "cannot send a frame: %s", cf_strerror(rc));
   return CF_OK;
 }
@@ -139,8 +140,10 @@ static int send_hello(cf__csess *s, const char *token) {
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 1024);
   rc = cf__encode_hello(&h, &b);
-  if (rc == CF_OK) rc = send_buf(s, &b);
-  else rc = sync_fail(s, rc, "cannot encode HELLO");
+  if (rc == CF_OK)
+    rc = send_buf(s, &b);
+  else
+    rc = sync_fail(s, rc, "cannot encode HELLO");
   cf__buf_free(&b);
   if (rc == CF_OK) s->state = CS_WELCOME;
   return rc;
@@ -169,7 +172,8 @@ static int send_pull(cf__csess *s) { return send_pull_from(s, (uint64_t)s->curso
 ** if the server said so in WELCOME. */
 static size_t frame_cap(const cf__csess *s) {
   size_t cap = CF_CODEC_MAX_FRAME;
-  if (s->max_frame > CF_CODEC_FRAME_OVERHEAD && s->max_frame < cap) cap = (size_t)s->max_frame;
+  if (s->max_frame > CF_CODEC_FRAME_OVERHEAD && s->max_frame < cap)
+    cap = (size_t)s->max_frame;
   return cap;
 }
 
@@ -224,7 +228,8 @@ static int push_next(cf__csess *s) {
       rc = cf__store_push_release(s->node, s->batch, fit);
     }
     if (rc == CF_OK && !again) {
-      if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) != CF_OK)
+      if ((rc = cf__store_next_batch_seq(s->node, s->master_batch, &s->batch_seq)) !=
+          CF_OK)
         rc = sync_fail(s, rc, "cannot number the batch: %s", cf_node_errmsg(s->node));
     }
     if (rc == CF_OK && !again)
@@ -245,8 +250,6 @@ static int push_next(cf__csess *s) {
 }
 
 /* --- frames in ------------------------------------------------------------- */
-
-
 
 /*
 ** A change the master refused for a foreign key while other changes still
@@ -322,25 +325,27 @@ static int on_push_result(cf__csess *s, const cf_push_reply *r) {
   if (s->batch == NULL || r->batch_seq != s->batch_seq)
     return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT for a batch not in flight");
   if (r->nresults != s->batch->n)
-    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT has %zu results for %zu changes", r->nresults,
-                     s->batch->n);
+    return sync_fail(s, CF_PROTOCOL, "PUSH_RESULT has %zu results for %zu changes",
+                     r->nresults, s->batch->n);
   cf__store_push_result *res = cf__calloc(r->nresults ? r->nresults : 1, sizeof *res);
   char **msgs = cf__calloc(r->nresults ? r->nresults : 1, sizeof *msgs);
   int rc = (res && msgs) ? CF_OK : CF_NOMEM;
   for (size_t i = 0; rc == CF_OK && i < r->nresults; i++) {
     const cf_push_result *w = &r->results[i];
     if (w->change_id != (uint64_t)s->batch->items[i].seq) {
-      rc = sync_fail(s, CF_PROTOCOL, "PUSH_RESULT answers change %" PRIu64 " out of order",
-                     w->change_id);
+      rc = sync_fail(s, CF_PROTOCOL,
+                     "PUSH_RESULT answers change %" PRIu64 " out of order", w->change_id);
       break;
     }
     res[i].seq = s->batch->items[i].seq;
     res[i].outcome = w->status;
-    res[i].code = w->status == CF_PUSH_REJECTED ? cf__reject_reason_result(w->reason) : CF_OK;
+    res[i].code =
+        w->status == CF_PUSH_REJECTED ? cf__reject_reason_result(w->reason) : CF_OK;
     if (w->status == CF_PUSH_REJECTED) {
       const char *name = cf__reject_reason_name(w->reason);
-      msgs[i] = w->message.n ? cf__mprintf("%s: %.*s", name, (int)w->message.n, w->message.p)
-                             : cf__strdup(name);
+      msgs[i] = w->message.n
+                    ? cf__mprintf("%s: %.*s", name, (int)w->message.n, w->message.p)
+                    : cf__strdup(name);
       if (msgs[i] == NULL) rc = CF_NOMEM;
       res[i].message = msgs[i];
     }
@@ -351,11 +356,13 @@ static int on_push_result(cf__csess *s, const cf_push_reply *r) {
   if (rc == CF_OK) {
     rc = cf__store_push_results(s->node, res, r->nresults);
     if (rc != CF_OK)
-      rc = sync_fail(s, rc, "cannot record the push results: %s", cf_node_errmsg(s->node));
+      rc =
+          sync_fail(s, rc, "cannot record the push results: %s", cf_node_errmsg(s->node));
   } else if (s->state != CS_FAILED) {
     rc = sync_fail(s, rc, "out of memory");
   }
-  for (size_t i = 0; msgs && i < r->nresults; i++) cf__free(msgs[i]);
+  for (size_t i = 0; msgs && i < r->nresults; i++)
+    cf__free(msgs[i]);
   cf__free(msgs);
   cf__free(res);
   if (rc != CF_OK) return rc;
@@ -408,7 +415,8 @@ static int on_changes(cf__csess *s, const cf_changes *c, const uint8_t *msg, siz
     ** on the wire (cf_sync's loop), overlapping the server's read with the
     ** replica's write.  The cursor moves only with the apply. */
     if (c->last_seq < (uint64_t)s->cursor)
-      return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
+      return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64,
+                       s->cursor);
     s->deferred = cf__malloc(len ? len : 1);
     if (s->deferred == NULL) return sync_fail(s, CF_NOMEM, "out of memory");
     memcpy(s->deferred, msg, len);
@@ -441,15 +449,18 @@ static int on_changes(cf__csess *s, const cf_changes *c, const uint8_t *msg, siz
 */
 static int on_rebootstrap(cf__csess *s) {
   if ((s->state != CS_PULLING && s->state != CS_WELCOME) || s->cursor == 0)
-    return sync_fail(s, CF_PROTOCOL, "unexpected REBOOTSTRAP at cursor %" PRId64, s->cursor);
+    return sync_fail(s, CF_PROTOCOL, "unexpected REBOOTSTRAP at cursor %" PRId64,
+                     s->cursor);
   int64_t kept = 0;
   int rc = cf__store_rebootstrap(s->node, &kept);
   if (rc != CF_OK)
-    return sync_fail(s, rc, "the server no longer keeps history back to cursor %" PRId64
+    return sync_fail(s, rc,
+                     "the server no longer keeps history back to cursor %" PRId64
                      " and the replica cannot bootstrap again: %s",
                      s->cursor, cf_node_errmsg(s->node));
-  cf__log(CF_LOG_INFO, "msg=\"replica bootstraps again\" from_cursor=%" PRId64
-          " kept_rows=%" PRId64, s->cursor, kept);
+  cf__log(CF_LOG_INFO,
+          "msg=\"replica bootstraps again\" from_cursor=%" PRId64 " kept_rows=%" PRId64,
+          s->cursor, kept);
   s->cursor = 0;
   s->start_cursor = 0;
   s->counts[CF_SYNC_CURSOR] = 0;
@@ -503,8 +514,10 @@ static void reject_outbox_revoked(cf__csess *s, const cf_slice *why) {
   }
 out:
   if (rc != CF_OK) {
-    cf__log(CF_LOG_WARN, "msg=\"cannot move the outbox to the conflicts after revocation\" "
-            "rc=%s detail=\"%s\"", cf_strerror(rc), cf_node_errmsg(s->node));
+    cf__log(CF_LOG_WARN,
+            "msg=\"cannot move the outbox to the conflicts after revocation\" "
+            "rc=%s detail=\"%s\"",
+            cf_strerror(rc), cf_node_errmsg(s->node));
     /* Whatever this left in flight goes back (cf_sync_run requeues too). */
     if (b != NULL && cf__store_push_requeue(s->node) != CF_OK)
       cf__log(CF_LOG_WARN, "msg=\"cannot requeue in-flight changes\"");
@@ -514,7 +527,8 @@ out:
   cf__free(msg);
 }
 
-static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg, size_t len) {
+static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
+                         size_t len) {
   if (f->type == CF_FRAME_ERROR) {
     sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
               cf__wire_error_name(f->u.error.code), (int)f->u.error.message.n,
@@ -553,7 +567,8 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg, si
   if (f->type == CF_FRAME_PING) {
     cf_buf b;
     cf__buf_init(&b, 64);
-    if (cf__encode_seq(CF_FRAME_PONG, f->u.ping.nonce, &b) == CF_OK) (void)send_buf(s, &b);
+    if (cf__encode_seq(CF_FRAME_PONG, f->u.ping.nonce, &b) == CF_OK)
+      (void)send_buf(s, &b);
     cf__buf_free(&b);
     return;
   }
@@ -564,7 +579,8 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg, si
     s->head = f->u.welcome.head_seq;
     s->master_batch = f->u.welcome.last_batch;
     cf__store_set_server_clock(s->node, CF_HLC_MS(f->u.welcome.hlc));
-    snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n, f->u.welcome.role.p);
+    snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n,
+             f->u.welcome.role.p);
     s->connected = 1;
     (void)push_next(s);
     return;
@@ -580,7 +596,6 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg, si
   sync_fail(s, CF_PROTOCOL, "unexpected %s frame", cf__frame_type_name(f->type));
 }
 
-
 /* --- the API ----------------------------------------------------------------- */
 
 int cf__csess_new(cf_node *node, const char *url, cf__csess **out) {
@@ -595,7 +610,8 @@ int cf__csess_new(cf_node *node, const char *url, cf__csess **out) {
 }
 
 static void forget_fk_retries(cf__csess *s) {
-  for (size_t i = 0; i < s->n_fk_retried; i++) cf__free(s->fk_retried[i]);
+  for (size_t i = 0; i < s->n_fk_retried; i++)
+    cf__free(s->fk_retried[i]);
   cf__free(s->fk_retried);
   s->fk_retried = NULL;
   s->n_fk_retried = 0;
@@ -680,8 +696,10 @@ void cf__csess_poll(cf__csess *s, int64_t now_ms) {
     if (waiting > 0) (void)push_next(s);
     return;
   }
-  if (s->state != CS_DONE && s->state != CS_FAILED && now_ms - s->last_frame_ms > IDLE_TIMEOUT_MS)
-    sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s", IDLE_TIMEOUT_MS / 1000);
+  if (s->state != CS_DONE && s->state != CS_FAILED &&
+      now_ms - s->last_frame_ms > IDLE_TIMEOUT_MS)
+    sync_fail(s, CF_UNREACHABLE, "no answer from the server for %d s",
+              IDLE_TIMEOUT_MS / 1000);
 }
 
 void cf__csess_send_token(cf__csess *s, const char *token) {
@@ -739,7 +757,9 @@ int cf__csess_finish(cf__csess *s) {
   return s->rc;
 }
 
-int cf__csess_ended(const cf__csess *s) { return s->state == CS_DONE || s->state == CS_FAILED; }
+int cf__csess_ended(const cf__csess *s) {
+  return s->state == CS_DONE || s->state == CS_FAILED;
+}
 int cf__csess_connected(const cf__csess *s) { return s->connected; }
 int cf__csess_rc(const cf__csess *s) { return s->rc; }
 const char *cf__csess_errmsg(const cf__csess *s) { return s->errmsg; }

@@ -69,7 +69,8 @@ int cf__csess_start(cf__csess *s) CF_WARN_UNUSED;
 
 /* METHOD.  The connection is open: io is copied, HELLO is sent with token
 ** (borrowed for the call).  CF_OK or the failure (the session FAILED). */
-int cf__csess_open(cf__csess *s, const cf__csess_io *io, const char *token) CF_WARN_UNUSED;
+int cf__csess_open(cf__csess *s, const cf__csess_io *io,
+                   const char *token) CF_WARN_UNUSED;
 
 /* METHOD.  One frame from the server (bytes borrowed for the call). */
 void cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);

@@ -22,7 +22,8 @@ int cf__sjob_new(cf__sjob_kind kind, uint64_t session_id, const char *claims_jso
   j->node = *node;
   cf__buf_init(&j->out, CF_SJOB_MAX_FRAME);
   cf__buf_init(&j->extra, 4096);
-  if (claims_json != NULL && (j->claims_json = cf__strndup(claims_json, claims_len)) == NULL) {
+  if (claims_json != NULL &&
+      (j->claims_json = cf__strndup(claims_json, claims_len)) == NULL) {
     cf__sjob_free(j);
     return CF_NOMEM;
   }
@@ -33,8 +34,9 @@ int cf__sjob_new(cf__sjob_kind kind, uint64_t session_id, const char *claims_jso
     }
     memcpy(j->bytes, bytes, n);
     j->n = n;
-    cf_codec_limits cl = {CF_SJOB_MAX_FRAME,
-                          lim->max_batch > lim->max_page ? lim->max_batch : lim->max_page};
+    cf_codec_limits cl = {CF_SJOB_MAX_FRAME, lim->max_batch > lim->max_page
+                                                 ? lim->max_batch
+                                                 : lim->max_page};
     char err[256];
     int rc = cf__frame_decode(j->bytes, j->n, &cl, &j->frame, err, sizeof err);
     if (rc != CF_OK) {
@@ -65,5 +67,3 @@ void cf__sjob_reset_answer(cf__sjob *j) {
   j->pushed = 0;
   j->pulled = 0;
 }
-
-

@@ -36,26 +36,26 @@ typedef struct cf__sjob_limits {
 /* One job.  Fields above `out` are the request, set by the session; the
 ** others are the answer, set by cf__sjob_run. */
 typedef struct cf__sjob {
-  cf__sjob_kind kind;          /* what to do */
-  uint64_t session_id;         /* whose (sessions are named by id across threads) */
-  char *claims_json;           /* the token's payload (owned) */
-  char org[CF_UUID_TEXT_LEN];  /* the session's org */
-  cf_nodeid node;              /* the session's node */
-  uint8_t *bytes;              /* the request frame's bytes (owned; PUSH, PULL) */
-  size_t n;                    /* their length */
-  cf_frame frame;              /* the decoded request, borrowing bytes */
-  uint32_t proto;              /* HELLO: the chosen protocol version */
-  int64_t token_exp;           /* HELLO: the token's expiry */
-  cf_buf out;                  /* the reply frame to send */
-  cf_buf extra;                /* a second frame sent after it (ACCESS_REVOKED
-                                  after a PUSH_RESULT), usually empty */
-  int close_code;              /* non-zero: close the session after sending */
-  int db_rc;                   /* the database failure that answered the job
-                                  (CF_OK: none; CF_UNREACHABLE: connection) */
-  int ok;                      /* HELLO: the session may become READY */
-  size_t pushed;               /* changes answered (statistics) */
-  size_t pulled;               /* rows sent (statistics) */
-  struct cf__sjob *next;       /* queue link for whoever runs jobs */
+  cf__sjob_kind kind;         /* what to do */
+  uint64_t session_id;        /* whose (sessions are named by id across threads) */
+  char *claims_json;          /* the token's payload (owned) */
+  char org[CF_UUID_TEXT_LEN]; /* the session's org */
+  cf_nodeid node;             /* the session's node */
+  uint8_t *bytes;             /* the request frame's bytes (owned; PUSH, PULL) */
+  size_t n;                   /* their length */
+  cf_frame frame;             /* the decoded request, borrowing bytes */
+  uint32_t proto;             /* HELLO: the chosen protocol version */
+  int64_t token_exp;          /* HELLO: the token's expiry */
+  cf_buf out;                 /* the reply frame to send */
+  cf_buf extra;               /* a second frame sent after it (ACCESS_REVOKED
+                                 after a PUSH_RESULT), usually empty */
+  int close_code;             /* non-zero: close the session after sending */
+  int db_rc;                  /* the database failure that answered the job
+                                 (CF_OK: none; CF_UNREACHABLE: connection) */
+  int ok;                     /* HELLO: the session may become READY */
+  size_t pushed;              /* changes answered (statistics) */
+  size_t pulled;              /* rows sent (statistics) */
+  struct cf__sjob *next;      /* queue link for whoever runs jobs */
 } cf__sjob;
 
 /* CONSTRUCTOR.  A job of kind for a session, with copies of claims_json

@@ -47,8 +47,8 @@ static void send_buf(cf__ssess *s, const cf_buf *b) {
   if (b->len == 0) return;
   int rc = s->io.send(s->io.ctx, (const uint8_t *)b->p, b->len);
   if (rc != CF_OK && rc != CF_BUSY)
-    cf__log(CF_LOG_WARN, "msg=\"send failed\" session=%llu rc=%s", (unsigned long long)s->id,
-            cf_strerror(rc));
+    cf__log(CF_LOG_WARN, "msg=\"send failed\" session=%llu rc=%s",
+            (unsigned long long)s->id, cf_strerror(rc));
 }
 
 static void close_session(cf__ssess *s, int ws_code, const char *reason) {
@@ -62,7 +62,8 @@ static void session_error(cf__ssess *s, unsigned code, const char *msg, int ws_c
   cf__buf_init(&b, 4096);
   if (cf__encode_error(code, msg, strlen(msg), &b) == CF_OK) send_buf(s, &b);
   cf__buf_free(&b);
-  cf__log(CF_LOG_INFO, "msg=\"session closed\" session=%llu peer=%s code=%s reason=\"%s\"",
+  cf__log(CF_LOG_INFO,
+          "msg=\"session closed\" session=%llu peer=%s code=%s reason=\"%s\"",
           (unsigned long long)s->id, peer(s), cf__wire_error_name(code), msg);
   close_session(s, ws_code, cf__wire_error_name(code));
 }
@@ -72,12 +73,13 @@ static void submit(cf__ssess *s, cf__sjob *j) {
   s->io.submit(s->io.ctx, j);
 }
 
-static cf__sjob *job_for(cf__ssess *s, cf__sjob_kind kind, const uint8_t *bytes, size_t n) {
+static cf__sjob *job_for(cf__ssess *s, cf__sjob_kind kind, const uint8_t *bytes,
+                         size_t n) {
   size_t len = 0;
   const char *json = s->claims ? cf_claims_json(s->claims, &len) : NULL;
   cf__sjob *j = NULL;
-  if (cf__sjob_new(kind, s->id, json, len, s->org, &s->node, bytes, n, &s->cfg.limits, &j) !=
-      CF_OK)
+  if (cf__sjob_new(kind, s->id, json, len, s->org, &s->node, bytes, n, &s->cfg.limits,
+                   &j) != CF_OK)
     return NULL;
   return j;
 }
@@ -100,18 +102,19 @@ static void drain_pending(cf__ssess *s) {
 static void handle_hello(cf__ssess *s, cf_frame *f) {
   const cf_hello *h = &f->u.hello;
   if (h->proto_max < CF_PROTO_MIN || h->proto_min > CF_PROTO_MAX) {
-    session_error(s, CF_WIRE_VERSION, "no protocol version in common", CF_WS_CLOSE_POLICY);
+    session_error(s, CF_WIRE_VERSION, "no protocol version in common",
+                  CF_WS_CLOSE_POLICY);
     return;
   }
   cf_token_error why = CF_TOKEN_OK;
   cf_claims *claims = NULL;
   int rc = cf_auth_verify(s->cfg.auth, h->token.p, h->token.n, &claims, &why);
   if (rc != CF_OK) {
-    session_error(s,
-                  why == CF_TOKEN_EXPIRED || why == CF_TOKEN_NOT_YET_VALID
-                      ? CF_WIRE_TOKEN_EXPIRED
-                      : CF_WIRE_AUTH,
-                  rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
+    session_error(
+        s,
+        why == CF_TOKEN_EXPIRED || why == CF_TOKEN_NOT_YET_VALID ? CF_WIRE_TOKEN_EXPIRED
+                                                                 : CF_WIRE_AUTH,
+        rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
     return;
   }
   /* A node whose clock runs too far ahead would stamp versions the master
@@ -123,7 +126,8 @@ static void handle_hello(cf__ssess *s, cf_frame *f) {
     snprintf(msg, sizeof msg,
              "the node's clock is ahead by %lld s of the server's (at most %lld s "
              "allowed): correct the device's clock",
-             (long long)((node_ms - now_ms) / 1000), (long long)(CF_HLC_DEFAULT_MAX_SKEW_MS / 1000));
+             (long long)((node_ms - now_ms) / 1000),
+             (long long)(CF_HLC_DEFAULT_MAX_SKEW_MS / 1000));
     cf_claims_free(claims);
     session_error(s, CF_WIRE_CLOCK_SKEW, msg, CF_WS_CLOSE_POLICY);
     return;
@@ -156,10 +160,12 @@ static void handle_hello(cf__ssess *s, cf_frame *f) {
 static void handle_auth(cf__ssess *s, cf_frame *f) {
   cf_token_error why = CF_TOKEN_OK;
   cf_claims *claims = NULL;
-  int rc = cf_auth_verify(s->cfg.auth, f->u.auth.token.p, f->u.auth.token.n, &claims, &why);
+  int rc =
+      cf_auth_verify(s->cfg.auth, f->u.auth.token.p, f->u.auth.token.n, &claims, &why);
   if (rc != CF_OK) {
     session_error(s, why == CF_TOKEN_EXPIRED ? CF_WIRE_TOKEN_EXPIRED : CF_WIRE_AUTH,
-                  rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc), CF_WS_CLOSE_POLICY);
+                  rc == CF_AUTH ? cf_token_strerror(why) : cf_strerror(rc),
+                  CF_WS_CLOSE_POLICY);
     return;
   }
   if (strcmp(cf_claims_sub(claims), cf_claims_sub(s->claims)) != 0) {
@@ -179,7 +185,8 @@ static void handle_auth(cf__ssess *s, cf_frame *f) {
 }
 
 /* Hands a PUSH or PULL to the master with its own copy of the bytes. */
-static void submit_request(cf__ssess *s, cf__sjob_kind kind, const uint8_t *msg, size_t len) {
+static void submit_request(cf__ssess *s, cf__sjob_kind kind, const uint8_t *msg,
+                           size_t len) {
   cf__sjob *j = job_for(s, kind, msg, len);
   if (j == NULL) {
     session_error(s, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
@@ -189,8 +196,9 @@ static void submit_request(cf__ssess *s, cf__sjob_kind kind, const uint8_t *msg,
 }
 
 static void process_frame(cf__ssess *s, const uint8_t *msg, size_t len) {
-  size_t items = s->cfg.limits.max_batch > s->cfg.limits.max_page ? s->cfg.limits.max_batch
-                                                                  : s->cfg.limits.max_page;
+  size_t items = s->cfg.limits.max_batch > s->cfg.limits.max_page
+                     ? s->cfg.limits.max_batch
+                     : s->cfg.limits.max_page;
   cf_codec_limits lim = {CF_SJOB_MAX_FRAME, items};
   cf_frame f;
   char err[256];
@@ -206,7 +214,8 @@ static void process_frame(cf__ssess *s, const uint8_t *msg, size_t len) {
     if (f.type == CF_FRAME_HELLO)
       handle_hello(s, &f);
     else
-      session_error(s, CF_WIRE_STATE, "the first frame must be HELLO", CF_WS_CLOSE_PROTOCOL);
+      session_error(s, CF_WIRE_STATE, "the first frame must be HELLO",
+                    CF_WS_CLOSE_PROTOCOL);
   } else if (f.type == CF_FRAME_HELLO) {
     session_error(s, CF_WIRE_STATE, "HELLO was already sent", CF_WS_CLOSE_PROTOCOL);
   } else if (f.type == CF_FRAME_AUTH) {
@@ -233,7 +242,8 @@ static void process_frame(cf__ssess *s, const uint8_t *msg, size_t len) {
       submit_request(s, CF_SJOB_PUSH, msg, len);
   } else if (f.type == CF_FRAME_PULL) {
     if (f.u.pull.from_seq > (uint64_t)INT64_MAX)
-      session_error(s, CF_WIRE_PROTOCOL, "from_seq must be 0 .. 2^63-1", CF_WS_CLOSE_PROTOCOL);
+      session_error(s, CF_WIRE_PROTOCOL, "from_seq must be 0 .. 2^63-1",
+                    CF_WS_CLOSE_PROTOCOL);
     else
       submit_request(s, CF_SJOB_PULL, msg, len);
   } else {
@@ -272,7 +282,8 @@ void cf__ssess_on_message(cf__ssess *s, const uint8_t *msg, size_t len) {
   if (s->state == ST_CLOSING) return;
   if (s->busy || s->state == ST_VERIFY) {
     if (s->npending >= CF_SSESS_MAX_PENDING) {
-      session_error(s, CF_WIRE_BUSY, "too many requests in flight", CF_WS_CLOSE_TRY_LATER);
+      session_error(s, CF_WIRE_BUSY, "too many requests in flight",
+                    CF_WS_CLOSE_TRY_LATER);
       return;
     }
     pending *p = cf__calloc(1, sizeof *p);

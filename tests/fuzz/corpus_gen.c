@@ -560,7 +560,8 @@ static void gen_rest(void) {
 /* fuzz_server_session: flags, then (2-byte length, frame) records. */
 static void session_record(cf_buf *in, const cf_buf *frame) {
   unsigned char len[2] = {(unsigned char)(frame->len >> 8), (unsigned char)frame->len};
-  if (cf__buf_append(in, len, 2) != CF_OK || cf__buf_append(in, frame->p, frame->len) != CF_OK)
+  if (cf__buf_append(in, len, 2) != CF_OK ||
+      cf__buf_append(in, frame->p, frame->len) != CF_OK)
     die("session record", CF_NOMEM);
 }
 
@@ -577,7 +578,8 @@ static void gen_session(void) {
   cf_row r;
   contact_full(&r, FUZZ_ORG, "0190f1a2-0000-7000-8000-0000000c0001", &v);
   if ((rc = cf__codec_put_change(1, &r, &body)) != CF_OK) die("session change", rc);
-  if ((rc = cf__encode_push_body(7, 1, body.p, body.len, &push)) != CF_OK) die("push", rc);
+  if ((rc = cf__encode_push_body(7, 1, body.p, body.len, &push)) != CF_OK)
+    die("push", rc);
   cf_pull pl = {0, 100};
   if ((rc = cf__encode_pull(&pl, &pull)) != CF_OK) die("pull", rc);
   if ((rc = cf__encode_seq(CF_FRAME_PING, 42, &ping)) != CF_OK) die("ping", rc);
@@ -585,8 +587,10 @@ static void gen_session(void) {
     const char *name;
     unsigned char flags;
     const char *records; /* u: push, l: pull, p: ping, d: deadline */
-  } seeds[] = {{"ready-push-pull-ping", 1, "ulp"}, {"ready-db-down", 3, "ul"},
-               {"no-hello-push", 0, "u"},        {"ready-deadline", 1, "d"},
+  } seeds[] = {{"ready-push-pull-ping", 1, "ulp"},
+               {"ready-db-down", 3, "ul"},
+               {"no-hello-push", 0, "u"},
+               {"ready-deadline", 1, "d"},
                {"ready-queue", 1, "uuuuuuuuuul"}};
   for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
     cf__buf_reset(&in);

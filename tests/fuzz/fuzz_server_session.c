@@ -31,8 +31,8 @@
 #include "fuzz_inputs.h"
 
 typedef struct harness {
-  cf__sjob *job;   /* the job out, or NULL */
-  int closed;      /* the session closed its connection */
+  cf__sjob *job;    /* the job out, or NULL */
+  int closed;       /* the session closed its connection */
   int64_t deadline; /* the last deadline set */
 } harness;
 
@@ -98,7 +98,8 @@ static void answer(cf__sjob *j, int db_down) {
     size_t n = j->frame.u.push.nchanges;
     cf_push_result *res = calloc(n, sizeof *res);
     if (res == NULL) abort();
-    for (size_t i = 0; i < n; i++) res[i].change_id = j->frame.u.push.changes[i].id;
+    for (size_t i = 0; i < n; i++)
+      res[i].change_id = j->frame.u.push.changes[i].id;
     cf_push_reply r = {j->frame.u.push.batch_seq, 1, res, n};
     rc = cf__encode_push_result(&r, &j->out);
     free(res);
@@ -126,8 +127,8 @@ static const cf_buf *hello_frame(void) {
   static int made;
   if (!made) {
     char *token = NULL;
-    if (cf_token_mint_hs256(FUZZ_SECRET, strlen(FUZZ_SECRET), FUZZ_USER, "authenticated", NULL,
-                            "authenticated", 3600, &token) != CF_OK)
+    if (cf_token_mint_hs256(FUZZ_SECRET, strlen(FUZZ_SECRET), FUZZ_USER, "authenticated",
+                            NULL, "authenticated", 3600, &token) != CF_OK)
       abort();
     cf_hello h;
     memset(&h, 0, sizeof h);

@@ -45,7 +45,8 @@ static int run_node(char *const args[], fx_proc *p) {
   int n = 0;
   argv[n++] = (char *)fx_clientflow();
   argv[n++] = "node";
-  for (int i = 0; args[i] && n < 13; i++) argv[n++] = args[i];
+  for (int i = 0; args[i] && n < 13; i++)
+    argv[n++] = args[i];
   argv[n++] = "--home";
   argv[n++] = homedir;
   argv[n] = NULL;
@@ -82,8 +83,20 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
   snprintf(logpath, sizeof logpath, "%s/node.log", cf_test_tmpdir());
   char *token = sfx_token(DEMO_REP, 3600);
   {
-    char *argv[] = {(char *)fx_clientflow(), "node", "init", "--org", DEMO_ORG, "--user",
-                    DEMO_REP, "--server", f.ws_url, "--token", token, "--home", homedir, NULL};
+    char *argv[] = {(char *)fx_clientflow(),
+                    "node",
+                    "init",
+                    "--org",
+                    DEMO_ORG,
+                    "--user",
+                    DEMO_REP,
+                    "--server",
+                    f.ws_url,
+                    "--token",
+                    token,
+                    "--home",
+                    homedir,
+                    NULL};
     CHECK_EQ(fx_run(argv, NULL, logpath, 60000), 0);
   }
 
@@ -104,7 +117,8 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
                "('%s', 'fault', 'row%d', 'fault-%d@kill.test')",
                id, row, row);
     else
-      snprintf(sql, sizeof sql, "UPDATE contacts SET phone = 'p%d' WHERE id = '%s'", i, id);
+      snprintf(sql, sizeof sql, "UPDATE contacts SET phone = 'p%d' WHERE id = '%s'", i,
+               id);
     char *args[] = {"sql", sql, NULL};
     fx_proc w;
     run_node(args, &w);
@@ -172,8 +186,8 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
              id);
     sfx_node_text(node, q, local, sizeof local);
     sfx_sql_text(&f, q, master, sizeof master);
-    CHECK_MSG(strcmp(local, master) == 0, "row %d: replica \"%s\", master \"%s\"", row, local,
-              master);
+    CHECK_MSG(strcmp(local, master) == 0, "row %d: replica \"%s\", master \"%s\"", row,
+              local, master);
 
     /* The last committed write of the row, and what later unknown ones
     ** could have set. */
@@ -187,7 +201,8 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
       }
     int rows_here = atoi(master);
     if (exists_committed)
-      CHECK_MSG(rows_here == 1, "row %d: committed but %d rows on the master", row, rows_here);
+      CHECK_MSG(rows_here == 1, "row %d: committed but %d rows on the master", row,
+                rows_here);
     if (rows_here == 0) continue;
     const char *phone = strrchr(master, '|') + 1;
     int ok = 0;
@@ -220,12 +235,14 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
       int col = cf__schema_column_index(t, "phone");
       CHECK(col >= 0);
       snprintf(q, sizeof q,
-               "SELECT encode(substr(cf_versions, %d, 16), 'hex') FROM contacts WHERE id = '%s'",
+               "SELECT encode(substr(cf_versions, %d, 16), 'hex') FROM contacts WHERE id "
+               "= '%s'",
                24 * col + 9, id);
       sfx_sql_text(&f, q, master, sizeof master);
-      CHECK_MSG(strcmp(master, node_hex) == 0,
-                "row %d: the master's phone version was written by %s, not this node (%s)", row,
-                master, node_hex);
+      CHECK_MSG(
+          strcmp(master, node_hex) == 0,
+          "row %d: the master's phone version was written by %s, not this node (%s)", row,
+          master, node_hex);
     }
   }
   cf_node_close(node);

@@ -26,10 +26,10 @@
 
 /* A watching node: its own handle on its own thread. */
 typedef struct watcher {
-  cf_node *node;      /* the watch thread's handle */
-  cf_sync *sync;      /* its live session */
-  pthread_t thread;   /* runs cf_sync_watch */
-  int rc;             /* cf_sync_watch's result */
+  cf_node *node;    /* the watch thread's handle */
+  cf_sync *sync;    /* its live session */
+  pthread_t thread; /* runs cf_sync_watch */
+  int rc;           /* cf_sync_watch's result */
 } watcher;
 
 static void *watch_main(void *arg) {
@@ -75,9 +75,9 @@ static void wait_node(cf_node *node, const char *q, const char *want, const char
 
 /* The same on the master, with its own connection (reconnected if lost). */
 typedef struct master_has {
-  PGconn *conn;     /* superuser connection */
-  const char *q;    /* the query */
-  long long want;   /* its expected number */
+  PGconn *conn;   /* superuser connection */
+  const char *q;  /* the query */
+  long long want; /* its expected number */
 } master_has;
 
 static int master_has_cond(void *ctx) {
@@ -124,10 +124,12 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   cf_master_close(m);
   CHECK_MSG(rc == CF_OK, "migrate/seed: %s", err);
   f.admin = fx_connect(f.admin_url);
-  sfx_sql(&f, "DO $$ BEGIN "
-              "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') THEN "
-              "CREATE ROLE clientflow_server LOGIN; END IF; "
-              "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  sfx_sql(
+      &f,
+      "DO $$ BEGIN "
+      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') THEN "
+      "CREATE ROLE clientflow_server LOGIN; END IF; "
+      "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
   sfx_server_start(&f, 2);
 
   char *token = sfx_token(DEMO_REP, 3600);
@@ -138,34 +140,54 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   cf_node *rb = sfx_node("b", DEMO_ORG, DEMO_REP);
   static const char company_q[] =
       "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("03") "'";
-  sfx_sql(&f, "UPDATE contacts SET company = 'before restart' WHERE id = '" DEMO_CONTACT("03")
-              "'");
+  sfx_sql(&f, "UPDATE contacts SET company = 'before restart' WHERE id = '" DEMO_CONTACT(
+                  "03") "'");
   wait_node(ra, company_q, "before restart", "node a to get the first SQL write");
   wait_node(rb, company_q, "before restart", "node b to get the first SQL write");
 
   /* A local write on a, pushed by its watcher around the restart. */
-  sfx_node_exec(ra, "UPDATE contacts SET phone = 'w1' WHERE id = '" DEMO_CONTACT("04") "'");
+  sfx_node_exec(ra,
+                "UPDATE contacts SET phone = 'w1' WHERE id = '" DEMO_CONTACT("04") "'");
 
   char data[4200], log[4200];
   snprintf(data, sizeof data, "%s/data", cf_pgcluster_dir(pgc));
   snprintf(log, sizeof log, "%s/log", cf_pgcluster_dir(pgc));
-  char *restart[] = {"/usr/sbin/runuser", "-u", "postgres", "--", PG_BIN "/pg_ctl", "restart",
-                     "-D", data, "-m", "fast", "-w", "-t", "60", "-l", log, NULL};
+  char *restart[] = {"/usr/sbin/runuser",
+                     "-u",
+                     "postgres",
+                     "--",
+                     PG_BIN "/pg_ctl",
+                     "restart",
+                     "-D",
+                     data,
+                     "-m",
+                     "fast",
+                     "-w",
+                     "-t",
+                     "60",
+                     "-l",
+                     log,
+                     NULL};
   char ctl_log[4300];
-  CHECK_EQ(fx_run(restart, NULL, fx_log_path("pg_ctl", ctl_log, sizeof ctl_log), 90000), 0);
+  CHECK_EQ(fx_run(restart, NULL, fx_log_path("pg_ctl", ctl_log, sizeof ctl_log), 90000),
+           0);
   printf("postgres restarted\n");
   PQreset(f.admin);
 
   /* A write after the restart, on a. */
-  sfx_node_exec(ra, "UPDATE contacts SET phone = 'w2' WHERE id = '" DEMO_CONTACT("05") "'");
+  sfx_node_exec(ra,
+                "UPDATE contacts SET phone = 'w2' WHERE id = '" DEMO_CONTACT("05") "'");
   wait_master(f.admin,
-              "SELECT count(*) FROM contacts WHERE (id = '" DEMO_CONTACT("04") "' AND phone = "
-              "'w1') OR (id = '" DEMO_CONTACT("05") "' AND phone = 'w2')",
+              "SELECT count(*) FROM contacts WHERE (id = '" DEMO_CONTACT(
+                  "04") "' AND phone = "
+                        "'w1') OR (id = '" DEMO_CONTACT("05") "' AND phone = 'w2')",
               2, "both writes of node a on the master");
-  wait_node(rb, "SELECT coalesce(phone, '') FROM contacts WHERE id = '" DEMO_CONTACT("04") "'",
-            "w1", "node b to get the write made before the restart");
-  wait_node(rb, "SELECT coalesce(phone, '') FROM contacts WHERE id = '" DEMO_CONTACT("05") "'",
-            "w2", "node b to get the write made after the restart");
+  wait_node(
+      rb, "SELECT coalesce(phone, '') FROM contacts WHERE id = '" DEMO_CONTACT("04") "'",
+      "w1", "node b to get the write made before the restart");
+  wait_node(
+      rb, "SELECT coalesce(phone, '') FROM contacts WHERE id = '" DEMO_CONTACT("05") "'",
+      "w2", "node b to get the write made after the restart");
 
   /* The server's LISTEN connection is back. */
   wait_master(f.admin,
@@ -175,17 +197,20 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
 
   /* Live updates resume: a direct write reaches both without polling. */
   int64_t t0 = sfx_monotonic_ms();
-  sfx_sql(&f, "UPDATE contacts SET company = 'after restart' WHERE id = '" DEMO_CONTACT("03")
-              "'");
-  wait_node(ra, company_q, "after restart", "node a to get the SQL write after the restart");
-  wait_node(rb, company_q, "after restart", "node b to get the SQL write after the restart");
+  sfx_sql(&f, "UPDATE contacts SET company = 'after restart' WHERE id = '" DEMO_CONTACT(
+                  "03") "'");
+  wait_node(ra, company_q, "after restart",
+            "node a to get the SQL write after the restart");
+  wait_node(rb, company_q, "after restart",
+            "node b to get the SQL write after the restart");
   printf("live update after the restart reached both nodes in %lld ms\n",
          (long long)(sfx_monotonic_ms() - t0));
 
   /* Nothing pending, nothing rejected, each write once. */
   CHECK_EQ(sfx_outbox(ra), 0);
   CHECK_EQ(sfx_node_conflicts(ra).n, 0);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone IN ('w1', 'w2')"), 2);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone IN ('w1', 'w2')"),
+           2);
 
   cf_node_close(ra);
   cf_node_close(rb);

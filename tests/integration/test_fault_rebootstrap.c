@@ -19,24 +19,26 @@
 static void delete_and_purge(sync_fx *f) {
   sfx_sql(f, "DELETE FROM contacts WHERE id IN ('" DEMO_CONTACT("09") "', '" DEMO_CONTACT(
                  "10") "')");
-  sfx_sql(f, "UPDATE contacts SET company = 'Moved On Ltd' WHERE id = '" DEMO_CONTACT("08") "'");
+  sfx_sql(f, "UPDATE contacts SET company = 'Moved On Ltd' WHERE id = '" DEMO_CONTACT(
+                 "08") "'");
   CHECK(sfx_sql_num(f, "SELECT cf_sync.purge_tombstones('0 seconds')") >= 2);
-  CHECK(sfx_sql_num(f, "SELECT purged_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG
-                       "'") > 0);
+  CHECK(sfx_sql_num(f,
+                    "SELECT purged_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG
+                    "'") > 0);
 }
 
 /* The replica and the master hold the same demo-org contacts (id, email,
 ** phone, company). */
 static void check_same_contacts(sync_fx *f, cf_node *node) {
-#define ROW_TEXT                                                                 \
-  "id || ':' || coalesce(email, '') || ':' || coalesce(phone, '') || ':' || "  \
+#define ROW_TEXT                                                                         \
+  "id || ':' || coalesce(email, '') || ':' || coalesce(phone, '') || ':' || "            \
   "coalesce(company, '')"
   static const char local_q[] =
       "SELECT coalesce(group_concat(r, ','), '') FROM (SELECT " ROW_TEXT
       " AS r FROM contacts WHERE org_id = '" DEMO_ORG "' ORDER BY id)";
-  static const char master_q[] = "SELECT coalesce(string_agg(" ROW_TEXT
-                                 ", ',' ORDER BY id), '') FROM contacts WHERE org_id = '" DEMO_ORG
-                                 "'";
+  static const char master_q[] =
+      "SELECT coalesce(string_agg(" ROW_TEXT
+      ", ',' ORDER BY id), '') FROM contacts WHERE org_id = '" DEMO_ORG "'";
 #undef ROW_TEXT
   static char local[65536], master[65536];
   sfx_node_text(node, local_q, local, sizeof local);
@@ -56,20 +58,22 @@ CF_TEST(node_behind_purge_horizon_rebootstraps_and_keeps_its_writes) {
   sfx_open(&f, 1);
   cf_node *node = sfx_node("rep", DEMO_ORG, DEMO_REP);
   sfx_sync_ok(&f, node);
-  CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10")
-                                "'"),
+  CHECK_EQ(sfx_node_num(
+               node, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10") "'"),
            1);
 
   /* Offline: a phone change, a new contact, and an automation (members may
   ** not manage automations: the master will reject it). */
-  sfx_node_exec(node, "UPDATE contacts SET phone = '+1 555 0101' WHERE id = '" DEMO_CONTACT(
-                          "01") "'");
+  sfx_node_exec(
+      node,
+      "UPDATE contacts SET phone = '+1 555 0101' WHERE id = '" DEMO_CONTACT("01") "'");
   sfx_node_exec(node, "INSERT INTO contacts (id, first_name, email) VALUES "
                       "('01936b2a-0003-7000-8000-1000000000f1', 'Offline', "
                       "'offline@rebootstrap.test')");
-  sfx_node_exec(node, "INSERT INTO automations (id, name, trigger, action, config, enabled) "
-                      "VALUES ('01936b2a-0007-7000-8000-1000000000f1', 'rep automation', "
-                      "'contact_created', 'send_email', '{}', 1)");
+  sfx_node_exec(node,
+                "INSERT INTO automations (id, name, trigger, action, config, enabled) "
+                "VALUES ('01936b2a-0007-7000-8000-1000000000f1', 'rep automation', "
+                "'contact_created', 'send_email', '{}', 1)");
   delete_and_purge(&f);
 
   sfx_sync_result r = sfx_sync_ok(&f, node);
@@ -78,8 +82,8 @@ CF_TEST(node_behind_purge_horizon_rebootstraps_and_keeps_its_writes) {
   CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM contacts WHERE id IN ('" DEMO_CONTACT(
                                   "09") "', '" DEMO_CONTACT("10") "')"),
            0);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0101' AND id = '"
-                           DEMO_CONTACT("01") "'"),
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0101' "
+                           "AND id = '" DEMO_CONTACT("01") "'"),
            1);
   CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE email = "
                            "'offline@rebootstrap.test'"),
@@ -116,8 +120,9 @@ CF_TEST(rebootstrap_keeps_unacknowledged_writes_and_drops_synced_rows) {
   long long synced = sfx_node_num(node, "SELECT count(*) FROM contacts");
   CHECK(synced >= 10);
 
-  sfx_node_exec(node, "UPDATE contacts SET phone = '+1 555 0202' WHERE id = '" DEMO_CONTACT(
-                          "02") "'");
+  sfx_node_exec(
+      node,
+      "UPDATE contacts SET phone = '+1 555 0202' WHERE id = '" DEMO_CONTACT("02") "'");
   sfx_node_exec(node, "INSERT INTO contacts (id, first_name, email) VALUES "
                       "('01936b2a-0003-7000-8000-1000000000f2', 'Pending', "
                       "'pending@rebootstrap.test')");
@@ -132,8 +137,8 @@ CF_TEST(rebootstrap_keeps_unacknowledged_writes_and_drops_synced_rows) {
   CHECK_EQ(sfx_outbox(node), pending);
   CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM contacts"), 2);
   char phone[64];
-  sfx_node_text(node, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("02") "'", phone,
-                sizeof phone);
+  sfx_node_text(node, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("02") "'",
+                phone, sizeof phone);
   CHECK_STR(phone, "+1 555 0202");
 
   /* The cursor is 0: a full pull, no REBOOTSTRAP; the writes reach the
@@ -141,12 +146,12 @@ CF_TEST(rebootstrap_keeps_unacknowledged_writes_and_drops_synced_rows) {
   sfx_sync_result r = sfx_sync_ok(&f, node);
   CHECK_EQ(r.count[CF_SYNC_APPLIED], pending);
   CHECK_EQ(sfx_outbox(node), 0);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0202' AND id = '"
-                           DEMO_CONTACT("02") "'"),
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0202' "
+                           "AND id = '" DEMO_CONTACT("02") "'"),
            1);
   check_same_contacts(&f, node);
-  CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10")
-                                "'"),
+  CHECK_EQ(sfx_node_num(
+               node, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10") "'"),
            0);
   cf_node_close(node);
   sfx_close(&f);
@@ -188,8 +193,9 @@ CF_TEST(watching_node_behind_purge_horizon_rebootstraps_then_follows_live) {
   sfx_open(&f, 1);
   cf_node *node = sfx_node("rep", DEMO_ORG, DEMO_REP);
   sfx_sync_ok(&f, node);
-  sfx_node_exec(node, "UPDATE contacts SET phone = '+1 555 0303' WHERE id = '" DEMO_CONTACT(
-                          "03") "'");
+  sfx_node_exec(
+      node,
+      "UPDATE contacts SET phone = '+1 555 0303' WHERE id = '" DEMO_CONTACT("03") "'");
   delete_and_purge(&f);
 
   char *token = sfx_token(DEMO_REP, 3600);
@@ -198,18 +204,21 @@ CF_TEST(watching_node_behind_purge_horizon_rebootstraps_then_follows_live) {
   CHECK_OK(cf_sync_new(node, f.ws_url, token, &w.sync));
   CHECK(pthread_create(&w.thread, NULL, watch_main, &w) == 0);
   cf_node *reader = sfx_node("rep", DEMO_ORG, DEMO_REP);
-  node_has gone = {reader,
-                   "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10") "'", "0"};
-  fx_wait_until(node_has_cond, &gone, 15000, "the watching node to drop the purged contact");
-  sfx_sql(&f, "UPDATE contacts SET company = 'live after rebootstrap' WHERE id = '" DEMO_CONTACT(
-              "05") "'");
-  node_has live = {reader,
-                   "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("05")
-                   "'",
-                   "live after rebootstrap"};
+  node_has gone = {
+      reader, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("10") "'", "0"};
+  fx_wait_until(node_has_cond, &gone, 15000,
+                "the watching node to drop the purged contact");
+  sfx_sql(
+      &f,
+      "UPDATE contacts SET company = 'live after rebootstrap' WHERE id = '" DEMO_CONTACT(
+          "05") "'");
+  node_has live = {
+      reader,
+      "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("05") "'",
+      "live after rebootstrap"};
   fx_wait_until(node_has_cond, &live, 15000, "a live update after the re-bootstrap");
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0303' AND id = '"
-                           DEMO_CONTACT("03") "'"),
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE phone = '+1 555 0303' "
+                           "AND id = '" DEMO_CONTACT("03") "'"),
            1);
   cf_sync_stop(w.sync);
   pthread_join(w.thread, NULL);

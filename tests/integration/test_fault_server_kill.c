@@ -26,12 +26,12 @@
 
 /* The node's sync, run on its own thread. */
 typedef struct sync_job {
-  cf_node *node;     /* the replica */
-  char url[128];     /* the server */
-  char *token;       /* the user's token */
-  int rc;            /* cf_sync_run's result */
-  char errmsg[512];  /* its detail */
-  atomic_int done;   /* 1 once cf_sync_run returned */
+  cf_node *node;    /* the replica */
+  char url[128];    /* the server */
+  char *token;      /* the user's token */
+  int rc;           /* cf_sync_run's result */
+  char errmsg[512]; /* its detail */
+  atomic_int done;  /* 1 once cf_sync_run returned */
 } sync_job;
 
 static void *sync_main(void *arg) {
@@ -51,17 +51,19 @@ static PGconn *watch_conn;
 /* A write transaction of the server's role is open in this database. */
 static int push_in_flight(void *ctx) {
   (void)ctx;
-  return fx_pg_num(watch_conn,
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                   "AND usename = 'cf_test_server' AND backend_xid IS NOT NULL") > 0;
+  return fx_pg_num(
+             watch_conn,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND usename = 'cf_test_server' AND backend_xid IS NOT NULL") > 0;
 }
 
 /* The killed server's backends have ended (their transactions are over). */
 static int server_backends_gone(void *ctx) {
   (void)ctx;
-  return fx_pg_num(watch_conn,
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                   "AND usename = 'cf_test_server'") == 0;
+  return fx_pg_num(
+             watch_conn,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND usename = 'cf_test_server'") == 0;
 }
 
 static int job_done(void *ctx) { return atomic_load(&((sync_job *)ctx)->done); }
@@ -142,14 +144,15 @@ CF_TEST(server_killed_mid_push_rolls_back_and_master_holds_each_change_once) {
   CHECK_EQ(sfx_node_conflicts(node).n, 0);
 
   /* Each change exactly once, with its values. */
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'push'"), NROWS);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(DISTINCT id) FROM contacts WHERE first_name = 'push'"),
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'push'"),
            NROWS);
-  CHECK_EQ(sfx_sql_num(&f,
-                       "SELECT count(*) FROM contacts WHERE first_name = 'push' AND "
-                       "last_name = 'n' || (metadata->>'n') AND "
-                       "email = 'push-' || (metadata->>'n') || '@kill.test' AND "
-                       "length(metadata->>'pad') = 600"),
+  CHECK_EQ(sfx_sql_num(
+               &f, "SELECT count(DISTINCT id) FROM contacts WHERE first_name = 'push'"),
+           NROWS);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'push' AND "
+                           "last_name = 'n' || (metadata->>'n') AND "
+                           "email = 'push-' || (metadata->>'n') || '@kill.test' AND "
+                           "length(metadata->>'pad') = 600"),
            NROWS);
   CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM contacts WHERE first_name = 'push'"),
            NROWS);

@@ -29,13 +29,15 @@
 static int tcp_connect(int port, int rcvbuf) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   CHECK(fd >= 0);
-  if (rcvbuf > 0) CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
+  if (rcvbuf > 0)
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
   sa.sin_port = htons((uint16_t)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK_MSG(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect: %s", strerror(errno));
+  CHECK_MSG(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect: %s",
+            strerror(errno));
   return fd;
 }
 
@@ -87,13 +89,15 @@ static void ws_send(int fd, const uint8_t *msg, size_t n) {
     hdr[h++] = (uint8_t)n;
   } else {
     hdr[h++] = 0x80 | 127;
-    for (int i = 7; i >= 0; i--) hdr[h++] = (uint8_t)((uint64_t)n >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+      hdr[h++] = (uint8_t)((uint64_t)n >> (8 * i));
   }
   memcpy(hdr + h, key, 4);
   h += 4;
   uint8_t *masked = malloc(n ? n : 1);
   CHECK(masked != NULL);
-  for (size_t i = 0; i < n; i++) masked[i] = msg[i] ^ key[i % 4];
+  for (size_t i = 0; i < n; i++)
+    masked[i] = msg[i] ^ key[i % 4];
   write_all(fd, hdr, h);
   write_all(fd, masked, n);
   free(masked);
@@ -104,7 +108,8 @@ static void ws_send(int fd, const uint8_t *msg, size_t n) {
 /* GET /health: the number of open sessions, or -1. */
 static long health_sessions(int port) {
   int fd = tcp_connect(port, 0);
-  static const char req[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  static const char req[] =
+      "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   write_all(fd, req, sizeof req - 1);
   char buf[4096];
   size_t len = 0;
@@ -133,14 +138,15 @@ static int log_has_cond(void *ctx) {
   if (fp == NULL) return 0;
   static char line[8192];
   int found = 0;
-  while (!found && fgets(line, sizeof line, fp)) found = strstr(line, l->text) != NULL;
+  while (!found && fgets(line, sizeof line, fp))
+    found = strstr(line, l->text) != NULL;
   fclose(fp);
   return found;
 }
 
 typedef struct sessions_are {
-  int port;   /* the server */
-  long want;  /* expected count */
+  int port;  /* the server */
+  long want; /* expected count */
 } sessions_are;
 
 static int sessions_cond(void *ctx) {
@@ -180,14 +186,15 @@ static int node_has_cond(void *ctx) {
 ** returns the milliseconds it took. */
 static int64_t live_write(sync_fx *f, cf_node *reader, const char *value) {
   char sql[256];
-  snprintf(sql, sizeof sql, "UPDATE contacts SET company = '%s' WHERE id = '" DEMO_CONTACT("06")
-                            "'",
+  snprintf(sql, sizeof sql,
+           "UPDATE contacts SET company = '%s' WHERE id = '" DEMO_CONTACT("06") "'",
            value);
   int64_t t0 = sfx_monotonic_ms();
   sfx_sql(f, sql);
-  node_has h = {reader, "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT(
-                            "06") "'",
-                value};
+  node_has h = {
+      reader,
+      "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("06") "'",
+      value};
   fx_wait_until(node_has_cond, &h, 10000, "the watching node to get a live update");
   return sfx_monotonic_ms() - t0;
 }
@@ -214,16 +221,18 @@ CF_TEST(stalled_client_is_dropped_others_keep_live_updates_and_it_resumes_from_c
          (long long)live_write(&f, reader, "warm-up"));
 
   /* The stalled client's cursor, then a lot of bulky rows after it. */
-  long long cursor =
-      sfx_sql_num(&f, "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'");
+  long long cursor = sfx_sql_num(
+      &f, "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'");
   CHECK(cursor > 0);
   char sql[1024];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO contacts (org_id, id, first_name, last_name, email, metadata) "
-           "SELECT '" DEMO_ORG "', ('01936b2a-00b0-7000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, "
-           "'bulk', 'n' || g, 'bulk-' || g || '@stall.test', "
-           "jsonb_build_object('pad', repeat('x', 2500)) FROM generate_series(1, %d) AS g",
-           BULK_ROWS);
+  snprintf(
+      sql, sizeof sql,
+      "INSERT INTO contacts (org_id, id, first_name, last_name, email, metadata) "
+      "SELECT '" DEMO_ORG
+      "', ('01936b2a-00b0-7000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, "
+      "'bulk', 'n' || g, 'bulk-' || g || '@stall.test', "
+      "jsonb_build_object('pad', repeat('x', 2500)) FROM generate_series(1, %d) AS g",
+      BULK_ROWS);
   sfx_sql(&f, sql);
   (void)live_write(&f, reader, "after bulk"); /* the healthy node has caught up */
 
@@ -279,7 +288,8 @@ CF_TEST(stalled_client_is_dropped_others_keep_live_updates_and_it_resumes_from_c
   cf__buf_free(&pb);
   cf_frame ch;
   raw_expect_frame(&rc, &ch); /* skips LIVE notices */
-  CHECK_MSG(ch.type == CF_FRAME_CHANGES, "expected CHANGES, got %s", cf__frame_type_name(ch.type));
+  CHECK_MSG(ch.type == CF_FRAME_CHANGES, "expected CHANGES, got %s",
+            cf__frame_type_name(ch.type));
   CHECK_EQ(ch.u.changes.nrows, 50);
   CHECK(ch.u.changes.more);
   CHECK(ch.u.changes.last_seq > (uint64_t)cursor);

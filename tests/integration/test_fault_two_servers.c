@@ -27,7 +27,8 @@ static void *watch_main(void *arg) {
   return NULL;
 }
 
-static void watcher_start(watcher *w, const char *name, const char *url, const char *token) {
+static void watcher_start(watcher *w, const char *name, const char *url,
+                          const char *token) {
   memset(w, 0, sizeof *w);
   w->node = sfx_node(name, DEMO_ORG, DEMO_REP);
   CHECK_OK(cf_sync_new(w->node, url, token, &w->sync));
@@ -57,20 +58,23 @@ static int node_has_cond(void *ctx) {
 
 /* Pushes company = value on contact 07 from `writer` through url, then
 ** waits for `reader` (watching through the other server) to have it. */
-static int64_t push_and_wait(sync_fx *f, cf_node *writer, const char *url, cf_node *reader,
-                             const char *value) {
+static int64_t push_and_wait(sync_fx *f, cf_node *writer, const char *url,
+                             cf_node *reader, const char *value) {
   char sql[256];
   snprintf(sql, sizeof sql,
-           "UPDATE contacts SET company = '%s' WHERE id = '" DEMO_CONTACT("07") "'", value);
+           "UPDATE contacts SET company = '%s' WHERE id = '" DEMO_CONTACT("07") "'",
+           value);
   sfx_node_exec(writer, sql);
   snprintf(f->ws_url, sizeof f->ws_url, "%s", url);
   int64_t t0 = sfx_monotonic_ms();
   sfx_sync_result r = sfx_sync_ok(f, writer);
   CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
-  node_has h = {reader,
-                "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("07") "'",
-                value};
-  fx_wait_until(node_has_cond, &h, 10000, "the node on the other server to get the write");
+  node_has h = {
+      reader,
+      "SELECT coalesce(company, '') FROM contacts WHERE id = '" DEMO_CONTACT("07") "'",
+      value};
+  fx_wait_until(node_has_cond, &h, 10000,
+                "the node on the other server to get the write");
   return sfx_monotonic_ms() - t0;
 }
 

@@ -472,7 +472,8 @@ CF_TEST(test_hostile_push_deal_of_missing_contact_rejected_foreign_key) {
   hx_full_row(&ch[1].row, deals, &rb[1], &v);
   cf_frame r;
   sfx_raw_push(&c, 1, ch, 2, &r);
-  hx_check_result(&r, 0, CF_PUSH_REJECTED, CF_REASON_FOREIGN_KEY, "deal of a missing contact");
+  hx_check_result(&r, 0, CF_PUSH_REJECTED, CF_REASON_FOREIGN_KEY,
+                  "deal of a missing contact");
   hx_check_result(&r, 1, CF_PUSH_APPLIED, 0, "deal without a contact");
   cf__frame_free(&r);
   raw_free(&c);

@@ -173,7 +173,7 @@ static int push(fx *f, const char *claims, const char *org, unsigned char node,
 #define CHECK_RESULT(r, st, why)                                                         \
   CHECK_MSG((r).status == (st) && (r).reason == (why),                                   \
             "result %d/%s (%s), expected %d/%s", (int)(r).status,                        \
-            cf__reject_reason_name((r).reason), (r).detail, (int)(st),                     \
+            cf__reject_reason_name((r).reason), (r).detail, (int)(st),                   \
             cf__reject_reason_name(why))
 
 /* Pulls everything of org after cursor (pages of limit) into a fresh page
@@ -1065,7 +1065,8 @@ CF_TEST(test_master_pushed_updated_at_equal_to_the_stored_one_is_kept_under_its_
   CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
   char sql[256], val[128];
   snprintf(sql, sizeof sql,
-           "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+           "SELECT to_char(updated_at AT TIME ZONE 'UTC', "
+           "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
            "FROM contacts WHERE id = '%s'",
            id);
   query_str(f.admin, sql, val, sizeof val);

@@ -23,13 +23,13 @@ typedef struct frame_q {
 
 /* One in-memory connection between a client and a server session. */
 typedef struct pipe_fx {
-  frame_q c2s, s2c;     /* frames in flight each way */
-  cf__sjob *job;        /* the server session's submitted job, not yet run */
-  int client_closed;    /* the client closed its side */
-  int server_closed;    /* the server closed its side */
+  frame_q c2s, s2c;      /* frames in flight each way */
+  cf__sjob *job;         /* the server session's submitted job, not yet run */
+  int client_closed;     /* the client closed its side */
+  int server_closed;     /* the server closed its side */
   int server_close_code; /* with this WebSocket code */
-  int64_t deadline_ms;  /* the server session's deadline */
-  size_t frames;        /* frames handed over, both ways */
+  int64_t deadline_ms;   /* the server session's deadline */
+  size_t frames;         /* frames handed over, both ways */
 } pipe_fx;
 
 static void q_push(frame_q *q, const uint8_t *b, size_t n) {
@@ -88,8 +88,8 @@ static const char *s_peer(void *ctx) {
 ** end by handing frames across and running jobs on pg inline.  Returns
 ** cf__csess_finish's result.
 */
-static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth, const char *token,
-                          pipe_fx *p) {
+static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth,
+                          const char *token, pipe_fx *p) {
   memset(p, 0, sizeof *p);
   cf__sjob_limits lim = {1000, 5000};
   cf__ssess_config cfg = {auth, lim};
@@ -132,8 +132,10 @@ static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth, const 
     if (p->client_closed || p->server_closed) break;
     CHECK_MSG(moved, "the sessions stalled: nothing in flight and nobody closed");
   }
-  while (p->c2s.n) free(q_pop(&p->c2s, &(size_t){0}));
-  while (p->s2c.n) free(q_pop(&p->s2c, &(size_t){0}));
+  while (p->c2s.n)
+    free(q_pop(&p->c2s, &(size_t){0}));
+  while (p->s2c.n)
+    free(q_pop(&p->s2c, &(size_t){0}));
   cf__sjob_free(p->job);
   p->job = NULL;
   cf__csess_on_close(cs, CF_OK, p->server_closed ? p->server_close_code : 1000, "closed");
@@ -167,8 +169,9 @@ CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
   CHECK_STR(v, "10");
 
   /* A local write goes up; the master holds it with the node's version. */
-  sfx_node_exec(node, "UPDATE contacts SET phone = '+1-555-0707' WHERE id = '" DEMO_CONTACT(
-                          "02") "'");
+  sfx_node_exec(
+      node,
+      "UPDATE contacts SET phone = '+1-555-0707' WHERE id = '" DEMO_CONTACT("02") "'");
   cf__csess_begin_run(cs, 0);
   rc = run_connection(cs, pg, auth, token, &p);
   CHECK_MSG(rc == CF_OK, "push: %s", cf__csess_errmsg(cs));
@@ -178,12 +181,13 @@ CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
   CHECK_STR(v, "+1-555-0707");
 
   /* A direct write on the master comes down. */
-  sfx_sql(&f, "UPDATE contacts SET company = 'Memory Lane' WHERE id = '" DEMO_CONTACT("03") "'");
+  sfx_sql(&f, "UPDATE contacts SET company = 'Memory Lane' WHERE id = '" DEMO_CONTACT(
+                  "03") "'");
   cf__csess_begin_run(cs, 0);
   rc = run_connection(cs, pg, auth, token, &p);
   CHECK_MSG(rc == CF_OK, "pull: %s", cf__csess_errmsg(cs));
-  sfx_node_text(node, "SELECT company FROM contacts WHERE id = '" DEMO_CONTACT("03") "'", v,
-                sizeof v);
+  sfx_node_text(node, "SELECT company FROM contacts WHERE id = '" DEMO_CONTACT("03") "'",
+                v, sizeof v);
   CHECK_STR(v, "Memory Lane");
   int64_t outbox = -1;
   CHECK_OK(cf_node_outbox_count(node, &outbox));

@@ -28,8 +28,8 @@ static void b64_append(char *out, size_t cap, const void *data, size_t n) {
 ** signed HS256 with secret (NULL: an empty signature, as `alg: none`
 ** tokens have).  OUT: out[cap].
 */
-static void craft_token(const char *header, const char *payload, const char *secret, char *out,
-                        size_t cap) {
+static void craft_token(const char *header, const char *payload, const char *secret,
+                        char *out, size_t cap) {
   out[0] = '\0';
   b64_append(out, cap, header, strlen(header));
   CHECK(strlen(out) + 2 < cap);
@@ -106,7 +106,8 @@ static int make_bad_tokens(bad_token *t) {
   /* alg none, no signature */
   t[n].what = "alg none";
   payload_for(DEMO_REP, "authenticated", 3600, 0, p, sizeof p);
-  craft_token("{\"alg\":\"none\",\"typ\":\"JWT\"}", p, NULL, t[n].token, sizeof t[n].token);
+  craft_token("{\"alg\":\"none\",\"typ\":\"JWT\"}", p, NULL, t[n].token,
+              sizeof t[n].token);
   t[n++].wire_code = CF_WIRE_AUTH;
   /* alg none spelled otherwise, with the real signature appended */
   t[n].what = "alg None with signature";
@@ -126,7 +127,8 @@ CF_TEST(test_sync_hello_refuses_forged_expired_early_wrong_audience_and_alg_none
   sfx_open(&f, 1);
   cf_node *n = sfx_node("rep", DEMO_ORG, DEMO_REP);
   sfx_sync_ok(&f, n);
-  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-bad' WHERE id = '" DEMO_CONTACT("06") "'");
+  sfx_node_exec(
+      n, "UPDATE contacts SET phone = '+1-bad' WHERE id = '" DEMO_CONTACT("06") "'");
 
   /* The crafting itself is right: a well-formed token is accepted. */
   char p[512], good[2048];
@@ -145,7 +147,8 @@ CF_TEST(test_sync_hello_refuses_forged_expired_early_wrong_audience_and_alg_none
     raw_hello(&c, bad[i].token, DEMO_ORG, NULL);
     cf_frame e;
     raw_expect_frame(&c, &e);
-    CHECK_MSG(e.type == CF_FRAME_ERROR, "%s: got %s", bad[i].what, cf__frame_type_name(e.type));
+    CHECK_MSG(e.type == CF_FRAME_ERROR, "%s: got %s", bad[i].what,
+              cf__frame_type_name(e.type));
     CHECK_MSG(e.u.error.code == bad[i].wire_code, "%s: ERROR %s (%.*s)", bad[i].what,
               cf__wire_error_name(e.u.error.code), (int)e.u.error.message.n,
               e.u.error.message.p);
@@ -155,14 +158,14 @@ CF_TEST(test_sync_hello_refuses_forged_expired_early_wrong_audience_and_alg_none
     raw_free(&c);
     /* A node: CF_AUTH, and its change stays in the outbox. */
     sfx_sync_result r = sfx_sync_with(&f, n, bad[i].token);
-    CHECK_MSG(r.rc == CF_AUTH, "%s: cf_sync_run gave %s: %s", bad[i].what, cf_strerror(r.rc),
-              r.errmsg);
+    CHECK_MSG(r.rc == CF_AUTH, "%s: cf_sync_run gave %s: %s", bad[i].what,
+              cf_strerror(r.rc), r.errmsg);
     CHECK_EQ(r.count[CF_SYNC_PUSHED], 0);
     CHECK_EQ(sfx_outbox(n), 1);
   }
   char phone[64];
-  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("06") "'", phone,
-               sizeof phone);
+  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("06") "'",
+               phone, sizeof phone);
   CHECK_STR(phone, "+1-555-0106");
   /* The server is unharmed: a good token syncs. */
   sfx_sync_result r = sfx_sync_ok(&f, n);
@@ -189,7 +192,8 @@ CF_TEST(test_sync_token_of_user_a_cannot_act_as_user_b) {
             cf_strerror(r.rc), r.errmsg);
   CHECK_EQ(r.count[CF_SYNC_PUSHED], 0);
   CHECK_EQ(sfx_outbox(n), 1);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"), 0);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"),
+           0);
   /* A user of another org cannot open this org at all. */
   char *nw_token = sfx_token(NW_REP, 3600);
   raw_connect(&c, &f, 0);
@@ -205,7 +209,8 @@ CF_TEST(test_sync_token_of_user_a_cannot_act_as_user_b) {
   /* With its own token the rep's replica syncs. */
   r = sfx_sync_ok(&f, n);
   CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"), 1);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Impostor'"),
+           1);
   cf_token_free(owner_token);
   cf_token_free(nw_token);
   cf_node_close(n);
@@ -225,7 +230,8 @@ static void raw_auth(raw_client *c, const char *token) {
 /* Runs c's loop for ms milliseconds (to show that nothing closes it). */
 static void raw_run_for(raw_client *c, int64_t ms) {
   int64_t until = sfx_monotonic_ms() + ms;
-  while (!c->closed && sfx_monotonic_ms() < until) CHECK_OK(cf__ws_client_run_once(c->cli, 50));
+  while (!c->closed && sfx_monotonic_ms() < until)
+    CHECK_OK(cf__ws_client_run_once(c->cli, 50));
 }
 
 CF_TEST(test_sync_session_closes_when_its_token_expires_and_auth_extends_it) {
@@ -251,7 +257,8 @@ CF_TEST(test_sync_session_closes_when_its_token_expires_and_auth_extends_it) {
   raw_auth(&b, fresh);
   cf_frame ok;
   raw_expect_frame(&b, &ok);
-  CHECK_MSG(ok.type == CF_FRAME_AUTH_OK, "expected AUTH_OK, got %s", cf__frame_type_name(ok.type));
+  CHECK_MSG(ok.type == CF_FRAME_AUTH_OK, "expected AUTH_OK, got %s",
+            cf__frame_type_name(ok.type));
   CHECK(ok.u.auth_ok.token_exp > (int64_t)(cf__now_ms() / 1000) + 3000);
   cf__frame_free(&ok);
   raw_run_for(&b, 3000); /* past the first token's expiry */
@@ -309,13 +316,15 @@ CF_TEST(test_sync_watch_keeps_its_socket_past_expiry_after_set_token) {
   ** reaches the replica live: the socket was kept (or, had it dropped, the
   ** reconnect would use the new token). */
   int64_t until = sfx_monotonic_ms() + 3000;
-  while (sfx_monotonic_ms() < until) cf__sleep_ms(50); /* let the old token expire */
-  sfx_sql(&f, "UPDATE contacts SET phone = '+1-555-4242' WHERE id = '" DEMO_CONTACT("03") "'");
+  while (sfx_monotonic_ms() < until)
+    cf__sleep_ms(50); /* let the old token expire */
+  sfx_sql(&f, "UPDATE contacts SET phone = '+1-555-4242' WHERE id = '" DEMO_CONTACT(
+                  "03") "'");
   int64_t deadline = sfx_monotonic_ms() + 15000;
   char phone[64] = "";
   while (sfx_monotonic_ms() < deadline) {
-    sfx_node_text(n, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("03") "'", phone,
-                  sizeof phone);
+    sfx_node_text(n, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("03") "'",
+                  phone, sizeof phone);
     if (strcmp(phone, "+1-555-4242") == 0) break;
     cf__sleep_ms(20);
   }

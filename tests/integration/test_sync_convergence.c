@@ -13,24 +13,26 @@
 #include "sync_fixture.h"
 
 /* The text of column col of the contact with id on node. */
-static void node_contact(cf_node *node, const char *id, const char *col, char *out, size_t cap) {
+static void node_contact(cf_node *node, const char *id, const char *col, char *out,
+                         size_t cap) {
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT %s FROM contacts WHERE id = '%s'", col, id);
   sfx_node_text(node, sql, out, cap);
 }
 
-static void master_contact(sync_fx *f, const char *id, const char *col, char *out, size_t cap) {
+static void master_contact(sync_fx *f, const char *id, const char *col, char *out,
+                           size_t cap) {
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT %s FROM contacts WHERE id = '%s'", col, id);
   sfx_sql_text(f, sql, out, cap);
 }
 
-#define CHECK_CONTACT(where, id, col, want)                                                   \
-  do {                                                                                        \
-    char got_[256];                                                                           \
-    where;                                                                                    \
-    CHECK_MSG(strcmp(got_, want) == 0, "contact %s %s: \"%s\", expected \"%s\"", id, col,     \
-              got_, want);                                                                    \
+#define CHECK_CONTACT(where, id, col, want)                                              \
+  do {                                                                                   \
+    char got_[256];                                                                      \
+    where;                                                                               \
+    CHECK_MSG(strcmp(got_, want) == 0, "contact %s %s: \"%s\", expected \"%s\"", id,     \
+              col, got_, want);                                                          \
   } while (0)
 #define ON_NODE(n, id, col) node_contact(n, id, col, got_, sizeof got_)
 #define ON_MASTER(f, id, col) master_contact(f, id, col, got_, sizeof got_)
@@ -42,11 +44,15 @@ CF_TEST(test_sync_bootstrap_copies_the_org_and_nothing_of_other_orgs) {
   sfx_sync_result r = sfx_sync_ok(&f, a);
   CHECK(r.count[CF_SYNC_PULLED] > 0);
   CHECK_EQ(r.count[CF_SYNC_CURSOR],
-           sfx_sql_num(&f, "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'"));
+           sfx_sql_num(&f,
+                       "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG
+                       "'"));
   CHECK_EQ(sfx_node_num(a, "SELECT count(*) FROM contacts"), 10);
   CHECK_EQ(sfx_node_num(a, "SELECT count(*) FROM deals"), 5);
   CHECK_EQ(sfx_node_num(a, "SELECT count(*) FROM daily_metrics"), 7);
-  CHECK_EQ(sfx_node_num(a, "SELECT count(*) FROM contacts WHERE id = '" NW_CONTACT("01") "'"), 0);
+  CHECK_EQ(
+      sfx_node_num(a, "SELECT count(*) FROM contacts WHERE id = '" NW_CONTACT("01") "'"),
+      0);
   CHECK_CONTACT(ON_NODE(a, DEMO_CONTACT("01"), "email"), DEMO_CONTACT("01"), "email",
                 "ava.martinez@example.com");
   /* A second sync has nothing to do. */
@@ -68,11 +74,15 @@ CF_TEST(test_sync_two_nodes_converge_per_column_and_by_version) {
   /* Both offline.  A edits first, B later (the shared clock moves between
   ** them, so B's versions are newer whatever the scheduling). */
   sfx_clock_advance(1000);
-  sfx_node_exec(a, "UPDATE contacts SET phone = '+1-A' WHERE id = '" DEMO_CONTACT("01") "'");
-  sfx_node_exec(a, "UPDATE contacts SET company = 'A Co' WHERE id = '" DEMO_CONTACT("02") "'");
+  sfx_node_exec(a,
+                "UPDATE contacts SET phone = '+1-A' WHERE id = '" DEMO_CONTACT("01") "'");
+  sfx_node_exec(
+      a, "UPDATE contacts SET company = 'A Co' WHERE id = '" DEMO_CONTACT("02") "'");
   sfx_clock_advance(1000);
-  sfx_node_exec(b, "UPDATE contacts SET company = 'B Co' WHERE id = '" DEMO_CONTACT("01") "'");
-  sfx_node_exec(b, "UPDATE contacts SET company = 'B wins' WHERE id = '" DEMO_CONTACT("02") "'");
+  sfx_node_exec(
+      b, "UPDATE contacts SET company = 'B Co' WHERE id = '" DEMO_CONTACT("01") "'");
+  sfx_node_exec(
+      b, "UPDATE contacts SET company = 'B wins' WHERE id = '" DEMO_CONTACT("02") "'");
 
   /* The newer write arrives first, the older one after it: arrival order
   ** must not decide. */
@@ -88,22 +98,25 @@ CF_TEST(test_sync_two_nodes_converge_per_column_and_by_version) {
 
   cf_node *nodes[2] = {a, b};
   for (int i = 0; i < 2; i++) {
-    CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("01"), "phone"), DEMO_CONTACT("01"), "phone",
-                  "+1-A");
+    CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("01"), "phone"), DEMO_CONTACT("01"),
+                  "phone", "+1-A");
     CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("01"), "company"), DEMO_CONTACT("01"),
                   "company", "B Co");
     CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("02"), "company"), DEMO_CONTACT("02"),
                   "company", "B wins");
   }
-  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("01"), "phone"), DEMO_CONTACT("01"), "phone", "+1-A");
-  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("01"), "company"), DEMO_CONTACT("01"), "company",
-                "B Co");
-  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("02"), "company"), DEMO_CONTACT("02"), "company",
-                "B wins");
+  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("01"), "phone"), DEMO_CONTACT("01"), "phone",
+                "+1-A");
+  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("01"), "company"), DEMO_CONTACT("01"),
+                "company", "B Co");
+  CHECK_CONTACT(ON_MASTER(&f, DEMO_CONTACT("02"), "company"), DEMO_CONTACT("02"),
+                "company", "B wins");
   /* Whole replicas agree, row for row. */
   static const char digest[] =
-      "SELECT group_concat(id || '|' || first_name || '|' || coalesce(last_name, '') || '|' || "
-      "coalesce(email, '') || '|' || coalesce(phone, '') || '|' || coalesce(company, '') || '|' "
+      "SELECT group_concat(id || '|' || first_name || '|' || coalesce(last_name, '') || "
+      "'|' || "
+      "coalesce(email, '') || '|' || coalesce(phone, '') || '|' || coalesce(company, '') "
+      "|| '|' "
       "|| updated_at, ';') FROM (SELECT * FROM contacts ORDER BY id)";
   char da[8192], db[8192];
   sfx_node_text(a, digest, da, sizeof da);
@@ -123,9 +136,11 @@ CF_TEST(test_sync_read_your_writes_after_acknowledged_push) {
   cf_node *b = sfx_node("b", DEMO_ORG, DEMO_OWNER);
   sfx_sync_ok(&f, a);
   sfx_sync_ok(&f, b);
-  sfx_node_exec(a, "INSERT INTO contacts (first_name, email) VALUES ('Rita', 'rita@ryw.test')");
+  sfx_node_exec(
+      a, "INSERT INTO contacts (first_name, email) VALUES ('Rita', 'rita@ryw.test')");
   char id[64];
-  sfx_node_text(a, "SELECT id FROM contacts WHERE email = 'rita@ryw.test'", id, sizeof id);
+  sfx_node_text(a, "SELECT id FROM contacts WHERE email = 'rita@ryw.test'", id,
+                sizeof id);
   CHECK_EQ(strlen(id), 36);
   sfx_sync_result r = sfx_sync_ok(&f, a);
   CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
@@ -168,9 +183,11 @@ CF_TEST(test_sync_push_result_head_covers_the_batch_and_pull_returns_it) {
   CHECK_EQ(r.u.push_result.results[0].status, CF_PUSH_APPLIED);
   uint64_t head = r.u.push_result.head_seq;
   cf__frame_free(&r);
-  long long seq = sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" RYW_CONTACT "'");
+  long long seq =
+      sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" RYW_CONTACT "'");
   CHECK(seq > 0);
-  CHECK_MSG(head >= (uint64_t)seq, "PUSH_RESULT head_seq %llu is below the row's seq %lld",
+  CHECK_MSG(head >= (uint64_t)seq,
+            "PUSH_RESULT head_seq %llu is below the row's seq %lld",
             (unsigned long long)head, seq);
   /* A pull from just below the row's seq returns it. */
   cf_buf b;
@@ -204,7 +221,8 @@ CF_TEST(test_sync_push_result_head_covers_the_batch_and_pull_returns_it) {
 ** the highest batch of this node (and user) the master committed, so a
 ** client that lost a PUSH_RESULT knows at connect time that its batch went
 ** in; a retry of that batch changes nothing and gets the recorded results. */
-CF_TEST(test_sync_welcome_reports_last_committed_batch_and_retry_is_answered_from_record) {
+CF_TEST(
+    test_sync_welcome_reports_last_committed_batch_and_retry_is_answered_from_record) {
   sync_fx f;
   sfx_open(&f, 1);
   char *token = sfx_token(DEMO_REP, 3600);
@@ -220,7 +238,8 @@ CF_TEST(test_sync_welcome_reports_last_committed_batch_and_retry_is_answered_fro
   CHECK_EQ(r.u.push_result.results[0].status, CF_PUSH_APPLIED);
   cf__frame_free(&r);
   raw_free(&c);
-  long long seq = sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" BATCH_CONTACT "'");
+  long long seq =
+      sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" BATCH_CONTACT "'");
 
   /* The same node connects again: its answer was "lost". */
   raw_connect(&c, &f, 0);
@@ -234,8 +253,10 @@ CF_TEST(test_sync_welcome_reports_last_committed_batch_and_retry_is_answered_fro
   sfx_raw_push(&c, 3, &ch, 1, &r);
   CHECK_EQ(r.u.push_result.results[0].status, CF_PUSH_APPLIED);
   cf__frame_free(&r);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" BATCH_CONTACT "'"), seq);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" BATCH_CONTACT "'"), 1);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT cf_seq FROM contacts WHERE id = '" BATCH_CONTACT "'"),
+           seq);
+  CHECK_EQ(
+      sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" BATCH_CONTACT "'"), 1);
   raw_free(&c);
   cf_token_free(token);
   sfx_close(&f);
@@ -252,32 +273,38 @@ CF_TEST(test_sync_direct_sql_on_master_reaches_nodes) {
   cf_node *b = sfx_node("b", DEMO_ORG, DEMO_OWNER);
   sfx_sync_ok(&f, a);
   sfx_sync_ok(&f, b);
-  CHECK_EQ(sfx_node_num(a, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("04") "'"),
+  CHECK_EQ(sfx_node_num(
+               a, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("04") "'"),
            1);
   /* Another app writes straight into Postgres. */
-  sfx_sql(&f, "INSERT INTO contacts (org_id, id, first_name, email, tags) VALUES ('" DEMO_ORG
-              "', '" NEW_CONTACT "', 'Zed', 'zed@direct.test', '{direct,sql}')");
+  sfx_sql(&f,
+          "INSERT INTO contacts (org_id, id, first_name, email, tags) VALUES ('" DEMO_ORG
+          "', '" NEW_CONTACT "', 'Zed', 'zed@direct.test', '{direct,sql}')");
   sfx_sql(&f, "UPDATE contacts SET phone = '+9-999' WHERE id = '" DEMO_CONTACT("03") "'");
   sfx_sql(&f, "DELETE FROM contacts WHERE id = '" DEMO_CONTACT("04") "'");
   cf_node *nodes[2] = {a, b};
   for (int i = 0; i < 2; i++) {
     sfx_sync_result r = sfx_sync_ok(&f, nodes[i]);
     CHECK(r.count[CF_SYNC_PULLED] >= 3);
-    CHECK_CONTACT(ON_NODE(nodes[i], NEW_CONTACT, "first_name"), NEW_CONTACT, "first_name", "Zed");
+    CHECK_CONTACT(ON_NODE(nodes[i], NEW_CONTACT, "first_name"), NEW_CONTACT, "first_name",
+                  "Zed");
     CHECK_CONTACT(ON_NODE(nodes[i], NEW_CONTACT, "tags"), NEW_CONTACT, "tags",
                   "[\"direct\",\"sql\"]");
-    CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("03"), "phone"), DEMO_CONTACT("03"), "phone",
-                  "+9-999");
-    CHECK_EQ(sfx_node_num(nodes[i],
-                          "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("04") "'"),
-             0);
+    CHECK_CONTACT(ON_NODE(nodes[i], DEMO_CONTACT("03"), "phone"), DEMO_CONTACT("03"),
+                  "phone", "+9-999");
+    CHECK_EQ(
+        sfx_node_num(nodes[i],
+                     "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT("04") "'"),
+        0);
     CHECK_EQ(sfx_node_num(nodes[i], "SELECT count(*) FROM contacts"), 10);
   }
   /* The node's later edit of the directly written row merges per column. */
-  sfx_node_exec(a, "UPDATE contacts SET company = 'Zed Ltd' WHERE id = '" NEW_CONTACT "'");
+  sfx_node_exec(a,
+                "UPDATE contacts SET company = 'Zed Ltd' WHERE id = '" NEW_CONTACT "'");
   sfx_sync_ok(&f, a);
   CHECK_CONTACT(ON_MASTER(&f, NEW_CONTACT, "company"), NEW_CONTACT, "company", "Zed Ltd");
-  CHECK_CONTACT(ON_MASTER(&f, NEW_CONTACT, "email"), NEW_CONTACT, "email", "zed@direct.test");
+  CHECK_CONTACT(ON_MASTER(&f, NEW_CONTACT, "email"), NEW_CONTACT, "email",
+                "zed@direct.test");
   cf_node_close(a);
   cf_node_close(b);
   sfx_close(&f);
@@ -300,7 +327,8 @@ CF_TEST(test_sync_conflict_retry_and_discard_round_trip_through_server) {
   char name[128];
 
   /* A member may not manage automations: RLS rejects the rename. */
-  sfx_node_exec(rep, "UPDATE automations SET name = 'Renamed by rep' WHERE id = '" AUTO1 "'");
+  sfx_node_exec(rep,
+                "UPDATE automations SET name = 'Renamed by rep' WHERE id = '" AUTO1 "'");
   sfx_sync_result r = sfx_sync_ok(&f, rep);
   CHECK_EQ(r.count[CF_SYNC_REJECTED], 1);
   CHECK_EQ(sfx_outbox(rep), 0);
@@ -310,8 +338,10 @@ CF_TEST(test_sync_conflict_retry_and_discard_round_trip_through_server) {
   CHECK_STR(c.c[0].table, "automations");
   CHECK_STR(c.c[0].row_id, AUTO1);
   CHECK_MSG(strstr(c.c[0].columns, "name") != NULL, "columns: %s", c.c[0].columns);
-  CHECK_MSG(strncmp(c.c[0].message, "permission", 10) == 0, "message: %s", c.c[0].message);
-  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO1 "'", name, sizeof name);
+  CHECK_MSG(strncmp(c.c[0].message, "permission", 10) == 0, "message: %s",
+            c.c[0].message);
+  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO1 "'", name,
+               sizeof name);
   CHECK_STR(name, "Booking confirmation");
 
   /* Retry without a fix: rejected again, still kept. */
@@ -324,19 +354,22 @@ CF_TEST(test_sync_conflict_retry_and_discard_round_trip_through_server) {
   CHECK_EQ(c.c[0].code, CF_PERMISSION);
 
   /* The fix is on the master (the rep becomes admin); the retry wins. */
-  sfx_sql(&f, "UPDATE memberships SET role = 'admin' WHERE id = '" DEMO_REP_MEMBERSHIP "'");
+  sfx_sql(&f,
+          "UPDATE memberships SET role = 'admin' WHERE id = '" DEMO_REP_MEMBERSHIP "'");
   CHECK_OK(cf_node_conflict_retry(rep, c.c[0].id));
   r = sfx_sync_ok(&f, rep);
   CHECK_EQ(r.count[CF_SYNC_APPLIED], 1);
   CHECK_EQ(r.count[CF_SYNC_REJECTED], 0);
   CHECK_EQ(sfx_node_conflicts(rep).n, 0);
-  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO1 "'", name, sizeof name);
+  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO1 "'", name,
+               sizeof name);
   CHECK_STR(name, "Renamed by rep");
   CHECK_EQ(cf_node_conflict_retry(rep, c.c[0].id), CF_NOTFOUND);
 
   /* Member again: a rejected rename is discarded; the local value stays
   ** until the master's row comes back, then the master's value wins. */
-  sfx_sql(&f, "UPDATE memberships SET role = 'member' WHERE id = '" DEMO_REP_MEMBERSHIP "'");
+  sfx_sql(&f,
+          "UPDATE memberships SET role = 'member' WHERE id = '" DEMO_REP_MEMBERSHIP "'");
   sfx_node_exec(rep, "UPDATE automations SET name = 'Discard me' WHERE id = '" AUTO2 "'");
   r = sfx_sync_ok(&f, rep);
   CHECK_EQ(r.count[CF_SYNC_REJECTED], 1);
@@ -351,8 +384,10 @@ CF_TEST(test_sync_conflict_retry_and_discard_round_trip_through_server) {
   sfx_sync_ok(&f, rep);
   auto_name(rep, AUTO2, name, sizeof name);
   CHECK_STR(name, "Follow-up reminder");
-  CHECK_EQ(sfx_node_num(rep, "SELECT enabled FROM automations WHERE id = '" AUTO2 "'"), 0);
-  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO2 "'", name, sizeof name);
+  CHECK_EQ(sfx_node_num(rep, "SELECT enabled FROM automations WHERE id = '" AUTO2 "'"),
+           0);
+  sfx_sql_text(&f, "SELECT name FROM automations WHERE id = '" AUTO2 "'", name,
+               sizeof name);
   CHECK_STR(name, "Follow-up reminder");
   cf_node_close(rep);
   sfx_close(&f);

@@ -30,8 +30,8 @@ static void check_alive(raw_client *g, uint64_t nonce) {
 
 /* A fresh session (welcomed if `hello`) sends bytes; it must get ERROR
 ** `code` and be closed with ws_code. */
-static void send_bad(sync_fx *f, const char *token, int hello, const void *bytes, size_t n,
-                     unsigned code, int ws_code) {
+static void send_bad(sync_fx *f, const char *token, int hello, const void *bytes,
+                     size_t n, unsigned code, int ws_code) {
   raw_client c;
   if (hello)
     raw_connect_welcomed(&c, f, token, DEMO_ORG);
@@ -96,7 +96,8 @@ CF_TEST(test_sync_malformed_frames_get_error_and_close_only_their_session) {
   send_bad(&f, token, 1, liar, sizeof liar, CF_WIRE_PROTOCOL, CF_WS_CLOSE_PROTOCOL);
   /* Trailing bytes after a valid PING. */
   static const uint8_t trailing[] = {0x93, 0x01, 0x0e, 0x01, 0x00};
-  send_bad(&f, token, 1, trailing, sizeof trailing, CF_WIRE_PROTOCOL, CF_WS_CLOSE_PROTOCOL);
+  send_bad(&f, token, 1, trailing, sizeof trailing, CF_WIRE_PROTOCOL,
+           CF_WS_CLOSE_PROTOCOL);
   check_alive(&g, 7);
   cf__buf_free(&b);
 
@@ -148,10 +149,12 @@ CF_TEST(test_sync_oversized_frames_close_only_their_session) {
     cf_value org = cf__value_text(DEMO_ORG, strlen(DEMO_ORG));
     cf_value id = cf__value_text(ids[i], strlen(ids[i]));
     cf_value first = cf__value_text("Bulk", 4);
-    CHECK_OK(cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "org_id"), &org, NULL));
-    CHECK_OK(cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "id"), &id, NULL));
-    CHECK_OK(cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "first_name"), &first,
-                         &v));
+    CHECK_OK(cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "org_id"), &org,
+                         NULL));
+    CHECK_OK(
+        cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "id"), &id, NULL));
+    CHECK_OK(cf__row_set(&ch[i].row, (unsigned)cf__schema_column_index(t, "first_name"),
+                         &first, &v));
   }
   cf_push p = {1, ch, N};
   cf_buf b;

@@ -23,11 +23,14 @@ CF_TEST(test_sync_child_sent_before_its_edited_parent_still_lands) {
   ** then an edit of the contact, which moves its entry behind all of them. */
   sfx_node_exec(a, "INSERT INTO contacts (id, first_name, email) "
                    "VALUES ('" PARENT "', 'Parent', 'parent@order.test')");
-  sfx_node_exec(a, "INSERT INTO deals (title, contact_id) VALUES ('Child deal', '" PARENT "')");
+  sfx_node_exec(a, "INSERT INTO deals (title, contact_id) VALUES ('Child deal', '" PARENT
+                   "')");
   for (int i = 0; i < 1100; i++) {
     char sql[200];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO contacts (first_name, email) VALUES ('Filler', 'f%d@order.test')", i);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO contacts (first_name, email) VALUES ('Filler', 'f%d@order.test')",
+        i);
     sfx_node_exec(a, sql);
   }
   sfx_node_exec(a, "UPDATE contacts SET phone = '+1-555-0142' WHERE id = '" PARENT "'");

@@ -40,7 +40,8 @@ CF_TEST(test_sync_server_rejects_pushed_rows_of_another_org_as_wrong_org) {
   for (int i = 0; i < 2; i++) {
     CHECK_EQ(res[i].status, CF_PUSH_REJECTED);
     CHECK_MSG(res[i].reason == CF_REASON_WRONG_ORG, "change %d: reason %s (%.*s)", i + 1,
-              cf__reject_reason_name(res[i].reason), (int)res[i].message.n, res[i].message.p);
+              cf__reject_reason_name(res[i].reason), (int)res[i].message.n,
+              res[i].message.p);
   }
   CHECK_MSG(res[2].status == CF_PUSH_APPLIED, "good change: %s %s (%.*s)",
             cf__push_status_name(res[2].status), cf__reject_reason_name(res[2].reason),
@@ -49,7 +50,8 @@ CF_TEST(test_sync_server_rejects_pushed_rows_of_another_org_as_wrong_org) {
   raw_free(&c);
   cf_token_free(token);
   CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" NEW_ID_1 "'"), 0);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Moved'"), 0);
+  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Moved'"),
+           0);
   CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" NEW_ID_2 "'"), 1);
 
   /* On a replica the same writes never reach the outbox. */
@@ -58,8 +60,8 @@ CF_TEST(test_sync_server_rejects_pushed_rows_of_another_org_as_wrong_org) {
   CHECK_EQ(cf_node_exec(n, "INSERT INTO contacts (org_id, first_name) VALUES ('" NW_ORG
                            "', 'Mallory')"),
            CF_WRONG_ORG);
-  CHECK_EQ(cf_node_exec(n, "UPDATE contacts SET org_id = '" NW_ORG "' WHERE id = '" DEMO_CONTACT(
-                           "01") "'"),
+  CHECK_EQ(cf_node_exec(n, "UPDATE contacts SET org_id = '" NW_ORG
+                           "' WHERE id = '" DEMO_CONTACT("01") "'"),
            CF_WRONG_ORG);
   CHECK_EQ(sfx_outbox(n), 0);
   cf_node_close(n);
@@ -72,7 +74,8 @@ CF_TEST(test_sync_push_after_membership_revoked_offline_is_kept_and_pull_says_re
   cf_node *n = sfx_node("rep", DEMO_ORG, DEMO_REP);
   sfx_sync_ok(&f, n);
   /* Offline, the rep edits; meanwhile the owner removes the rep. */
-  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-rev' WHERE id = '" DEMO_CONTACT("05") "'");
+  sfx_node_exec(
+      n, "UPDATE contacts SET phone = '+1-rev' WHERE id = '" DEMO_CONTACT("05") "'");
   sfx_sql(&f, "DELETE FROM memberships WHERE id = '" DEMO_REP_MEMBERSHIP "'");
   char *t = sfx_token(DEMO_REP, 3600);
   sfx_sync_result r = sfx_sync_with(&f, n, t);
@@ -89,11 +92,11 @@ CF_TEST(test_sync_push_after_membership_revoked_offline_is_kept_and_pull_says_re
   CHECK_MSG(strstr(c.c[0].message, "revoked") != NULL, "message: %s", c.c[0].message);
   CHECK_EQ(sfx_outbox(n), 0);
   char phone[64];
-  sfx_node_text(n, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("05") "'", phone,
-                sizeof phone);
+  sfx_node_text(n, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("05") "'",
+                phone, sizeof phone);
   CHECK_STR(phone, "+1-rev");
-  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("05") "'", phone,
-               sizeof phone);
+  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("05") "'",
+               phone, sizeof phone);
   CHECK_STR(phone, "+1-555-0105");
   cf_node_close(n);
   sfx_close(&f);
@@ -106,8 +109,10 @@ CF_TEST(test_sync_unique_clash_created_offline_on_two_nodes_keeps_second_in_conf
   cf_node *b = sfx_node("b", DEMO_ORG, DEMO_REP);
   sfx_sync_ok(&f, a);
   sfx_sync_ok(&f, b);
-  sfx_node_exec(a, "INSERT INTO contacts (first_name, email) VALUES ('Ann', 'same@clash.test')");
-  sfx_node_exec(b, "INSERT INTO contacts (first_name, email) VALUES ('Bea', 'same@clash.test')");
+  sfx_node_exec(
+      a, "INSERT INTO contacts (first_name, email) VALUES ('Ann', 'same@clash.test')");
+  sfx_node_exec(
+      b, "INSERT INTO contacts (first_name, email) VALUES ('Bea', 'same@clash.test')");
   char bid[64];
   sfx_node_text(b, "SELECT id FROM contacts WHERE first_name = 'Bea'", bid, sizeof bid);
   sfx_sync_result r = sfx_sync_ok(&f, a);
@@ -122,13 +127,17 @@ CF_TEST(test_sync_unique_clash_created_offline_on_two_nodes_keeps_second_in_conf
   CHECK_EQ(c.c[0].code, CF_CONSTRAINT);
   CHECK_STR(c.c[0].table, "contacts");
   CHECK_STR(c.c[0].row_id, bid);
-  CHECK_MSG(strncmp(c.c[0].message, "constraint", 10) == 0, "message: %s", c.c[0].message);
+  CHECK_MSG(strncmp(c.c[0].message, "constraint", 10) == 0, "message: %s",
+            c.c[0].message);
   CHECK_EQ(sfx_outbox(b), 0);
   /* The sync itself (push, then the pull that brings Ann's row with the
   ** same email) must succeed: the replica holds both until the app fixes
   ** or discards Bea's. */
-  CHECK_MSG(r.rc == CF_OK, "sync after the rejection: %s: %s", cf_strerror(r.rc), r.errmsg);
-  CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE email = 'same@clash.test'"), 1);
+  CHECK_MSG(r.rc == CF_OK, "sync after the rejection: %s: %s", cf_strerror(r.rc),
+            r.errmsg);
+  CHECK_EQ(
+      sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE email = 'same@clash.test'"),
+      1);
   CHECK_EQ(sfx_node_num(b, "SELECT count(*) FROM contacts WHERE first_name = 'Ann'"), 1);
   cf_node_close(a);
   cf_node_close(b);
@@ -154,14 +163,14 @@ CF_TEST(test_sync_change_too_big_for_a_frame_becomes_a_conflict_and_the_rest_syn
                    "phone = printf('%.*c', 1000000, 'd'), "
                    "metadata = json_object('k', printf('%.*c', 1000000, 'e')) "
                    "WHERE id = '" DEMO_CONTACT("09") "'");
-  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-555-0101' WHERE id = '" DEMO_CONTACT(
-                       "01") "'");
+  sfx_node_exec(
+      n, "UPDATE contacts SET phone = '+1-555-0101' WHERE id = '" DEMO_CONTACT("01") "'");
   for (int round = 0; round < 2; round++) {
     sfx_sync_result r = sfx_sync_ok(&f, n);
     CHECK_EQ(r.count[CF_SYNC_REJECTED], round == 0 ? 1 : 0);
   }
   CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE id = '" DEMO_CONTACT(
-                              "01") "' AND phone = '+1-555-0101'"),
+                               "01") "' AND phone = '+1-555-0101'"),
            1);
   sfx_conflicts c = sfx_node_conflicts(n);
   CHECK_EQ(c.n, 1);

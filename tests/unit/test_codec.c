@@ -32,7 +32,8 @@ static const cf_table *contacts(void) {
 
 static cf_ver make_ver(uint64_t hlc, unsigned char node) {
   cf_ver v;
-  for (int i = 0; i < 8; i++) v.b[i] = (unsigned char)(hlc >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    v.b[i] = (unsigned char)(hlc >> (56 - 8 * i));
   memset(v.b + 8, node, 16);
   return v;
 }
@@ -73,11 +74,15 @@ static void make_contact(cf_row *row, unsigned i, int mixed) {
 static int value_same(const cf_value *a, const cf_value *b) {
   if (a->kind != b->kind) return 0;
   switch (a->kind) {
-  case CF_VALUE_NULL: return 1;
-  case CF_VALUE_INT: return a->i == b->i;
-  case CF_VALUE_REAL: return memcmp(&a->d, &b->d, sizeof a->d) == 0;
-  case CF_VALUE_TEXT:
-  case CF_VALUE_BLOB: return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
+    case CF_VALUE_NULL:
+      return 1;
+    case CF_VALUE_INT:
+      return a->i == b->i;
+    case CF_VALUE_REAL:
+      return memcmp(&a->d, &b->d, sizeof a->d) == 0;
+    case CF_VALUE_TEXT:
+    case CF_VALUE_BLOB:
+      return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
   }
   return 0;
 }
@@ -152,12 +157,20 @@ static void make_samples(samples *s) {
   memset(s, 0, sizeof *s);
   memset(&f, 0, sizeof f);
   f.type = CF_FRAME_HELLO;
-  f.u.hello = (cf_hello){1, 1, {"eyJhbGciOiJIUzI1NiJ9.e30.sig", 28}, {{1, 2, 3}},
-                         {{4, 5, 6}}, {{7, 8, 9}}, 300, 7, 123456789, {"clientflow/0.1.0", 16}};
+  f.u.hello = (cf_hello){1,
+                         1,
+                         {"eyJhbGciOiJIUzI1NiJ9.e30.sig", 28},
+                         {{1, 2, 3}},
+                         {{4, 5, 6}},
+                         {{7, 8, 9}},
+                         300,
+                         7,
+                         123456789,
+                         {"clientflow/0.1.0", 16}};
   add(s, &f);
   f.type = CF_FRAME_WELCOME;
-  f.u.welcome = (cf_welcome){1, 987654321, {"member", 6}, 1000, 7, 4 << 20, 1000, 1000,
-                             1764345600};
+  f.u.welcome =
+      (cf_welcome){1, 987654321, {"member", 6}, 1000, 7, 4 << 20, 1000, 1000, 1764345600};
   add(s, &f);
   f.type = CF_FRAME_AUTH;
   f.u.auth.token = (cf_slice){"abc.def.ghi", 11};
@@ -206,7 +219,8 @@ static void make_samples(samples *s) {
 }
 
 static void free_samples(samples *s) {
-  for (size_t i = 0; i < s->n; i++) cf__buf_free(&s->b[i]);
+  for (size_t i = 0; i < s->n; i++)
+    cf__buf_free(&s->b[i]);
 }
 
 /* Length of the well-formed msgpack element at p (trusted test data). */
@@ -221,24 +235,43 @@ static size_t mp_len(const unsigned char *p) {
     goto elems;
   }
   switch (b) {
-  case 0xcc: case 0xd0: return 2;
-  case 0xcd: case 0xd1: return 3;
-  case 0xce: case 0xd2: case 0xca: return 5;
-  case 0xcf: case 0xd3: case 0xcb: return 9;
-  case 0xc4: case 0xd9: return 2 + p[1];
-  case 0xc5: case 0xda: return 3 + ((size_t)p[1] << 8 | p[2]);
-  case 0xc6: case 0xdb:
-    return 5 + ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
-  case 0xdc: n = (size_t)p[1] << 8 | p[2]; total = 3; goto elems;
-  case 0xdd:
-    n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
-    total = 5;
-    goto elems;
+    case 0xcc:
+    case 0xd0:
+      return 2;
+    case 0xcd:
+    case 0xd1:
+      return 3;
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+      return 5;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+      return 9;
+    case 0xc4:
+    case 0xd9:
+      return 2 + p[1];
+    case 0xc5:
+    case 0xda:
+      return 3 + ((size_t)p[1] << 8 | p[2]);
+    case 0xc6:
+    case 0xdb:
+      return 5 + ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
+    case 0xdc:
+      n = (size_t)p[1] << 8 | p[2];
+      total = 3;
+      goto elems;
+    case 0xdd:
+      n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+      total = 5;
+      goto elems;
   }
   CHECK_MSG(0, "mp_len: unexpected byte 0x%02x", b);
   return 0;
 elems:
-  for (size_t i = 0; i < n; i++) total += mp_len(p + total);
+  for (size_t i = 0; i < n; i++)
+    total += mp_len(p + total);
   return total;
 }
 
@@ -284,8 +317,8 @@ CF_TEST(test_codec_welcome_round_trips) {
   cf_buf enc;
   memset(&f, 0, sizeof f);
   f.type = CF_FRAME_WELCOME;
-  f.u.welcome = (cf_welcome){1, 42, {"owner", 5}, 123456, 17, 4u << 20, 1000, 2000,
-                             INT64_MIN};
+  f.u.welcome =
+      (cf_welcome){1, 42, {"owner", 5}, 123456, 17, 4u << 20, 1000, 2000, INT64_MIN};
   round_trip(&f, &enc, &g);
   const cf_welcome *w = &g.u.welcome;
   CHECK_EQ(w->proto, 1);
@@ -354,7 +387,10 @@ CF_TEST(test_codec_push_result_round_trips) {
   cf_push_result res[4] = {
       {1, CF_PUSH_APPLIED, CF_REASON_NONE, {"", 0}},
       {5, CF_PUSH_SUPERSEDED, CF_REASON_NONE, {"newer version on master", 23}},
-      {6, CF_PUSH_REJECTED, CF_REASON_CONSTRAINT, {"duplicate key contacts_org_email", 32}},
+      {6,
+       CF_PUSH_REJECTED,
+       CF_REASON_CONSTRAINT,
+       {"duplicate key contacts_org_email", 32}},
       {9, CF_PUSH_REJECTED, 200, {"a reason from the future", 24}},
   };
   cf_frame f, g;
@@ -398,12 +434,14 @@ CF_TEST(test_codec_changes_round_trips_full_rows) {
   static cf_row rows[50];
   cf_frame f, g;
   cf_buf enc;
-  for (unsigned i = 0; i < 50; i++) make_contact(&rows[i], i, i % 2);
+  for (unsigned i = 0; i < 50; i++)
+    make_contact(&rows[i], i, i % 2);
   memset(&f, 0, sizeof f);
   f.type = CF_FRAME_CHANGES;
   f.u.changes = (cf_changes){777, 1, 900, rows, 50};
   round_trip(&f, &enc, &g);
-  CHECK(g.u.changes.last_seq == 777 && g.u.changes.more == 1 && g.u.changes.head_seq == 900);
+  CHECK(g.u.changes.last_seq == 777 && g.u.changes.more == 1 &&
+        g.u.changes.head_seq == 900);
   CHECK_EQ(g.u.changes.nrows, 50);
   for (unsigned i = 0; i < 50; i++)
     CHECK_MSG(row_same(&g.u.changes.rows[i], &rows[i]), "row %u differs", i);
@@ -449,9 +487,10 @@ CF_TEST(test_codec_every_table_round_trips) {
 
 CF_TEST(test_codec_seq_frames_round_trip) {
   static const cf_frame_type types[] = {CF_FRAME_CHECKPOINT, CF_FRAME_LIVE,
-                                        CF_FRAME_REBOOTSTRAP, CF_FRAME_PING, CF_FRAME_PONG};
-  static const uint64_t seqs[] = {0, 1, 127, 128, 255, 256, 65535, 65536,
-                                  4294967295u, 4294967296u, UINT64_MAX};
+                                        CF_FRAME_REBOOTSTRAP, CF_FRAME_PING,
+                                        CF_FRAME_PONG};
+  static const uint64_t seqs[] = {0,     1,     127,         128,         255,       256,
+                                  65535, 65536, 4294967295u, 4294967296u, UINT64_MAX};
   for (size_t t = 0; t < sizeof types / sizeof *types; t++)
     for (size_t i = 0; i < sizeof seqs / sizeof *seqs; i++) {
       cf_frame f, g;
@@ -503,7 +542,8 @@ CF_TEST(test_codec_revoked_and_error_round_trip) {
 
   /* A long message is cut at a character boundary, never refused. */
   static char longmsg[3000];
-  for (size_t i = 0; i + 2 <= sizeof longmsg; i += 2) memcpy(longmsg + i, "\xc3\xa9", 2);
+  for (size_t i = 0; i + 2 <= sizeof longmsg; i += 2)
+    memcpy(longmsg + i, "\xc3\xa9", 2);
   cf__buf_init(&enc, 8192);
   CHECK_OK(cf__encode_error(CF_WIRE_INTERNAL, longmsg, sizeof longmsg, &enc));
   CHECK_OK(cf__frame_decode(enc.p, enc.len, NULL, &g, NULL, 0));
@@ -514,10 +554,20 @@ CF_TEST(test_codec_revoked_and_error_round_trip) {
 }
 
 CF_TEST(test_codec_reals_round_trip_exactly) {
-  static const double reals[] = {0.0, -0.0, 1.0, -1.5, 0.1, 1e308, -1e308, DBL_MAX,
-                                 -DBL_MAX, DBL_MIN, 4.9406564584124654e-324 /* denormal */,
+  static const double reals[] = {0.0,
+                                 -0.0,
+                                 1.0,
+                                 -1.5,
+                                 0.1,
+                                 1e308,
+                                 -1e308,
+                                 DBL_MAX,
+                                 -DBL_MAX,
+                                 DBL_MIN,
+                                 4.9406564584124654e-324 /* denormal */,
                                  2.2250738585072009e-308 /* largest denormal */,
-                                 3.141592653589793, 9007199254740993.0};
+                                 3.141592653589793,
+                                 9007199254740993.0};
   static cf_row row;
   cf_ver v = make_ver(5, 1);
   memset(&row, 0, sizeof row);
@@ -551,10 +601,11 @@ CF_TEST(test_codec_reals_round_trip_exactly) {
 }
 
 CF_TEST(test_codec_ints_round_trip_at_int64_extremes) {
-  static const int64_t ints[] = {INT64_MIN, INT64_MIN + 1, -2147483649LL, -2147483648LL,
-                                 -32769, -32768, -129, -128, -33, -32, -1, 0, 1, 127,
-                                 128, 255, 256, 65535, 65536, 4294967295LL,
-                                 4294967296LL, INT64_MAX - 1, INT64_MAX};
+  static const int64_t ints[] = {
+      INT64_MIN, INT64_MIN + 1, -2147483649LL, -2147483648LL, -32769,   -32768,
+      -129,      -128,          -33,           -32,           -1,       0,
+      1,         127,           128,           255,           256,      65535,
+      65536,     4294967295LL,  4294967296LL,  INT64_MAX - 1, INT64_MAX};
   static cf_row row;
   cf_ver v = make_ver(5, 1);
   memset(&row, 0, sizeof row);
@@ -581,7 +632,8 @@ CF_TEST(test_codec_empty_and_1mib_strings_round_trip) {
   static cf_row row;
   char *big = malloc(CF_VALUE_MAX_BYTES + 1);
   CHECK(big != NULL);
-  for (size_t i = 0; i < CF_VALUE_MAX_BYTES + 1; i++) big[i] = (char)('a' + i % 26);
+  for (size_t i = 0; i < CF_VALUE_MAX_BYTES + 1; i++)
+    big[i] = (char)('a' + i % 26);
   cf_ver v = make_ver(5, 1);
   memset(&row, 0, sizeof row);
   row.table = contacts();
@@ -615,9 +667,9 @@ CF_TEST(test_codec_empty_and_1mib_strings_round_trip) {
   ** 1 MiB + 1 in a 40-byte frame: CF_TOOBIG, not an allocation). */
   unsigned char frame[64];
   size_t n = 0;
-  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91, 0x95,
-                                       0x03, 0x07, 0x93, 0xa1, 'o', 0xa1, 'i', 0xdb,
-                                       0x00, 0x10, 0x00, 0x01};
+  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91,
+                                       0x95, 0x03, 0x07, 0x93, 0xa1, 'o',  0xa1,
+                                       'i',  0xdb, 0x00, 0x10, 0x00, 0x01};
   memcpy(frame, head, sizeof head);
   n = sizeof head;
   memset(frame + n, 'x', 20);
@@ -690,8 +742,8 @@ CF_TEST(test_codec_truncated_frames_fail_at_every_offset) {
 
 CF_TEST(test_codec_huge_array_count_fails_before_allocating) {
   /* CHANGES whose rows array declares 2^32-1 rows, with 3 bytes after it. */
-  static const unsigned char lying[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01,
-                                        0xdd, 0xff, 0xff, 0xff, 0xff, 0x95, 0x03, 0x07};
+  static const unsigned char lying[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0xdd,
+                                        0xff, 0xff, 0xff, 0xff, 0x95, 0x03, 0x07};
   cf_codec_limits lim = {0, 0};
   cf__alloc_fail_at(0); /* resets the counter */
   CHECK_EQ(decode_fails(lying, sizeof lying, &lim), CF_TOOBIG);
@@ -705,8 +757,8 @@ CF_TEST(test_codec_huge_array_count_fails_before_allocating) {
   /* The same for PUSH changes, PUSH_RESULT results and the frame itself. */
   static const unsigned char lying3[] = {0x94, 0x01, 0x05, 0x01, 0xdc, 0x00, 0x20, 0x96};
   CHECK_EQ(decode_fails(lying3, sizeof lying3, NULL), CF_PROTOCOL);
-  static const unsigned char lying4[] = {0x95, 0x01, 0x06, 0x01, 0x01, 0xdc,
-                                         0x00, 0x64, 0x94};
+  static const unsigned char lying4[] = {0x95, 0x01, 0x06, 0x01, 0x01,
+                                         0xdc, 0x00, 0x64, 0x94};
   CHECK_EQ(decode_fails(lying4, sizeof lying4, NULL), CF_PROTOCOL);
   static const unsigned char lying5[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01, 0x0a};
   CHECK_EQ(decode_fails(lying5, sizeof lying5, NULL), CF_PROTOCOL);
@@ -728,8 +780,8 @@ CF_TEST(test_codec_nesting_bombs_are_refused) {
   memset(bomb, 0x91, n); /* [[[[...]]]] */
   CHECK_EQ(decode_fails(bomb, n, NULL), CF_PROTOCOL);
   /* Nested arrays where a row's values are expected. */
-  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91,
-                                       0x95, 0x03, 0x03, 0x92};
+  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01,
+                                       0x91, 0x95, 0x03, 0x03, 0x92};
   memcpy(bomb, head, sizeof head);
   CHECK_EQ(decode_fails(bomb, n, NULL), CF_PROTOCOL);
   /* Nested maps. */
@@ -783,10 +835,10 @@ static unsigned char *push_copy(const samples *s, size_t *n) {
 /* Offset of the first change's fields: [1, 5, batch, [[id, table, ...]]]. */
 static size_t first_change_at(const unsigned char *m) {
   size_t off = 1 + 1 + 1 + mp_len(m + 3); /* envelope, batch seq */
-  off += 1;                                /* changes array header (fixarray) */
-  off += 1;                                /* change fixarray(6) */
-  off += mp_len(m + off);                  /* change id */
-  return off;                              /* at the table number */
+  off += 1;                               /* changes array header (fixarray) */
+  off += 1;                               /* change fixarray(6) */
+  off += mp_len(m + off);                 /* change id */
+  return off;                             /* at the table number */
 }
 
 CF_TEST(test_codec_bad_version_length_is_refused) {
@@ -823,7 +875,7 @@ CF_TEST(test_codec_unknown_table_number_is_refused) {
   size_t n;
   unsigned char *m = push_copy(&s, &n);
   size_t at = first_change_at(m);
-  CHECK_EQ(m[at], 3); /* contacts */
+  CHECK_EQ(m[at], 3);        /* contacts */
   m[at] = CF_SCHEMA_NTABLES; /* the first number past the registry (10 with ten) */
   char why[256], unknown[64];
   snprintf(unknown, sizeof unknown, "unknown table number %d", CF_SCHEMA_NTABLES);
@@ -843,7 +895,8 @@ CF_TEST(test_codec_mask_bit_past_ncols_is_refused) {
   uint64_t mask = t->key_mask | CF_COL_BIT(t->ncols) | CF_COL_BIT(t->ncols + 1);
   unsigned char m[128];
   size_t n = 0;
-  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91, 0x95, 0x03};
+  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2,
+                                       0x01, 0x91, 0x95, 0x03};
   memcpy(m, head, sizeof head);
   n = sizeof head;
   m[n++] = 0xcd;
@@ -873,8 +926,9 @@ CF_TEST(test_codec_mask_bit_past_ncols_is_refused) {
   CHECK_MSG(strstr(why, "key column") != NULL, "message: %s", why);
   /* A values array that does not match the mask. */
   mask = t->key_mask;
-  static const unsigned char short_values[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91,
-                                               0x95, 0x03, 0x03, 0x91, 0xa1, 'o', 0x90, 0xc0};
+  static const unsigned char short_values[] = {0x96, 0x01, 0x08, 0x01, 0xc2,
+                                               0x01, 0x91, 0x95, 0x03, 0x03,
+                                               0x91, 0xa1, 'o',  0x90, 0xc0};
   CHECK_EQ(decode_fails(short_values, sizeof short_values, NULL), CF_PROTOCOL);
 }
 
@@ -883,19 +937,19 @@ CF_TEST(test_codec_bad_cells_are_refused) {
   const cf_table *t = contacts();
   uint64_t mask = t->key_mask | CF_COL_BIT(t->ncols);
   static const unsigned char bad[][10] = {
-      {0x02},                          /* deleted = 2 */
-      {0xa1, '1'},                     /* deleted as text */
-      {0xc3},                          /* boolean */
+      {0x02},                               /* deleted = 2 */
+      {0xa1, '1'},                          /* deleted as text */
+      {0xc3},                               /* boolean */
       {0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0}, /* NaN */
-      {0xca, 0, 0, 0, 0},              /* float32 */
-      {0xd4, 0, 0},                    /* fixext */
+      {0xca, 0, 0, 0, 0},                   /* float32 */
+      {0xd4, 0, 0},                         /* fixext */
   };
   static const size_t badlen[] = {1, 2, 1, 9, 5, 3};
   for (size_t b = 0; b < sizeof badlen / sizeof *badlen; b++) {
     unsigned char m[128];
     size_t n = 0;
-    static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91, 0x95,
-                                         0x03};
+    static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2,
+                                         0x01, 0x91, 0x95, 0x03};
     memcpy(m, head, sizeof head);
     n = sizeof head;
     m[n++] = 0xcd;
@@ -923,8 +977,8 @@ CF_TEST(test_codec_bad_cells_are_refused) {
     }
   }
   /* A key cell that is not a string. */
-  static const unsigned char intkey[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91,
-                                         0x95, 0x03, 0x03, 0x92, 0x05, 0xa1, 'i', 0x90, 0xc0};
+  static const unsigned char intkey[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91, 0x95,
+                                         0x03, 0x03, 0x92, 0x05, 0xa1, 'i',  0x90, 0xc0};
   CHECK_EQ(decode_fails(intkey, sizeof intkey, NULL), CF_PROTOCOL);
 }
 
@@ -932,9 +986,9 @@ CF_TEST(test_codec_vidx_must_be_canonical) {
   /* Row with two versioned cells (first_name, last_name). */
   unsigned char m[256];
   size_t n, at_vers;
-  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91, 0x95,
-                                       0x03, 0x0f, 0x94, 0xa1, 'o', 0xa1, 'i', 0xa1,
-                                       'a', 0xa1, 'b'};
+  static const unsigned char head[] = {0x96, 0x01, 0x08, 0x01, 0xc2, 0x01, 0x91,
+                                       0x95, 0x03, 0x0f, 0x94, 0xa1, 'o',  0xa1,
+                                       'i',  0xa1, 'a',  0xa1, 'b'};
   memcpy(m, head, sizeof head);
   n = sizeof head;
   at_vers = n;
@@ -1020,7 +1074,8 @@ CF_TEST(test_codec_strings_over_their_cap_are_toobig) {
   free(tok);
 
   /* A role over 64 bytes. */
-  static const char role[65] = "0123456789012345678901234567890123456789012345678901234567890123";
+  static const char role[65] =
+      "0123456789012345678901234567890123456789012345678901234567890123";
   f.type = CF_FRAME_WELCOME;
   memset(&f.u, 0, sizeof f.u);
   f.u.welcome.proto = 1;
@@ -1046,7 +1101,8 @@ CF_TEST(test_codec_trailing_garbage_is_refused) {
     CHECK_OK(cf__buf_putc(&s.b[i], 0x00));
     char why[256];
     cf_frame f;
-    CHECK_EQ(cf__frame_decode(s.b[i].p, s.b[i].len, NULL, &f, why, sizeof why), CF_PROTOCOL);
+    CHECK_EQ(cf__frame_decode(s.b[i].p, s.b[i].len, NULL, &f, why, sizeof why),
+             CF_PROTOCOL);
     CHECK_MSG(strstr(why, "trailing") != NULL, "message: %s", why);
     /* Two frames in one message are refused the same way. */
     cf__buf_truncate(&s.b[i], s.b[i].len - 1);
@@ -1121,7 +1177,8 @@ CF_TEST(test_codec_non_canonical_forms_are_refused) {
   };
   static const size_t lens[] = {5, 6, 8, 12, 5, 6};
   for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
-    CHECK_MSG(decode_fails(forms[i], lens[i], NULL) == CF_PROTOCOL, "form %zu accepted", i);
+    CHECK_MSG(decode_fails(forms[i], lens[i], NULL) == CF_PROTOCOL, "form %zu accepted",
+              i);
   /* AUTH with a 3-byte token as str8; AUTH_OK with -5 as int8; token_exp
   ** -200 as int32. */
   static const unsigned char str8[] = {0x93, 0x01, 0x03, 0xd9, 0x03, 'a', 'b', 'c'};
@@ -1282,7 +1339,8 @@ CF_TEST(test_codec_pages_fill_up_to_the_frame_cap) {
   }
   CHECK_OK(cf__encode_push_body(9, 3, body.p, body.len, &out));
   CHECK_OK(cf__frame_decode(out.p, out.len, &lim, &f, NULL, 0));
-  CHECK(f.u.push.batch_seq == 9 && f.u.push.nchanges == 3 && f.u.push.changes[2].id == 102);
+  CHECK(f.u.push.batch_seq == 9 && f.u.push.nchanges == 3 &&
+        f.u.push.changes[2].id == 102);
   cf__frame_free(&f);
   /* An output buffer too small for the frame: CF_TOOBIG, unchanged. */
   cf_buf tiny;
@@ -1303,7 +1361,8 @@ CF_TEST(test_codec_survives_allocation_failure) {
     cf_frame f;
     char why[256];
     cf__alloc_fail_at(1);
-    int rc = cf__frame_decode(s.b[which[i]].p, s.b[which[i]].len, NULL, &f, why, sizeof why);
+    int rc =
+        cf__frame_decode(s.b[which[i]].p, s.b[which[i]].len, NULL, &f, why, sizeof why);
     cf__alloc_fail_at(0);
     CHECK_EQ(rc, CF_NOMEM);
     CHECK(f.owned == NULL);
@@ -1348,36 +1407,36 @@ CF_TEST(test_codec_random_mutations_never_crash_and_reencode_canonically) {
       uint64_t r = cf_test_rand(&st);
       size_t at = n ? (size_t)(r >> 8) % n : 0;
       switch (r % 6) {
-      case 0: /* flip one bit */
-        if (n) m[at] ^= (unsigned char)(1u << ((r >> 4) % 8));
-        break;
-      case 1: /* replace a byte with an interesting one */
-        if (n) {
-          static const unsigned char hot[] = {0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xc4, 0xcc,
-                                              0xcf, 0xd9, 0xdb, 0xdc, 0xdd, 0xff, 0x18,
-                                              0x90, 0x9f, 0xa0, 0xbf, 0xcb, 0xe0};
-          m[at] = hot[(r >> 40) % sizeof hot];
-        }
-        break;
-      case 2: /* insert a byte */
-        if (n < cap) {
-          memmove(m + at + 1, m + at, n - at);
-          m[at] = (unsigned char)(r >> 32);
-          n++;
-        }
-        break;
-      case 3: /* delete a byte */
-        if (n) {
-          memmove(m + at, m + at + 1, n - at - 1);
-          n--;
-        }
-        break;
-      case 4: /* truncate */
-        n = at;
-        break;
-      default: /* random byte */
-        if (n) m[at] = (unsigned char)(r >> 24);
-        break;
+        case 0: /* flip one bit */
+          if (n) m[at] ^= (unsigned char)(1u << ((r >> 4) % 8));
+          break;
+        case 1: /* replace a byte with an interesting one */
+          if (n) {
+            static const unsigned char hot[] = {0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xc4, 0xcc,
+                                                0xcf, 0xd9, 0xdb, 0xdc, 0xdd, 0xff, 0x18,
+                                                0x90, 0x9f, 0xa0, 0xbf, 0xcb, 0xe0};
+            m[at] = hot[(r >> 40) % sizeof hot];
+          }
+          break;
+        case 2: /* insert a byte */
+          if (n < cap) {
+            memmove(m + at + 1, m + at, n - at);
+            m[at] = (unsigned char)(r >> 32);
+            n++;
+          }
+          break;
+        case 3: /* delete a byte */
+          if (n) {
+            memmove(m + at, m + at + 1, n - at - 1);
+            n--;
+          }
+          break;
+        case 4: /* truncate */
+          n = at;
+          break;
+        default: /* random byte */
+          if (n) m[at] = (unsigned char)(r >> 24);
+          break;
       }
     }
     /* Exactly n bytes on the heap, so reads past the end are caught. */
@@ -1392,7 +1451,8 @@ CF_TEST(test_codec_random_mutations_never_crash_and_reencode_canonically) {
       cf_buf again;
       cf__buf_init(&again, CF_CODEC_MAX_FRAME);
       int erc = cf__frame_encode(&f, &again);
-      CHECK_MSG(erc == CF_OK, "iteration %zu: decoded frame does not re-encode (%d)", it, erc);
+      CHECK_MSG(erc == CF_OK, "iteration %zu: decoded frame does not re-encode (%d)", it,
+                erc);
       CHECK_MSG(again.len == n && memcmp(again.p, exact, n) == 0,
                 "iteration %zu: re-encoding differs from the accepted input", it);
       cf__buf_free(&again);
@@ -1414,7 +1474,8 @@ CF_TEST(test_codec_random_mutations_never_crash_and_reencode_canonically) {
 CF_TEST(test_codec_frame_directions_and_names) {
   CHECK(cf__frame_from_client(CF_FRAME_HELLO) && !cf__frame_from_server(CF_FRAME_HELLO));
   CHECK(cf__frame_from_client(CF_FRAME_PUSH) && !cf__frame_from_server(CF_FRAME_PUSH));
-  CHECK(!cf__frame_from_client(CF_FRAME_CHANGES) && cf__frame_from_server(CF_FRAME_CHANGES));
+  CHECK(!cf__frame_from_client(CF_FRAME_CHANGES) &&
+        cf__frame_from_server(CF_FRAME_CHANGES));
   CHECK(cf__frame_from_client(CF_FRAME_ERROR) && cf__frame_from_server(CF_FRAME_ERROR));
   CHECK(!cf__frame_from_client(0) && !cf__frame_from_server(16));
   CHECK_STR(cf__frame_type_name(CF_FRAME_PUSH_RESULT), "PUSH_RESULT");

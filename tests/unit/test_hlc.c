@@ -238,9 +238,11 @@ CF_TEST(test_hlc_recv_bounds_remote_by_a_trusted_reference_ahead_of_the_wall_clo
   cf__hlc_set_reference_ahead(&c, -60 * 1000);
   CHECK_OK(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + CF_HLC_DEFAULT_MAX_SKEW_MS, 0), NULL));
   cf__hlc_set_reference_ahead(&c, INT64_MAX);
-  CHECK_EQ(cf__hlc_recv(&c,
-                        CF_HLC_MAKE(T0 + CF_HLC_MAX_REF_AHEAD_MS + CF_HLC_DEFAULT_MAX_SKEW_MS + 1, 0),
-                        NULL),
-           CF_CLOCK_SKEW);
+  CHECK_EQ(
+      cf__hlc_recv(
+          &c,
+          CF_HLC_MAKE(T0 + CF_HLC_MAX_REF_AHEAD_MS + CF_HLC_DEFAULT_MAX_SKEW_MS + 1, 0),
+          NULL),
+      CF_CLOCK_SKEW);
   cf_set_clock_hook(NULL, NULL);
 }

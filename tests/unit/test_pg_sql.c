@@ -10,7 +10,8 @@
 #include "platform/platform.h"
 #include "sync/master/pg.h"
 
-/* Every statement name sync/master/migrate.c, sync/master/doctor.c and sync/master/master.c run. */
+/* Every statement name sync/master/migrate.c, sync/master/doctor.c and
+ * sync/master/master.c run. */
 static const char *const used_names[] = {
     "migrate_lock",      "ensure_ledger",    "ledger_exists", "applied_migrations",
     "record_migration",  "schema_droppable", "reset_public",  "drop_ledger",
