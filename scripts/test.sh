@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds with AddressSanitizer and
+# The test command: installs what is missing, checks the style (clang-format,
+# cppcheck: scripts/check-style.sh), builds with AddressSanitizer and
 # UndefinedBehaviorSanitizer into build/asan, and runs every test with ctest
 # (unit tests, integration tests against a private PostgreSQL 15 that ctest
 # starts and stops, pgTAP RLS tests, examples).  Extra arguments go to ctest,
@@ -15,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# One style, kept by tools: clang-format and cppcheck (docs/architecture.md).
+scripts/check-style.sh
 build=${CF_BUILD_DIR:-build/asan}
 cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCF_TEST_PG_PORT="${CF_TEST_PG_PORT:-54329}" >/dev/null
