@@ -21,8 +21,9 @@ SELECT b.member, b.outcome, b.last_batch, b.results
 FROM cf_sync.push_begin($1::uuid, $2::uuid, $3::bigint, decode($4, 'hex')) AS b
 
 -- @name push_reserve
--- $1 org, $2 rows to write (> 0), $3 greatest HLC of the batch.  Reserves
--- their cursor positions and publishes the first one for the stamp triggers.
+-- $1 org, $2 rows to write, $3 greatest HLC of the batch.  The org clock
+-- adopts the HLC (007); n > 0 positions are reserved and the first one is
+-- published for the stamp triggers.
 SELECT r.lo, set_config('cf.push_seq_lo', coalesce(r.lo::text, ''), true)
 FROM cf_sync.push_reserve($1::uuid, $2::integer, $3::bigint) AS r(lo)
 

@@ -911,10 +911,13 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   if ((rc = merge_changes(&ctx)) != CF_OK) goto out;
   reject_incomplete_rows(&ctx);
   /* 6. Reserve one cursor position per row to write (none: the head stays
-  ** where it is), then write. */
+  ** where it is) and let the org clock adopt the batch's greatest HLC --
+  ** also when nothing is written (every change superseded), so the
+  ** master's own later writes order after every version a node pushed
+  ** (007_adopt_batch_hlc.sql) -- then write. */
   uint64_t seq_lo = 0;
   size_t nwrite = rows_to_write(&ctx);
-  if (nwrite > 0) {
+  if (nwrite > 0 || max_hlc > 0) {
     snprintf(count, sizeof count, "%zu", nwrite);
     snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
     const char *rp3[3] = {org, count, maxhlc};
@@ -923,15 +926,17 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     if ((rc = cf__sql_named(CF__MASTER_SQL, "push_reserve", &sql)) != CF_OK) goto out;
     if ((rc = cf__pg_query(pg, sql, 3, rp3, &res)) != CF_OK) goto out;
     const char *lo_text = cf__pg_value(res, 0, 0);
-    if (lo_text == NULL) {
+    if (nwrite > 0 && lo_text == NULL) {
       rc = cf__pg_fail(pg, CF_DATABASE, "push: no cursor positions reserved");
       goto out;
     }
-    seq_lo = strtoull(lo_text, NULL, 10);
+    if (nwrite > 0) {
+      seq_lo = strtoull(lo_text, NULL, 10);
+      info->seq_lo = seq_lo;
+      info->seq_hi = seq_lo + nwrite - 1;
+    }
     cf__pg_res_free(res);
     res = NULL;
-    info->seq_lo = seq_lo;
-    info->seq_hi = seq_lo + nwrite - 1;
   }
   if ((rc = write_rows(&ctx, seq_lo)) != CF_OK) goto out;
   for (size_t i = 0; i < n; i++) {

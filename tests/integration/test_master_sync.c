@@ -1101,3 +1101,34 @@ CF_TEST(test_master_new_row_without_every_cell_is_rejected_and_never_stored) {
   CHECK_EQ(query_num(f.admin, "SELECT count(*) FROM contacts"), 1);
   fx_close(&f);
 }
+
+CF_TEST(test_master_all_superseded_batch_still_moves_the_org_clock_past_its_versions) {
+  /* An edit of a row the master deleted writes nothing, but the master's own
+  ** later writes (re-creating the row) must order after it, or the node
+  ** keeps its edit forever (found by clientflow sim). */
+  fx f;
+  fx_open(&f);
+  char id[37];
+  new_id(id);
+  cf_change ch[1];
+  cf_ver v = ver_at(1, 0, 0);
+  contact_insert(&ch[0], ORG_A, id, "Ann", NULL, &v);
+  cf__push_result res[1];
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 1, res, NULL));
+  char sql[256];
+  snprintf(sql, sizeof sql, "DELETE FROM contacts WHERE id = '%s'", id);
+  exec_or_fail(f.admin, sql);
+  cf_ver ahead = ver_at(1, 120000, 0); /* a node two minutes ahead */
+  change_init(&ch[0], "contacts", ORG_A, id);
+  set_text(&ch[0], "company", "Offline Edit", &ahead);
+  cf__push_info info;
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 2, ch, 1, res, &info));
+  CHECK_RESULT(res[0], CF_PUSH_SUPERSEDED, CF_REASON_NONE);
+  CHECK_EQ(info.seq_hi, 0); /* nothing written, no position reserved */
+  snprintf(sql, sizeof sql,
+           "SELECT (last_hlc >= %lld)::int FROM cf_sync.org_clock WHERE org_id = '" ORG_A
+           "'",
+           (long long)cf__ver_hlc(&ahead));
+  CHECK_EQ(query_num(f.admin, sql), 1);
+  fx_close(&f);
+}
