@@ -275,4 +275,77 @@ static inline void fx_uuid(char out[CF_UUID_TEXT_LEN], unsigned tag,
            n & 0xffffffffffffULL);
 }
 
+/* --- a private cluster a test may restart --------------------------------- */
+
+#define FX_PG_BIN "/usr/lib/postgresql/15/bin"
+
+static cf_pgcluster *fx_cluster; /* the test's private cluster, or NULL */
+
+static inline void fx_cluster_stop_at_exit(void) {
+  if (fx_cluster) (void)cf_pgcluster_stop(fx_cluster);
+  fx_cluster = NULL;
+}
+
+/*
+** Starts a private cluster (the shared test cluster serves tests running in
+** parallel, so a test that restarts Postgres needs its own) with database
+** dbname migrated and seeded and the login role clientflow_server, and
+** fills f's URLs and admin connection (no server yet).  Stopped at exit.
+*/
+static inline void fx_cluster_open(sync_fx *f, const char *dbname) {
+  char err[512];
+  int rc = cf_pgcluster_start(NULL, dbname, &fx_cluster, err, sizeof err);
+  CHECK_MSG(rc == CF_OK, "private cluster: %s", err);
+  atexit(fx_cluster_stop_at_exit);
+  memset(f, 0, sizeof *f);
+  snprintf(f->admin_url, sizeof f->admin_url, "%s", cf_pgcluster_url(fx_cluster));
+  /* postgresql://postgres@127.0.0.1:PORT/db -> the server's login */
+  const char *at = strchr(f->admin_url, '@');
+  CHECK(at != NULL);
+  snprintf(f->srv_url, sizeof f->srv_url, "postgresql://clientflow_server%s", at);
+  cf_master *m = NULL;
+  rc = cf_master_open(f->admin_url, &m, err, sizeof err);
+  CHECK_MSG(rc == CF_OK, "cf_master_open: %s", err);
+  rc = cf_master_migrate_up(m);
+  if (rc == CF_OK) rc = cf_master_seed(m);
+  snprintf(err, sizeof err, "%s", cf_master_errmsg(m));
+  cf_master_close(m);
+  CHECK_MSG(rc == CF_OK, "migrate/seed: %s", err);
+  f->admin = fx_connect(f->admin_url);
+  sfx_sql(
+      f,
+      "DO $$ BEGIN "
+      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') THEN "
+      "CREATE ROLE clientflow_server LOGIN; END IF; "
+      "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+}
+
+/* Restarts the private cluster (pg_ctl restart -m fast, as postgres) and
+** reconnects f's admin connection. */
+static inline void fx_cluster_restart(sync_fx *f) {
+  char data[4200], log[4200], ctl_log[4300];
+  snprintf(data, sizeof data, "%s/data", cf_pgcluster_dir(fx_cluster));
+  snprintf(log, sizeof log, "%s/log", cf_pgcluster_dir(fx_cluster));
+  char *restart[] = {"/usr/sbin/runuser",
+                     "-u",
+                     "postgres",
+                     "--",
+                     FX_PG_BIN "/pg_ctl",
+                     "restart",
+                     "-D",
+                     data,
+                     "-m",
+                     "fast",
+                     "-w",
+                     "-t",
+                     "60",
+                     "-l",
+                     log,
+                     NULL};
+  CHECK_EQ(fx_run(restart, NULL, fx_log_path("pg_ctl", ctl_log, sizeof ctl_log), 90000),
+           0);
+  printf("postgres restarted\n");
+  PQreset(f->admin);
+}
+
 #endif /* CF_FAULT_FIXTURE_H */

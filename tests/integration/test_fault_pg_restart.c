@@ -22,8 +22,6 @@
 */
 #include "fault_fixture.h"
 
-#define PG_BIN "/usr/lib/postgresql/15/bin"
-
 /* A watching node: its own handle on its own thread. */
 typedef struct watcher {
   cf_node *node;    /* the watch thread's handle */
@@ -91,45 +89,9 @@ static void wait_master(PGconn *c, const char *q, long long want, const char *wh
   fx_wait_until(master_has_cond, &h, 60000, what);
 }
 
-/* The private cluster, stopped at exit if a failed check left the test
-** early. */
-static cf_pgcluster *cluster;
-
-static void stop_cluster_at_exit(void) {
-  if (cluster) (void)cf_pgcluster_stop(cluster);
-  cluster = NULL;
-}
-
 CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
-  char err[512];
-  cf_pgcluster *pgc = NULL;
-  int rc = cf_pgcluster_start(NULL, "cf_restart", &pgc, err, sizeof err);
-  CHECK_MSG(rc == CF_OK, "private cluster: %s", err);
-  cluster = pgc;
-  atexit(stop_cluster_at_exit);
-
   sync_fx f;
-  memset(&f, 0, sizeof f);
-  snprintf(f.admin_url, sizeof f.admin_url, "%s", cf_pgcluster_url(pgc));
-  /* postgresql://postgres@127.0.0.1:PORT/cf_restart -> the server's login */
-  const char *at = strchr(f.admin_url, '@');
-  CHECK(at != NULL);
-  snprintf(f.srv_url, sizeof f.srv_url, "postgresql://clientflow_server%s", at);
-  cf_master *m = NULL;
-  rc = cf_master_open(f.admin_url, &m, err, sizeof err);
-  CHECK_MSG(rc == CF_OK, "cf_master_open: %s", err);
-  rc = cf_master_migrate_up(m);
-  if (rc == CF_OK) rc = cf_master_seed(m);
-  snprintf(err, sizeof err, "%s", cf_master_errmsg(m));
-  cf_master_close(m);
-  CHECK_MSG(rc == CF_OK, "migrate/seed: %s", err);
-  f.admin = fx_connect(f.admin_url);
-  sfx_sql(
-      &f,
-      "DO $$ BEGIN "
-      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') THEN "
-      "CREATE ROLE clientflow_server LOGIN; END IF; "
-      "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  fx_cluster_open(&f, "cf_restart");
   sfx_server_start(&f, 2);
 
   char *token = sfx_token(DEMO_REP, 3600);
@@ -149,30 +111,7 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   sfx_node_exec(ra,
                 "UPDATE contacts SET phone = 'w1' WHERE id = '" DEMO_CONTACT("04") "'");
 
-  char data[4200], log[4200];
-  snprintf(data, sizeof data, "%s/data", cf_pgcluster_dir(pgc));
-  snprintf(log, sizeof log, "%s/log", cf_pgcluster_dir(pgc));
-  char *restart[] = {"/usr/sbin/runuser",
-                     "-u",
-                     "postgres",
-                     "--",
-                     PG_BIN "/pg_ctl",
-                     "restart",
-                     "-D",
-                     data,
-                     "-m",
-                     "fast",
-                     "-w",
-                     "-t",
-                     "60",
-                     "-l",
-                     log,
-                     NULL};
-  char ctl_log[4300];
-  CHECK_EQ(fx_run(restart, NULL, fx_log_path("pg_ctl", ctl_log, sizeof ctl_log), 90000),
-           0);
-  printf("postgres restarted\n");
-  PQreset(f.admin);
+  fx_cluster_restart(&f);
 
   /* A write after the restart, on a. */
   sfx_node_exec(ra,
@@ -218,6 +157,7 @@ CF_TEST(postgres_restart_server_reconnects_nodes_carry_on_nothing_lost) {
   watcher_stop(&b);
   cf_token_free(token);
   sfx_close(&f);
-  cluster = NULL;
+  cf_pgcluster *pgc = fx_cluster;
+  fx_cluster = NULL;
   CHECK_OK(cf_pgcluster_stop(pgc));
 }

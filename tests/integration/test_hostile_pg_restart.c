@@ -21,15 +21,7 @@
 #include "fault_fixture.h"
 #include "hostile_fixture.h"
 
-#define PG_BIN "/usr/lib/postgresql/15/bin"
 #define WORKERS 4
-
-static cf_pgcluster *cluster;
-
-static void stop_cluster_at_exit(void) {
-  if (cluster) (void)cf_pgcluster_stop(cluster);
-  cluster = NULL;
-}
 
 /* GET path on 127.0.0.1:port; returns the HTTP status (-1 if none) and the
 ** response in buf. */
@@ -95,34 +87,8 @@ static void open_every_worker_connection(sync_fx *f, const char *token) {
 }
 
 CF_TEST(test_hostile_pg_restart_first_syncs_and_health_succeed_on_stale_connections) {
-  char err[512];
-  cf_pgcluster *pgc = NULL;
-  int rc = cf_pgcluster_start(NULL, "cf_hostile_restart", &pgc, err, sizeof err);
-  CHECK_MSG(rc == CF_OK, "private cluster: %s", err);
-  cluster = pgc;
-  atexit(stop_cluster_at_exit);
-
   sync_fx f;
-  memset(&f, 0, sizeof f);
-  snprintf(f.admin_url, sizeof f.admin_url, "%s", cf_pgcluster_url(pgc));
-  const char *at = strchr(f.admin_url, '@');
-  CHECK(at != NULL);
-  snprintf(f.srv_url, sizeof f.srv_url, "postgresql://clientflow_server%s", at);
-  cf_master *m = NULL;
-  rc = cf_master_open(f.admin_url, &m, err, sizeof err);
-  CHECK_MSG(rc == CF_OK, "cf_master_open: %s", err);
-  rc = cf_master_migrate_up(m);
-  if (rc == CF_OK) rc = cf_master_seed(m);
-  snprintf(err, sizeof err, "%s", cf_master_errmsg(m));
-  cf_master_close(m);
-  CHECK_MSG(rc == CF_OK, "migrate/seed: %s", err);
-  f.admin = fx_connect(f.admin_url);
-  sfx_sql(
-      &f,
-      "DO $$ BEGIN "
-      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') THEN "
-      "CREATE ROLE clientflow_server LOGIN; END IF; "
-      "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  fx_cluster_open(&f, "cf_hostile_restart");
   sfx_server_start(&f, WORKERS);
   int port = cf_server_port(f.srv);
 
@@ -133,29 +99,7 @@ CF_TEST(test_hostile_pg_restart_first_syncs_and_health_succeed_on_stale_connecti
   char body[4096];
   CHECK_EQ(http_get(port, "/health", body, sizeof body), 200);
 
-  char data[4200], log[4200], ctl_log[4300];
-  snprintf(data, sizeof data, "%s/data", cf_pgcluster_dir(pgc));
-  snprintf(log, sizeof log, "%s/log", cf_pgcluster_dir(pgc));
-  char *restart[] = {"/usr/sbin/runuser",
-                     "-u",
-                     "postgres",
-                     "--",
-                     PG_BIN "/pg_ctl",
-                     "restart",
-                     "-D",
-                     data,
-                     "-m",
-                     "fast",
-                     "-w",
-                     "-t",
-                     "60",
-                     "-l",
-                     log,
-                     NULL};
-  CHECK_EQ(fx_run(restart, NULL, fx_log_path("pg_ctl", ctl_log, sizeof ctl_log), 90000),
-           0);
-  printf("postgres restarted\n");
-  PQreset(f.admin);
+  fx_cluster_restart(&f);
 
   /* The first /health after the restart. */
   int status = http_get(port, "/health", body, sizeof body);
@@ -191,6 +135,7 @@ CF_TEST(test_hostile_pg_restart_first_syncs_and_health_succeed_on_stale_connecti
   cf_node_close(n);
   cf_token_free(token);
   sfx_close(&f);
-  cluster = NULL;
+  cf_pgcluster *pgc = fx_cluster;
+  fx_cluster = NULL;
   CHECK_OK(cf_pgcluster_stop(pgc));
 }
