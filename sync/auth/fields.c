@@ -90,7 +90,7 @@ static cf_token_error read_field(const cf_json_val *v, const cf__field_spec *spe
 cf_token_error cf__auth_read_fields(const cf_json_val *obj, const cf__field_spec *specs,
                                     int count, cf__field_val *vals,
                                     cf__auth_arena *arena) {
-  const char *names[CF_AUTH_MAX_FIELDS];
+  const char *names[CF_AUTH_MAX_FIELDS] = {0};
   cf_json_val found[CF_AUTH_MAX_FIELDS];
   if (NEVER(count > CF_AUTH_MAX_FIELDS)) return CF_TOKEN_MALFORMED;
   memset(vals, 0, (size_t)count * sizeof *vals);
