@@ -6,7 +6,8 @@
 # starts and stops, pgTAP RLS tests, examples).  Extra arguments go to ctest,
 # e.g. scripts/test.sh -R merge.
 #
-# Once ctest has passed, every libFuzzer target of tests/fuzz/ is built with
+# Once ctest has passed, the Release build is compiled (warnings are errors
+# there too), then every libFuzzer target of tests/fuzz/ is built with
 # clang (build/fuzz) and run for CF_FUZZ_SECONDS seconds each (default 20;
 # 0 skips the step) by scripts/fuzz.sh; a crash, leak, sanitizer report or
 # timeout fails the script (docs/testing.md, "Fuzzing").
@@ -23,6 +24,10 @@ cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCF_TEST_PG_PORT="${CF_TEST_PG_PORT:-54329}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+# The optimised build has warnings the debug build does not (GCC's
+# -Wmaybe-uninitialized at -O2): it must compile warning-free too.
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$(nproc)"
 fuzz_seconds=${CF_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ]; then
   echo "test: fuzzing every target for ${fuzz_seconds} s (CF_FUZZ_SECONDS)"
