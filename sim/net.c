@@ -109,6 +109,12 @@ static int c_send(void *ctx, const uint8_t *b, size_t n) {
   if (!c->open || c->cclosed) return CF_UNREACHABLE;
   if (frame_type(b, n) == CF_FRAME_PUSH) {
     sim_node *nd = &c->w->nodes[c->node];
+    if (nd->last_push) {
+      free(nd->prev_push);
+      nd->prev_push = nd->last_push;
+      nd->prev_push_len = nd->last_push_len;
+      nd->last_push = NULL;
+    }
     keep_copy(&nd->last_push, &nd->last_push_len, b, n);
   }
   return q_push(&c->c2s, b, n);
@@ -394,7 +400,14 @@ static int replay_page(sim_world *w, int i) {
 static int mem_replay(sim_world *w, int i) {
   sim_node *n = &w->nodes[i];
   int rc = 0;
-  if (n->last_push) {
+  if (n->prev_push) {
+    uint8_t *copy = malloc(n->prev_push_len);
+    if (copy == NULL) return sim_error(w, "out of memory");
+    memcpy(copy, n->prev_push, n->prev_push_len);
+    rc = replay_push(w, i, copy, n->prev_push_len);
+    free(copy);
+  }
+  if (rc == 0 && n->last_push) {
     uint8_t *copy = malloc(n->last_push_len);
     if (copy == NULL) return sim_error(w, "out of memory");
     memcpy(copy, n->last_push, n->last_push_len);

@@ -279,6 +279,7 @@ static void world_close(sim_world *w, int keep) {
     cf__csess_free(n->cs);
     cf_node_close(n->node);
     free(n->last_push);
+    free(n->prev_push);
     free(n->last_page);
   }
   for (int i = 0; i < w->nusers; i++)

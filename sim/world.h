@@ -78,6 +78,8 @@ typedef struct sim_node {
   int64_t clock_offset_ms; /* skew of its wall clock */
   uint8_t *last_push;      /* bytes of its last PUSH sent (replays) */
   size_t last_push_len;
+  uint8_t *prev_push; /* the PUSH before it (a stale replay) */
+  size_t prev_push_len;
   uint8_t *last_page; /* bytes of its last CHANGES received */
   size_t last_page_len;
   struct sim_world *world; /* back pointer (observer context) */

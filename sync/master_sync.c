@@ -420,7 +420,7 @@ static int build_pull_stmt(cf_buf *b, const cf_table *t) {
              "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
              t->name, t->tenant ? "org_id" : "id",
              cf__plant(CF_PLANT_LEAK) && t->number == 3
-                 ? "OR t.id = (SELECT min(o.id) FROM public.contacts o WHERE o.org_id <> $1::uuid)"
+                 ? "OR t.id = (SELECT o.id FROM public.contacts o WHERE o.org_id <> $1::uuid ORDER BY o.id LIMIT 1)"
                  : "");
   }
   return cf__buf_puts(b, tmp);
