@@ -200,7 +200,7 @@ int cf_cmd_sim(int argc, char **argv) {
   }
   int tty = isatty(2) && !o.json && !o.verbose;
   int64_t total[SIM_COUNTER_MAX] = {0};
-  double t0 = now_ms(), quiet_ms = 0;
+  double t0 = now_ms(), quiet_ms = 0, open_ms = 0;
   long done = 0, failed = 0, errors = 0;
   sim_result fail_res;
   int have_fail = 0;
@@ -216,6 +216,7 @@ int cf_cmd_sim(int argc, char **argv) {
     for (int c = 0; c < SIM_COUNTER_MAX; c++)
       total[c] += r.count[c];
     quiet_ms += r.quiet_ms;
+    open_ms += r.open_ms + r.close_ms;
     done++;
     if (!r.ok) {
       if (r.error) errors++;
@@ -264,6 +265,8 @@ int cf_cmd_sim(int argc, char **argv) {
     printf("}\n");
   } else {
     print_table(total, done, secs, quiet_ms);
+    printf("%-28s %12.1f\n", "mean_ms_clone_and_drop_db",
+           done ? open_ms / (double)done : 0.0);
     if (have_fail) {
       printf("\n%s at seed %" PRIu64 ":\n  %s\n",
              fail_res.error ? "HARNESS ERROR" : "VIOLATION", fail_seed,

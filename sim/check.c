@@ -478,10 +478,36 @@ int sim_master_digest(sim_world *w, int org, uint8_t out[32]) {
 
 /* --- the quiet checks ------------------------------------------------------------- */
 
+/* Is node i's user a member of its org on the master now?  1, 0, -1. */
+static int is_member(sim_world *w, int i) {
+  char sql[512], v[16];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM memberships WHERE org_id = '%s' AND user_id = '%s'",
+           w->orgs[w->nodes[i].org].id, w->users[w->nodes[i].user].id);
+  if (sim_master_text(w, sql, v, sizeof v) != 0) return sim_error(w, "membership: %s", v);
+  return strcmp(v, "0") != 0;
+}
+
 int sim_check_quiet(sim_world *w) {
   if (sim_check_isolation(w) != 0) return -1;
   for (int i = 0; i < w->nnodes; i++) {
     sim_node *n = &w->nodes[i];
+    /* A user whose membership was deleted through sync (an owner or admin
+    ** removing one) is not a member any more: the replica keeps its data
+    ** and must know it lost access (DESIGN 9); nothing else applies. */
+    int member = is_member(w, i);
+    if (member < 0) return -1;
+    if (!member) {
+      char why[512] = "";
+      if (cf_node_setting_get(n->node, "access_revoked", why, sizeof why) != CF_OK ||
+          !why[0])
+        return sim_violation(
+            w,
+            "%s: %s is no longer a member of %s, but the replica does not "
+            "know it lost access",
+            n->name, w->users[n->user].name, w->orgs[n->org].name);
+      continue;
+    }
     conflict_rows cr = {0};
     if (cf_node_conflicts_list(n->node, 1000000, conflict_cb, &cr) != CF_OK) {
       free(cr.keys);

@@ -94,6 +94,8 @@ typedef struct sim_result {
   sim_script script;              /* the executed steps (owned) */
   int64_t count[SIM_COUNTER_MAX]; /* counters of the run */
   double quiet_ms;                /* wall time of the quiet phase */
+  double open_ms;                 /* wall time to clone the database and connect */
+  double close_ms;                /* wall time to drop it */
   double total_ms;                /* wall time of the run */
 } sim_result;
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "platform/platform.h"
+#include "sim/dbpool.h"
 
 /* Ids of the built-in users and orgs (docs/seed.md), and the harness's own
 ** additions to the template (an admin; the demo rep also a member of
@@ -188,6 +189,10 @@ int sim_env_open(const char *url, const char *dir, sim_env **out, char *err,
   if (rc != CF_OK) snprintf(err, errlen, "template: %s", cf__pg_errmsg(t));
   cf__pg_close(t);
   if (rc != CF_OK) goto fail;
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "cf_sim_%ld", (long)getpid());
+  if (sim_dbpool_start(e->admin_url, e->tmpl, prefix, &e->pool, err, errlen) != 0)
+    goto fail;
   *out = e;
   return 0;
 pgfail:
@@ -199,6 +204,7 @@ fail:
 
 void sim_env_close(sim_env *e) {
   if (e == NULL) return;
+  sim_dbpool_stop(e->pool);
   if (e->admin && e->tmpl[0]) {
     char sql[256];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", e->tmpl);
@@ -234,17 +240,14 @@ static int world_open(sim_env *env, const sim_config *cfg, sim_world *w,
   sim_prng_seed(&w->lib_rng, cfg->seed * 2 + 1);
   sim_prng_seed(&w->rng, cfg->seed);
   unsigned long n = ++env->runs;
-  snprintf(w->dbname, sizeof w->dbname, "cf_sim_%ld_%lu", (long)getpid(), n);
   snprintf(w->run_dir, sizeof w->run_dir, "%s/cf-sim-%ld-%lu", env->dir, (long)getpid(),
            n);
   rm_tree(w->run_dir);
   if (mkdir(w->run_dir, 0700) != 0)
     return sim_error(w, "mkdir %s: %s", w->run_dir, strerror(errno));
-  char sql[512];
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE %s", w->dbname, env->tmpl);
-  if (cf__pg_exec(env->admin, sql) != CF_OK)
-    return sim_error(w, "create database: %s", cf__pg_errmsg(env->admin));
   char url[1200], err[256];
+  if (sim_dbpool_take(env->pool, w->dbname, sizeof w->dbname, err, sizeof err) != 0)
+    return sim_error(w, "create database: %s", err);
   url_with(env->admin_url, w->dbname, NULL, url, sizeof url);
   if (cf__pg_connect(url, &w->admin, err, sizeof err) != CF_OK)
     return sim_error(w, "connect: %s", err);
@@ -293,12 +296,10 @@ static void world_close(sim_world *w, int keep) {
   cf__pg_close(w->srv);
   cf_set_clock_hook(NULL, NULL);
   cf_set_random_hook(NULL, NULL);
-  if (!keep && w->dbname[0] && w->env->admin) {
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", w->dbname);
-    if (cf__pg_exec(w->env->admin, sql) != CF_OK)
-      fprintf(stderr, "clientflow sim: %s\n", cf__pg_errmsg(w->env->admin));
-  }
+  if (!keep && w->dbname[0]) sim_dbpool_drop(w->env->pool, w->dbname);
+  if (keep && w->dbname[0])
+    fprintf(stderr, "clientflow sim: kept database %s and directory %s\n", w->dbname,
+            w->run_dir);
   if (!keep && w->run_dir[0]) rm_tree(w->run_dir);
 }
 
@@ -786,7 +787,9 @@ static int finish_run(sim_world *w, sim_result *res, double t0, int keep_failed)
   }
   res->ok = !w->failed;
   res->error = w->error;
+  double c0 = mono_ms();
   world_close(w, w->failed && keep_failed);
+  res->close_ms = mono_ms() - c0;
   sim_plant_activate(0);
   res->count[SIM_SEEDS] = 1;
   res->total_ms = mono_ms() - t0;
@@ -800,7 +803,9 @@ int sim_run_random(sim_env *env, const sim_config *cfg, sim_result *res) {
   double t0 = mono_ms();
   sim_world w;
   sim_plant_activate(cfg->plant);
-  if (world_open(env, cfg, &w, res) == 0) {
+  int opened = world_open(env, cfg, &w, res);
+  res->open_ms = mono_ms() - t0;
+  if (opened == 0) {
     sim_script decl = {0};
     if (sim_gen_declare(cfg, &decl) != 0) sim_error(&w, "out of memory");
     for (size_t i = 0; i < decl.n && !w.failed; i++)

@@ -26,13 +26,14 @@
 #define SIM_EPOCH_MS 1893456000000LL
 
 struct sim_env {
-  char admin_url[1024];  /* superuser URL of the maintenance database */
-  char conninfo[1024];   /* the same as key=value prefix for other databases */
-  char tmpl[64];         /* the template database */
-  char dir[1024];        /* where replica directories go */
-  cf_pgcluster *cluster; /* the private cluster, or NULL */
-  cf__pg *admin;         /* connection to the maintenance database */
-  unsigned long runs;    /* databases created so far (names) */
+  char admin_url[1024];    /* superuser URL of the maintenance database */
+  char conninfo[1024];     /* the same as key=value prefix for other databases */
+  char tmpl[64];           /* the template database */
+  char dir[1024];          /* where replica directories go */
+  cf_pgcluster *cluster;   /* the private cluster, or NULL */
+  cf__pg *admin;           /* connection to the maintenance database */
+  unsigned long runs;      /* databases created so far (names) */
+  struct sim_dbpool *pool; /* clones made ahead (sim/dbpool.h) */
 };
 
 typedef struct sim_org {
