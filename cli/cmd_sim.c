@@ -40,6 +40,8 @@ static void usage(FILE *out) {
           "  --json               print the summary as JSON\n"
           "  --verbose            print every step as it runs\n"
           "  --no-shrink          do not shrink a failing run\n"
+          "  --keep-going         run every seed even after a violation (the first\n"
+          "                       one is reported and shrunk; all are listed)\n"
           "  --oversized          also write values over the 1 MiB bound (a known bug:\n"
           "                       examples/scenarios/failing/)\n"
           "  --plant NAME         arm a planted bug (builds with CF_PLANT_BUGS only):\n");
@@ -61,7 +63,7 @@ typedef struct opts {
   long seeds;
   int nodes, orgs, steps;
   const char *scenario, *write_scenario, *url, *dir, *plant;
-  int json, verbose, shrink, expect_violation, oversized;
+  int json, verbose, shrink, expect_violation, oversized, keep_going;
 } opts;
 
 static int num(const char *s, long lo, long hi, long *out) {
@@ -120,7 +122,7 @@ static void replay_command(FILE *f, const opts *o, uint64_t seed) {
 }
 
 int cf_cmd_sim(int argc, char **argv) {
-  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0};
+  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -134,6 +136,8 @@ int cf_cmd_sim(int argc, char **argv) {
       o.verbose = 1;
     } else if (strcmp(a, "--no-shrink") == 0) {
       o.shrink = 0;
+    } else if (strcmp(a, "--keep-going") == 0) {
+      o.keep_going = 1;
     } else if (strcmp(a, "--oversized") == 0) {
       o.oversized = 1;
     } else if (strcmp(a, "--expect-violation") == 0) {
@@ -203,6 +207,8 @@ int cf_cmd_sim(int argc, char **argv) {
   double t0 = now_ms(), quiet_ms = 0, open_ms = 0;
   long done = 0, failed = 0, errors = 0;
   sim_result fail_res;
+  uint64_t failed_seeds[64];
+  int nfailed_seeds = 0;
   int have_fail = 0;
   uint64_t fail_seed = 0;
   long nseeds = o.scenario ? 1 : o.seeds;
@@ -231,8 +237,9 @@ int cf_cmd_sim(int argc, char **argv) {
     } else {
       sim_result_free(&r);
     }
+    if (!r.ok && nfailed_seeds < 64) failed_seeds[nfailed_seeds++] = cfg.seed;
     if (tty) progress(done, nseeds, failed, t0);
-    if (have_fail) break; /* the first violation is the one to study */
+    if (have_fail && !o.keep_going) break; /* the first violation is the one to study */
   }
   double secs = (now_ms() - t0) / 1000;
   if (tty) fputc('\n', stderr);
@@ -253,6 +260,10 @@ int cf_cmd_sim(int argc, char **argv) {
       printf("%s\"%s\": %" PRId64, c ? ", " : "", sim_counter_name((sim_counter)c),
              total[c]);
     printf("}");
+    printf(", \"failed_seeds\": [");
+    for (int k = 0; k < nfailed_seeds; k++)
+      printf("%s%" PRIu64, k ? ", " : "", failed_seeds[k]);
+    printf("]");
     if (have_fail) {
       printf(", \"failure\": {\"seed\": %" PRIu64
              ", \"harness_error\": %s, \"violation\": ",
@@ -265,6 +276,9 @@ int cf_cmd_sim(int argc, char **argv) {
     printf("}\n");
   } else {
     print_table(total, done, secs, quiet_ms);
+    printf("%-28s %12ld\n", "failed_seeds", failed);
+    for (int k = 0; k < nfailed_seeds; k++)
+      printf("  failed seed %" PRIu64 "\n", failed_seeds[k]);
     printf("%-28s %12.1f\n", "mean_ms_clone_and_drop_db",
            done ? open_ms / (double)done : 0.0);
     if (have_fail) {
