@@ -202,6 +202,7 @@ int cf_cmd_sim(int argc, char **argv) {
     sim_script_free(&scenario);
     return cf_cli_fail("sim", "%s", err);
   }
+  if (o.expect_violation) sim_set_keep_failed(0);
   int tty = isatty(2) && !o.json && !o.verbose;
   int64_t total[SIM_COUNTER_MAX] = {0};
   double t0 = now_ms(), quiet_ms = 0, open_ms = 0;

@@ -132,6 +132,10 @@ int sim_run_script(sim_env *env, const sim_config *cfg, const sim_script *script
 void sim_shrink(sim_env *env, const sim_config *cfg, const sim_script *script, int budget,
                 sim_script *out, char *violation, size_t vlen);
 
+/* Whether a failing run keeps its database and replica directory for
+** inspection (default 1; self-tests that expect failures turn it off). */
+void sim_set_keep_failed(int keep);
+
 /* Plant names: the index of name, or -1; the name of index i. */
 int sim_plant_index(const char *name);
 const char *sim_plant_name(int i);

@@ -801,6 +801,8 @@ static int finish_run(sim_world *w, sim_result *res, double t0, int keep_failed)
 
 static int keep_failed_runs = 1;
 
+void sim_set_keep_failed(int keep) { keep_failed_runs = keep; }
+
 int sim_run_random(sim_env *env, const sim_config *cfg, sim_result *res) {
   result_init(res);
   double t0 = mono_ms();
