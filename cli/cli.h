@@ -20,6 +20,7 @@
   X(token, cf_cmd_token, "mint a development JWT for a user (HS256)")                    \
   X(serve, cf_cmd_serve, "run the sync server (WebSocket /sync, /health)")               \
   X(node, cf_cmd_node, "a device replica: init, sync, sql, status, conflicts")           \
+  X(sim, cf_cmd_sim, "the conflict-resolution harness (seeded, reproducible)")           \
   X(demo, cf_cmd_demo, "the main job, end to end, on a private PostgreSQL")
 
 #define CF_X_DECL(name, fn, summary) int fn(int argc, char **argv);

@@ -90,3 +90,39 @@ foreach(src IN LISTS CF_BENCHES)
   add_executable(${exe} ${src})
   target_link_libraries(${exe} PRIVATE cf_test_support)
 endforeach()
+
+# The simulation harness (docs/sim.md): a bounded sweep of random seeds in
+# a few chunks (they run in parallel), every shipped scenario, and the
+# self-test that each planted bug is caught.  Each run checks every
+# invariant; a failure prints the command that replays it.
+set(CF_SIM_URL "host=${CF_PG_DIR}/sock port=${CF_TEST_PG_PORT} user=postgres dbname=postgres")
+set(CF_SIM_SWEEP_CHUNKS 4 CACHE STRING "ctest chunks of the simulation sweep")
+set(CF_SIM_SWEEP_SEEDS 50 CACHE STRING "seeds per chunk")
+math(EXPR last_chunk "${CF_SIM_SWEEP_CHUNKS} - 1")
+foreach(k RANGE ${last_chunk})
+  math(EXPR first "1 + ${k} * ${CF_SIM_SWEEP_SEEDS}")
+  add_test(NAME sim_sweep_${k} COMMAND clientflow sim --database-url ${CF_SIM_URL}
+           --seed ${first} --seeds ${CF_SIM_SWEEP_SEEDS})
+endforeach()
+file(GLOB CF_SCENARIOS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/scenarios/*.scn)
+foreach(scn IN LISTS CF_SCENARIOS)
+  get_filename_component(name ${scn} NAME_WE)
+  add_test(NAME sim_scenario_${name} COMMAND clientflow sim --database-url ${CF_SIM_URL}
+           --scenario ${scn})
+endforeach()
+if(CF_PLANT_BUGS)
+  foreach(plant tie cursor cascade stale leak)
+    add_test(NAME sim_plant_${plant}_is_caught COMMAND clientflow sim --database-url
+             ${CF_SIM_URL} --seed 1 --seeds 300 --plant ${plant} --expect-violation)
+  endforeach()
+endif()
+get_property(sim_tests DIRECTORY PROPERTY TESTS)
+foreach(t IN LISTS sim_tests)
+  if(t MATCHES "^sim_")
+    set_tests_properties(${t} PROPERTIES ENVIRONMENT "${CF_PG_ENV}" FIXTURES_REQUIRED pg
+                         LABELS "integration;sim" TIMEOUT 900)
+  endif()
+endforeach()
+if(TARGET test_sim_script)
+  target_link_libraries(test_sim_script PRIVATE cf_sim)
+endif()

@@ -8,8 +8,13 @@
 */
 #include "core/merge.h"
 
+#include <string.h>
+
+#include "platform/plant.h"
+
 int cf__cell_cmp(const cf_cell *a, const cf_cell *b) {
   int c = cf__ver_cmp(&a->ver, &b->ver);
+  if (cf__plant(CF_PLANT_TIE) && c != 0 && memcmp(a->ver.b, b->ver.b, 8) == 0) return -1;
   if (c != 0) return c < 0 ? -1 : 1;
   return cf__value_cmp(&a->value, &b->value);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/crypto.h"
+#include "platform/plant.h"
 #include "platform/platform.h"
 #include "sync/master/master_sync_int.h"
 
@@ -184,6 +185,9 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
       continue;
     }
     if (rc != CF_OK) goto out;
+    if (cf__plant(CF_PLANT_CASCADE) && ref->source == 4 &&
+        it->row.cells[2].value.kind == CF_VALUE_NULL)
+      it->row.cells[2].ver = cf__ver_floor();
     page->n++;
   }
   if (take < nref) {
@@ -194,6 +198,7 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     page->next_cursor = page->head > cursor ? page->head : cursor;
     if (take > 0 && refs[take - 1].seq > page->next_cursor)
       page->next_cursor = refs[take - 1].seq;
+    if (cf__plant(CF_PLANT_CURSOR) && take > 0) page->next_cursor++;
   }
 out:
   if (in_tx) cf__pg_rollback(pg);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/plant.h"
 #include "sync/master/master_sync_int.h"
 
 /* Appends `t."col"::text` for every column of t in mask (NULL for the
@@ -175,7 +176,7 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
 /* Builds the pull statement of table t: cf_seq, every column as text and
 ** the versions in hex, changes after $2 in org $1, at most $3. */
 int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) {
-  char tmp[200];
+  char tmp[400];
   cf__buf_reset(b);
   int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
   if (rc == CF_OK) rc = append_select_cols(b, t, cf__schema_mask_columns(t));
@@ -187,10 +188,14 @@ int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) {
         "$3::integer) AS t ORDER BY t.cf_seq");
   } else {
     snprintf(tmp, sizeof tmp,
-             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE t.\"%s\" = "
-             "$1::uuid "
+             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE (t.\"%s\" = "
+             "$1::uuid %s) "
              "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
-             t->name, t->tenant ? "org_id" : "id");
+             t->name, t->tenant ? "org_id" : "id",
+             cf__plant(CF_PLANT_LEAK) && t->number == 3
+                 ? "OR t.id = (SELECT o.id FROM public.contacts o WHERE o.org_id <> "
+                   "$1::uuid ORDER BY o.id LIMIT 1)"
+                 : "");
   }
   return cf__buf_puts(b, tmp);
 }

@@ -80,6 +80,8 @@ struct cf__csess {
                                           foreign-key rejection in this run */
   size_t n_fk_retried;                 /* entries in fk_retried */
   int connected;                       /* WELCOME was received in this connection */
+  cf__csess_result_fn observer;        /* told each recorded result, or NULL */
+  void *observer_ctx;                  /* passed to observer */
 };
 
 /* --- helpers --------------------------------------------------------------- */
@@ -366,6 +368,8 @@ static int on_push_result(cf__csess *s, const cf_push_reply *r) {
   cf__free(msgs);
   cf__free(res);
   if (rc != CF_OK) return rc;
+  for (size_t i = 0; s->observer != NULL && i < r->nresults; i++)
+    s->observer(s->observer_ctx, &s->batch->items[i], &r->results[i]);
   requeue_fk_rejections(s, r);
   s->counts[CF_SYNC_PUSHED] += (int64_t)r->nresults;
   report(s, CF_SYNC_PHASE_PUSH, s->counts[CF_SYNC_PUSHED], -1);
@@ -628,6 +632,11 @@ void cf__csess_free(cf__csess *s) {
 void cf__csess_set_progress(cf__csess *s, cf_sync_progress_fn fn, void *ctx) {
   s->progress = fn;
   s->progress_ctx = ctx;
+}
+
+void cf__csess_set_observer(cf__csess *s, cf__csess_result_fn fn, void *ctx) {
+  s->observer = fn;
+  s->observer_ctx = ctx;
 }
 
 void cf__csess_begin_run(cf__csess *s, int watch) {

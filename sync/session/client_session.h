@@ -58,6 +58,22 @@ void cf__csess_free(cf__csess *s);
 /* METHOD.  The progress callback (docs: cf_sync_set_progress). */
 void cf__csess_set_progress(cf__csess *s, cf_sync_progress_fn fn, void *ctx);
 
+/*
+** What the master answered for one pushed change, as the session records
+** it: the outbox entry as sent (its change: key cells and the cells it set,
+** with their values and versions) and the result (status, reason,
+** message).  Both are borrowed for the call.  For observers that check what
+** was acknowledged (the simulation harness); the callback must not call
+** back into the session or touch the node.
+*/
+struct cf__push_item;
+struct cf_push_result;
+typedef void (*cf__csess_result_fn)(void *ctx, const struct cf__push_item *item,
+                                    const struct cf_push_result *result);
+
+/* METHOD.  Sets the result observer (NULL: none). */
+void cf__csess_set_observer(cf__csess *s, cf__csess_result_fn fn, void *ctx);
+
 /* METHOD.  A new run: clears statistics and the foreign-key retries;
 ** watch: keep each connection open and follow LIVE changes. */
 void cf__csess_begin_run(cf__csess *s, int watch);
