@@ -42,8 +42,6 @@ static void usage(FILE *out) {
           "  --no-shrink          do not shrink a failing run\n"
           "  --keep-going         run every seed even after a violation (the first\n"
           "                       one is reported and shrunk; all are listed)\n"
-          "  --oversized          also write values over the 1 MiB bound (a known bug:\n"
-          "                       examples/scenarios/failing/)\n"
           "  --plant NAME         arm a planted bug (builds with CF_PLANT_BUGS only):\n");
 #define SIM_X_HELP(name, what)                                                           \
   fprintf(out, "                       %-8s %s\n", #name, what);
@@ -63,7 +61,7 @@ typedef struct opts {
   long seeds;
   int nodes, orgs, steps;
   const char *scenario, *write_scenario, *url, *dir, *plant;
-  int json, verbose, shrink, expect_violation, oversized, keep_going;
+  int json, verbose, shrink, expect_violation, keep_going;
 } opts;
 
 static int num(const char *s, long lo, long hi, long *out) {
@@ -122,7 +120,7 @@ static void replay_command(FILE *f, const opts *o, uint64_t seed) {
 }
 
 int cf_cmd_sim(int argc, char **argv) {
-  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0, 0};
+  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,8 +136,6 @@ int cf_cmd_sim(int argc, char **argv) {
       o.shrink = 0;
     } else if (strcmp(a, "--keep-going") == 0) {
       o.keep_going = 1;
-    } else if (strcmp(a, "--oversized") == 0) {
-      o.oversized = 1;
     } else if (strcmp(a, "--expect-violation") == 0) {
       o.expect_violation = 1;
     } else if (v == NULL) {
@@ -181,7 +177,6 @@ int cf_cmd_sim(int argc, char **argv) {
   cfg.orgs = o.orgs;
   cfg.steps = o.steps;
   cfg.verbose = o.verbose;
-  cfg.oversized = o.oversized;
   if (o.plant) {
     int p = sim_plant_index(o.plant);
     if (p < 0) return fprintf(stderr, "clientflow sim: no plant named %s\n", o.plant), 2;

@@ -19,7 +19,7 @@ set(allow_sync_session "sync/session/;store/;core/;platform/")
 set(allow_sync_server
     "sync/server/;sync/session/;sync/net/;sync/master/;sync/auth/;core/;platform/")
 set(allow_sync_client "sync/client/;sync/session/;sync/net/;store/;core/;platform/")
-set(allow_cli "cli/;sync/;store/;core/;platform/")
+set(allow_cli "cli/;sim/;sync/;store/;core/;platform/")
 set(allow_sim "sim/;sync/;store/;core/;platform/")
 
 # library header -> the files or folders that alone may include it

@@ -4,11 +4,12 @@
 */
 #include "sim/dbpool.h"
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sim/lib.h"
 
 #define AHEAD 2 /* clones kept ready */
 #define QMAX 64 /* drops waiting */
@@ -17,7 +18,7 @@ struct sim_dbpool {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  PGconn *conn; /* the thread's connection */
+  cf__pg *conn; /* the thread's connection */
   char tmpl[64];
   char prefix[64];
   unsigned long next;    /* clone number */
@@ -29,6 +30,13 @@ struct sim_dbpool {
   char err[256]; /* the clone failure, "" if none */
 };
 
+/* Runs a DROP DATABASE; a failure leaves a database behind, which is said
+** but stops nothing (a clone of the same name says more if it matters). */
+static void drop_quietly(cf__pg *pg, const char *sql) {
+  if (cf__pg_exec(pg, sql) != CF_OK)
+    fprintf(stderr, "clientflow sim: %s: %s\n", sql, cf__pg_errmsg(pg));
+}
+
 static void *pool_main(void *arg) {
   sim_dbpool *p = arg;
   char sql[256], name[64];
@@ -38,7 +46,7 @@ static void *pool_main(void *arg) {
       snprintf(name, sizeof name, "%s", p->drops[--p->ndrops]);
       pthread_mutex_unlock(&p->mu);
       snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-      PQclear(PQexec(p->conn, sql));
+      drop_quietly(p->conn, sql);
       pthread_mutex_lock(&p->mu);
       continue;
     }
@@ -46,16 +54,14 @@ static void *pool_main(void *arg) {
       snprintf(name, sizeof name, "%.40s_%lu", p->prefix, ++p->next);
       pthread_mutex_unlock(&p->mu);
       snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-      PQclear(PQexec(p->conn, sql));
+      drop_quietly(p->conn, sql);
       snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE %s", name, p->tmpl);
-      PGresult *r = PQexec(p->conn, sql);
-      int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      PQclear(r);
+      int ok = cf__pg_exec(p->conn, sql) == CF_OK;
       pthread_mutex_lock(&p->mu);
       if (ok)
         snprintf(p->ready[p->nready++], 64, "%s", name);
       else
-        snprintf(p->err, sizeof p->err, "clone %s: %s", name, PQerrorMessage(p->conn));
+        snprintf(p->err, sizeof p->err, "clone %s: %s", name, cf__pg_errmsg(p->conn));
       pthread_cond_broadcast(&p->cv);
       continue;
     }
@@ -70,20 +76,24 @@ int sim_dbpool_start(const char *admin_url, const char *tmpl, const char *prefix
   *out = NULL;
   sim_dbpool *p = calloc(1, sizeof *p);
   if (p == NULL) return snprintf(err, errlen, "out of memory"), -1;
-  p->conn = PQconnectdb(admin_url);
-  if (PQstatus(p->conn) != CONNECTION_OK) {
-    snprintf(err, errlen, "connect: %s", PQerrorMessage(p->conn));
-    PQfinish(p->conn);
+  char why[256];
+  if (cf__pg_connect(admin_url, &p->conn, why, sizeof why) != CF_OK) {
+    snprintf(err, errlen, "connect: %s", why);
     free(p);
     return -1;
   }
-  PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+  if (cf__pg_exec(p->conn, "SET client_min_messages = warning") != CF_OK) {
+    snprintf(err, errlen, "%s", cf__pg_errmsg(p->conn));
+    cf__pg_close(p->conn);
+    free(p);
+    return -1;
+  }
   snprintf(p->tmpl, sizeof p->tmpl, "%s", tmpl);
   snprintf(p->prefix, sizeof p->prefix, "%s", prefix);
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   if (pthread_create(&p->thread, NULL, pool_main, p) != 0) {
-    PQfinish(p->conn);
+    cf__pg_close(p->conn);
     free(p);
     return snprintf(err, errlen, "pthread_create"), -1;
   }
@@ -126,7 +136,7 @@ void sim_dbpool_stop(sim_dbpool *p) {
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->thread, NULL);
-  PQfinish(p->conn);
+  cf__pg_close(p->conn);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
   free(p);

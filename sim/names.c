@@ -24,6 +24,7 @@ static const char *const counter_names[SIM_COUNTER_MAX] = {
     "rejected_invalid",
     "rejected_wrong_org",
     "rejected_revoked",
+    "rejected_foreign_key",
     "rejected_other",
     "conflict_same_cell",
     "conflict_deleted_row",

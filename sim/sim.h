@@ -53,6 +53,7 @@ typedef enum sim_counter {
   SIM_REJ_INVALID,
   SIM_REJ_WRONG_ORG,
   SIM_REJ_REVOKED,
+  SIM_REJ_FOREIGN_KEY,
   SIM_REJ_OTHER,
   SIM_CONFLICT_SAME_ROW, /* conflicts by kind: a pushed change superseded */
   SIM_CONFLICT_DELETED,  /* an edit of a row deleted elsewhere */
@@ -79,8 +80,6 @@ typedef struct sim_config {
   int steps;     /* random steps before the quiet phase */
   int plant;     /* planted bug number + 1, 0 for none */
   int verbose;   /* print each step as it runs */
-  int oversized; /* also write values over the 1 MiB bound (off by default:
-                    examples/scenarios/failing/oversized_value_blocks_sync.scn) */
 } sim_config;
 
 void sim_config_default(sim_config *cfg);

@@ -568,20 +568,19 @@ void sim_on_result(void *ctx, const struct cf__push_item *item,
                                               : SIM_CONFLICT_SAME_ROW]++;
   } else {
     w->count[SIM_REJECTED]++;
-    sim_counter k = r->reason == CF_REASON_PERMISSION   ? SIM_REJ_PERMISSION
-                    : r->reason == CF_REASON_CONSTRAINT ? SIM_REJ_CONSTRAINT
-                    : r->reason == CF_REASON_INVALID    ? SIM_REJ_INVALID
-                    : r->reason == CF_REASON_WRONG_ORG  ? SIM_REJ_WRONG_ORG
-                    : r->reason == CF_REASON_REVOKED    ? SIM_REJ_REVOKED
-                                                        : SIM_REJ_OTHER;
+    sim_counter k = r->reason == CF_REASON_PERMISSION    ? SIM_REJ_PERMISSION
+                    : r->reason == CF_REASON_CONSTRAINT  ? SIM_REJ_CONSTRAINT
+                    : r->reason == CF_REASON_INVALID     ? SIM_REJ_INVALID
+                    : r->reason == CF_REASON_WRONG_ORG   ? SIM_REJ_WRONG_ORG
+                    : r->reason == CF_REASON_REVOKED     ? SIM_REJ_REVOKED
+                    : r->reason == CF_REASON_FOREIGN_KEY ? SIM_REJ_FOREIGN_KEY
+                                                         : SIM_REJ_OTHER;
     w->count[k]++;
-    if (r->reason == CF_REASON_CONSTRAINT) {
-      if (has_text(&r->message, "_fkey")) {
-        w->count[SIM_CONFLICT_FK]++;
-        o.fk = 1;
-      } else if (has_text(&r->message, "_key")) {
-        w->count[SIM_CONFLICT_UNIQUE]++;
-      }
+    if (r->reason == CF_REASON_FOREIGN_KEY) { /* the session may send it again */
+      w->count[SIM_CONFLICT_FK]++;
+      o.fk = 1;
+    } else if (r->reason == CF_REASON_CONSTRAINT && has_text(&r->message, "_key")) {
+      w->count[SIM_CONFLICT_UNIQUE]++;
     }
     if (r->reason == CF_REASON_INTERNAL)
       sim_violation(w, "%s: the master failed on a change (%s %s): %.*s", n->name,

@@ -890,7 +890,8 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
     /* Another batch was recorded under this number, or a later one: no
     ** answer may claim this one applied.  Nothing changes. */
     if (cf__plant(CF_PLANT_STALE) && outcome != NULL && strcmp(outcome, "stale") == 0) {
-      for (size_t i = 0; i < n; i++) set_result(&results[i], CF_PUSH_APPLIED, 0, "");
+      for (size_t i = 0; i < n; i++)
+        set_result(&results[i], CF_PUSH_APPLIED, 0, "");
       goto finish_readonly;
     }
     if (outcome != NULL && strcmp(outcome, "stale") == 0)
