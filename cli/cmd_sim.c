@@ -39,6 +39,9 @@ static void usage(FILE *out) {
           "  --dir DIR            where replica files go (default /dev/shm or $TMPDIR)\n"
           "  --json               print the summary as JSON\n"
           "  --verbose            print every step as it runs\n"
+          "  --real               real mode: a `clientflow serve` process, every sync a\n"
+          "                       `clientflow node sync` process over loopback\n"
+          "                       WebSockets, some killed with SIGKILL (docs/sim.md)\n"
           "  --no-shrink          do not shrink a failing run\n"
           "  --keep-going         run every seed even after a violation (the first\n"
           "                       one is reported and shrunk; all are listed)\n"
@@ -61,7 +64,7 @@ typedef struct opts {
   long seeds;
   int nodes, orgs, steps;
   const char *scenario, *write_scenario, *url, *dir, *plant;
-  int json, verbose, shrink, expect_violation, keep_going;
+  int json, verbose, shrink, expect_violation, keep_going, real;
 } opts;
 
 static int num(const char *s, long lo, long hi, long *out) {
@@ -116,11 +119,12 @@ static void replay_command(FILE *f, const opts *o, uint64_t seed) {
   fprintf(f, "clientflow sim --seed %" PRIu64 " --nodes %d --orgs %d --steps %d", seed,
           o->nodes, o->orgs, o->steps);
   if (o->plant) fprintf(f, " --plant %s", o->plant);
+  if (o->real) fprintf(f, " --real");
   if (o->url) fprintf(f, " --database-url '%s'", o->url);
 }
 
 int cf_cmd_sim(int argc, char **argv) {
-  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0};
+  opts o = {1, 1, 4, 2, 40, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, 0, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -130,6 +134,8 @@ int cf_cmd_sim(int argc, char **argv) {
       return 0;
     } else if (strcmp(a, "--json") == 0) {
       o.json = 1;
+    } else if (strcmp(a, "--real") == 0) {
+      o.real = 1;
     } else if (strcmp(a, "--verbose") == 0) {
       o.verbose = 1;
     } else if (strcmp(a, "--no-shrink") == 0) {
@@ -177,6 +183,7 @@ int cf_cmd_sim(int argc, char **argv) {
   cfg.orgs = o.orgs;
   cfg.steps = o.steps;
   cfg.verbose = o.verbose;
+  cfg.real = o.real;
   if (o.plant) {
     int p = sim_plant_index(o.plant);
     if (p < 0) return fprintf(stderr, "clientflow sim: no plant named %s\n", o.plant), 2;

@@ -116,6 +116,16 @@ if(CF_PLANT_BUGS)
              ${CF_SIM_URL} --seed 1 --seeds 300 --plant ${plant} --expect-violation)
   endforeach()
 endif()
+# Real mode: every shipped scenario, and a few random seeds, through a
+# `clientflow serve` process and `clientflow node sync` processes (some
+# killed with SIGKILL) over loopback WebSockets.
+foreach(scn IN LISTS CF_SCENARIOS)
+  get_filename_component(name ${scn} NAME_WE)
+  add_test(NAME sim_real_scenario_${name} COMMAND clientflow sim --real --database-url
+           ${CF_SIM_URL} --scenario ${scn})
+endforeach()
+add_test(NAME sim_real_sweep COMMAND clientflow sim --real --database-url ${CF_SIM_URL}
+         --seed 1 --seeds 4 --steps 30)
 get_property(sim_tests DIRECTORY PROPERTY TESTS)
 foreach(t IN LISTS sim_tests)
   if(t MATCHES "^sim_")

@@ -16,6 +16,7 @@
 #include "core/value.h"
 #include "core/version.h"
 #include "platform/platform.h"
+#include "platform/process.h"
 #include "store/store.h"
 #include "sync/session/client_session.h"
 #include "sync/master/pg.h"

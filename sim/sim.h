@@ -80,6 +80,8 @@ typedef struct sim_config {
   int steps;     /* random steps before the quiet phase */
   int plant;     /* planted bug number + 1, 0 for none */
   int verbose;   /* print each step as it runs */
+  int real;      /* real mode: `clientflow serve` and `clientflow node`
+                    processes over loopback WebSockets (sim/real.c) */
 } sim_config;
 
 void sim_config_default(sim_config *cfg);

@@ -271,12 +271,21 @@ static int world_open(sim_env *env, const sim_config *cfg, sim_world *w,
     snprintf(w->users[i].id, CF_UUID_TEXT_LEN, "%s", builtin_users[i].id);
   }
   w->nusers = (int)(sizeof builtin_users / sizeof builtin_users[0]);
-  cf_set_clock_hook(world_clock, w);
+  w->transport = &sim_transport_memory;
+  if (cfg->real) {
+    /* Real processes share no simulated clock: the run uses the real one. */
+    w->transport = &sim_transport_real;
+    url_with(env->admin_url, w->dbname, "cf_sim_server", url, sizeof url);
+    if (sim_real_start(w, url) != 0) return -1;
+  } else {
+    cf_set_clock_hook(world_clock, w);
+  }
   cf_set_random_hook(world_random, w);
   return 0;
 }
 
 static void world_close(sim_world *w, int keep) {
+  sim_real_stop(w);
   for (int i = 0; i < w->nnodes; i++) {
     sim_node *n = &w->nodes[i];
     cf__csess_free(n->cs);
@@ -381,6 +390,7 @@ static int declare_node(sim_world *w, const sim_step *st) {
   n->world = w;
   n->index = w->nnodes;
   snprintf(n->path, sizeof n->path, "%s/%s.db", w->run_dir, st->a);
+  if (w->cfg->real && sim_real_node_home(w, n) != 0) return -1;
   w->nnodes++;
   return sim_node_open(w, n->index);
 }
@@ -644,7 +654,7 @@ int sim_exec_step(sim_world *w, const sim_step *st) {
         for (int k = 0; k < w->nnodes; k++)
           ids[n++] = k;
       }
-      return sim_transport_memory.sync(w, ids, n, st->faults);
+      return w->transport->sync(w, ids, n, st->faults);
     }
     case SIM_S_OFFLINE:
       if ((i = need_node(w, st)) < 0) return -1;
@@ -677,7 +687,7 @@ int sim_exec_step(sim_world *w, const sim_step *st) {
       return restore(w, st);
     case SIM_S_REPLAY:
       if ((i = need_node(w, st)) < 0) return -1;
-      return sim_transport_memory.replay(w, i);
+      return w->transport->replay(w, i);
     case SIM_S_EXPECT: {
       char got[4096];
       int rc;
@@ -730,7 +740,7 @@ static int quiet(sim_world *w) {
   for (int round = 0; round < 8 && !settled; round++) {
     int64_t before = w->count[SIM_PUSHED] + w->count[SIM_PULLED];
     w->count[SIM_QUIET_ROUNDS]++;
-    if (sim_transport_memory.sync(w, ids, w->nnodes, 0) != 0) return -1;
+    if (w->transport->sync(w, ids, w->nnodes, 0) != 0) return -1;
     settled = w->count[SIM_PUSHED] + w->count[SIM_PULLED] == before;
   }
   if (!settled) return sim_violation(w, "still moving after 8 rounds of sync");

@@ -116,9 +116,11 @@ typedef struct sim_world {
   int error;            /* ... and it was the harness's own failure */
   char *violation;      /* the result's buffer */
   size_t violation_len;
-  int step;              /* index of the step running, -1 quiet phase */
-  int in_quiet;          /* the quiet phase is running */
-  uint64_t quiet_faults; /* unused stream seed for quiet syncs */
+  int step;                              /* index of the step running, -1 quiet phase */
+  int in_quiet;                          /* the quiet phase is running */
+  const struct sim_transport *transport; /* how syncs travel (fast or real) */
+  struct sim_real *real;                 /* real mode: the server process (sim/real.c) */
+  uint64_t quiet_faults;                 /* unused stream seed for quiet syncs */
 } sim_world;
 
 /* Records the first violation (printf format).  Returns -1. */
@@ -168,6 +170,18 @@ typedef struct sim_transport {
 } sim_transport;
 
 extern const sim_transport sim_transport_memory;
+
+/* --- real mode (sim/real.c): `clientflow serve` and `clientflow node` ---- */
+
+extern const sim_transport sim_transport_real;
+/* Starts the server process for the run (server_url: its database login).
+** 0 or -1. */
+int sim_real_start(sim_world *w, const char *server_url);
+/* Stops it (NULL-safe). */
+void sim_real_stop(sim_world *w);
+/* Gives node n a home as `clientflow node init` leaves it and sets
+** n->path to its replica.  0 or -1. */
+int sim_real_node_home(sim_world *w, sim_node *n);
 
 /* The observer the client sessions report results to (sim/world.c). */
 void sim_on_result(void *ctx, const struct cf__push_item *item,
