@@ -27,7 +27,8 @@ static int64_t wall_ms(void) {
 void cf__hlc_init(cf_hlc_clock *clock) {
   clock->last = 0;
   clock->max_skew_ms = CF_HLC_DEFAULT_MAX_SKEW_MS;
-  clock->ref_ahead_ms = 0;
+  clock->ref_ms = 0;
+  clock->ref_mono_ns = 0;
 }
 
 void cf__hlc_restore(cf_hlc_clock *clock, cf_hlc last) {
@@ -38,10 +39,18 @@ void cf__hlc_set_max_skew(cf_hlc_clock *clock, int64_t max_skew_ms) {
   clock->max_skew_ms = max_skew_ms < 0 ? 0 : max_skew_ms;
 }
 
-void cf__hlc_set_reference_ahead(cf_hlc_clock *clock, int64_t ahead_ms) {
-  if (ahead_ms < 0) ahead_ms = 0;
-  if (ahead_ms > CF_HLC_MAX_REF_AHEAD_MS) ahead_ms = CF_HLC_MAX_REF_AHEAD_MS;
-  clock->ref_ahead_ms = ahead_ms;
+void cf__hlc_set_reference(cf_hlc_clock *clock, int64_t ref_ms, int64_t mono_ns) {
+  clock->ref_ms = ref_ms > 0 ? ref_ms : 0;
+  clock->ref_mono_ns = mono_ns;
+}
+
+/* The later of the wall clock and the reference (capped a day ahead). */
+static int64_t reference_ms(const cf_hlc_clock *clock) {
+  int64_t wall = wall_ms();
+  if (clock->ref_ms <= 0) return wall;
+  int64_t ref = clock->ref_ms + (cf__monotonic_ns() - clock->ref_mono_ns) / 1000000;
+  if (ref > wall + CF_HLC_MAX_REF_AHEAD_MS) ref = wall + CF_HLC_MAX_REF_AHEAD_MS;
+  return ref > wall ? ref : wall;
 }
 
 cf_hlc cf__hlc_now(cf_hlc_clock *clock) {
@@ -53,7 +62,7 @@ cf_hlc cf__hlc_now(cf_hlc_clock *clock) {
 }
 
 int cf__hlc_recv(cf_hlc_clock *clock, cf_hlc remote, cf_hlc *out) {
-  int64_t limit = wall_ms() + clock->ref_ahead_ms;
+  int64_t limit = reference_ms(clock);
   /* wall_ms() <= 2^48, the reference at most a day ahead and the skew a few
   ** minutes: no overflow unless the caller set an absurd bound, which then
   ** means "no bound". */

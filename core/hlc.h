@@ -56,11 +56,13 @@ typedef uint64_t cf_hlc;
 
 /* The state of one node's clock.  Plain data: the store persists `last`. */
 typedef struct cf_hlc_clock {
-  cf_hlc last;          /* greatest timestamp issued or adopted; 0 = none */
-  int64_t max_skew_ms;  /* cf__hlc_recv refuses remote ms > reference + this */
-  int64_t ref_ahead_ms; /* how far a trusted reference clock (the server's,
-                           from WELCOME) runs ahead of the wall clock; the
-                           reference is the later of the two (0: none) */
+  cf_hlc last;         /* greatest timestamp issued or adopted; 0 = none */
+  int64_t max_skew_ms; /* cf__hlc_recv refuses remote ms > reference + this */
+  int64_t ref_ms;      /* a trusted reference clock (the server's, from
+                          WELCOME) as read at ref_mono_ns; 0: none */
+  int64_t ref_mono_ns; /* cf__monotonic_ns() when it was read: the
+                          reference runs on with the monotonic clock, so a
+                          wall clock moved back later does not drag it */
 } cf_hlc_clock;
 
 /* Most a reference clock may run ahead of the wall clock (one day): a node
@@ -80,12 +82,14 @@ void cf__hlc_restore(cf_hlc_clock *clock, cf_hlc last);
 ** values are taken as 0). */
 void cf__hlc_set_max_skew(cf_hlc_clock *clock, int64_t max_skew_ms);
 
-/* METHOD.  Sets how far a trusted reference clock runs ahead of the wall
-** clock (negative: taken as 0; capped at CF_HLC_MAX_REF_AHEAD_MS).  A node
-** learns the server's clock at WELCOME: versions the server accepted are
-** bounded by ITS clock, so a node whose own clock is a little behind must
-** bound them by the server's too, or it could never apply them. */
-void cf__hlc_set_reference_ahead(cf_hlc_clock *clock, int64_t ahead_ms);
+/* METHOD.  Sets a trusted reference clock: it read ref_ms (Unix ms) at
+** mono_ns (cf__monotonic_ns()), and runs on with the monotonic clock.  A
+** node learns the server's clock at WELCOME: versions the server accepted
+** are bounded by ITS clock, so a node whose own clock is a little behind
+** (or was moved back since) must bound them by the server's too, or it
+** could never apply them.  The reference counts at most
+** CF_HLC_MAX_REF_AHEAD_MS ahead of the wall clock; ref_ms 0 clears it. */
+void cf__hlc_set_reference(cf_hlc_clock *clock, int64_t ref_ms, int64_t mono_ns);
 
 /* METHOD.  Ticks: returns a new timestamp greater than every one issued or
 ** adopted before, and records it as `last`.  It is (wall ms, 0) when the wall
@@ -96,7 +100,7 @@ cf_hlc cf__hlc_now(cf_hlc_clock *clock);
 
 /* METHOD.  Receives a remote timestamp.  If CF_HLC_MS(remote) is more than
 ** max_skew_ms ahead of the reference (cf__now_ms(), or the trusted clock set
-** with cf__hlc_set_reference_ahead when that is later), returns
+** with cf__hlc_set_reference when that is later), returns
 ** CF_CLOCK_SKEW and changes nothing.  Otherwise adopts it (last = max(last, remote)) and
 *returns CF_OK;
 ** the next cf__hlc_now() is then greater than remote.  OUT: if out is not

@@ -22,8 +22,8 @@ int cf__store_next_batch_seq(cf_node *node, uint64_t above, uint64_t *out) CF_WA
 /*
 ** The server's clock as a session learned it (WELCOME, in wall-clock ms):
 ** pulled versions are bounded by the later of the node's wall clock and
-** the server's, plus the skew bound (core/hlc.h,
-** cf__hlc_set_reference_ahead).  Lasts while the replica is open.
+** the server's (running on with the monotonic clock), plus the skew bound
+** (core/hlc.h, cf__hlc_set_reference).  Lasts while the replica is open.
 */
 void cf__store_set_server_clock(cf_node *node, int64_t server_ms);
 

@@ -60,5 +60,5 @@ int cf__store_next_batch_seq(cf_node *node, uint64_t above, uint64_t *out) {
 }
 
 void cf__store_set_server_clock(cf_node *node, int64_t server_ms) {
-  cf__hlc_set_reference_ahead(&node->clock, server_ms - cf__now_ms());
+  cf__hlc_set_reference(&node->clock, server_ms, cf__monotonic_ns());
 }

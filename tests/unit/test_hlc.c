@@ -10,6 +10,7 @@
 #include "cf_test.h"
 #include "clientflow.h"
 #include "core/hlc.h"
+#include "platform/platform.h"
 #include "core/version.h"
 
 static int64_t fake_ms; /* what the hooked wall clock says */
@@ -222,27 +223,34 @@ CF_TEST(test_hlc_recv_bounds_remote_by_a_trusted_reference_ahead_of_the_wall_clo
   /* A node whose clock is 2 minutes behind the server's receives a version
   ** the server accepted 4 minutes ahead of ITS clock: 6 minutes ahead of
   ** the node's.  With the server's clock as reference it is within the
-  ** bound; without, it is not. */
+  ** bound; without, it is not.  (Margins of a second: the reference runs on
+  ** with the real monotonic clock while the test runs.) */
   cf_hlc_clock c;
   use_fake_clock(T0);
   cf__hlc_init(&c);
   cf_hlc remote = CF_HLC_MAKE(T0 + 6 * 60 * 1000, 0);
   CHECK_EQ(cf__hlc_recv(&c, remote, NULL), CF_CLOCK_SKEW);
-  cf__hlc_set_reference_ahead(&c, 2 * 60 * 1000);
+  cf__hlc_set_reference(&c, T0 + 2 * 60 * 1000, cf__monotonic_ns());
   CHECK_OK(cf__hlc_recv(&c, remote, NULL));
   CHECK(cf__hlc_now(&c) > remote);
   /* Still bounded: the reference plus the skew. */
-  CHECK_EQ(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + 7 * 60 * 1000 + 1, 0), NULL), CF_CLOCK_SKEW);
+  CHECK_EQ(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + 7 * 60 * 1000 + 1000, 0), NULL),
+           CF_CLOCK_SKEW);
+  /* The wall clock moved back 5 minutes after WELCOME: the reference does
+  ** not move with it (it runs on the monotonic clock). */
+  fake_ms = T0 - 5 * 60 * 1000;
+  CHECK_OK(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + 7 * 60 * 1000 - 1000, 0), NULL));
   /* A reference behind the wall clock does not tighten the bound, and one
-  ** absurdly far ahead is capped at a day. */
-  cf__hlc_set_reference_ahead(&c, -60 * 1000);
+  ** absurdly far ahead counts as a day. */
+  fake_ms = T0;
+  cf__hlc_set_reference(&c, T0 - 60 * 1000, cf__monotonic_ns());
   CHECK_OK(cf__hlc_recv(&c, CF_HLC_MAKE(T0 + CF_HLC_DEFAULT_MAX_SKEW_MS, 0), NULL));
-  cf__hlc_set_reference_ahead(&c, INT64_MAX);
-  CHECK_EQ(
-      cf__hlc_recv(
-          &c,
-          CF_HLC_MAKE(T0 + CF_HLC_MAX_REF_AHEAD_MS + CF_HLC_DEFAULT_MAX_SKEW_MS + 1, 0),
-          NULL),
-      CF_CLOCK_SKEW);
+  cf__hlc_set_reference(&c, INT64_MAX / 4, cf__monotonic_ns());
+  CHECK_EQ(cf__hlc_recv(&c,
+                        CF_HLC_MAKE(T0 + CF_HLC_MAX_REF_AHEAD_MS +
+                                        CF_HLC_DEFAULT_MAX_SKEW_MS + 1000,
+                                    0),
+                        NULL),
+           CF_CLOCK_SKEW);
   cf_set_clock_hook(NULL, NULL);
 }
