@@ -9,7 +9,7 @@
 **   - HELLO with a chosen node id, last_batch and HLC (hx_connect,
 **     hx_hello), so several sessions can pose as one node;
 **   - PUSH and PULL frames sent without expecting any particular answer
-**     (hx_send_push, hx_send_pull), and the answer read as whatever it is
+**     (sfx_raw_send_push, hx_send_pull), and the answer read as whatever it is
 **     (hx_next: PUSH_RESULT, CHANGES, ERROR ...);
 **   - full rows of ANY table built from core/schema.h with values that
 **     pass the master's checks (hx_full_row), so a test can remove a cell
@@ -127,21 +127,6 @@ static inline void hx_expect_error(raw_client *c, unsigned code, const char *nee
             "ERROR %s message \"%s\" does not mention \"%s\"", cf__wire_error_name(code),
             msg, needle);
   CHECK_MSG(raw_run_until(c, raw_is_closed), "the server did not close the session");
-}
-
-/* Sends PUSH(batch, ch[0..n)) and returns (does not read the answer). */
-static inline void hx_send_push(raw_client *c, uint64_t batch, cf_push_change *ch,
-                                size_t n) {
-  cf_push p;
-  memset(&p, 0, sizeof p);
-  p.batch_seq = batch;
-  p.changes = ch;
-  p.nchanges = n;
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
-  CHECK_OK(cf__encode_push(&p, &b));
-  raw_send(c, b.p, b.len);
-  cf__buf_free(&b);
 }
 
 /* Sends PULL(from, limit). */

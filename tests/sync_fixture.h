@@ -536,10 +536,9 @@ static inline void sfx_contact_change(cf_change *c, const cf_nodeid *node,
   }
 }
 
-/* Sends PUSH(batch, changes) on a welcomed raw session and decodes the
-** answer, which must be its PUSH_RESULT, into *out. */
-static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *ch,
-                                size_t n, cf_frame *out) {
+/* Sends PUSH(batch, ch[0..n)) on a raw session (does not read the answer). */
+static inline void sfx_raw_send_push(raw_client *c, uint64_t batch, cf_push_change *ch,
+                                     size_t n) {
   cf_push p;
   memset(&p, 0, sizeof p);
   p.batch_seq = batch;
@@ -550,6 +549,13 @@ static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *c
   CHECK_OK(cf__encode_push(&p, &b));
   raw_send(c, b.p, b.len);
   cf__buf_free(&b);
+}
+
+/* Sends PUSH(batch, changes) on a welcomed raw session and decodes the
+** answer, which must be its PUSH_RESULT, into *out. */
+static inline void sfx_raw_push(raw_client *c, uint64_t batch, cf_push_change *ch,
+                                size_t n, cf_frame *out) {
+  sfx_raw_send_push(c, batch, ch, n);
   raw_expect_frame(c, out);
   CHECK_MSG(out->type == CF_FRAME_PUSH_RESULT, "expected PUSH_RESULT, got %s (%.*s)",
             cf__frame_type_name(out->type),

@@ -152,7 +152,7 @@ CF_TEST(test_hostile_push_max_batch_seq_is_protocol_error) {
   ch.id = 1;
   sfx_contact_change(&ch.row, &c.node, DEMO_ORG, "01936b2a-0003-7000-8000-900000000b01",
                      "Maxine", 1);
-  hx_send_push(&c, UINT64_MAX, &ch, 1);
+  sfx_raw_send_push(&c, UINT64_MAX, &ch, 1);
   hx_expect_error(&c, CF_WIRE_PROTOCOL, NULL);
   raw_free(&c);
   CHECK_EQ(sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE first_name = 'Maxine'"),

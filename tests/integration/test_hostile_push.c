@@ -112,7 +112,7 @@ CF_TEST(test_hostile_push_partial_insert_rejected_invalid_on_every_tenant_table)
       hx_full_row(&ch[1].row, cf__schema_table_by_name("contacts"), &cb, &v);
       printf("attack: %s insert without %s\n", t->name, missing);
       attacks++;
-      hx_send_push(&c, 1, ch, 2);
+      sfx_raw_send_push(&c, 1, ch, 2);
       cf_frame r;
       char why[1200];
       hx_next(&c, &r);
@@ -216,7 +216,7 @@ CF_TEST(test_hostile_push_unindexable_tag_rejected_alone_rest_of_batch_applied) 
   }
   cf_ver v = hx_ver_now(&c.node);
   sfx_set_text(&ch[1].row, "tags", tags, &v);
-  hx_send_push(&c, 1, ch, 3);
+  sfx_raw_send_push(&c, 1, ch, 3);
   cf_frame r;
   char why[1200];
   hx_next(&c, &r);
