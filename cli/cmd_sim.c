@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "platform/process.h"
 #include "sim/sim.h"
 
 static void usage(FILE *out) {
@@ -50,13 +51,16 @@ static void usage(FILE *out) {
   fprintf(out, "                       %-8s %s\n", #name, what);
   SIM_PLANTS(SIM_X_HELP)
 #undef SIM_X_HELP
-  fprintf(out, "  --expect-violation   exit 0 only if a violation is found (self-test)\n"
-               "  -h, --help           this text\n"
-               "\n"
-               "examples:\n"
-               "  clientflow sim --seeds 10000\n"
-               "  clientflow sim --seed 4711 --verbose\n"
-               "  clientflow sim --scenario examples/scenarios/edit_same_contact.scn\n");
+  fprintf(out,
+          "  --expect-violation   exit 0 only if a violation is found (self-test)\n"
+          "  Ctrl-C ends a sweep after the running seed and prints the summary of the\n"
+          "  seeds done (exit 130 unless one failed)\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "examples:\n"
+          "  clientflow sim --seeds 10000\n"
+          "  clientflow sim --seed 4711 --verbose\n"
+          "  clientflow sim --scenario examples/scenarios/edit_same_contact.scn\n");
 }
 
 typedef struct opts {
@@ -215,6 +219,10 @@ int cf_cmd_sim(int argc, char **argv) {
   int have_fail = 0;
   uint64_t fail_seed = 0;
   long nseeds = o.scenario ? 1 : o.seeds;
+  /* Ctrl-C (or SIGTERM) ends a long sweep after the seed that is running,
+  ** with the summary of the seeds done. */
+  cf__interrupt_catch();
+  int interrupted = 0;
   for (long k = 0; k < nseeds; k++) {
     sim_result r;
     cfg.seed = o.seed + (uint64_t)k;
@@ -243,10 +251,16 @@ int cf_cmd_sim(int argc, char **argv) {
     if (!r.ok && nfailed_seeds < 64) failed_seeds[nfailed_seeds++] = cfg.seed;
     if (tty) progress(done, nseeds, failed, t0);
     if (have_fail && !o.keep_going) break; /* the first violation is the one to study */
+    if (cf__interrupted() && k + 1 < nseeds) {
+      interrupted = 1;
+      break;
+    }
   }
   double secs = (now_ms() - t0) / 1000;
   if (tty) fputc('\n', stderr);
-  int code = have_fail ? 1 : 0;
+  int code = have_fail ? 1 : interrupted ? 130 : 0;
+  if (interrupted && !o.json)
+    fprintf(stderr, "clientflow sim: interrupted after %ld of %ld seeds\n", done, nseeds);
   sim_script shrunk = {0};
   char shrunk_violation[2048] = "";
   if (have_fail && !fail_res.error && o.shrink && !o.expect_violation) {
@@ -256,9 +270,9 @@ int cf_cmd_sim(int argc, char **argv) {
   }
   if (o.json) {
     printf("{\"ok\": %s, \"seeds\": %ld, \"seconds\": %.3f, \"seeds_per_minute\": %.1f, "
-           "\"mean_ms_to_quiet\": %.1f, \"counters\": {",
+           "\"mean_ms_to_quiet\": %.1f, \"interrupted\": %s, \"counters\": {",
            have_fail ? "false" : "true", done, secs, secs > 0 ? done * 60 / secs : 0.0,
-           done ? quiet_ms / (double)done : 0.0);
+           done ? quiet_ms / (double)done : 0.0, interrupted ? "true" : "false");
     for (int c = 0; c < SIM_COUNTER_MAX; c++)
       printf("%s\"%s\": %" PRId64, c ? ", " : "", sim_counter_name((sim_counter)c),
              total[c]);
