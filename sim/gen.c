@@ -54,20 +54,6 @@ int sim_gen_declare(const sim_config *cfg, sim_script *out) {
 static uint64_t pick(sim_world *w, uint64_t n) { return sim_prng_below(&w->rng, n); }
 static int chance(sim_world *w, unsigned pm) { return sim_prng_chance(&w->rng, pm); }
 
-static void new_id(sim_world *w, char out[CF_UUID_TEXT_LEN]) {
-  unsigned char b[16];
-  sim_prng_fill(&w->rng, b, sizeof b);
-  uint64_t ms = (uint64_t)w->vnow_ms;
-  for (int i = 0; i < 6; i++)
-    b[i] = (unsigned char)(ms >> (40 - 8 * i));
-  b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
-  b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-  snprintf(out, CF_UUID_TEXT_LEN,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-           b[13], b[14], b[15]);
-}
-
 /* A random existing row id of view t on node i (or on the master's org
 ** when i < 0), "" if none. */
 static void some_id(sim_world *w, int i, int org, const char *t,
@@ -108,7 +94,7 @@ static void ref(sim_world *w, int i, int org, const char *t, char *out, size_t c
     return;
   }
   if (chance(w, 30))
-    new_id(w, id);
+    sim_new_id(w, id);
   else
     some_id(w, i, org, t, id);
   if (id[0])
@@ -160,7 +146,7 @@ static char *email(sim_world *w) {
 
 static char *insert_sql(sim_world *w, int i, int org, const char *t) {
   char id[CF_UUID_TEXT_LEN], r1[64], r2[64];
-  new_id(w, id);
+  sim_new_id(w, id);
   int day = (int)pick(w, 28) + 1;
   if (strcmp(t, "contacts") == 0) {
     char *e = email(w);
@@ -309,7 +295,7 @@ static char *local_write(sim_world *w, int i) {
   int org = w->nodes[i].org;
   if (chance(w, 25)) { /* a row naming another org: refused by the replica */
     char id[CF_UUID_TEXT_LEN];
-    new_id(w, id);
+    sim_new_id(w, id);
     return fmt(
         "INSERT INTO contacts (org_id, id, first_name) VALUES ('%s', '%s', 'Mallory')",
         w->orgs[1 - (org & 1)].id, id);
@@ -368,7 +354,7 @@ static char *master_write(sim_world *w) {
         "'%s'",
         oid, id);
   }
-  new_id(w, id);
+  sim_new_id(w, id);
   return fmt("INSERT INTO contacts (org_id, id, first_name, email) VALUES ('%s', '%s', "
              "'Direct', 'p%d@ex.test')",
              oid, id, (int)pick(w, 10));

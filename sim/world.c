@@ -395,18 +395,15 @@ static int declare_node(sim_world *w, const sim_step *st) {
   return sim_node_open(w, n->index);
 }
 
-static void make_id(sim_world *w, char out[CF_UUID_TEXT_LEN]) {
-  unsigned char b[16];
-  sim_prng_fill(&w->rng, b, sizeof b);
+void sim_new_id(sim_world *w, char out[CF_UUID_TEXT_LEN]) {
+  cf_uuid u;
+  sim_prng_fill(&w->rng, u.b, sizeof u.b);
   uint64_t ms = (uint64_t)w->vnow_ms;
   for (int i = 0; i < 6; i++)
-    b[i] = (unsigned char)(ms >> (40 - 8 * i));
-  b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
-  b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-  snprintf(out, CF_UUID_TEXT_LEN,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-           b[13], b[14], b[15]);
+    u.b[i] = (unsigned char)(ms >> (40 - 8 * i));
+  u.b[6] = (unsigned char)(0x70 | (u.b[6] & 0x0f));
+  u.b[8] = (unsigned char)(0x80 | (u.b[8] & 0x3f));
+  cf__uuid_format(&u, out);
 }
 
 /* user NAME ROLE ORG: a new user with a membership, or a membership more. */
@@ -419,7 +416,7 @@ static int declare_user(sim_world *w, const sim_step *st) {
     if (w->nusers == SIM_MAX_USERS) return sim_violation(w, "too many users");
     u = w->nusers++;
     snprintf(w->users[u].name, 48, "%s", st->a);
-    make_id(w, w->users[u].id);
+    sim_new_id(w, w->users[u].id);
     snprintf(
         sql, sizeof sql,
         "INSERT INTO users (id, email, full_name) VALUES ('%s', '%s@sim.test', '%s')",
@@ -427,7 +424,7 @@ static int declare_user(sim_world *w, const sim_step *st) {
     if (sim_master_exec(w, sql, err, sizeof err))
       return sim_violation(w, "user: %s", err);
   }
-  make_id(w, mid);
+  sim_new_id(w, mid);
   snprintf(sql, sizeof sql,
            "INSERT INTO memberships (org_id, id, user_id, role) VALUES ('%s', '%s', "
            "'%s', '%s') "

@@ -137,6 +137,9 @@ int sim_node_index(const sim_world *w, const char *name);
 int sim_user_index(const sim_world *w, const char *name);
 int sim_org_index(const sim_world *w, const char *name);
 
+/* A UUIDv7-shaped id from the run's generator and virtual time. */
+void sim_new_id(sim_world *w, char out[CF_UUID_TEXT_LEN]);
+
 /* Opens node i's replica and session (after a kill, or at declaration). */
 int sim_node_open(sim_world *w, int i);
 /* Kills node i: closes the replica without finishing anything. */
