@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/benchrow.h"
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/codec.h"
@@ -255,11 +256,23 @@ static void measure(PGconn *pg, int n, int64_t *lat, int64_t *commit_ns, int tag
   }
 }
 
-static void report_row(const char *name, int64_t *lat, int n) {
+/* Prints one scenario's row; OUT: its p50 and p99 in milliseconds. */
+static void report_row(const char *name, int64_t *lat, int n, double *p50_out,
+                       double *p99_out) {
   qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
   double p50 = lat[(n - 1) / 2] / 1e6, p99 = lat[(int)((n - 1) * 0.99)] / 1e6,
          max = lat[n - 1] / 1e6;
   printf("| %-32s | %6d | %8.2f | %8.2f | %8.2f |\n", name, n, p50, p99, max);
+  if (p50_out) *p50_out = p50;
+  if (p99_out) *p99_out = p99;
+}
+
+/* A goal row of a latency in milliseconds against a fixed bound. */
+static void latency_goal(const char *name, double ms, double bound, const char *base) {
+  char fig[32], goal[32];
+  snprintf(fig, sizeof fig, "%.2f ms", ms);
+  snprintf(goal, sizeof goal, "<=%g ms", bound);
+  bench_row(name, fig, base, fig, goal, ms <= bound);
 }
 
 static void exec_or_die(PGconn *pg, const char *sql) {
@@ -356,10 +369,13 @@ int main(int argc, char **argv) {
   int64_t *commit = calloc((size_t)n, sizeof *commit);
   if (commit == NULL) die("calloc", "");
   measure(pg, n, lat, commit, 1);
-  report_row("1 watching replica", lat, n);
-  report_row("  (of which the SQL commit)", commit, n);
+  double p50_1 = 0, p99_1 = 0, p50_x = 0, p99_x = 0;
+  report_row("1 watching replica", lat, n, &p50_1, &p99_1);
+  report_row("  (of which the SQL commit)", commit, n, NULL, NULL);
   free(commit);
   fflush(stdout);
+  latency_goal("live commit->applied p50, 1 replica", p50_1, 3, "-");
+  latency_goal("live commit->applied p99, 1 replica", p99_1, 10, "-");
 
   if (idle > 0) {
     /* The same org: every commit wakes every idle session too. */
@@ -369,7 +385,7 @@ int main(int argc, char **argv) {
     measure(pg, n, lat, NULL, 3);
     char name[64];
     snprintf(name, sizeof name, "+ %d idle sessions, same org", idle);
-    report_row(name, lat, n);
+    report_row(name, lat, n, &p50_x, &p99_x);
     fflush(stdout);
     long frames = atomic_load(&set.frames);
     idle_stop(&set);
@@ -382,14 +398,26 @@ int main(int argc, char **argv) {
     idle_start(&set, idle, url, nw_token, NW_ORG);
     measure(pg, 20, warm, NULL, 4);
     measure(pg, n, lat, NULL, 5);
+    double same_p99 = p99_x;
     snprintf(name, sizeof name, "+ %d idle sessions, other org", idle);
-    report_row(name, lat, n);
+    report_row(name, lat, n, &p50_x, &p99_x);
     long nw_frames = atomic_load(&set.frames);
     idle_stop(&set);
     cf_token_free(nw_token);
     printf("\nframes received by the idle sessions: same org %ld (WELCOME + one LIVE per "
            "commit each), other org %ld (WELCOME only)\n",
            frames, nw_frames);
+    char gname[96], base[64], val[32], goal[32];
+    snprintf(gname, sizeof gname, "live p99, %d idle sessions same org", idle);
+    snprintf(base, sizeof base, "%.2f ms with no idle", p99_1);
+    latency_goal(gname, same_p99, 20, base);
+    snprintf(gname, sizeof gname, "live p50, %d idle sessions other org", idle);
+    snprintf(base, sizeof base, "%.2f ms with no idle", p50_1);
+    snprintf(val, sizeof val, "%.2fx", p50_x / p50_1);
+    snprintf(goal, sizeof goal, "<=1.2x");
+    char fig[32];
+    snprintf(fig, sizeof fig, "%.2f ms", p50_x);
+    bench_row(gname, fig, base, val, goal, p50_x <= 1.2 * p50_1);
   }
 
   cf_sync_stop(s);

@@ -139,3 +139,16 @@ printf '| %-10s | %-44s | %10.0f | %9s |\n' rest "wrk -c50, JWT + tx as user, RL
 printf '| %-10s | %-44s | %10.0f | %9s |\n' rest-c4 "wrk -c4 (the SQL rows' concurrency)" "$rest4_rps" "$rest4_p99"
 printf '| %-10s | %-44s | %10.0f | %9s |\n' sql-rls "pgbench -c4, same tx as the user, RLS on" "$rls_tps" "$rls_p99"
 printf '| %-10s | %-44s | %10.0f | %9s |\n' sql-owner "pgbench -c4, statement as owner, no RLS" "$own_tps" "$own_p99"
+
+# One line per goal of issue 13 for bench/run.sh (bench/README.md): REST with
+# 4 connections against the same transaction run directly as the user.
+awk -v rr="$rest4_rps" -v rp="$rest4_p99" -v sr="$rls_tps" -v sp="$rls_p99" '
+  function ms(x) { if (x ~ /us$/) return x / 1000; if (x ~ /ms$/) return x + 0;
+                   if (x ~ /s$/) return x * 1000; return x + 0 }
+  BEGIN {
+    pr = ms(rp) / ms(sp); tr = rr / sr
+    printf "BENCHROW\tREST contacts p99, 4 connections\t%s\t%s direct tx as user\t%.2fx\t<=1.5x\t%s\n",
+      rp, sp, pr, pr <= 1.5 ? "met" : "missed"
+    printf "BENCHROW\tREST contacts throughput, 4 connections\t%.0f req/s\t%.0f tx/s direct as user\t%.2fx\t>=1.0x\t%s\n",
+      rr, sr, tr, tr >= 1.0 ? "met" : "missed"
+  }'

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/benchrow.h"
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/row.h"
@@ -416,6 +417,12 @@ int main(int argc, char **argv) {
   printf("targets: logged >= 0.50x plain; merge apply >= 0.33x changeset apply "
          "(changeset: %d bytes)\n",
          cs_size);
+  char fig[64], base[64], val[32];
+  snprintf(val, sizeof val, "%.2fx", plain / logged);
+  bench_row("local write via view (change capture)",
+            bench_rate(fig, sizeof fig, n / logged, "rows/s"),
+            bench_rate(base, sizeof base, n / plain, "rows/s plain insert"), val,
+            ">=0.5x", plain / logged >= 0.5);
   free(rows);
   rmdir(dir);
   return 0;
