@@ -136,3 +136,14 @@ endforeach()
 if(TARGET test_sim_script)
   target_link_libraries(test_sim_script PRIVATE cf_sim)
 endif()
+
+# The package (docs/packaging.md): the shared library exports exactly the
+# header's functions, and `cmake --install` gives a tree that outside
+# projects build against with CMake and with pkg-config (every
+# examples/*/CMakeLists.txt, its offline tests run).
+add_test(NAME exports_match_header COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-exports.sh
+         $<TARGET_FILE:clientflow_shared> ${CMAKE_SOURCE_DIR}/include/clientflow.h)
+add_test(NAME package_install_builds_examples COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-install.sh
+         ${CMAKE_BINARY_DIR})
+set_tests_properties(exports_match_header package_install_builds_examples PROPERTIES
+  LABELS "unit;package" TIMEOUT 600)

@@ -12,22 +12,42 @@
 # 0 skips the step) by scripts/fuzz.sh; a crash, leak, sanitizer report or
 # timeout fails the script (docs/testing.md, "Fuzzing").
 #
-# CF_BUILD_DIR (default build/asan) and CF_TEST_PG_PORT (default 54329, the
-# port of the private PostgreSQL) let two checkouts test side by side.
+# Then the Release build is installed into a temporary prefix and every
+# examples/*/CMakeLists.txt is built against it as an outside project, with
+# CMake and with pkg-config (scripts/check-install.sh, docs/packaging.md).
+#
+# CF_BUILD_DIR (default build/asan) and CF_TEST_PG_PORT (the port of the
+# private PostgreSQL) let two checkouts test side by side.  Without
+# CF_TEST_PG_PORT the tests use 54329, or, when something already listens
+# there, the first free port above it (the script says which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 # One style, kept by tools: clang-format and cppcheck (docs/architecture.md).
 scripts/check-style.sh
 build=${CF_BUILD_DIR:-build/asan}
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -z "${CF_TEST_PG_PORT:-}" ]; then
+  CF_TEST_PG_PORT=54329
+  while port_in_use "$CF_TEST_PG_PORT"; do
+    CF_TEST_PG_PORT=$((CF_TEST_PG_PORT + 1))
+    if [ "$CF_TEST_PG_PORT" -gt 54429 ]; then
+      echo "test: no free port in 54329..54429; set CF_TEST_PG_PORT" >&2
+      exit 1
+    fi
+  done
+  [ "$CF_TEST_PG_PORT" = 54329 ] ||
+    echo "test: port 54329 is taken; the test PostgreSQL uses $CF_TEST_PG_PORT (CF_TEST_PG_PORT)"
+fi
 cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-  -DCF_TEST_PG_PORT="${CF_TEST_PG_PORT:-54329}" >/dev/null
+  -DCF_TEST_PG_PORT="$CF_TEST_PG_PORT" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 # The optimised build has warnings the debug build does not (GCC's
 # -Wmaybe-uninitialized at -O2): it must compile warning-free too.
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)"
+scripts/check-install.sh build/release
 fuzz_seconds=${CF_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ]; then
   echo "test: fuzzing every target for ${fuzz_seconds} s (CF_FUZZ_SECONDS)"

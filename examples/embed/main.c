@@ -1,11 +1,15 @@
 /*
 ** examples/embed/main.c: embedding libclientflow in an app.
 **
-** Opens a replica for one organization in a fresh temporary directory,
+** Opens a replica for one organization in a fresh directory under $TMPDIR,
 ** writes two contacts and a deal through the views with plain SQL, reads
 ** them back, prints the outbox (the changes waiting for the master) and
 ** closes.  Exits 0 only if every step worked.  See README.md.
 */
+/* mkdtemp() is POSIX.1-2008. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +35,16 @@ static int fail(cf_node *node, const char *what, int rc) {
 }
 
 int main(void) {
-  char dir[] = "/tmp/cf-embed-XXXXXX", path[64];
+  /* A fresh directory under $TMPDIR (else /tmp), removed at the end. */
+  char dir[512], path[560];
+  const char *tmp = getenv("TMPDIR");
+  if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
+  if ((size_t)snprintf(dir, sizeof dir, "%s/cf-embed-XXXXXX", tmp) >= sizeof dir) {
+    fprintf(stderr, "embed: TMPDIR is too long\n");
+    return 1;
+  }
   if (mkdtemp(dir) == NULL) {
-    perror("embed: mkdtemp");
+    fprintf(stderr, "embed: cannot create a directory in %s: %s\n", tmp, strerror(errno));
     return 1;
   }
   snprintf(path, sizeof path, "%s/replica.db", dir);
@@ -119,7 +130,7 @@ int main(void) {
 out:
   cf_stmt_finalize(st);
   cf_node_close(node);
-  char file[96];
+  char file[600];
   const char *suffix[] = {"", "-wal", "-shm"};
   for (int i = 0; i < 3; i++) {
     snprintf(file, sizeof file, "%s%s", path, suffix[i]);
