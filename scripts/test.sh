@@ -26,7 +26,13 @@ scripts/deps.sh
 # One style, kept by tools: clang-format and cppcheck (docs/architecture.md).
 scripts/check-style.sh
 build=${CF_BUILD_DIR:-build/asan}
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Taken = PostgreSQL could not bind it: a listener, or an outgoing
+# connection's local port (54329 lies in Linux's ephemeral range).  Perl is
+# in every Debian (perl-base).
+port_in_use() {
+  ! perl -MIO::Socket::INET -e 'IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+    LocalPort => $ARGV[0], Listen => 1, ReuseAddr => 1, Proto => "tcp") or exit 1' "$1"
+}
 if [ -z "${CF_TEST_PG_PORT:-}" ]; then
   CF_TEST_PG_PORT=54329
   while port_in_use "$CF_TEST_PG_PORT"; do
