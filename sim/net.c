@@ -153,7 +153,7 @@ static const cf__sjob_limits sim_limits = {200, 100};
 
 static int server_new(sim_world *w, conn *c) {
   cf__ssess_config cfg = {w->auth, sim_limits};
-  cf__ssess_io io = {c, s_send, s_close, s_deadline, s_submit, s_peer};
+  cf__ssess_io io = {c, s_send, s_close, s_deadline, s_submit, s_peer, NULL};
   sim_set_actor(w, -1);
   if (cf__ssess_new(++w->session_ids, &cfg, &io, &c->ss) != CF_OK)
     return sim_error(w, "ssess_new");

@@ -57,40 +57,41 @@ typedef struct qmsg {
 } qmsg;
 
 struct cf__ws_session {
-  int kind;                            /* CF_WS_KIND_SESSION */
-  cf__ws_endpoint *ep;                 /* the endpoint it belongs to */
-  struct lws *wsi;                     /* its connection; NULL once gone */
-  cf__ws_session *prev;                /* endpoint's session list */
-  cf__ws_session *next;                /* endpoint's session list */
-  void *user;                          /* the caller's pointer */
-  char peer[96];                       /* peer address for logs */
-  int open;                            /* established (on_open was called) */
-  int notify;                          /* on_close is owed to the caller */
-  int gone;                            /* on_close was called or is running */
-  int closing;                         /* a close was requested */
-  int close_sent;                      /* our close frame went out */
-  int discard;                         /* closing without sending the queue */
-  int close_code;                      /* our close code */
-  char close_reason[REASON_MAX + 1];   /* our close reason */
-  int peer_closed;                     /* the peer sent a close frame */
-  int peer_code;                       /* its code (1005 if none) */
-  char peer_reason[REASON_MAX + 1];    /* its reason */
-  int busy;                            /* cf__ws_send answered CF_BUSY since drain */
-  qmsg *qhead;                         /* send queue head */
-  qmsg *qtail;                         /* send queue tail */
-  size_t q_bytes;                      /* payload bytes queued */
-  size_t q_msgs;                       /* messages queued */
-  uint8_t *rx;                         /* message being reassembled */
-  size_t rx_len;                       /* its bytes so far */
-  size_t rx_cap;                       /* rx allocation */
-  int rx_in_msg;                       /* between first and final fragment */
-  int rx_skip;                         /* drop the rest of this message */
-  lws_sorted_usec_list_t deadline_sul; /* cf__ws_set_deadline */
-  lws_sorted_usec_list_t grace_sul;    /* close_timeout_ms after closing */
-  int in_connect;                      /* inside lws_client_connect_via_info */
-  int failed_in_connect;               /* the connect failed synchronously */
-  char host[256];                      /* client: host to connect to */
-  char path[512];                      /* client: request path */
+  int kind;                          /* CF_WS_KIND_SESSION */
+  cf__ws_endpoint *ep;               /* the endpoint it belongs to */
+  struct lws *wsi;                   /* its connection; NULL once gone */
+  cf__ws_session *prev;              /* endpoint's session list */
+  cf__ws_session *next;              /* endpoint's session list */
+  void *user;                        /* the caller's pointer */
+  char peer[96];                     /* peer address for logs */
+  int open;                          /* established (on_open was called) */
+  int notify;                        /* on_close is owed to the caller */
+  int gone;                          /* on_close was called or is running */
+  int closing;                       /* a close was requested */
+  int close_sent;                    /* our close frame went out */
+  int discard;                       /* closing without sending the queue */
+  int close_code;                    /* our close code */
+  char close_reason[REASON_MAX + 1]; /* our close reason */
+  int peer_closed;                   /* the peer sent a close frame */
+  int peer_code;                     /* its code (1005 if none) */
+  char peer_reason[REASON_MAX + 1];  /* its reason */
+  int busy;                          /* cf__ws_send answered CF_BUSY since drain */
+  qmsg *qhead;                       /* send queue head */
+  qmsg *qtail;                       /* send queue tail */
+  size_t q_bytes;                    /* payload bytes queued */
+  size_t q_msgs;                     /* messages queued */
+  uint8_t *rx;                       /* message being reassembled */
+  size_t rx_len;                     /* its bytes so far */
+  size_t rx_cap;                     /* rx allocation */
+  int rx_in_msg;                     /* between first and final fragment */
+  int rx_skip;                       /* drop the rest of this message */
+  int64_t deadline_ms;               /* cf__ws_set_deadline (unix ms), 0: none */
+  size_t dl_idx;                     /* its place in ep->dl_heap + 1; 0: none */
+  lws_sorted_usec_list_t grace_sul;  /* close_timeout_ms after closing */
+  int in_connect;                    /* inside lws_client_connect_via_info */
+  int failed_in_connect;             /* the connect failed synchronously */
+  char host[256];                    /* client: host to connect to */
+  char path[512];                    /* client: request path */
 };
 
 struct cf__ws_watch {
@@ -221,14 +222,89 @@ static void grace_fire(lws_sorted_usec_list_t *sul) {
   }
 }
 
-static void deadline_fire(lws_sorted_usec_list_t *sul) {
-  cf__ws_session *s =
-      (cf__ws_session *)(void *)((char *)sul - offsetof(cf__ws_session, deadline_sul));
-  if (s->gone || s->ep->h.on_deadline == NULL) return;
-  s->ep->h.on_deadline(s->ep->h.ctx, s);
+/* ---- deadlines: a min-heap of sessions ---------------------------------------- */
+
+static int dl_less(const cf__ws_endpoint *ep, size_t a, size_t b) {
+  return ep->dl_heap[a]->deadline_ms < ep->dl_heap[b]->deadline_ms;
+}
+
+static void dl_swap(cf__ws_endpoint *ep, size_t a, size_t b) {
+  cf__ws_session *t = ep->dl_heap[a];
+  ep->dl_heap[a] = ep->dl_heap[b];
+  ep->dl_heap[b] = t;
+  ep->dl_heap[a]->dl_idx = a + 1;
+  ep->dl_heap[b]->dl_idx = b + 1;
+}
+
+/* Restores the heap order around index i (after an insert or a change). */
+static void dl_fix(cf__ws_endpoint *ep, size_t i) {
+  while (i > 0 && dl_less(ep, i, (i - 1) / 2)) {
+    dl_swap(ep, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < ep->dl_n && dl_less(ep, l, m)) m = l;
+    if (r < ep->dl_n && dl_less(ep, r, m)) m = r;
+    if (m == i) break;
+    dl_swap(ep, i, m);
+    i = m;
+  }
+}
+
+static void dl_remove(cf__ws_session *s) {
+  cf__ws_endpoint *ep = s->ep;
+  if (s->dl_idx == 0) return;
+  size_t i = s->dl_idx - 1;
+  s->dl_idx = 0;
+  ep->dl_n--;
+  if (i == ep->dl_n) return;
+  ep->dl_heap[i] = ep->dl_heap[ep->dl_n];
+  ep->dl_heap[i]->dl_idx = i + 1;
+  dl_fix(ep, i);
+}
+
+static void dl_fire(lws_sorted_usec_list_t *sul);
+
+/* Points lws's one timer at the earliest deadline (if it moved). */
+static void dl_arm(cf__ws_endpoint *ep) {
+  if (ep->lws == NULL || ep->destroying) return;
+  int64_t want = ep->dl_n > 0 ? ep->dl_heap[0]->deadline_ms : 0;
+  if (want == ep->dl_armed_ms) return;
+  ep->dl_armed_ms = want;
+  if (want == 0) {
+    lws_sul_cancel(&ep->dl_sul);
+    return;
+  }
+  int64_t delay = want - cf__now_ms();
+  if (delay < 0) delay = 0;
+  lws_sul_schedule(ep->lws, 0, &ep->dl_sul, dl_fire, (lws_usec_t)delay * 1000);
+}
+
+static void dl_fire(lws_sorted_usec_list_t *sul) {
+  cf__ws_endpoint *ep =
+      (cf__ws_endpoint *)(void *)((char *)sul - offsetof(cf__ws_endpoint, dl_sul));
+  ep->dl_armed_ms = 0;
+  int64_t now = cf__now_ms();
+  /* Each callback may set or clear deadlines (its own or others'): take
+  ** the due session out first, then call. */
+  while (ep->dl_n > 0 && ep->dl_heap[0]->deadline_ms <= now) {
+    cf__ws_session *s = ep->dl_heap[0];
+    dl_remove(s);
+    s->deadline_ms = 0;
+    if (!s->gone && ep->h.on_deadline != NULL) ep->h.on_deadline(ep->h.ctx, s);
+  }
+  dl_arm(ep);
 }
 
 static cf__ws_session *session_new(cf__ws_endpoint *ep) {
+  if (ep->n_sessions + 1 > ep->dl_cap) { /* every session fits in the heap */
+    size_t cap = ep->dl_cap ? ep->dl_cap * 2 : 64;
+    cf__ws_session **grown = cf__realloc(ep->dl_heap, cap * sizeof *grown);
+    if (grown == NULL) return NULL;
+    ep->dl_heap = grown;
+    ep->dl_cap = cap;
+  }
   cf__ws_session *s = cf__calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   s->kind = CF_WS_KIND_SESSION;
@@ -254,7 +330,7 @@ static void queue_clear(cf__ws_session *s) {
 /* Unlinks and frees s; no callback. */
 static void session_free(cf__ws_session *s) {
   cf__ws_endpoint *ep = s->ep;
-  lws_sul_cancel(&s->deadline_sul);
+  dl_remove(s);
   lws_sul_cancel(&s->grace_sul);
   if (s->prev != NULL)
     s->prev->next = s->next;
@@ -333,6 +409,29 @@ static void close_too_slow(cf__ws_session *s) {
   cf__ws_close(s, CF_WS_CLOSE_TRY_LATER, "too slow: send queue full");
 }
 
+/*
+** Server side: writes msg at once when nothing of s waits to be sent and
+** the socket takes it: a LIVE or a shared page then costs one write(2),
+** without a queue entry and without a trip through the loop for the
+** writable callback.  lws keeps what the kernel does not take and sends it
+** before anything else.  1 if written (or the connection failed and is
+** being dropped), 0 if the caller must queue it (a client endpoint, which
+** has no write buffer, always queues).
+*/
+static int try_direct_write(cf__ws_session *s, const void *msg, size_t len) {
+  cf__ws_endpoint *ep = s->ep;
+  if (ep->wbuf == NULL || len > FRAME_BYTES || ep->destroying) return 0;
+  if (lws_send_pipe_choked(s->wsi)) return 0;
+  if (len > 0) memcpy(ep->wbuf + LWS_PRE, msg, len);
+  if (lws_write(s->wsi, ep->wbuf + LWS_PRE, len, LWS_WRITE_BINARY) < 0) {
+    /* the connection is broken: lws closes it; the session learns it in
+    ** on_close like any dropped connection */
+    s->discard = 1;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+  return 1;
+}
+
 int cf__ws_send(cf__ws_session *s, const void *msg, size_t len) {
   if (s == NULL || (msg == NULL && len > 0)) return CF_MISUSE;
   if (s->gone || s->closing || !s->open || s->wsi == NULL) return CF_MISUSE;
@@ -343,6 +442,7 @@ int cf__ws_send(cf__ws_session *s, const void *msg, size_t len) {
     if (!lim->keep_when_full) close_too_slow(s);
     return CF_BUSY;
   }
+  if (s->qhead == NULL && try_direct_write(s, msg, len)) return CF_OK;
   qmsg *m = cf__malloc(sizeof *m + LWS_PRE + len);
   if (m == NULL) return CF_NOMEM;
   m->next = NULL;
@@ -362,14 +462,19 @@ int cf__ws_send(cf__ws_session *s, const void *msg, size_t len) {
 
 void cf__ws_set_deadline(cf__ws_session *s, int64_t unix_ms) {
   if (s == NULL || s->gone) return;
-  if (unix_ms == 0) {
-    lws_sul_cancel(&s->deadline_sul);
-    return;
+  cf__ws_endpoint *ep = s->ep;
+  if (unix_ms <= 0) {
+    dl_remove(s);
+    s->deadline_ms = 0;
+  } else {
+    s->deadline_ms = unix_ms;
+    if (s->dl_idx == 0) { /* session_new made room */
+      ep->dl_heap[ep->dl_n] = s;
+      s->dl_idx = ++ep->dl_n;
+    }
+    dl_fix(ep, s->dl_idx - 1);
   }
-  int64_t delay = unix_ms - cf__now_ms();
-  if (delay < 0) delay = 0;
-  lws_sul_schedule(s->ep->lws, 0, &s->deadline_sul, deadline_fire,
-                   (lws_usec_t)delay * 1000);
+  dl_arm(ep);
 }
 
 void cf__ws_session_set_user(cf__ws_session *s, void *user) { s->user = user; }
@@ -820,6 +925,11 @@ static int endpoint_init(cf__ws_endpoint *ep, int is_server, const char *host, i
     return CF_IO;
   }
   if (is_server) {
+    ep->wbuf = cf__malloc(LWS_PRE + FRAME_BYTES);
+    if (ep->wbuf == NULL) {
+      set_err(errmsg, errmsg_len, "out of memory");
+      return CF_NOMEM;
+    }
     ep->port = lws_get_vhost_listen_port(ep->vhost);
     if (ep->port <= 0) {
       set_err(errmsg, errmsg_len, "cannot listen on %s:%d", host ? host : "127.0.0.1",
@@ -844,13 +954,13 @@ static void endpoint_destroy(cf__ws_endpoint *ep) {
     for (cf__ws_watch *w = ep->watches; w != NULL; w = w->next)
       w->dead = 1;
     lws_sul_cancel(&ep->wake_sul);
+    lws_sul_cancel(&ep->dl_sul);
     lws_context_destroy(ep->lws);
     ep->lws = NULL;
   }
   while (ep->sessions != NULL) { /* lws should have closed them all */
     cf__ws_session *s = ep->sessions;
     /* their timers were in the context's lists, which are gone */
-    memset(&s->deadline_sul, 0, sizeof s->deadline_sul);
     memset(&s->grace_sul, 0, sizeof s->grace_sul);
     s->wsi = NULL;
     session_gone(s, CF_OK, NULL);
@@ -867,6 +977,11 @@ static void endpoint_destroy(cf__ws_endpoint *ep) {
     cf__free(p);
     p = next;
   }
+  cf__free(ep->dl_heap);
+  ep->dl_heap = NULL;
+  ep->dl_n = ep->dl_cap = 0;
+  cf__free(ep->wbuf);
+  ep->wbuf = NULL;
   if (ep->mutex_ok) pthread_mutex_destroy(&ep->post_mu);
 }
 

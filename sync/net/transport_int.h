@@ -42,15 +42,24 @@ typedef struct cf__ws_endpoint {
   size_t n_sessions;               /* length of that list */
   cf__ws_watch *watches;           /* every live watch, doubly linked */
   lws_sorted_usec_list_t wake_sul; /* bounds the wait of run_once */
-  lws_retry_bo_t retry;            /* ping/hangup policy lws points at */
-  atomic_int stop_requested;       /* set by cf__ws_server_stop (any thread) */
-  int draining;                    /* graceful shutdown in progress */
-  int stopped;                     /* graceful shutdown finished */
-  int64_t drain_deadline_ms;       /* monotonic ms when shutdown gives up */
-  int destroying;                  /* lws_context_destroy is running */
-  pthread_mutex_t post_mu;         /* guards posts/posts_tail */
-  cf__ws_post *posts;              /* functions posted from other threads */
-  cf__ws_post *posts_tail;         /* last of them */
+  /* Session deadlines (cf__ws_set_deadline): a binary min-heap ordered by
+  ** deadline, so setting one costs O(log n) whatever the number of
+  ** sessions; only the earliest is in lws's sorted timer list (dl_sul). */
+  cf__ws_session **dl_heap;      /* the heap; room for every session */
+  size_t dl_n;                   /* entries in it */
+  size_t dl_cap;                 /* its room */
+  int64_t dl_armed_ms;           /* unix ms dl_sul is set for; 0: not set */
+  lws_sorted_usec_list_t dl_sul; /* fires at the earliest deadline */
+  unsigned char *wbuf;           /* LWS_PRE + FRAME bytes for direct writes */
+  lws_retry_bo_t retry;          /* ping/hangup policy lws points at */
+  atomic_int stop_requested;     /* set by cf__ws_server_stop (any thread) */
+  int draining;                  /* graceful shutdown in progress */
+  int stopped;                   /* graceful shutdown finished */
+  int64_t drain_deadline_ms;     /* monotonic ms when shutdown gives up */
+  int destroying;                /* lws_context_destroy is running */
+  pthread_mutex_t post_mu;       /* guards posts/posts_tail */
+  cf__ws_post *posts;            /* functions posted from other threads */
+  cf__ws_post *posts_tail;       /* last of them */
   /* server-only: HTTP */
   cf__ws_http_handlers http;    /* HTTP callbacks */
   size_t max_http_body;         /* request body cap */

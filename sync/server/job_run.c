@@ -227,7 +227,8 @@ out:
 ** position are never split: if the frame fills up, it ends at the last whole
 ** group and says `more`.
 */
-static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
+static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from,
+                       uint64_t *last, int *more_out) {
   cf_buf body;
   cf__buf_init(&body, CF_SJOB_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
   size_t rows = 0, group_rows = 0, group_len = 0;
@@ -247,6 +248,8 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
       more = 1;
       rc = cf__encode_changes_body(last_complete, more, page->head, rows, body.p,
                                    body.len, out);
+      *last = last_complete;
+      *more_out = more;
       goto out;
     }
     if (rc != CF_OK) goto out;
@@ -255,8 +258,9 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from) {
   /* An empty page still moves the cursor to the head: positions may be
   ** holes (a rolled-back or all-rejected write), which no row will ever
   ** fill. */
-  rc = cf__encode_changes_body(page->next_cursor > from ? page->next_cursor : from, more,
-                               page->head, rows, body.p, body.len, out);
+  *last = page->next_cursor > from ? page->next_cursor : from;
+  *more_out = more;
+  rc = cf__encode_changes_body(*last, more, page->head, rows, body.p, body.len, out);
 out:
   cf__buf_free(&body);
   return rc;
@@ -275,11 +279,13 @@ static void run_pull(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
   }
   if (page.status == CF__PULL_REBOOTSTRAP) {
     rc = cf__encode_seq(CF_FRAME_REBOOTSTRAP, page.head, &j->out);
+    j->has_cursor = 1; /* the client starts again from 0 */
   } else if (page.status == CF__PULL_REVOKED) {
     rc =
         encode_revoked(j, "the user is no longer a member of this organization", &j->out);
   } else {
-    rc = encode_page(&page, &j->out, p->from_seq);
+    rc = encode_page(&page, &j->out, p->from_seq, &j->cursor_after, &j->more);
+    j->has_cursor = rc == CF_OK;
     j->pulled = page.n;
   }
   if (rc != CF_OK)

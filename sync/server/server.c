@@ -40,14 +40,27 @@
 #define DEFAULT_MAX_BATCH 1000 /* changes per PUSH */
 #define DEFAULT_MAX_PAGE 5000  /* rows per CHANGES */
 
+struct org_group;
+
 /* One WebSocket connection and its session, owned by the loop thread. */
 typedef struct conn {
-  struct cf_server *srv;    /* the server */
-  cf__ws_session *ws;       /* the transport's session */
-  cf__ssess *sess;          /* the session state machine */
-  uint64_t id;              /* the session's id */
-  struct conn *prev, *next; /* the server's list */
+  struct cf_server *srv;            /* the server */
+  cf__ws_session *ws;               /* the transport's session */
+  cf__ssess *sess;                  /* the session state machine */
+  uint64_t id;                      /* the session's id */
+  struct conn *prev, *next;         /* the server's list */
+  struct org_group *grp;            /* its org's group once READY, or NULL */
+  struct conn *org_prev, *org_next; /* that group's list */
+  struct conn *id_next;             /* hash chain of srv->by_id */
 } conn;
+
+/* The READY sessions of one org: a NOTIFY for the org touches these only. */
+typedef struct org_group {
+  char org[CF_UUID_TEXT_LEN]; /* the org */
+  conn *first;                /* its sessions (conn.org_next) */
+  size_t n;                   /* how many */
+  struct org_group *next;     /* hash chain of srv->orgs */
+} org_group;
 
 /* A session's job on its way through the pool (the job's own struct lives
 ** in sync/session, which may not know the pool). */
@@ -71,6 +84,12 @@ struct cf_server {
   /* running state */
   cf__ws_server *ws;          /* the transport */
   conn *conns;                /* every open connection (loop thread only) */
+  conn **by_id;               /* conns hashed by id (by_id_cap buckets) */
+  size_t by_id_cap;           /* a power of two */
+  size_t nconns;              /* entries in conns */
+  org_group **orgs;           /* READY sessions hashed by org (orgs_cap buckets) */
+  size_t orgs_cap;            /* a power of two */
+  size_t norgs;               /* groups in it */
   uint64_t next_id;           /* next session id */
   cf__pool *pool;             /* the workers of sync jobs and the HTTP module */
   uint64_t stats_pushed;      /* changes answered (loop thread) */
@@ -94,10 +113,121 @@ static int fail(cf_server *srv, int rc, const char *fmt, ...) {
   return rc;
 }
 
+/* --- indexes: sessions by id and by org (loop thread) ------------------------ */
+
+static size_t hash_id(uint64_t id) {
+  id ^= id >> 33;
+  id *= 0xff51afd7ed558ccdULL;
+  id ^= id >> 33;
+  return (size_t)id;
+}
+
+static size_t hash_org(const char *org) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  for (const char *p = org; *p; p++) {
+    h ^= (unsigned char)*p;
+    h *= 1099511628211ULL;
+  }
+  return (size_t)h;
+}
+
 static conn *find_conn(cf_server *srv, uint64_t id) {
-  for (conn *c = srv->conns; c; c = c->next)
+  if (srv->by_id_cap == 0) return NULL;
+  for (conn *c = srv->by_id[hash_id(id) & (srv->by_id_cap - 1)]; c; c = c->id_next)
     if (c->id == id) return c;
   return NULL;
+}
+
+/* Makes room in srv->by_id for one more connection at a load of at most
+** one per bucket (doubling and rehashing).  CF_OK or CF_NOMEM. */
+static int grow_ids(cf_server *srv) {
+  if (srv->nconns < srv->by_id_cap) return CF_OK;
+  size_t cap = srv->by_id_cap ? srv->by_id_cap * 2 : 256;
+  conn **t = cf__calloc(cap, sizeof *t);
+  if (t == NULL) return CF_NOMEM;
+  for (size_t i = 0; i < srv->by_id_cap; i++)
+    for (conn *c = srv->by_id[i], *nx; c; c = nx) {
+      nx = c->id_next;
+      size_t b = hash_id(c->id) & (cap - 1);
+      c->id_next = t[b];
+      t[b] = c;
+    }
+  cf__free(srv->by_id);
+  srv->by_id = t;
+  srv->by_id_cap = cap;
+  return CF_OK;
+}
+
+static void unlink_id(cf_server *srv, conn *c) {
+  conn **pp = &srv->by_id[hash_id(c->id) & (srv->by_id_cap - 1)];
+  while (*pp && *pp != c)
+    pp = &(*pp)->id_next;
+  if (*pp) *pp = c->id_next;
+}
+
+static org_group *find_org(cf_server *srv, const char *org) {
+  if (srv->orgs_cap == 0) return NULL;
+  for (org_group *g = srv->orgs[hash_org(org) & (srv->orgs_cap - 1)]; g; g = g->next)
+    if (strcmp(g->org, org) == 0) return g;
+  return NULL;
+}
+
+static int grow_orgs(cf_server *srv) {
+  if (srv->norgs < srv->orgs_cap) return CF_OK;
+  size_t cap = srv->orgs_cap ? srv->orgs_cap * 2 : 64;
+  org_group **t = cf__calloc(cap, sizeof *t);
+  if (t == NULL) return CF_NOMEM;
+  for (size_t i = 0; i < srv->orgs_cap; i++)
+    for (org_group *g = srv->orgs[i], *nx; g; g = nx) {
+      nx = g->next;
+      size_t b = hash_org(g->org) & (cap - 1);
+      g->next = t[b];
+      t[b] = g;
+    }
+  cf__free(srv->orgs);
+  srv->orgs = t;
+  srv->orgs_cap = cap;
+  return CF_OK;
+}
+
+/* Adds a READY session to its org's group.  CF_OK or CF_NOMEM. */
+static int join_org(cf_server *srv, conn *c, const char *org) {
+  org_group *g = find_org(srv, org);
+  if (g == NULL) {
+    if (grow_orgs(srv) != CF_OK) return CF_NOMEM;
+    g = cf__calloc(1, sizeof *g);
+    if (g == NULL) return CF_NOMEM;
+    snprintf(g->org, sizeof g->org, "%s", org);
+    size_t b = hash_org(org) & (srv->orgs_cap - 1);
+    g->next = srv->orgs[b];
+    srv->orgs[b] = g;
+    srv->norgs++;
+  }
+  c->grp = g;
+  c->org_prev = NULL;
+  c->org_next = g->first;
+  if (g->first) g->first->org_prev = c;
+  g->first = c;
+  g->n++;
+  return CF_OK;
+}
+
+static void leave_org(cf_server *srv, conn *c) {
+  org_group *g = c->grp;
+  if (g == NULL) return;
+  if (c->org_prev)
+    c->org_prev->org_next = c->org_next;
+  else
+    g->first = c->org_next;
+  if (c->org_next) c->org_next->org_prev = c->org_prev;
+  c->grp = NULL;
+  if (--g->n > 0) return;
+  org_group **pp = &srv->orgs[hash_org(g->org) & (srv->orgs_cap - 1)];
+  while (*pp && *pp != g)
+    pp = &(*pp)->next;
+  if (*pp) *pp = g->next;
+  srv->norgs--;
+  cf__free(g);
 }
 
 /* --- the sessions' effects (loop thread) ---------------------------------- */
@@ -140,6 +270,13 @@ static void io_submit(void *ctx, cf__sjob *j) {
 static const char *io_peer(void *ctx) {
   conn *c = ctx;
   return cf__ws_session_peer(c->ws);
+}
+
+/* The session is READY: from now on its org's notices reach it. */
+static void io_on_ready(void *ctx) {
+  conn *c = ctx;
+  if (c->grp == NULL && join_org(c->srv, c, cf__ssess_org(c->sess)) != CF_OK)
+    cf__ws_close(c->ws, CF_WS_CLOSE_INTERNAL, "out of memory");
 }
 
 /* --- sync jobs in the pool ------------------------------------------------- */
@@ -194,9 +331,14 @@ static int on_open(void *ctx, cf__ws_session *ws) {
   c->srv = srv;
   c->ws = ws;
   c->id = ++srv->next_id;
+  if (grow_ids(srv) != CF_OK) {
+    cf__free(c);
+    return CF_NOMEM;
+  }
   cf__ws_session_set_user(ws, c);
   cf__ssess_config cfg = {srv->auth, srv->limits};
-  cf__ssess_io io = {c, io_send, io_close, io_set_deadline, io_submit, io_peer};
+  cf__ssess_io io = {c,         io_send, io_close,   io_set_deadline,
+                     io_submit, io_peer, io_on_ready};
   if (cf__ssess_new(c->id, &cfg, &io, &c->sess) != CF_OK) {
     cf__ws_session_set_user(ws, NULL);
     cf__free(c);
@@ -205,6 +347,10 @@ static int on_open(void *ctx, cf__ws_session *ws) {
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
+  size_t b = hash_id(c->id) & (srv->by_id_cap - 1);
+  c->id_next = srv->by_id[b];
+  srv->by_id[b] = c;
+  srv->nconns++;
   return CF_OK;
 }
 
@@ -233,6 +379,9 @@ static void on_close(void *ctx, cf__ws_session *ws, int rc, int code,
   else
     srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
+  unlink_id(srv, c);
+  srv->nconns--;
+  leave_org(srv, c);
   cf__ssess_free(c->sess);
   cf__free(c);
 }
@@ -272,9 +421,16 @@ static void on_http(void *ctx, cf__ws_http *req) {
 
 static int64_t mono_ms(void) { return cf__monotonic_ns() / 1000000; }
 
-/* Tells every ready session of org (NULL: all) that its head moved to head. */
+/* Tells every ready session of org (NULL: all) that its head moved to head.
+** An org's notice touches that org's sessions only (the index by org). */
 static void wake_org(cf_server *srv, const char *org, uint64_t head) {
-  for (conn *c = srv->conns; c; c = c->next)
+  if (org == NULL) {
+    for (conn *c = srv->conns; c; c = c->next)
+      cf__ssess_live(c->sess, NULL, head);
+    return;
+  }
+  org_group *g = find_org(srv, org);
+  for (conn *c = g ? g->first : NULL; c; c = c->org_next)
     cf__ssess_live(c->sess, org, head);
 }
 
@@ -511,7 +667,9 @@ void cf_server_free(cf_server *srv) {
   ** requests the module still held without calling back into it. */
   if (srv->http.on_free != NULL) srv->http.on_free(srv->http.ctx);
   memset(&srv->http, 0, sizeof srv->http);
-  cf__ws_server_free(srv->ws);
+  cf__ws_server_free(srv->ws); /* on_close for every session empties the indexes */
+  cf__free(srv->by_id);
+  cf__free(srv->orgs);
   cf_auth_free(srv->auth);
   cf__free(srv->database_url);
   cf__free(srv->listen_url);

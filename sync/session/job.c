@@ -66,4 +66,7 @@ void cf__sjob_reset_answer(cf__sjob *j) {
   j->ok = 0;
   j->pushed = 0;
   j->pulled = 0;
+  j->has_cursor = 0;
+  j->cursor_after = 0;
+  j->more = 0;
 }

@@ -55,6 +55,10 @@ typedef struct cf__sjob {
   int ok;                     /* HELLO: the session may become READY */
   size_t pushed;              /* changes answered (statistics) */
   size_t pulled;              /* rows sent (statistics) */
+  int has_cursor;             /* PULL: the answer moves the client's cursor */
+  uint64_t cursor_after;      /* PULL: ...to this (CHANGES last_seq; 0 after
+                                 REBOOTSTRAP) */
+  int more;                   /* PULL: the page says more follow */
   struct cf__sjob *next;      /* queue link for whoever runs jobs */
 } cf__sjob;
 

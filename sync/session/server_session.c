@@ -36,6 +36,12 @@ struct cf__ssess {
   uint32_t proto;             /* the protocol version chosen */
   pending *head, *tail;       /* frames waiting behind the running job */
   size_t npending;            /* entries in that queue */
+  uint64_t cursor;            /* the client's cursor once it applied what was
+                                 sent: HELLO's, then each answered PULL's */
+  uint64_t live_told;         /* greatest head a LIVE told the client */
+  uint64_t live_due;          /* a head to tell when the running job is
+                                 answered (0: none), see cf__ssess_live */
+  int live_due_unknown;       /* a LIVE without a head (0) is due */
 };
 
 static const char *peer(const cf__ssess *s) {
@@ -85,6 +91,28 @@ static cf__sjob *job_for(cf__ssess *s, cf__sjob_kind kind, const uint8_t *bytes,
 }
 
 static void process_frame(cf__ssess *s, const uint8_t *msg, size_t len);
+
+/* Sends LIVE(head) (0: unknown head, the client pulls anyway). */
+static void send_live(cf__ssess *s, uint64_t head) {
+  uint8_t bytes[16];
+  cf_buf b;
+  cf__buf_init(&b, sizeof bytes);
+  if (cf__encode_seq(CF_FRAME_LIVE, head, &b) == CF_OK) send_buf(s, &b);
+  cf__buf_free(&b);
+  if (head > s->live_told) s->live_told = head;
+}
+
+/* The LIVE coalesced while a job ran, if the job's answer did not cover it. */
+static void send_due_live(cf__ssess *s) {
+  uint64_t due = s->live_due;
+  int unknown = s->live_due_unknown;
+  s->live_due = 0;
+  s->live_due_unknown = 0;
+  if (unknown)
+    send_live(s, due);
+  else if (due > s->cursor && due > s->live_told)
+    send_live(s, due);
+}
 
 /* Runs the frames that queued up behind a finished job. */
 static void drain_pending(cf__ssess *s) {
@@ -146,6 +174,7 @@ static void handle_hello(cf__ssess *s, cf_frame *f) {
   s->claims = claims;
   cf__uuid_format(&h->org, s->org);
   s->node = h->node;
+  s->cursor = h->cursor;
   cf__sjob *j = job_for(s, CF_SJOB_HELLO, NULL, 0);
   if (j == NULL) {
     session_error(s, CF_WIRE_INTERNAL, "out of memory", CF_WS_CLOSE_INTERNAL);
@@ -334,19 +363,40 @@ void cf__ssess_job_done(cf__ssess *s, cf__sjob *j) {
     if (j->token_exp > 0) s->io.set_deadline(s->io.ctx, j->token_exp * 1000);
     cf__log(CF_LOG_INFO, "msg=\"session ready\" session=%llu peer=%s org=%s user=%s",
             (unsigned long long)s->id, peer(s), s->org, cf_claims_sub(s->claims));
+    if (s->io.on_ready != NULL) s->io.on_ready(s->io.ctx);
+  }
+  if (j->kind == CF_SJOB_PULL && j->has_cursor) {
+    s->cursor = j->cursor_after;
+    /* A page with more after it is followed by the client's next PULL,
+    ** sent after this moment: it reads past any head announced meanwhile. */
+    if (j->more) {
+      s->live_due = 0;
+      s->live_due_unknown = 0;
+    }
   }
   cf__sjob_free(j);
   drain_pending(s);
+  if (!s->busy && s->state == ST_READY) send_due_live(s);
 }
 
 void cf__ssess_live(cf__ssess *s, const char *org, uint64_t head) {
   if (s->state != ST_READY || (org != NULL && strcmp(s->org, org) != 0)) return;
-  cf_buf b;
-  cf__buf_init(&b, 64);
-  if (cf__encode_seq(CF_FRAME_LIVE, head, &b) == CF_OK) send_buf(s, &b);
-  cf__buf_free(&b);
+  if (head != 0 && (head <= s->cursor || head <= s->live_told))
+    return; /* the client has it, or was told already */
+  if (s->busy || s->head != NULL) {
+    /* Coalesced: one LIVE with the latest head once the exchange under way
+    ** is answered, and only if that answer did not reach it. */
+    if (head == 0)
+      s->live_due_unknown = 1;
+    else if (head > s->live_due)
+      s->live_due = head;
+    return;
+  }
+  send_live(s, head);
 }
 
 uint64_t cf__ssess_id(const cf__ssess *s) { return s->id; }
 
 int cf__ssess_closing(const cf__ssess *s) { return s->state == ST_CLOSING; }
+
+const char *cf__ssess_org(const cf__ssess *s) { return s->org; }

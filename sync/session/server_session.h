@@ -71,6 +71,9 @@ typedef struct cf__ssess_io {
   void (*submit)(void *ctx, cf__sjob *job);
   /* The peer's address, for logs (may be NULL). */
   const char *(*peer)(void *ctx);
+  /* The session became READY: its org (cf__ssess_org) is final (may be
+  ** NULL). */
+  void (*on_ready)(void *ctx);
 } cf__ssess_io;
 
 /* CONSTRUCTOR.  A session named id (unique in its server, stable across
@@ -97,11 +100,17 @@ void cf__ssess_job_done(cf__ssess *s, cf__sjob *job);
 
 /* METHOD.  The head of org moved to head (0: unknown, e.g. after the
 ** server lost its LISTEN connection): a READY session of that org (any
-** org if org is NULL) is sent LIVE. */
+** org if org is NULL) is sent LIVE -- unless its cursor is already there
+** or a LIVE told it as much.  While a job of the session runs, the notices
+** are coalesced into one LIVE sent after the job's answer, and only if
+** that answer (a last page) left the cursor below the head. */
 void cf__ssess_live(cf__ssess *s, const char *org, uint64_t head);
 
 /* The session's name. */
 uint64_t cf__ssess_id(const cf__ssess *s);
+
+/* The session's org (HELLO), "" before it. Valid as long as s. */
+const char *cf__ssess_org(const cf__ssess *s);
 
 /* Non-zero once the session is closing (an ERROR was sent, or a close). */
 int cf__ssess_closing(const cf__ssess *s);

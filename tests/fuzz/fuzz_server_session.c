@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   harness h;
   memset(&h, 0, sizeof h);
   cf__ssess_config cfg = {verifier(), {1000, 5000}};
-  cf__ssess_io io = {&h, h_send, h_close, h_deadline, h_submit, h_peer};
+  cf__ssess_io io = {&h, h_send, h_close, h_deadline, h_submit, h_peer, NULL};
   cf__ssess *s = NULL;
   if (cf__ssess_new(1, &cfg, &io, &s) != CF_OK) abort();
   if (h.deadline <= 0) abort(); /* the HELLO deadline is set */

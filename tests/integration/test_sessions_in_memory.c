@@ -93,7 +93,7 @@ static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth,
   memset(p, 0, sizeof *p);
   cf__sjob_limits lim = {1000, 5000};
   cf__ssess_config cfg = {auth, lim};
-  cf__ssess_io sio = {p, s_send, s_close, s_deadline, s_submit, s_peer};
+  cf__ssess_io sio = {p, s_send, s_close, s_deadline, s_submit, s_peer, NULL};
   cf__csess_io cio = {p, c_send, c_close};
   cf__ssess *ss = NULL;
   CHECK_OK(cf__ssess_new(1, &cfg, &sio, &ss));

@@ -1,0 +1,690 @@
+/*
+** bench/bench_scale.c: the sync server at scale -- live-update latency with
+** and without thousands of idle sessions, the server's own memory and CPU
+** per idle session, and the slowest of many watching replicas (issues 13
+** and 14).  Not a test; prints a table and one BENCHROW line per goal.
+**
+** Two processes.  This program starts a private PostgreSQL 15 cluster
+** (migrated and seeded, removed at the end), then forks the SERVER: a
+** `cf_server` with 4 sync workers on an ephemeral loopback port, alone in
+** its process, so that /proc/<pid>/status (VmRSS) and /proc/<pid>/stat
+** (utime + stime) measure the server and nothing else.  The parent is the
+** LOAD GENERATOR: idle sessions (raw WebSocket clients that say HELLO and
+** then only read, on one event-loop thread), watching replicas
+** (cf_sync_watch, one thread each) and the writer (libpq, direct SQL).
+**
+** Scenarios, in order, each against the same server:
+**
+**   latency   one watching replica; N single-row UPDATEs one after another
+**             (the next after the previous was applied): commit -> NOTIFY ->
+**             server -> replica applied (its progress callback, after the
+**             SQLite commit of the rows and the cursor)
+**   same      the same with IDLE_SAME idle sessions of the same org
+**   other     the same with IDLE_OTHER idle sessions of the other seeded org
+**             (none of them is woken by these commits)
+**   idle      server CPU over an idle interval and VmRSS growth divided by
+**             the sessions, measured with each idle set connected
+**   watchers  W watching replicas of one org and one writer committing
+**             RATE changes/s: for every commit, the time until the SLOWEST
+**             replica applied it; once with 1 watcher (the baseline), once
+**             with W
+**
+** Usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [W [RATE [SECONDS]]]]]]
+**        defaults 500 1000 10000 200 50 6.  0 skips a scenario.
+** The descriptor limit is raised to its hard limit here (both ends of every
+** idle session live on this machine); the product's defaults are not
+** touched.  Build it without sanitizers (cmake -DCMAKE_BUILD_TYPE=Release).
+** Runs as root or as a user that can start PostgreSQL (docs/operations.md).
+*/
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clientflow.h"
+#include "core/buf.h"
+#include "core/codec.h"
+#include "core/uuid.h"
+#include "platform/platform.h"
+#include "sync/net/transport.h"
+
+#define ORG "01936b2a-0000-7000-8000-100000000001"     /* demo org (docs/seed.md) */
+#define USER "01936b2a-0001-7000-8000-000000000002"    /* its rep */
+#define NW_ORG "01936b2a-0000-7000-8000-200000000001"  /* the second org */
+#define NW_USER "01936b2a-0001-7000-8000-000000000004" /* its rep */
+#define CONTACT "01936b2a-0003-7000-8000-100000000001" /* a seeded contact */
+#define SECRET "bench-scale-secret-0123456789abcdef-0123456789abc"
+#define MAX_IDLE 15000
+#define MAX_WATCHERS 1000
+#define IDLE_WINDOW_S 10 /* seconds over which idle CPU is measured */
+
+static int die(const char *what, const char *detail) {
+  fprintf(stderr, "bench_scale: %s: %s\n", what, detail ? detail : "");
+  exit(1);
+}
+
+static int64_t now_ns(void) { return cf__monotonic_ns(); }
+
+static void sleep_ns(int64_t ns) {
+  if (ns <= 0) return;
+  struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* --- the server process -------------------------------------------------------- */
+
+static cf_server *child_srv;
+static void on_term(int sig) {
+  (void)sig;
+  if (child_srv) cf_server_stop(child_srv);
+}
+
+/* Forks the server; returns its pid and writes its port. */
+static pid_t spawn_server(const char *url, int *port) {
+  int fds[2];
+  if (pipe(fds) != 0) die("pipe", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) die("fork", strerror(errno));
+  if (pid > 0) {
+    close(fds[1]);
+    if (read(fds[0], port, sizeof *port) != (ssize_t)sizeof *port)
+      die("server", "did not start");
+    close(fds[0]);
+    return pid;
+  }
+  close(fds[0]);
+  cf_auth *auth = NULL;
+  if (cf_auth_new(&auth) != CF_OK ||
+      cf_auth_set_hs256_secret(auth, SECRET, strlen(SECRET)) != CF_OK)
+    die("auth", "cannot configure");
+  if (cf_server_new(&child_srv) != CF_OK) die("cf_server_new", "");
+  cf_server_set_auth(child_srv, auth);
+  if (cf_server_set_database(child_srv, url) != CF_OK ||
+      cf_server_set_listen(child_srv, "127.0.0.1", 0) != CF_OK ||
+      cf_server_set_workers(child_srv, 4) != CF_OK || cf_server_start(child_srv) != CF_OK)
+    die("cf_server_start", cf_server_errmsg(child_srv));
+  signal(SIGTERM, on_term);
+  int p = cf_server_port(child_srv);
+  if (write(fds[1], &p, sizeof p) != (ssize_t)sizeof p) _exit(1);
+  close(fds[1]);
+  int rc = cf_server_run(child_srv);
+  cf_server_free(child_srv);
+  _exit(rc == CF_OK ? 0 : 1);
+}
+
+/* The server's resident memory in KiB (VmRSS). */
+static long server_rss_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) die("open", path);
+  long kb = -1;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
+/* The server's CPU time so far (user + system), in clock ticks. */
+static long long server_cpu_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) die("open", path);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  if (p == NULL) die("parse", path);
+  /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt
+  ** majflt cmajflt utime(14) stime(15) */
+  long long ut = 0, st = 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) !=
+      2)
+    die("parse", path);
+  return ut + st;
+}
+
+/* Percent of one core the server used over the next `secs` seconds. */
+static double server_cpu_pct(pid_t pid, int secs) {
+  long long t0 = server_cpu_ticks(pid);
+  int64_t w0 = now_ns();
+  sleep_ns((int64_t)secs * 1000000000);
+  long long t1 = server_cpu_ticks(pid);
+  double wall = (double)(now_ns() - w0) / 1e9;
+  return 100.0 * (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / wall;
+}
+
+/* --- watching replicas ------------------------------------------------------------ */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+
+/* When a watcher's cursor moved, and to where. */
+typedef struct wevent {
+  uint64_t cursor; /* after the apply */
+  int64_t ns;      /* monotonic time */
+} wevent;
+
+typedef struct watcher {
+  cf_node *node;     /* its replica */
+  cf_sync *sync;     /* its session */
+  pthread_t thread;  /* runs cf_sync_watch */
+  uint64_t cursor;   /* latest cursor (mu) */
+  wevent *ev;        /* events (mu) */
+  size_t nev, cap;   /* their count and room */
+  char path[4200];   /* the replica's file */
+} watcher;
+
+static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
+  watcher *w = ctx;
+  (void)done;
+  (void)total;
+  if (phase != CF_SYNC_PHASE_PULL) return;
+  int64_t t = now_ns();
+  uint64_t cur = (uint64_t)cf_sync_count(w->sync, CF_SYNC_CURSOR);
+  pthread_mutex_lock(&mu);
+  if (cur > w->cursor) {
+    w->cursor = cur;
+    if (w->nev == w->cap) {
+      size_t cap = w->cap ? w->cap * 2 : 1024;
+      wevent *grown = realloc(w->ev, cap * sizeof *grown);
+      if (grown == NULL) die("realloc", "");
+      w->ev = grown;
+      w->cap = cap;
+    }
+    w->ev[w->nev].cursor = cur;
+    w->ev[w->nev].ns = t;
+    w->nev++;
+    pthread_cond_broadcast(&cv);
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+static void *watch_main(void *arg) {
+  watcher *w = arg;
+  int rc = cf_sync_watch(w->sync);
+  if (rc != CF_OK) die("cf_sync_watch", cf_sync_errmsg(w->sync));
+  return NULL;
+}
+
+static void watcher_start(watcher *w, const char *dir, int k, const char *url,
+                          const char *token) {
+  memset(w, 0, sizeof *w);
+  snprintf(w->path, sizeof w->path, "%s/bench-scale-%d-%d.db", dir, (int)getpid(), k);
+  if (cf_node_open(w->path, ORG, USER, &w->node) != CF_OK)
+    die("cf_node_open", cf_node_errmsg(NULL));
+  if (cf_sync_new(w->node, url, token, &w->sync) != CF_OK) die("cf_sync_new", "");
+  if (cf_sync_run(w->sync) != CF_OK) die("bootstrap", cf_sync_errmsg(w->sync));
+  w->cursor = (uint64_t)cf_sync_count(w->sync, CF_SYNC_CURSOR);
+  cf_sync_set_progress(w->sync, on_progress, w);
+  if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
+    die("watch", "pthread_create");
+}
+
+static void watcher_stop(watcher *w) {
+  cf_sync_stop(w->sync);
+  pthread_join(w->thread, NULL);
+  cf_sync_free(w->sync);
+  cf_node_close(w->node);
+  free(w->ev);
+  (void)remove(w->path);
+  char side[4300];
+  snprintf(side, sizeof side, "%s-wal", w->path);
+  (void)remove(side);
+  snprintf(side, sizeof side, "%s-shm", w->path);
+  (void)remove(side);
+}
+
+/* Waits until every watcher's cursor reached seq. */
+static void wait_all(watcher *ws, int nw, uint64_t seq) {
+  int64_t deadline = now_ns() + (int64_t)30e9;
+  pthread_mutex_lock(&mu);
+  for (int k = 0; k < nw; k++)
+    while (ws[k].cursor < seq) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      (void)pthread_cond_timedwait(&cv, &mu, &ts);
+      if (now_ns() > deadline) {
+        pthread_mutex_unlock(&mu);
+        die("watchers", "a change was not applied within 30 s");
+      }
+    }
+  pthread_mutex_unlock(&mu);
+}
+
+/* --- the writer --------------------------------------------------------------------- */
+
+static void exec_or_die(PGconn *pg, const char *sql) {
+  PGresult *r = PQexec(pg, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+    die(sql, PQerrorMessage(pg));
+  PQclear(r);
+}
+
+/* One autocommit UPDATE of the demo org; returns the org's head after it
+** (the change's own position: this is the only writer). */
+static uint64_t commit_one(PGconn *pg, int tag, int i) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "UPDATE contacts SET company = 'bench %d/%d' WHERE id = '" CONTACT "';"
+           "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" ORG "'",
+           tag, i);
+  PGresult *r = PQexec(pg, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+    die("UPDATE", PQerrorMessage(pg));
+  uint64_t head = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return head;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct stats {
+  double p50, p99, max; /* milliseconds */
+} stats;
+
+static stats summarize(int64_t *lat, int n) {
+  qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+  stats s = {lat[(n - 1) / 2] / 1e6, lat[(int)((n - 1) * 0.99)] / 1e6, lat[n - 1] / 1e6};
+  return s;
+}
+
+static void print_row(const char *name, int n, stats s) {
+  printf("| %-44s | %6d | %8.2f | %8.2f | %8.2f |\n", name, n, s.p50, s.p99, s.max);
+  fflush(stdout);
+}
+
+/* Commits n changes one after another, each once the previous was applied
+** by the watcher w. */
+static stats measure_serial(PGconn *pg, watcher *w, int n, int tag) {
+  int64_t *lat = calloc((size_t)n, sizeof *lat);
+  if (lat == NULL) die("calloc", "");
+  for (int i = 0; i < n; i++) {
+    int64_t t0 = now_ns();
+    uint64_t head = commit_one(pg, tag, i);
+    wait_all(w, 1, head);
+    pthread_mutex_lock(&mu);
+    int64_t t1 = 0;
+    for (size_t e = w->nev; e-- > 0;)
+      if (w->ev[e].cursor >= head) t1 = w->ev[e].ns;
+      else break;
+    pthread_mutex_unlock(&mu);
+    lat[i] = t1 - t0;
+  }
+  stats s = summarize(lat, n);
+  free(lat);
+  return s;
+}
+
+/* One writer at rate changes/s for secs seconds; for every commit the time
+** until the slowest of the nw watchers applied it. */
+static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs,
+                            int tag, int *out_n) {
+  int n = rate * secs;
+  int64_t *t0 = calloc((size_t)n, sizeof *t0), *lat = calloc((size_t)n, sizeof *lat);
+  uint64_t *head = calloc((size_t)n, sizeof *head);
+  if (t0 == NULL || lat == NULL || head == NULL) die("calloc", "");
+  pthread_mutex_lock(&mu);
+  for (int k = 0; k < nw; k++)
+    ws[k].nev = 0;
+  pthread_mutex_unlock(&mu);
+  int64_t start = now_ns(), period = 1000000000 / rate;
+  for (int i = 0; i < n; i++) {
+    sleep_ns(start + i * period - now_ns());
+    t0[i] = now_ns();
+    head[i] = commit_one(pg, tag, i);
+  }
+  wait_all(ws, nw, head[n - 1]);
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < n; i++) {
+    int64_t slowest = 0;
+    for (int k = 0; k < nw; k++) {
+      size_t e = 0;
+      while (e < ws[k].nev && ws[k].ev[e].cursor < head[i])
+        e++;
+      int64_t d = e < ws[k].nev ? ws[k].ev[e].ns - t0[i] : 0;
+      if (d > slowest) slowest = d;
+    }
+    lat[i] = slowest;
+  }
+  pthread_mutex_unlock(&mu);
+  stats s = summarize(lat, n);
+  free(t0);
+  free(lat);
+  free(head);
+  *out_n = n;
+  return s;
+}
+
+/* --- idle sessions ----------------------------------------------------------------- */
+
+typedef struct idle_set {
+  cf__ws_client *cli;  /* one endpoint, many connections */
+  atomic_int welcomed; /* sessions that got their first frame */
+  atomic_int closed;   /* sessions that closed */
+  atomic_long frames;  /* frames received in all */
+  atomic_int stop;     /* the loop thread must end */
+  const char *token;   /* their token */
+  const char *org;     /* the org they say HELLO to */
+  pthread_t thread;    /* runs the loop */
+} idle_set;
+
+static int idle_on_open(void *ctx, cf__ws_session *s) {
+  idle_set *set = ctx;
+  cf_hello h;
+  memset(&h, 0, sizeof h);
+  h.proto_min = CF_PROTO_MIN;
+  h.proto_max = CF_PROTO_MIN; /* LIVE only: an idle session never pulls */
+  h.token.p = set->token;
+  h.token.n = strlen(set->token);
+  if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
+  if (cf__uuid_parse(set->org, strlen(set->org), &h.org) != CF_OK) return CF_ERROR;
+  h.hlc = (cf_hlc)cf__now_ms() << 16;
+  h.software.p = "bench-idle";
+  h.software.n = strlen(h.software.p);
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  int rc = cf__encode_hello(&h, &b);
+  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
+  cf__buf_free(&b);
+  cf__ws_session_set_user(s, NULL);
+  return rc;
+}
+
+static void idle_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size_t n) {
+  idle_set *set = ctx;
+  (void)m;
+  (void)n;
+  atomic_fetch_add(&set->frames, 1);
+  if (cf__ws_session_user(s) == NULL) { /* the first frame: WELCOME (or a refusal) */
+    cf__ws_session_set_user(s, set);
+    atomic_fetch_add(&set->welcomed, 1);
+  }
+}
+
+static void idle_on_close(void *ctx, cf__ws_session *s, int rc, int code,
+                          const char *why) {
+  idle_set *set = ctx;
+  (void)s;
+  (void)rc;
+  (void)code;
+  (void)why;
+  atomic_fetch_add(&set->closed, 1);
+}
+
+static void *idle_main(void *arg) {
+  idle_set *set = arg;
+  while (!atomic_load(&set->stop))
+    if (cf__ws_client_run_once(set->cli, 200) != CF_OK) die("idle loop", "run_once");
+  return NULL;
+}
+
+static void idle_wait(idle_set *set, int want) {
+  int64_t deadline = now_ns() + (int64_t)120e9;
+  while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < want) {
+    if (now_ns() > deadline) die("idle sessions", "no WELCOME within 120 s");
+    if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("idle loop", "run_once");
+  }
+}
+
+static void idle_start(idle_set *set, int n, const char *url, const char *token,
+                       const char *org) {
+  memset(set, 0, sizeof *set);
+  set->token = token;
+  set->org = org;
+  cf__ws_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ws.ctx = set;
+  cfg.ws.on_open = idle_on_open;
+  cfg.ws.on_message = idle_on_message;
+  cfg.ws.on_close = idle_on_close;
+  cfg.connect_timeout_ms = 120000;
+  /* The load generator never pings: what the server spends is its own. */
+  cfg.limits.ping_interval_s = UINT32_MAX;
+  char err[256];
+  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK)
+    die("idle client", err);
+  for (int i = 0; i < n; i++) { /* in waves: the listen backlog is finite */
+    cf__ws_session *s = NULL;
+    if (cf__ws_client_connect(set->cli, url, &s) != CF_OK) die("idle connect", url);
+    if (i % 100 == 99) idle_wait(set, i + 1);
+  }
+  idle_wait(set, n);
+  if (atomic_load(&set->closed) > 0) die("idle sessions", "some were refused");
+  if (pthread_create(&set->thread, NULL, idle_main, set) != 0)
+    die("idle", "pthread_create");
+}
+
+static void idle_stop(idle_set *set) {
+  atomic_store(&set->stop, 1);
+  cf__ws_client_wake(set->cli);
+  pthread_join(set->thread, NULL);
+  cf__ws_client_free(set->cli);
+}
+
+/* --- BENCHROW ----------------------------------------------------------------------- */
+
+static void benchrow(const char *name, const char *figure, const char *baseline,
+                     const char *value, const char *goal, int met) {
+  printf("BENCHROW\t%s\t%s\t%s\t%s\t%s\t%s\n", name, figure, baseline, value, goal,
+         met ? "met" : "missed");
+}
+
+typedef struct idle_figures {
+  double cpu_pct;    /* server CPU, % of a core, while idle */
+  double kb_per;     /* server RSS growth per session, KiB */
+  int n;             /* sessions */
+} idle_figures;
+
+/* Connects n idle sessions of org and measures the server's memory and idle
+** CPU with them; they stay connected (the caller stops them). */
+static idle_figures idle_measure(idle_set *set, pid_t srv, int n, const char *url,
+                                 const char *token, const char *org) {
+  idle_figures f;
+  memset(&f, 0, sizeof f);
+  f.n = n;
+  long rss0 = server_rss_kb(srv);
+  idle_start(set, n, url, token, org);
+  sleep_ns(1000000000); /* the HELLO jobs' last answers are written */
+  long rss1 = server_rss_kb(srv);
+  f.kb_per = (double)(rss1 - rss0) / n;
+  f.cpu_pct = server_cpu_pct(srv, IDLE_WINDOW_S);
+  return f;
+}
+
+int main(int argc, char **argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 500;
+  int idle_same = argc > 2 ? atoi(argv[2]) : 1000;
+  int idle_other = argc > 3 ? atoi(argv[3]) : 10000;
+  int nwatch = argc > 4 ? atoi(argv[4]) : 200;
+  int rate = argc > 5 ? atoi(argv[5]) : 50;
+  int secs = argc > 6 ? atoi(argv[6]) : 6;
+  if (n < 1 || idle_same < 0 || idle_same > MAX_IDLE || idle_other < 0 ||
+      idle_other > MAX_IDLE || nwatch < 0 || nwatch > MAX_WATCHERS || rate < 1 ||
+      rate > 1000 || secs < 1) {
+    fprintf(stderr,
+            "usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [WATCHERS [RATE [SECONDS]]]]]]\n");
+    return 2;
+  }
+  struct rlimit rl; /* for this benchmark only: both ends are on this machine */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  cf__log_set_level(CF_LOG_WARN);
+
+  char err[512];
+  cf_pgcluster *pgc = NULL;
+  if (cf_pgcluster_start(NULL, "cf_bench_scale", &pgc, err, sizeof err) != CF_OK)
+    die("private cluster", err);
+  char admin_url[512], srv_url[600];
+  snprintf(admin_url, sizeof admin_url, "%s", cf_pgcluster_url(pgc));
+  snprintf(srv_url, sizeof srv_url, "postgresql://clientflow_server%s",
+           strchr(admin_url, '@'));
+  cf_master *m = NULL;
+  if (cf_master_open(admin_url, &m, err, sizeof err) != CF_OK) die("cf_master_open", err);
+  if (cf_master_migrate_up(m) != CF_OK || cf_master_seed(m) != CF_OK)
+    die("migrate/seed", cf_master_errmsg(m));
+  cf_master_close(m);
+  PGconn *pg = PQconnectdb(admin_url);
+  if (PQstatus(pg) != CONNECTION_OK) die("connect", PQerrorMessage(pg));
+  exec_or_die(
+      pg, "DO $$ BEGIN "
+          "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') "
+          "THEN CREATE ROLE clientflow_server LOGIN; END IF; "
+          "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  PQfinish(pg); /* the server process must not share this connection */
+
+  int port = 0;
+  pid_t srv = spawn_server(srv_url, &port); /* before any thread of ours */
+  pg = PQconnectdb(admin_url);
+  if (PQstatus(pg) != CONNECTION_OK) die("connect", PQerrorMessage(pg));
+  char url[128];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", port);
+  char *token = NULL, *nw_token = NULL;
+  if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL,
+                          "authenticated", 86400, &token) != CF_OK ||
+      cf_token_mint_hs256(SECRET, strlen(SECRET), NW_USER, "authenticated", NULL,
+                          "authenticated", 86400, &nw_token) != CF_OK)
+    die("token", "");
+  const char *rdir = getenv("CF_BENCH_REPLICA_DIR");
+  const char *dir = rdir ? rdir : cf_pgcluster_dir(pgc);
+
+  printf("sync server at scale: server in its own process (4 workers), load generator\n"
+         "and Postgres on the same machine, loopback; latencies from the commit of a\n"
+         "direct SQL UPDATE to the change applied in a watching replica\n\n");
+  printf("| %-44s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms",
+         "max ms");
+  printf("|%s|%s|%s|%s|%s|\n", "----------------------------------------------",
+         "--------", "----------", "----------", "----------");
+
+  watcher *ws = calloc((size_t)(nwatch > 1 ? nwatch : 1), sizeof *ws);
+  if (ws == NULL) die("calloc", "");
+  watcher_start(&ws[0], dir, 0, url, token);
+  (void)measure_serial(pg, &ws[0], 20, 0); /* warm: sessions up, caches hot */
+  long rss_base = server_rss_kb(srv);
+  double cpu_base = server_cpu_pct(srv, 3);
+  stats one = measure_serial(pg, &ws[0], n, 1);
+  print_row("1 watching replica", n, one);
+
+  idle_figures same_f = {0, 0, 0}, other_f = {0, 0, 0};
+  stats same = {0, 0, 0}, other = {0, 0, 0};
+  char name[96];
+  if (idle_same > 0) {
+    idle_set set;
+    same_f = idle_measure(&set, srv, idle_same, url, token, ORG);
+    (void)measure_serial(pg, &ws[0], 20, 2);
+    same = measure_serial(pg, &ws[0], n, 3);
+    snprintf(name, sizeof name, "+ %d idle sessions, same org", idle_same);
+    print_row(name, n, same);
+    idle_stop(&set);
+  }
+  if (idle_other > 0) {
+    idle_set set;
+    other_f = idle_measure(&set, srv, idle_other, url, nw_token, NW_ORG);
+    (void)measure_serial(pg, &ws[0], 20, 4);
+    other = measure_serial(pg, &ws[0], n, 5);
+    snprintf(name, sizeof name, "+ %d idle sessions, other org", idle_other);
+    print_row(name, n, other);
+    idle_stop(&set);
+  }
+  stats fan1 = {0, 0, 0}, fanw = {0, 0, 0};
+  int nf = 0;
+  if (nwatch > 0) {
+    fan1 = measure_fanout(pg, ws, 1, rate, secs, 6, &nf);
+    snprintf(name, sizeof name, "1 watcher, writer at %d/s", rate);
+    print_row(name, nf, fan1);
+    for (int k = 1; k < nwatch; k++)
+      watcher_start(&ws[k], dir, k, url, token);
+    wait_all(ws, nwatch, commit_one(pg, 7, 0));
+    fanw = measure_fanout(pg, ws, nwatch, rate, secs, 8, &nf);
+    snprintf(name, sizeof name, "slowest of %d watchers, writer at %d/s", nwatch, rate);
+    print_row(name, nf, fanw);
+    for (int k = 1; k < nwatch; k++)
+      watcher_stop(&ws[k]);
+  }
+  printf("\nserver process: RSS %ld KiB with one session; CPU %.2f%% of a core idle\n",
+         rss_base, cpu_base);
+  if (idle_same > 0)
+    printf("with %d idle sessions (same org): +%.2f KiB RSS per session, CPU %.2f%% "
+           "over %d s\n",
+           same_f.n, same_f.kb_per, same_f.cpu_pct, IDLE_WINDOW_S);
+  if (idle_other > 0)
+    printf("with %d idle sessions (other org): +%.2f KiB RSS per session, CPU %.2f%% "
+           "over %d s\n",
+           other_f.n, other_f.kb_per, other_f.cpu_pct, IDLE_WINDOW_S);
+  printf("\n");
+
+  char fig[64], base[96], val[64];
+  snprintf(fig, sizeof fig, "%.2f ms", one.p50);
+  benchrow("commit->applied, 1 replica, p50", fig, "-", fig, "<=3 ms", one.p50 <= 3.0);
+  snprintf(fig, sizeof fig, "%.2f ms", one.p99);
+  benchrow("commit->applied, 1 replica, p99", fig, "-", fig, "<=10 ms", one.p99 <= 10.0);
+  if (idle_same > 0) {
+    snprintf(name, sizeof name, "commit->applied, +%d idle same org, p99", idle_same);
+    snprintf(fig, sizeof fig, "%.2f ms", same.p99);
+    snprintf(base, sizeof base, "%.2f ms no idle", one.p99);
+    snprintf(val, sizeof val, "%.2fx", same.p99 / one.p99);
+    benchrow(name, fig, base, val, "<=20 ms", same.p99 <= 20.0);
+  }
+  if (idle_other > 0) {
+    snprintf(name, sizeof name, "commit->applied, +%d idle other org, p50", idle_other);
+    snprintf(fig, sizeof fig, "%.2f ms", other.p50);
+    snprintf(base, sizeof base, "%.2f ms no idle", one.p50);
+    snprintf(val, sizeof val, "%.2fx", other.p50 / one.p50);
+    benchrow(name, fig, base, val, "<=1.2x", other.p50 <= 1.2 * one.p50);
+  }
+  idle_figures *big = other_f.n >= same_f.n ? &other_f : &same_f;
+  if (big->n > 0) {
+    snprintf(name, sizeof name, "server RSS per idle session (%d)", big->n);
+    snprintf(fig, sizeof fig, "%.2f KiB", big->kb_per);
+    snprintf(base, sizeof base, "%ld KiB process", rss_base);
+    benchrow(name, fig, base, fig, "<=8 KiB", big->kb_per <= 8.0);
+  }
+  if (same_f.n > 0) {
+    snprintf(name, sizeof name, "server CPU with %d idle sessions", same_f.n);
+    snprintf(fig, sizeof fig, "%.2f%% of a core", same_f.cpu_pct);
+    snprintf(base, sizeof base, "%.2f%% with 1 session", cpu_base);
+    benchrow(name, fig, base, fig, "<1%", same_f.cpu_pct < 1.0);
+  }
+  if (other_f.n > 0) {
+    snprintf(name, sizeof name, "server CPU with %d idle sessions", other_f.n);
+    snprintf(fig, sizeof fig, "%.2f%% of a core", other_f.cpu_pct);
+    snprintf(base, sizeof base, "%.2f%% with 1 session", cpu_base);
+    benchrow(name, fig, base, fig, "<1%", other_f.cpu_pct < 1.0);
+  }
+  if (nwatch > 0) {
+    snprintf(name, sizeof name, "slowest of %d watchers, writer %d/s, p99", nwatch, rate);
+    snprintf(fig, sizeof fig, "%.2f ms", fanw.p99);
+    snprintf(base, sizeof base, "%.2f ms 1 watcher", fan1.p99);
+    snprintf(val, sizeof val, "%.2fx", fanw.p99 / fan1.p99);
+    benchrow(name, fig, base, val, "<=100 ms and <=3x",
+             fanw.p99 <= 100.0 && fanw.p99 <= 3.0 * fan1.p99);
+  }
+  fflush(stdout);
+
+  watcher_stop(&ws[0]);
+  free(ws);
+  cf_token_free(token);
+  cf_token_free(nw_token);
+  PQfinish(pg);
+  kill(srv, SIGTERM);
+  int status = 0;
+  (void)waitpid(srv, &status, 0);
+  if (cf_pgcluster_stop(pgc) != CF_OK) fprintf(stderr, "bench_scale: cluster not removed\n");
+  return 0;
+}
