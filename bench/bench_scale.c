@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/benchrow.h"
 #include "clientflow.h"
 #include "core/buf.h"
 #include "core/codec.h"
@@ -476,14 +477,6 @@ static void idle_stop(idle_set *set) {
   cf__ws_client_free(set->cli);
 }
 
-/* --- BENCHROW ----------------------------------------------------------------------- */
-
-static void benchrow(const char *name, const char *figure, const char *baseline,
-                     const char *value, const char *goal, int met) {
-  printf("BENCHROW\t%s\t%s\t%s\t%s\t%s\t%s\n", name, figure, baseline, value, goal,
-         met ? "met" : "missed");
-}
-
 typedef struct idle_figures {
   double cpu_pct;    /* server CPU, % of a core, while idle */
   double kb_per;     /* server RSS growth per session, KiB */
@@ -631,48 +624,44 @@ int main(int argc, char **argv) {
 
   char fig[64], base[96], val[64];
   snprintf(fig, sizeof fig, "%.2f ms", one.p50);
-  benchrow("commit->applied, 1 replica, p50", fig, "-", fig, "<=3 ms", one.p50 <= 3.0);
+  bench_row("commit->applied, 1 replica, p50", fig, "-", fig, "<=3 ms", one.p50 <= 3.0);
   snprintf(fig, sizeof fig, "%.2f ms", one.p99);
-  benchrow("commit->applied, 1 replica, p99", fig, "-", fig, "<=10 ms", one.p99 <= 10.0);
+  bench_row("commit->applied, 1 replica, p99", fig, "-", fig, "<=10 ms", one.p99 <= 10.0);
   if (idle_same > 0) {
     snprintf(name, sizeof name, "commit->applied, +%d idle same org, p99", idle_same);
     snprintf(fig, sizeof fig, "%.2f ms", same.p99);
     snprintf(base, sizeof base, "%.2f ms no idle", one.p99);
     snprintf(val, sizeof val, "%.2fx", same.p99 / one.p99);
-    benchrow(name, fig, base, val, "<=20 ms", same.p99 <= 20.0);
+    bench_row(name, fig, base, val, "<=20 ms", same.p99 <= 20.0);
   }
   if (idle_other > 0) {
     snprintf(name, sizeof name, "commit->applied, +%d idle other org, p50", idle_other);
     snprintf(fig, sizeof fig, "%.2f ms", other.p50);
     snprintf(base, sizeof base, "%.2f ms no idle", one.p50);
     snprintf(val, sizeof val, "%.2fx", other.p50 / one.p50);
-    benchrow(name, fig, base, val, "<=1.2x", other.p50 <= 1.2 * one.p50);
+    bench_row(name, fig, base, val, "<=1.2x", other.p50 <= 1.2 * one.p50);
   }
   idle_figures *big = other_f.n >= same_f.n ? &other_f : &same_f;
   if (big->n > 0) {
     snprintf(name, sizeof name, "server RSS per idle session (%d)", big->n);
     snprintf(fig, sizeof fig, "%.2f KiB", big->kb_per);
     snprintf(base, sizeof base, "%ld KiB process", rss_base);
-    benchrow(name, fig, base, fig, "<=8 KiB", big->kb_per <= 8.0);
+    bench_row(name, fig, base, fig, "<=8 KiB", big->kb_per <= 8.0);
   }
-  if (same_f.n > 0) {
-    snprintf(name, sizeof name, "server CPU with %d idle sessions", same_f.n);
-    snprintf(fig, sizeof fig, "%.2f%% of a core", same_f.cpu_pct);
+  const idle_figures *sets[2] = {&same_f, &other_f};
+  for (int k = 0; k < 2; k++) {
+    if (sets[k]->n == 0) continue;
+    snprintf(name, sizeof name, "server CPU with %d idle sessions", sets[k]->n);
+    snprintf(fig, sizeof fig, "%.2f%% of a core", sets[k]->cpu_pct);
     snprintf(base, sizeof base, "%.2f%% with 1 session", cpu_base);
-    benchrow(name, fig, base, fig, "<1%", same_f.cpu_pct < 1.0);
-  }
-  if (other_f.n > 0) {
-    snprintf(name, sizeof name, "server CPU with %d idle sessions", other_f.n);
-    snprintf(fig, sizeof fig, "%.2f%% of a core", other_f.cpu_pct);
-    snprintf(base, sizeof base, "%.2f%% with 1 session", cpu_base);
-    benchrow(name, fig, base, fig, "<1%", other_f.cpu_pct < 1.0);
+    bench_row(name, fig, base, fig, "<1%", sets[k]->cpu_pct < 1.0);
   }
   if (nwatch > 0) {
     snprintf(name, sizeof name, "slowest of %d watchers, writer %d/s, p99", nwatch, rate);
     snprintf(fig, sizeof fig, "%.2f ms", fanw.p99);
     snprintf(base, sizeof base, "%.2f ms 1 watcher", fan1.p99);
     snprintf(val, sizeof val, "%.2fx", fanw.p99 / fan1.p99);
-    benchrow(name, fig, base, val, "<=100 ms and <=3x",
+    bench_row(name, fig, base, val, "<=100 ms and <=3x",
              fanw.p99 <= 100.0 && fanw.p99 <= 3.0 * fan1.p99);
   }
   fflush(stdout);

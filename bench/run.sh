@@ -56,7 +56,7 @@ benchmarks() {
   bench store "$B/bench_store" 200000 3
   bench_pg bootstrap-100k "$B/bench_sync" 100000
   bench_pg push "$B/bench_push" 100000 2000
-  bench latency "$B/bench_latency" 1000 1000
+  bench scale "$B/bench_scale" 500 1000 10000 200 50 6
   bench rest "$here/bench/bench_rest.sh" "$B" 5 $((pgport + 1))
   bench_pg bootstrap-1m "$B/bench_sync" 1000000
 }
