@@ -177,13 +177,13 @@ typedef struct wevent {
 } wevent;
 
 typedef struct watcher {
-  cf_node *node;     /* its replica */
-  cf_sync *sync;     /* its session */
-  pthread_t thread;  /* runs cf_sync_watch */
-  uint64_t cursor;   /* latest cursor (mu) */
-  wevent *ev;        /* events (mu) */
-  size_t nev, cap;   /* their count and room */
-  char path[4200];   /* the replica's file */
+  cf_node *node;    /* its replica */
+  cf_sync *sync;    /* its session */
+  pthread_t thread; /* runs cf_sync_watch */
+  uint64_t cursor;  /* latest cursor (mu) */
+  wevent *ev;       /* events (mu) */
+  size_t nev, cap;  /* their count and room */
+  char path[4200];  /* the replica's file */
 } watcher;
 
 static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
@@ -321,8 +321,10 @@ static stats measure_serial(PGconn *pg, watcher *w, int n, int tag) {
     pthread_mutex_lock(&mu);
     int64_t t1 = 0;
     for (size_t e = w->nev; e-- > 0;)
-      if (w->ev[e].cursor >= head) t1 = w->ev[e].ns;
-      else break;
+      if (w->ev[e].cursor >= head)
+        t1 = w->ev[e].ns;
+      else
+        break;
     pthread_mutex_unlock(&mu);
     lat[i] = t1 - t0;
   }
@@ -333,8 +335,8 @@ static stats measure_serial(PGconn *pg, watcher *w, int n, int tag) {
 
 /* One writer at rate changes/s for secs seconds; for every commit the time
 ** until the slowest of the nw watchers applied it. */
-static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs,
-                            int tag, int *out_n) {
+static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs, int tag,
+                            int *out_n) {
   int n = rate * secs;
   int64_t *t0 = calloc((size_t)n, sizeof *t0), *lat = calloc((size_t)n, sizeof *lat);
   uint64_t *head = calloc((size_t)n, sizeof *head);
@@ -478,9 +480,9 @@ static void idle_stop(idle_set *set) {
 }
 
 typedef struct idle_figures {
-  double cpu_pct;    /* server CPU, % of a core, while idle */
-  double kb_per;     /* server RSS growth per session, KiB */
-  int n;             /* sessions */
+  double cpu_pct; /* server CPU, % of a core, while idle */
+  double kb_per;  /* server RSS growth per session, KiB */
+  int n;          /* sessions */
 } idle_figures;
 
 /* Connects n idle sessions of org and measures the server's memory and idle
@@ -509,8 +511,9 @@ int main(int argc, char **argv) {
   if (n < 1 || idle_same < 0 || idle_same > MAX_IDLE || idle_other < 0 ||
       idle_other > MAX_IDLE || nwatch < 0 || nwatch > MAX_WATCHERS || rate < 1 ||
       rate > 1000 || secs < 1) {
-    fprintf(stderr,
-            "usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [WATCHERS [RATE [SECONDS]]]]]]\n");
+    fprintf(
+        stderr,
+        "usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [WATCHERS [RATE [SECONDS]]]]]]\n");
     return 2;
   }
   struct rlimit rl; /* for this benchmark only: both ends are on this machine */
@@ -662,7 +665,7 @@ int main(int argc, char **argv) {
     snprintf(base, sizeof base, "%.2f ms 1 watcher", fan1.p99);
     snprintf(val, sizeof val, "%.2fx", fanw.p99 / fan1.p99);
     bench_row(name, fig, base, val, "<=100 ms and <=3x",
-             fanw.p99 <= 100.0 && fanw.p99 <= 3.0 * fan1.p99);
+              fanw.p99 <= 100.0 && fanw.p99 <= 3.0 * fan1.p99);
   }
   fflush(stdout);
 
@@ -674,6 +677,7 @@ int main(int argc, char **argv) {
   kill(srv, SIGTERM);
   int status = 0;
   (void)waitpid(srv, &status, 0);
-  if (cf_pgcluster_stop(pgc) != CF_OK) fprintf(stderr, "bench_scale: cluster not removed\n");
+  if (cf_pgcluster_stop(pgc) != CF_OK)
+    fprintf(stderr, "bench_scale: cluster not removed\n");
   return 0;
 }
