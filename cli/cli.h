@@ -18,7 +18,8 @@
   X(seed, cf_cmd_seed, "load the demo data (idempotent)")                                \
   X(doctor, cf_cmd_doctor, "check the database: connection, tables, RLS")                \
   X(token, cf_cmd_token, "mint a development JWT for a user (HS256)")                    \
-  X(serve, cf_cmd_serve, "run the sync server (WebSocket /sync, /health)")               \
+  X(serve, cf_cmd_serve,                                                                 \
+    "run the server: WebSocket /sync, REST API /api/crm/*, /health")                     \
   X(node, cf_cmd_node, "a device replica: init, sync, sql, status, conflicts")           \
   X(sim, cf_cmd_sim, "the conflict-resolution harness (seeded, reproducible)")           \
   X(demo, cf_cmd_demo, "the main job, end to end, on a private PostgreSQL")
@@ -43,5 +44,10 @@ int cf_cli_fail(const char *cmd, const char *fmt, ...)
 
 /* True if arg is -h or --help. */
 int cf_cli_is_help(const char *arg);
+
+/* A change's comma-separated columns (cf_change_info, cf_conflict_info) as a
+** person reads them: "insert (a new row)", "delete", or "update of phone,
+** email".  Returns a constant or buf (cap bytes, written as needed). */
+const char *cf_cli_describe_change(const char *columns, char *buf, size_t cap);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "clientflow.h"
 #include "cli/cli.h"
+#include "cli/sqltext.h"
 
 #define MAX_TOKEN 16384
 
@@ -37,27 +38,98 @@ typedef struct node_args {
   int watch;          /* sync: stay connected (--watch) */
 } node_args;
 
-static void usage(FILE *out) {
-  fprintf(
-      out,
-      "usage: clientflow node init --org UUID --user UUID --server URL --token T [--home "
-      "DIR]\n"
-      "       clientflow node sync [--watch] [--token T] [--home DIR]\n"
-      "       clientflow node sql \"SQL\" [--home DIR]\n"
-      "       clientflow node status [--home DIR]\n"
-      "       clientflow node conflicts [--retry ID | --discard ID] [--home DIR]\n"
-      "\n"
-      "A device's replica of one organization.  init creates it and bootstraps it\n"
-      "from the server (ws://host:port/sync); sync pushes local writes and pulls\n"
-      "the master's (--watch: stays connected, applies changes as the master\n"
-      "commits them, pushes local writes as they are made, reconnects with backoff\n"
-      "after failures; Ctrl-C stops it); sql runs one statement on the replica's views "
-      "(contacts,\n"
-      "deals, ...) and works offline; status shows cursor, outbox and conflicts;\n"
-      "conflicts lists the changes the master rejected, and retries or discards one.\n"
-      "\n"
-      "The home directory is --home, else CLIENTFLOW_HOME, else ./.clientflow.\n"
-      "The token may also come from CLIENTFLOW_TOKEN.\n");
+/* The subcommands: synopsis, what it does, its options (`node <sub> --help`). */
+typedef struct node_help {
+  const char *name;     /* subcommand */
+  const char *synopsis; /* its arguments */
+  const char *summary;  /* one line, for `node --help` */
+  const char *text;     /* what it does and its options */
+} node_help;
+
+#define HOME_OPT                                                                         \
+  "  --home DIR       the node's directory (default: CLIENTFLOW_HOME, else "             \
+  "./.clientflow)\n"                                                                     \
+  "  -h, --help       this text\n"
+
+static const node_help helps[] = {
+    {"init", "--org UUID --user UUID --server URL --token T [--home DIR]",
+     "create the replica of one org and bootstrap it from the server",
+     "Creates the replica of one organization in the home directory (replica.db,\n"
+     "node.conf) and bootstraps it from the sync server.  The server URL and the\n"
+     "token are saved in the replica for later syncs.  If the server cannot be\n"
+     "reached, the replica is created empty and `clientflow node sync` fills it.\n"
+     "\n"
+     "options:\n"
+     "  --org UUID       the organization to replicate (required)\n"
+     "  --user UUID      the user the replica is for: the token's subject (required)\n"
+     "  --server URL     the sync endpoint, ws://host:port/sync or wss://... (required)\n"
+     "  --token T        the user's access token (required, else CLIENTFLOW_TOKEN),\n"
+     "                   e.g. \"$(clientflow token --user UUID)\"\n" HOME_OPT},
+    {"sync", "[--watch] [--token T] [--home DIR]",
+     "push local writes, pull the master's changes (--watch: stay live)",
+     "Pushes the replica's local writes (the outbox) and pulls the master's\n"
+     "changes up to the head, then prints what was pushed, applied, superseded,\n"
+     "rejected and pulled.  Offline it says so and keeps every local write for the\n"
+     "next sync.\n"
+     "\n"
+     "options:\n"
+     "  --watch          stay connected: apply the master's changes as they commit,\n"
+     "                   push local writes as they are made, reconnect with backoff\n"
+     "                   after failures; Ctrl-C stops it\n"
+     "  --token T        a new access token (when the saved one expired), saved for\n"
+     "                   later syncs; else CLIENTFLOW_TOKEN, else the saved "
+     "token\n" HOME_OPT},
+    {"sql", "\"SQL\" [--home DIR]", "run SQL on the replica's views, offline too",
+     "Runs SQL on the replica's views (contacts, deals, activities, appointments,\n"
+     "messages, automations, daily_metrics, organizations, users, memberships),\n"
+     "offline too.  Several statements separated by ';' all run, in order, in one\n"
+     "transaction (all or nothing) unless the text has its own BEGIN/COMMIT.  A\n"
+     "query prints its rows and \"(N rows)\"; INSERT, UPDATE and DELETE print how\n"
+     "many rows they changed.  Writes wait in the outbox for `clientflow node sync`.\n"
+     "\n"
+     "options:\n" HOME_OPT},
+    {"status", "[--home DIR]", "org, user, server, outbox, conflicts, last sync",
+     "Shows the replica's org, user and node ids, its server, how many local\n"
+     "changes wait in the outbox, how many conflicts wait for a decision, whether\n"
+     "access was revoked, and when it last synced.\n"
+     "\n"
+     "options:\n" HOME_OPT},
+    {"conflicts", "[--retry ID | --discard ID] [--home DIR]",
+     "list the changes the master rejected; retry or discard one",
+     "Lists the changes the master rejected, with its reason: an insert, a delete,\n"
+     "or an update with the columns it changed.  Fix the row with `node sql` if the\n"
+     "reason asks for it, then retry the change, or discard it.\n"
+     "\n"
+     "options:\n"
+     "  --retry ID       send conflict ID again at the next sync (with fresh versions)\n"
+     "  --discard ID     drop conflict ID: the master's values come back at the next\n"
+     "                   pull (a rejected insert is removed from the "
+     "replica)\n" HOME_OPT},
+};
+#define N_HELPS (sizeof helps / sizeof helps[0])
+
+static const node_help *find_help(const char *sub) {
+  for (size_t i = 0; i < N_HELPS; i++)
+    if (strcmp(helps[i].name, sub) == 0) return &helps[i];
+  return NULL;
+}
+
+/* `node --help` (sub NULL) or `node <sub> --help`. */
+static void usage(FILE *out, const char *sub) {
+  const node_help *h = sub ? find_help(sub) : NULL;
+  if (h != NULL) {
+    fprintf(out, "usage: clientflow node %s %s\n\n%s", h->name, h->synopsis, h->text);
+    return;
+  }
+  fprintf(out, "usage: clientflow node <subcommand> [options]\n\n"
+               "A device's replica of one organization, kept in a home directory.\n\n"
+               "subcommands:\n");
+  for (size_t i = 0; i < N_HELPS; i++)
+    fprintf(out, "  %-10s %s\n", helps[i].name, helps[i].summary);
+  fprintf(out,
+          "\nRun `clientflow node <subcommand> --help` for its options.  The home\n"
+          "directory is --home, else CLIENTFLOW_HOME, else ./.clientflow; the token\n"
+          "may come from CLIENTFLOW_TOKEN.\n");
 }
 
 static int parse_id(const char *s, int64_t *out) {
@@ -95,7 +167,9 @@ static int parse_args(const char *sub, int argc, char **argv, node_args *a) {
     } else if (strcmp(sub, "sql") == 0 && a->sql == NULL && arg[0] != '-') {
       a->sql = arg;
     } else {
-      usage(stderr);
+      fprintf(stderr, "clientflow node %s: unknown option or missing value: %s\n", sub,
+              arg);
+      usage(stderr, sub);
       return 2;
     }
   }
@@ -144,8 +218,9 @@ static int open_node(const node_args *a, cf_node **node) {
 
 typedef struct progress {
   int tty;          /* stdout is a terminal: draw a bar */
-  int64_t start_ns; /* when the pull started */
+  int64_t start_ns; /* when the sync started (connect, push, pull) */
   int drawn;        /* a bar line is on screen */
+  cf_sync *sync;    /* the session, for its row counter */
 } progress;
 
 static int64_t now_ns(void) {
@@ -154,32 +229,67 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The pull reports positions in the org's change cursor (done of total since
+** the pull began), which are not rows: the share done comes from them, the
+** rate from the rows actually pulled (CF_SYNC_PULLED) since the sync began,
+** in rows/s. */
 static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
   progress *p = ctx;
   if (phase == CF_SYNC_PHASE_PUSH) {
     if (!p->tty) printf("pushed %" PRId64 " changes\n", done);
     return;
   }
-  if (p->start_ns == 0) p->start_ns = now_ns();
   double secs = (double)(now_ns() - p->start_ns) / 1e9;
-  double rate = secs > 0 ? (double)done / secs : 0;
-  int pct = total > 0 ? (int)(100.0 * (double)done / (double)total) : 100;
-  if (pct > 100) pct = 100;
-  double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+  int64_t rows = cf_sync_count(p->sync, CF_SYNC_PULLED);
+  double rate = secs > 0.001 ? (double)rows / secs : 0;
+  double share = total > 0 ? (double)done / (double)total : 1.0;
+  if (share > 1.0) share = 1.0;
+  int pct = (int)(100.0 * share);
+  double eta = share > 0 && share < 1.0 ? secs * (1.0 - share) / share : 0;
   if (p->tty) {
     char bar[31];
     int fill = pct * 30 / 100;
     for (int i = 0; i < 30; i++)
       bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    printf("\rpull [%s] %3d%%  %" PRId64 "/%" PRId64 "  %.0f/s  eta %.0fs ", bar, pct,
-           done, total, rate, eta);
+    printf("\rpull [%s] %3d%%  %" PRId64 " rows  %.0f rows/s  eta %.0f s ", bar, pct,
+           rows, rate, eta);
     p->drawn = 1;
   } else {
-    printf("pulled to %" PRId64 " of %" PRId64 " (%d%%, %.0f/s)\n", done, total, pct,
-           rate);
+    printf("pulled %" PRId64 " row%s (%d%%, %.0f rows/s)\n", rows, rows == 1 ? "" : "s",
+           pct, rate);
   }
   fflush(stdout);
+}
+
+/* What a failed sync means for the app, and what to do; returns the exit code.
+** fresh: the replica was just created by `node init` (it has nothing of its
+** own to keep). */
+static int sync_failed(cf_node *node, cf_sync *s, int rc, int fresh, const char *home) {
+  const char *why = cf_sync_errmsg(s);
+  if (rc == CF_UNREACHABLE) {
+    int64_t waiting = 0;
+    if (fresh)
+      return cf_cli_fail("node",
+                         "%s: the replica was created empty; run `clientflow node sync "
+                         "--home %s` once the server is reachable",
+                         why, home);
+    if (cf_node_outbox_count(node, &waiting) == CF_OK && waiting > 0)
+      return cf_cli_fail("node",
+                         "%s; the %" PRId64 " local change(s) in the outbox are kept and "
+                         "will be pushed at the next sync",
+                         why, waiting);
+    return cf_cli_fail("node", "%s; nothing to push, sync again when it is reachable",
+                       why);
+  }
+  if (rc == CF_AUTH)
+    return cf_cli_fail(
+        "node",
+        "the server refused the token: %s; pass a new one with "
+        "`clientflow node sync --home %s --token NEW_TOKEN` (it is saved for "
+        "later syncs) or set CLIENTFLOW_TOKEN",
+        why, home);
+  return cf_cli_fail("node", "sync failed: %s", why);
 }
 
 static cf_sync *watching; /* the session a signal stops */
@@ -191,11 +301,12 @@ static void on_signal(int sig) {
 
 /* Runs one sync (or a live one) and prints what happened.  Returns the exit
 ** code. */
-static int run_sync(cf_node *node, const char *url, const char *token, int watch) {
+static int run_sync(cf_node *node, const char *url, const char *token, int watch,
+                    int fresh, const char *home) {
   cf_sync *s = NULL;
   int rc = cf_sync_new(node, url, token, &s);
   if (rc != CF_OK) return cf_cli_fail("node", "%s", cf_strerror(rc));
-  progress p = {isatty(STDOUT_FILENO) && !watch, 0, 0};
+  progress p = {isatty(STDOUT_FILENO) && !watch, now_ns(), 0, s};
   cf_sync_set_progress(s, on_progress, &p);
   if (watch) {
     watching = s;
@@ -222,13 +333,8 @@ static int run_sync(cf_node *node, const char *url, const char *token, int watch
     if (cf_sync_count(s, CF_SYNC_REJECTED) > 0)
       printf("%" PRId64 " change(s) rejected: see `clientflow node conflicts`\n",
              cf_sync_count(s, CF_SYNC_REJECTED));
-  } else if (rc == CF_UNREACHABLE) {
-    code = cf_cli_fail("node",
-                       "server unreachable (%s); local writes are kept and will be "
-                       "pushed at the next sync",
-                       cf_sync_errmsg(s));
   } else {
-    code = cf_cli_fail("node", "sync failed: %s", cf_sync_errmsg(s));
+    code = sync_failed(node, s, rc, fresh, home);
   }
   cf_sync_free(s);
   return code;
@@ -265,7 +371,7 @@ static int node_init(node_args *a) {
   }
   printf("replica %s for org %s, user %s, node %s\n", path, cf_node_org_id(node),
          cf_node_user_id(node), cf_node_id(node));
-  int code = run_sync(node, a->server, a->token, 0);
+  int code = run_sync(node, a->server, a->token, 0, 1, a->home);
   cf_node_close(node);
   return code;
 }
@@ -289,7 +395,7 @@ static int node_sync(node_args *a) {
     cf_node_close(node);
     return cf_cli_fail("node", "no token saved (pass --token)");
   }
-  code = run_sync(node, url, token, a->watch);
+  code = run_sync(node, url, token, a->watch, 0, a->home);
   cf_node_close(node);
   return code;
 }
@@ -317,39 +423,126 @@ static void print_value(cf_stmt *st, int c) {
   }
 }
 
-static int node_sql(node_args *a) {
-  if (a->sql == NULL) return cf_cli_fail("node", "sql needs a statement");
-  cf_node *node = NULL;
-  int code = open_node(a, &node);
-  if (code) return code;
-  cf_stmt *st = NULL;
-  int rc = cf_node_prepare(node, a->sql, &st);
-  if (rc != CF_OK) {
-    code = cf_cli_fail("node", "%s", cf_node_errmsg(node));
-    cf_node_close(node);
-    return code;
+static int word_in(const char *w, const char *const *list) {
+  for (; *list; list++)
+    if (strcmp(w, *list) == 0) return 1;
+  return 0;
+}
+
+static const char *const write_words[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", NULL};
+static const char *const txn_words[] = {"BEGIN",     "COMMIT",  "END", "ROLLBACK",
+                                        "SAVEPOINT", "RELEASE", NULL};
+
+/* Compiles st; a write without RETURNING gets "RETURNING 1" so its rows can
+** be counted (the views' INSTEAD OF triggers leave SQLite's changes() at 0).
+** OUT: *out, *counting (1: step silently and count). */
+static int prepare_one(cf_node *node, cf_cli_sql_span st, const char *first,
+                       cf_stmt **out, int *counting) {
+  size_t cap = st.len + 32;
+  char *text = malloc(cap);
+  if (text == NULL) return CF_NOMEM;
+  *counting = 0;
+  int rc = CF_MISUSE;
+  if (word_in(first, write_words) && !cf_cli_sql_has_word(st, "RETURNING")) {
+    snprintf(text, cap, "%.*s\nRETURNING 1", (int)st.len, st.text);
+    rc = cf_node_prepare(node, text, out);
+    *counting = rc == CF_OK;
   }
-  int ncols = cf_stmt_column_count(st), rows = 0;
+  if (rc != CF_OK) {
+    snprintf(text, cap, "%.*s", (int)st.len, st.text);
+    rc = cf_node_prepare(node, text, out);
+  }
+  free(text);
+  return rc;
+}
+
+/* Runs one statement and prints its rows, or how many rows it changed. */
+static int run_one(cf_node *node, cf_cli_sql_span st) {
+  char first[16];
+  cf_cli_sql_first_word(st, first, sizeof first);
+  cf_stmt *stmt = NULL;
+  int counting = 0;
+  int rc = prepare_one(node, st, first, &stmt, &counting);
+  if (rc != CF_OK) return rc;
+  int ncols = counting ? 0 : cf_stmt_column_count(stmt);
+  int64_t rows = 0;
   for (int c = 0; c < ncols; c++)
-    printf("%s%s", c ? " | " : "", cf_stmt_column_name(st, c));
+    printf("%s%s", c ? " | " : "", cf_stmt_column_name(stmt, c));
   if (ncols) printf("\n");
-  while ((rc = cf_stmt_step(st)) == CF_OK) {
+  while ((rc = cf_stmt_step(stmt)) == CF_OK) {
     for (int c = 0; c < ncols; c++) {
       if (c) printf(" | ");
-      print_value(st, c);
+      print_value(stmt, c);
     }
-    printf("\n");
+    if (ncols) printf("\n");
     rows++;
   }
-  if (rc != CF_DONE) {
-    code = cf_cli_fail("node", "%s", cf_node_errmsg(node));
-  } else if (ncols) {
-    printf("(%d row%s)\n", rows, rows == 1 ? "" : "s");
-  } else {
-    printf("ok\n");
+  if (rc == CF_DONE) {
+    rc = CF_OK;
+    if (counting)
+      printf("%s %" PRId64 " row%s\n",
+             strcmp(first, "INSERT") == 0   ? "inserted"
+             : strcmp(first, "UPDATE") == 0 ? "updated"
+             : strcmp(first, "DELETE") == 0 ? "deleted"
+                                            : "replaced",
+             rows, rows == 1 ? "" : "s");
+    else if (ncols)
+      printf("(%" PRId64 " row%s)\n", rows, rows == 1 ? "" : "s");
+    else
+      printf("ok\n");
   }
-  cf_stmt_finalize(st);
+  cf_stmt_finalize(stmt);
+  return rc;
+}
+
+#define MAX_STATEMENTS 10000
+
+/* `node sql`: every statement of the text, in order; several run in one
+** transaction unless the text manages its own. */
+static int node_sql(node_args *a) {
+  if (a->sql == NULL) return cf_cli_fail("node", "sql needs a statement");
+  cf_cli_sql_span *spans = calloc(MAX_STATEMENTS, sizeof *spans);
+  if (spans == NULL) return cf_cli_fail("node", "out of memory");
+  int n = cf_cli_sql_split(a->sql, spans, MAX_STATEMENTS);
+  if (n <= 0) {
+    free(spans);
+    return cf_cli_fail("node",
+                       n == 0 ? "sql needs a statement (the text has none)"
+                              : "more than %d statements",
+                       MAX_STATEMENTS);
+  }
+  int own_txn = 0;
+  for (int i = 0; i < n; i++) {
+    char first[16];
+    cf_cli_sql_first_word(spans[i], first, sizeof first);
+    if (word_in(first, txn_words)) own_txn = 1;
+  }
+  cf_node *node = NULL;
+  int code = open_node(a, &node);
+  if (code) {
+    free(spans);
+    return code;
+  }
+  int wrap = n > 1 && !own_txn, rc = CF_OK, i = 0;
+  if (wrap) rc = cf_node_exec(node, "BEGIN");
+  for (; rc == CF_OK && i < n; i++) {
+    if (n > 1) printf("-- statement %d of %d\n", i + 1, n);
+    rc = run_one(node, spans[i]);
+  }
+  if (rc == CF_OK && wrap) rc = cf_node_exec(node, "COMMIT");
+  if (rc != CF_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", cf_node_errmsg(node));
+    if (wrap) (void)!cf_node_exec(node, "ROLLBACK");
+    if (n == 1)
+      code = cf_cli_fail("node", "%s", why);
+    else
+      code = cf_cli_fail("node", "statement %d of %d failed: %s; %s", i, n, why,
+                         wrap ? "nothing was changed (they run in one transaction)"
+                              : "the statements before it ran");
+  }
   cf_node_close(node);
+  free(spans);
   return code;
 }
 
@@ -395,11 +588,41 @@ static int node_status(node_args *a) {
   return 0;
 }
 
+/* A change's columns as a person reads them: a new row (its columns include
+** the key "id", which an update never changes), a delete (only "deleted"),
+** or an update with its columns, updated_at left out when others changed. */
+const char *cf_cli_describe_change(const char *columns, char *buf, size_t cap) {
+  size_t n = 0;
+  int insert = 0, others = 0;
+  char col[128];
+  for (const char *p = columns ? columns : ""; *p;) {
+    size_t len = strcspn(p, ",");
+    snprintf(col, sizeof col, "%.*s", (int)(len < sizeof col ? len : sizeof col - 1), p);
+    if (strcmp(col, "id") == 0) insert = 1;
+    if (strcmp(col, "updated_at") != 0 && strcmp(col, "deleted") != 0) others++;
+    p += len + (p[len] == ',');
+  }
+  if (insert) return "insert (a new row)";
+  if (strcmp(columns ? columns : "", "deleted") == 0) return "delete";
+  if (strcmp(columns ? columns : "", "updated_at") == 0) return "update of updated_at";
+  n = (size_t)snprintf(buf, cap, "update of ");
+  for (const char *p = columns ? columns : ""; *p && n < cap;) {
+    size_t len = strcspn(p, ",");
+    int skip = others > 0 && len == 10 && strncmp(p, "updated_at", 10) == 0;
+    if (!skip)
+      n += (size_t)snprintf(buf + n, cap - n, "%s%.*s", n > 10 ? ", " : "", (int)len, p);
+    p += len + (p[len] == ',');
+  }
+  return buf;
+}
+
 static int print_conflict(void *ctx, const cf_conflict_info *c) {
   int *n = ctx;
+  char what[512];
   (*n)++;
-  printf("#%" PRId64 "  %s %s  columns: %s\n      rejected: %s (%s)\n", c->id, c->table,
-         c->row_id, c->columns, c->message ? c->message : "", cf_strerror(c->code));
+  printf("#%" PRId64 "  %s %s  %s\n      rejected: %s (%s)\n", c->id, c->table, c->row_id,
+         cf_cli_describe_change(c->columns, what, sizeof what),
+         c->message ? c->message : "", cf_strerror(c->code));
   return 0;
 }
 
@@ -428,14 +651,20 @@ static int node_conflicts(node_args *a) {
 }
 
 int cf_cmd_node(int argc, char **argv) {
-  if (argc < 2 || cf_cli_is_help(argv[1])) {
-    usage(argc < 2 ? stderr : stdout);
+  if (argc < 2 || cf_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    const char *sub = argc > 2 && strcmp(argv[1], "help") == 0 ? argv[2] : NULL;
+    usage(argc < 2 ? stderr : stdout, sub);
     return argc < 2 ? 2 : 0;
   }
   const char *sub = argv[1];
+  if (find_help(sub) == NULL) {
+    fprintf(stderr, "clientflow node: unknown subcommand '%s'\n\n", sub);
+    usage(stderr, NULL);
+    return 2;
+  }
   for (int i = 2; i < argc; i++)
     if (cf_cli_is_help(argv[i])) {
-      usage(stdout);
+      usage(stdout, sub);
       return 0;
     }
   node_args a;
@@ -445,7 +674,5 @@ int cf_cmd_node(int argc, char **argv) {
   if (strcmp(sub, "sync") == 0) return node_sync(&a);
   if (strcmp(sub, "sql") == 0) return node_sql(&a);
   if (strcmp(sub, "status") == 0) return node_status(&a);
-  if (strcmp(sub, "conflicts") == 0) return node_conflicts(&a);
-  usage(stderr);
-  return 2;
+  return node_conflicts(&a);
 }

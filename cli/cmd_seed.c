@@ -38,7 +38,19 @@ int cf_cmd_seed(int argc, char **argv) {
   int code = cf_cli_open_master("seed", &m);
   if (code != 0) return code;
   int rc = cf_master_seed(m);
-  if (rc != CF_OK) {
+  if (rc == CF_PERMISSION) {
+    /* The demo data spans two organizations: RLS (and the grants) rightly
+    ** refuse that to any role but the tables' owner. */
+    const char *msg = cf_master_errmsg(m);
+    code =
+        cf_cli_fail("seed",
+                    "%s: seed must run as the owner of the tables, the role that ran "
+                    "`clientflow migrate up` (a superuser or a BYPASSRLS role such as "
+                    "postgres): the demo data spans two organizations, which row-level "
+                    "security refuses to any other role; pass that role's URL with "
+                    "--database-url",
+                    msg[0] ? msg : cf_strerror(rc));
+  } else if (rc != CF_OK) {
     const char *msg = cf_master_errmsg(m);
     code = cf_cli_fail("seed", "%s", msg[0] ? msg : cf_strerror(rc));
   }

@@ -99,7 +99,8 @@ int cf_cmd_serve(int argc, char **argv) {
   }
   const char *url = cf_cli_config("DATABASE_URL");
   if (url == NULL)
-    return cf_cli_fail("serve", "DATABASE_URL is not set (flag, environment or .env)");
+    return cf_cli_fail("serve", "DATABASE_URL is not set (pass --database-url, set it in "
+                                "the environment or in ./.env)");
 
   cf_auth *auth = NULL;
   int rc = cf_auth_new(&auth);

@@ -43,9 +43,11 @@ static void usage(FILE *out) {
       "  --kid KID          key id to put in an ES256 token's header\n"
       "  --verify TOKEN     check TOKEN with the configured keys and print its claims\n"
       "\n"
-      "Configuration (flags, then the environment, then ./.env): JWT_SECRET,\n"
+      "Configuration (the environment, then ./.env; no flags): JWT_SECRET,\n"
       "JWT_ES256_PUBLIC_KEY_FILE, JWT_ES256_KID, JWT_JWKS_FILE, JWT_AUDIENCE, "
-      "JWT_LEEWAY.\n",
+      "JWT_LEEWAY.\n"
+      "JWT_SECRET must be the value `clientflow serve` uses, e.g.\n"
+      "  export JWT_SECRET=$(head -c 32 /dev/urandom | base64)\n",
       CF_TOKEN_MIN_SECRET, MAX_TTL, DEFAULT_TTL);
 }
 
@@ -174,7 +176,13 @@ int cf_cmd_token(int argc, char **argv) {
   } else {
     const char *secret = cf_cli_config("JWT_SECRET");
     if (secret == NULL)
-      return cf_cli_fail("token", "JWT_SECRET is not set (flag, environment or .env)");
+      return cf_cli_fail(
+          "token",
+          "JWT_SECRET is not set: export it (the secret `clientflow serve` "
+          "uses, at least %d bytes, e.g. JWT_SECRET=$(head -c 32 /dev/urandom "
+          "| base64)) or put JWT_SECRET=... in ./.env; or sign ES256 with "
+          "--es256-key FILE",
+          CF_TOKEN_MIN_SECRET);
     if (strlen(secret) < CF_TOKEN_MIN_SECRET)
       return cf_cli_fail("token", "JWT_SECRET is %zu bytes; at least %d are required",
                          strlen(secret), CF_TOKEN_MIN_SECRET);

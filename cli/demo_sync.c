@@ -119,16 +119,18 @@ static int64_t first_conflict; /* laptop 2's first conflict id, for the fix */
 static int print_conflict(void *ctx, const cf_conflict_info *c) {
   const char *name = ctx;
   if (strcmp(name, "laptop 2") == 0 && first_conflict == 0) first_conflict = c->id;
-  printf("  %-9s conflict #%" PRId64 ": %s %s (%s)\n            reason: %s\n", name,
-         c->id, c->table, c->row_id, c->columns,
+  char what[512];
+  printf("  %-9s conflict #%" PRId64 ": %s %s, %s\n            reason: %s\n", name, c->id,
+         c->table, c->row_id, cf_cli_describe_change(c->columns, what, sizeof what),
          c->message ? c->message : cf_strerror(c->code));
   return 0;
 }
 
 static int print_outbox(void *ctx, const cf_change_info *c) {
   const char *name = ctx;
-  printf("  %-9s still in its outbox: %s %s (%s)\n", name, c->table, c->row_id,
-         c->columns);
+  char what[512];
+  printf("  %-9s still in its outbox: %s %s, %s\n", name, c->table, c->row_id,
+         cf_cli_describe_change(c->columns, what, sizeof what));
   return 0;
 }
 
@@ -261,12 +263,13 @@ static int spawn_kept_server(const char *dir, const char *server_url,
       "  log %s)\n"
       "  connect a laptop of your own:\n"
       "    export JWT_SECRET=%s\n"
-      "    clientflow node init --home /tmp/my-laptop --org %s --user %s \\\n"
+      "    clientflow node init --home %s/my-laptop --org %s --user %s \\\n"
       "      --server ws://127.0.0.1:%d/sync --token \"$(clientflow token --user %s)\"\n"
-      "    clientflow node sql --home /tmp/my-laptop \"SELECT first_name, email FROM "
+      "    clientflow node sql --home %s/my-laptop \"SELECT first_name, email FROM "
       "contacts\"\n"
-      "  the demo laptops' replicas are in %s\n",
-      port, port, *pid, log_path, secret_hex, ORG_DEMO, USER_REP, port, USER_REP, dir);
+      "  the demo laptops' replicas are in %s (removed with it by the stop command)\n",
+      port, port, *pid, log_path, secret_hex, dir, ORG_DEMO, USER_REP, port, USER_REP,
+      dir, dir);
   return 0;
 }
 

@@ -469,8 +469,8 @@ void cf_token_free(char *token);
 ** (contacts, deals, ...) with plain SQL through cf_node_exec() or the
 ** statement API below; triggers behind the views fill ids, org_id,
 ** timestamps and column versions and log every change in the outbox in the
-** same transaction.  The outbox empties as the master answers (issue 4's
-** sync session); changes the master rejects move to the conflicts list until
+** same transaction.  The outbox empties as the master answers (the sync
+** session, cf_sync below); changes the master rejects move to the conflicts list until
 ** the app retries or discards them.
 */
 typedef struct cf_node cf_node;

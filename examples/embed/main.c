@@ -20,12 +20,27 @@
 #define ORG "0190f1a2-0000-7000-8000-00000000a001"
 #define USER "0190f1a2-0000-7000-8000-00000000b001"
 
-/* Prints one outbox entry. */
+/* True when the comma-separated list has the column. */
+static int has_column(const char *columns, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = columns; p && *p;) {
+    size_t len = strcspn(p, ",");
+    if (len == n && strncmp(p, name, n) == 0) return 1;
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
+/* Prints one outbox entry: its place in the queue, and what it does.  An
+** insert's columns are all of the row's (the key "id" among them, which no
+** update changes), so it is shown as an insert, not as a column list. */
 static int print_change(void *ctx, const cf_change_info *c) {
   int *count = ctx;
-  printf("  #%lld %-9s %s  columns: %s\n", (long long)c->seq, c->table, c->row_id,
-         c->columns);
   (*count)++;
+  if (has_column(c->columns, "id"))
+    printf("  %d. %-9s %s  insert\n", *count, c->table, c->row_id);
+  else
+    printf("  %d. %-9s %s  update of %s\n", *count, c->table, c->row_id, c->columns);
   return 0;
 }
 

@@ -293,7 +293,14 @@ static int authenticate(rest_api *m, cf__ws_http *req, call *c) {
     }
   }
   if (auth == NULL) {
-    reject(req, 401, "unauthorized", "an Authorization: Bearer token is required", NULL);
+    /* The seed's API trusted x-user-id; say why it is ignored here. */
+    int dev = cf__ws_http_header_value(req, CF_WS_HDR_USER_ID) != NULL;
+    reject(req, 401, "unauthorized",
+           dev ? "an Authorization: Bearer token is required (the x-user-id header is "
+                 "honoured only when the server runs with --dev-user-header, for "
+                 "development; mint a token with `clientflow token --user UUID`)"
+               : "an Authorization: Bearer token is required",
+           NULL);
     return CF_AUTH;
   }
   const char *token = NULL;

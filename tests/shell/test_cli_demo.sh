@@ -51,6 +51,9 @@ run demo --keep
 kept_dir=$(sed -n 's/^started in //p' <<<"$out")
 kept_pid=$(sed -n 's/.*(pid \([0-9]*\),$/\1/p' <<<"$out")
 [ -n "$kept_pid" ] || fail "demo --keep did not print the sync server's pid"
+# The laptop it suggests lives in its own directory (under CLIENTFLOW_HOME), not /tmp.
+grep -qF -- "node init --home $kept_dir/my-laptop " <<<"$out" ||
+  fail "demo --keep suggests a laptop home outside $kept_dir"
 kept_port_ws=$(sed -n 's|.*sync server: ws://127.0.0.1:\([0-9]*\)/sync.*|\1|p' <<<"$out")
 # The kept sync server answers /health (it may need a moment to listen).
 for _ in $(seq 1 100); do

@@ -79,7 +79,10 @@ pass "metrics, 30 days"
 get /api/crm/organizations -H "x-user-id: $OWNER"
 [ "$status" = 401 ] || fail "x-user-id without the flag: $status $body"
 grep -qF '"code":"unauthorized"' <<<"$body" || fail "401 body: $body"
-pass "x-user-id ignored without --dev-user-header"
+grep -qF 'only when the server runs with --dev-user-header' <<<"$body" || fail "no hint about --dev-user-header: $body"
+get /api/crm/organizations
+grep -qF 'dev-user-header' <<<"$body" && fail "the hint without an x-user-id header: $body"
+pass "x-user-id ignored without --dev-user-header, and the 401 says how to enable it"
 get /api/crm/contacts -X POST -H "Authorization: Bearer $TOKEN"
 [ "$status" = 405 ] || fail "POST: $status"
 stop

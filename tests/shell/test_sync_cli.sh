@@ -55,6 +55,8 @@ run node init --home "$A" --org "$demo_org" --user "$owner" --server "$ws" --tok
 expect_rc 0 "node init (owner)"
 run node init --home "$B" --org "$demo_org" --user "$rep" --server "$ws" --token "$rep_token"
 expect_rc 0 "node init (rep)"
+# The pull's progress (stdout is not a terminal: one line a page) has a unit.
+grep -qE '^pulled [0-9]+ rows? \([0-9]+%, [1-9][0-9]* rows/s\)$' <<<"$out" || fail "no progress line with rows/s"
 run node sql --home "$B" "SELECT count(*) FROM contacts"
 expect_rc 0 "node sql"
 expect_out "10" "the rep's replica holds the org's 10 contacts"
@@ -93,6 +95,8 @@ run node conflicts --home "$B"
 expect_rc 0 "node conflicts"
 expect_out "contacts_org_email_key" "the conflict names the constraint"
 expect_out "constraint violated" "the conflict gives the reason"
+expect_out "insert (a new row)" "the rejected insert is shown as one"
+expect_no_out "org_id,id," "the rejected insert lists every column"
 echo "$out"
 id=$(sed -n 's/^#\([0-9]*\) .*/\1/p' <<<"$out" | head -1)
 run node status --home "$B"
@@ -102,6 +106,15 @@ expect_rc 0 "discard"
 run node conflicts --home "$B"
 expect_out "no conflicts" "the conflict is gone"
 pass "a unique clash is kept as a conflict with its reason, then discarded"
+
+# A refused token: the error says how to pass a new one.
+bad_token=$(JWT_SECRET=another-secret-that-the-server-does-not-know-0123 "$CF" token --user "$rep")
+run node sync --home "$B" --token "$bad_token"
+expect_fail "sync with a refused token"
+expect_one_err_line "sync with a refused token" "--token NEW_TOKEN"
+run node sync --home "$B" --token "$rep_token"
+expect_rc 0 "sync with a good token again"
+pass "a refused token's error says how to pass a new one"
 
 # Revoked while offline: the change is kept and the node says why.
 run node sql --home "$B" "UPDATE contacts SET phone = '+1-555-0000' WHERE id = '$c1'"
