@@ -285,9 +285,8 @@ static int sync_failed(cf_node *node, cf_sync *s, int rc, int fresh, const char 
   if (rc == CF_AUTH)
     return cf_cli_fail(
         "node",
-        "the server refused the token: %s; pass a new one with "
-        "`clientflow node sync --home %s --token NEW_TOKEN` (it is saved for "
-        "later syncs) or set CLIENTFLOW_TOKEN",
+        "%s; pass a new token with `clientflow node sync --home %s --token "
+        "NEW_TOKEN` (it is saved for later syncs) or set CLIENTFLOW_TOKEN",
         why, home);
   return cf_cli_fail("node", "sync failed: %s", why);
 }

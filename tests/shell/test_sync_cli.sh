@@ -112,6 +112,7 @@ bad_token=$(JWT_SECRET=another-secret-that-the-server-does-not-know-0123 "$CF" t
 run node sync --home "$B" --token "$bad_token"
 expect_fail "sync with a refused token"
 expect_one_err_line "sync with a refused token" "--token NEW_TOKEN"
+echo "--- what the rep sees with a refused (or expired) token:"; echo "$err"
 run node sync --home "$B" --token "$rep_token"
 expect_rc 0 "sync with a good token again"
 pass "a refused token's error says how to pass a new one"
