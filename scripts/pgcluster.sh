@@ -65,9 +65,19 @@ start)
   if as_pg "$pgbin/pg_ctl" -D "$base/data" status >/dev/null 2>&1; then
     as_pg "$pgbin/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
   fi
+  log_size=$(stat -c %s "$base/log" 2>/dev/null || echo 0)
   as_pg "$pgbin/pg_ctl" -D "$base/data" -l "$base/log" -w -t 60 \
     -o "-p $port -k $base/sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c shared_buffers=128MB -c max_wal_size=1GB -c timezone=UTC" \
-    start >/dev/null || { tail -20 "$base/log" >&2; exit 1; }
+    start >/dev/null || {
+    tail -20 "$base/log" >&2
+    if tail -c +"$((log_size + 1))" "$base/log" | grep -q 'could not bind.*Address already in use'; then
+      echo "pgcluster: port $port is taken (a server, or a connection's local port:" \
+        "it lies in Linux's ephemeral range); use another one: CF_TEST_PG_PORT=N" \
+        "scripts/test.sh (without CF_TEST_PG_PORT it picks a free one), or configure" \
+        "a build with -DCF_TEST_PG_PORT=N" >&2
+    fi
+    exit 1
+  }
   echo "pgcluster: started on port $port, socket $dir/sock"
   if [ -n "$clientflow" ]; then
     psql() { command psql -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$port" -U postgres "$@"; }
