@@ -587,29 +587,33 @@ static int node_status(node_args *a) {
   return 0;
 }
 
-/* A change's columns as a person reads them: a new row (its columns include
-** the key "id", which an update never changes), a delete (only "deleted"),
-** or an update with its columns, updated_at left out when others changed. */
-const char *cf_cli_describe_change(const char *columns, char *buf, size_t cap) {
-  size_t n = 0;
-  int insert = 0, others = 0;
-  char col[128];
-  for (const char *p = columns ? columns : ""; *p;) {
+/* True when the comma-separated list has the column. */
+static int has_column(const char *columns, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = columns; *p;) {
     size_t len = strcspn(p, ",");
-    snprintf(col, sizeof col, "%.*s", (int)(len < sizeof col ? len : sizeof col - 1), p);
-    if (strcmp(col, "id") == 0) insert = 1;
-    if (strcmp(col, "updated_at") != 0 && strcmp(col, "deleted") != 0) others++;
+    if (len == n && strncmp(p, name, n) == 0) return 1;
     p += len + (p[len] == ',');
   }
-  if (insert) return "insert (a new row)";
-  if (strcmp(columns ? columns : "", "deleted") == 0) return "delete";
-  if (strcmp(columns ? columns : "", "updated_at") == 0) return "update of updated_at";
-  n = (size_t)snprintf(buf, cap, "update of ");
-  for (const char *p = columns ? columns : ""; *p && n < cap;) {
+  return 0;
+}
+
+/* A change's columns as a person reads them: a new row (its columns include
+** the key "id", which an update never changes), a delete (it sets
+** "deleted"), or an update with its columns, updated_at left out when
+** others changed (the triggers move it with every update). */
+const char *cf_cli_describe_change(const char *columns, char *buf, size_t cap) {
+  if (columns == NULL) columns = "";
+  if (has_column(columns, "id")) return "insert (a new row)";
+  if (has_column(columns, "deleted")) return "delete";
+  int only_updated_at = strcmp(columns, "updated_at") == 0;
+  size_t n = (size_t)snprintf(buf, cap, "update of ");
+  size_t first = n;
+  for (const char *p = columns; *p && n < cap;) {
     size_t len = strcspn(p, ",");
-    int skip = others > 0 && len == 10 && strncmp(p, "updated_at", 10) == 0;
-    if (!skip)
-      n += (size_t)snprintf(buf + n, cap - n, "%s%.*s", n > 10 ? ", " : "", (int)len, p);
+    if (only_updated_at || len != 10 || strncmp(p, "updated_at", 10) != 0)
+      n += (size_t)snprintf(buf + n, cap - n, "%s%.*s", n > first ? ", " : "", (int)len,
+                            p);
     p += len + (p[len] == ',');
   }
   return buf;
