@@ -83,6 +83,15 @@ foreach(src IN LISTS CF_EXAMPLES)
     LABELS example)
 endforeach()
 
+# examples/embed keeps its replica under $TMPDIR: pointed at a directory that
+# does not exist, it says so (instead of quietly using /tmp).
+if(TARGET example_embed)
+  add_test(NAME example_embed_uses_tmpdir COMMAND example_embed)
+  set_tests_properties(example_embed_uses_tmpdir PROPERTIES LABELS example
+    ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/no-such-dir"
+    PASS_REGULAR_EXPRESSION "cannot create a directory in ${CMAKE_BINARY_DIR}/no-such-dir")
+endif()
+
 # Benchmarks: built, never run by ctest.
 file(GLOB CF_BENCHES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bench/bench_*.c)
 foreach(src IN LISTS CF_BENCHES)
