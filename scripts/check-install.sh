@@ -15,7 +15,8 @@
 #         (find_package(clientflow)), then its own tests run (`ctest -LE
 #         online`: a test that needs a server or PostgreSQL carries the
 #         label `online` and is skipped here);
-#       - with pkg-config: the directory's *.c files compiled by hand with
+#       - with pkg-config: the directory's *.c files compiled by hand ($CC,
+#         else cc, its default C dialect) with
 #         `pkg-config --cflags --libs clientflow` (shared) and again with
 #         `pkg-config --static` against libclientflow.a; each binary then
 #         replaces the CMake-built one of the same name and the example's
@@ -97,12 +98,12 @@ for cml in "$src"/examples/*/CMakeLists.txt; do
   shopt -u nullglob
   [ ${#srcs[@]} -gt 0 ] || fail "$name: no .c files to build with pkg-config"
   # shellcheck disable=SC2046,SC2086
-  cc -std=c11 $flags -o "$tmp/$name.shared" "${srcs[@]}" $(pkg-config --cflags --libs clientflow) ||
+  "${CC:-cc}" $flags -o "$tmp/$name.shared" "${srcs[@]}" $(pkg-config --cflags --libs clientflow) ||
     fail "$name: build with pkg-config --libs clientflow"
   static_libs=$(pkg-config --static --libs clientflow |
     sed 's/-lclientflow/-Wl,-Bstatic -lclientflow -Wl,-Bdynamic/')
   # shellcheck disable=SC2046,SC2086
-  cc -std=c11 $flags -o "$tmp/$name.static" "${srcs[@]}" $(pkg-config --cflags clientflow) $static_libs ||
+  "${CC:-cc}" $flags -o "$tmp/$name.static" "${srcs[@]}" $(pkg-config --cflags clientflow) $static_libs ||
     fail "$name: build with pkg-config --static --libs clientflow"
   if readelf -d "$tmp/$name.static" | grep -q 'libclientflow'; then
     fail "$name: the --static build still needs libclientflow.so"
