@@ -15,12 +15,12 @@
 #         (find_package(clientflow)), then its own tests run (`ctest -LE
 #         online`: a test that needs a server or PostgreSQL carries the
 #         label `online` and is skipped here);
-#       - with pkg-config: the directory's *.c files compiled by hand ($CC,
-#         else cc, its default C dialect) with
-#         `pkg-config --cflags --libs clientflow` (shared) and again with
-#         `pkg-config --static` against libclientflow.a; each binary then
-#         replaces the CMake-built one of the same name and the example's
-#         offline tests run again.
+#       - with pkg-config: each program of that build compiled again by
+#         hand from the same C sources ($CC, else cc, in its default
+#         dialect) with `pkg-config --cflags --libs clientflow` (shared) and
+#         again with `pkg-config --static` against libclientflow.a; the
+#         binaries then replace the CMake-built ones and the example's
+#         offline tests run again, once per kind.
 #
 # A build made with CF_SANITIZE=ON gives its sanitizer flags to the outside
 # builds too (the installed library is instrumented).  CF_KEEP_INSTALL=1
@@ -90,35 +90,38 @@ for cml in "$src"/examples/*/CMakeLists.txt; do
   run_tests cmake
   step "$name: built with find_package(clientflow), $ntests offline test(s) passed"
 
-  # pkg-config: the directory's sources compiled by hand, shared then static.
-  mapfile -t exes < <(find "$b" -maxdepth 1 -type f -executable -printf '%f\n')
-  exe=${exes[0]:-$name}
-  shopt -s nullglob
-  srcs=("$exdir"/*.c)
-  shopt -u nullglob
-  [ ${#srcs[@]} -gt 0 ] || fail "$name: no .c files to build with pkg-config"
-  # shellcheck disable=SC2046,SC2086
-  "${CC:-cc}" $flags -o "$tmp/$name.shared" "${srcs[@]}" $(pkg-config --cflags --libs clientflow) ||
-    fail "$name: build with pkg-config --libs clientflow"
+  # pkg-config: each program of the CMake build compiled again by hand from
+  # the same sources (CMake keeps one object per source,
+  # CMakeFiles/<program>.dir/<source>.o), shared then static.
+  mapfile -t exes < <(find "$b" -maxdepth 1 -type f -executable -printf '%f\n' | sort)
+  [ ${#exes[@]} -gt 0 ] || fail "$name: its CMake build made no program"
   static_libs=$(pkg-config --static --libs clientflow |
     sed 's/-lclientflow/-Wl,-Bstatic -lclientflow -Wl,-Bdynamic/')
-  # shellcheck disable=SC2046,SC2086
-  "${CC:-cc}" $flags -o "$tmp/$name.static" "${srcs[@]}" $(pkg-config --cflags clientflow) $static_libs ||
-    fail "$name: build with pkg-config --static --libs clientflow"
-  if readelf -d "$tmp/$name.static" | grep -q 'libclientflow'; then
-    fail "$name: the --static build still needs libclientflow.so"
-  fi
-  readelf -d "$tmp/$name.shared" | grep -q 'libclientflow.so.0' ||
-    fail "$name: the shared build does not need libclientflow.so.0"
-  if [ ${#exes[@]} = 1 ]; then
-    for kind in shared static; do
-      cp "$tmp/$name.$kind" "$b/$exe"
-      run_tests "pkg-config $kind"
-    done
-    step "$name: built with pkg-config (shared and --static), its offline tests passed with each"
-  else
-    step "$name: built with pkg-config (shared and --static); ${#exes[@]} programs in its CMake build, so not run"
-  fi
+  uses=0
+  for exe in "${exes[@]}"; do
+    mapfile -t srcs < <(cd "$b/CMakeFiles/$exe.dir" 2>/dev/null &&
+      find . -name '*.c.o' | sed 's|^\./||; s|\.o$||' | sort)
+    [ ${#srcs[@]} -gt 0 ] || fail "$name: no C sources found for $exe"
+    srcs=("${srcs[@]/#/$exdir/}")
+    for f in "${srcs[@]}"; do [ -f "$f" ] || fail "$name: $exe's source ${f#"$exdir"/} is not in $exdir"; done
+    # shellcheck disable=SC2046,SC2086
+    "${CC:-cc}" $flags -o "$tmp/$exe.shared" "${srcs[@]}" $(pkg-config --cflags --libs clientflow) ||
+      fail "$name: $exe with pkg-config --libs clientflow"
+    # shellcheck disable=SC2046,SC2086
+    "${CC:-cc}" $flags -o "$tmp/$exe.static" "${srcs[@]}" $(pkg-config --cflags clientflow) $static_libs ||
+      fail "$name: $exe with pkg-config --static --libs clientflow"
+    if readelf -d "$tmp/$exe.static" | grep -q 'libclientflow'; then
+      fail "$name: $exe built --static still needs libclientflow.so"
+    fi
+    # (a program that calls nothing of the library, a test driver, may not need it)
+    if readelf -d "$tmp/$exe.shared" | grep -q 'libclientflow.so.0'; then uses=$((uses + 1)); fi
+  done
+  [ "$uses" -gt 0 ] || fail "$name: no program built with pkg-config needs libclientflow.so.0"
+  for kind in shared static; do
+    for exe in "${exes[@]}"; do cp "$tmp/$exe.$kind" "$b/$exe"; done
+    run_tests "pkg-config $kind"
+  done
+  step "$name: ${exes[*]} built with pkg-config (shared and --static), the offline tests passed with each"
   built=$((built + 1))
 done
 [ $built -gt 0 ] || fail "no examples/*/CMakeLists.txt found"
