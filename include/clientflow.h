@@ -640,6 +640,154 @@ int cf_node_conflict_retry(cf_node *node, int64_t id) CF_WARN_UNUSED;
 */
 int cf_node_conflict_discard(cf_node *node, int64_t id) CF_WARN_UNUSED;
 
+/* ---- Change notifications and watched queries (store/notify.c, store/watch.c)
+**
+** A UI refreshes when data changes, locally or from a pull.  Two ways to
+** learn it, both delivered by cf_node_poll() ON THE THREAD THAT CALLS IT
+** (the app's own loop; never on a library thread, never inside a
+** transaction):
+**
+**  - a change callback (cf_node_on_changes): once per committed
+**    transaction, which tables and which row ids it changed and whether the
+**    change was local (an app write, on any handle) or remote (pulled);
+**  - watched queries (cf_node_watch): a SELECT on the views whose new result
+**    arrives whenever a committed transaction touched a table it reads;
+**    several transactions between two polls give one result, and a result
+**    equal to the last one delivered is not delivered again.
+**
+** Changes made through ANOTHER handle on the same replica file (a sync
+** handle on another thread, the `clientflow` program, another process)
+** reach this handle too: every transaction that changes data adds one row
+** to a change journal in the replica (one small insert per transaction,
+** nothing per row), which cf_node_poll reads when SQLite's data_version
+** says someone else committed.  A commit on another thread of the same
+** process wakes cf_node_wait(); one in another process is seen at the next
+** poll, so a loop polls at least every few hundred milliseconds:
+**
+**     cf_node_on_changes(ui, on_changes, app);
+**     cf_watch *w;
+**     rc = cf_node_watch(ui, "SELECT id, name FROM contacts ORDER BY name",
+**                        on_contacts, app, &w);
+**     while (running) {
+**       cf_node_wait(ui, 250);        // a commit in this process, or 250 ms
+**       rc = cf_node_poll(ui);        // callbacks run here, on this thread
+**     }
+**     cf_watch_free(w);
+**
+** Writes made to the file with other tools (the sqlite3 shell) are not
+** journaled and not reported.
+*/
+
+/* Where a committed transaction's changes came from. */
+#define CF_CHANGE_LOCAL 1  /* an app's write through the views (any handle) */
+#define CF_CHANGE_REMOTE 2 /* rows pulled from the master (a sync) */
+#define CF_CHANGE_RESYNC                                                                 \
+  3 /* changes were missed (the journal was pruned                                       \
+       before this handle looked): assume every row                                      \
+       of every table may have changed */
+
+/* The rows of one table a transaction changed. */
+typedef struct cf_change_table {
+  const char *table;          /* table (view) name, e.g. "contacts" */
+  int all_rows;               /* 1: too many rows to list (or RESYNC): any row
+                                 of the table may have changed */
+  size_t nrows;               /* number of ids in row_ids (0 when all_rows) */
+  const char *const *row_ids; /* the rows' ids (UUID text), deleted rows too
+                                 (a delete is an update of a hidden column) */
+} cf_change_table;
+
+/* One committed transaction's changes.  Everything is valid only during the
+** callback. */
+typedef struct cf_change_event {
+  int64_t seq;                   /* its place in the replica's commit order */
+  int origin;                    /* CF_CHANGE_LOCAL, _REMOTE or _RESYNC */
+  size_t ntables;                /* number of entries in tables */
+  const cf_change_table *tables; /* the tables it changed */
+} cf_change_event;
+
+typedef void (*cf_changes_fn)(void *ctx, const cf_change_event *ev);
+
+/*
+** METHOD.  Sets the change callback (NULL: none).  It is called from
+** cf_node_poll, on the polling thread, once per transaction committed since
+** the previous poll (on any handle of the file), in commit order.  ctx is
+** passed through.  Only transactions committed after the node was opened
+** are reported.
+*/
+void cf_node_on_changes(cf_node *node, cf_changes_fn fn, void *ctx);
+
+/*
+** METHOD.  Sets the conflict callback (NULL: none): called from
+** cf_node_poll for every conflict added since the previous poll (the
+** master rejected a pushed change, on whichever handle ran the sync);
+** its return value is ignored.  Conflicts present before are not reported
+** (list them with cf_node_conflicts_list).
+*/
+void cf_node_on_conflict(cf_node *node, cf_conflict_fn fn, void *ctx);
+
+/*
+** METHOD.  Delivers what happened since the previous call: the change
+** callback, the conflict callback, then the watched queries whose tables
+** changed (and any watch not delivered yet).  Cheap when nothing changed
+** (one PRAGMA).  Callbacks may read and write the node; they must not call
+** cf_node_poll, cf_watch_free or cf_node_close.  CF_OK; CF_BUSY when a
+** transaction is open on node (nothing is delivered mid-transaction: poll
+** after COMMIT); CF_MISUSE from inside a callback; a store error, or the
+** error of a watched query, with cf_node_errmsg.
+*/
+int cf_node_poll(cf_node *node) CF_WARN_UNUSED;
+
+/*
+** Waits until a transaction commits on any replica handle of this process
+** (this node's own included) since the last cf_node_poll on node, or
+** timeout_ms passes (negative: no limit; 0: just checks).  Returns 1 when
+** something committed, 0 on timeout.  A commit by another process does not
+** wake it: keep the timeout short (e.g. 250 ms) and poll anyway.  The only
+** node function besides cf_node_poll's callbacks that is meant to block the
+** UI thread; thread-safe.
+*/
+int cf_node_wait(cf_node *node, int timeout_ms);
+
+/*
+** Rows written by the last statement run through cf_node_exec (its last
+** statement) or cf_stmt_step on node: rows inserted, updated or deleted
+** through the views (sqlite3_changes counts none of them: the views' INSTEAD
+** OF triggers do the writing).  0 before any statement.
+*/
+int64_t cf_node_changes(const cf_node *node);
+
+/* A watched query and one result of it (opaque). */
+typedef struct cf_watch cf_watch;
+typedef struct cf_rows cf_rows;
+
+/* Receives a watched query's new result; rows is valid only during the
+** call. */
+typedef void (*cf_watch_fn)(void *ctx, const cf_rows *rows);
+
+/*
+** CONSTRUCTOR.  Watches sql, one SELECT on the replica (usually on the
+** views).  The first result is delivered by the next cf_node_poll; later
+** ones after a committed transaction touched a table the query reads
+** (found when it compiles) and changed its result.  OUT: *out, freed with
+** cf_watch_free (or by cf_node_close: then the handle must not be used).
+** CF_OK; CF_INVALID (not a single SELECT), CF_STORE (SQL error), CF_NOMEM;
+** cf_node_errmsg.  A result over 64 MiB fails the poll with CF_TOOBIG.
+*/
+int cf_node_watch(cf_node *node, const char *sql, cf_watch_fn fn, void *ctx,
+                  cf_watch **out) CF_WARN_UNUSED;
+
+/* DESTRUCTOR.  Stops watching and frees w.  NULL is fine.  Not from a
+** callback. */
+void cf_watch_free(cf_watch *w);
+
+/* Accessors of a result: the row count, the column count and names, and a
+** cell as text (NULL for SQL NULL or out of range), row and col from 0.
+** Pointers are valid during the callback only. */
+int64_t cf_rows_count(const cf_rows *rows);
+int cf_rows_column_count(const cf_rows *rows);
+const char *cf_rows_column_name(const cf_rows *rows, int col);
+const char *cf_rows_text(const cf_rows *rows, int64_t row, int col);
+
 /* ===================================================== end Replica (node) */
 
 /* ======================================================================== */

@@ -1,7 +1,9 @@
 /*
 ** platform/thread.c: POSIX threads behind platform/thread.h.
 */
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "platform/platform.h"
 #include "platform/thread.h"
@@ -78,3 +80,47 @@ void cf__cond_free(cf__cond *c) {
 void cf__cond_wait(cf__cond *c, cf__mutex *m) { pthread_cond_wait(&c->c, &m->m); }
 void cf__cond_signal(cf__cond *c) { pthread_cond_signal(&c->c); }
 void cf__cond_broadcast(cf__cond *c) { pthread_cond_broadcast(&c->c); }
+
+/* --- the commit beacon ----------------------------------------------------- */
+
+static pthread_mutex_t beacon_mu = PTHREAD_MUTEX_INITIALIZER; /* guards beacon */
+static pthread_cond_t beacon_cv = PTHREAD_COND_INITIALIZER;   /* signalled on bump */
+static uint64_t beacon;                                       /* commits so far */
+
+void cf__beacon_bump(void) {
+  pthread_mutex_lock(&beacon_mu);
+  beacon++;
+  pthread_cond_broadcast(&beacon_cv);
+  pthread_mutex_unlock(&beacon_mu);
+}
+
+uint64_t cf__beacon_value(void) {
+  pthread_mutex_lock(&beacon_mu);
+  uint64_t v = beacon;
+  pthread_mutex_unlock(&beacon_mu);
+  return v;
+}
+
+uint64_t cf__beacon_wait(uint64_t seen, int timeout_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  if (timeout_ms > 0) {
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
+  pthread_mutex_lock(&beacon_mu);
+  while (beacon == seen && timeout_ms != 0) {
+    if (timeout_ms < 0) {
+      pthread_cond_wait(&beacon_cv, &beacon_mu);
+    } else if (pthread_cond_timedwait(&beacon_cv, &beacon_mu, &until) == ETIMEDOUT) {
+      break;
+    }
+  }
+  uint64_t v = beacon;
+  pthread_mutex_unlock(&beacon_mu);
+  return v;
+}

@@ -36,4 +36,18 @@ void cf__cond_wait(cf__cond *c, cf__mutex *m);
 void cf__cond_signal(cf__cond *c);
 void cf__cond_broadcast(cf__cond *c);
 
+/*
+** The process-wide commit beacon: a counter every replica connection bumps
+** after it committed a transaction, and a wait for it to move.  It lets a
+** UI thread sleep until another thread's handle on a replica commits
+** (cf_node_wait, store/notify.c).  Wake-ups are not per file: a waiter
+** checks what changed itself.
+*/
+/* Bumps the counter and wakes every waiter.  Safe from any thread. */
+void cf__beacon_bump(void);
+/* The counter now. */
+uint64_t cf__beacon_value(void);
+/* Waits until the counter differs from seen or timeout_ms passed
+** (timeout_ms < 0: no limit).  Returns the counter then. */
+uint64_t cf__beacon_wait(uint64_t seen, int timeout_ms);
 #endif

@@ -18,6 +18,7 @@
 #include "core/value.h"
 #include "platform/platform.h"
 #include "store/store.h"
+#include "store/notify.h"
 #include "store/store_int.h"
 #include "store/vblob.h"
 
@@ -206,6 +207,7 @@ int cf__store_apply(cf_node *node, const cf_change *rows, size_t n, int64_t curs
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
+  cf__notify_origin(node, CF_CHANGE_REMOTE);
   for (size_t i = 0; i < n && rc == CF_OK; i++)
     rc = apply_one(node, &rows[i]);
   if (rc == CF_OK && cursor >= 0) {

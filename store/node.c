@@ -47,6 +47,7 @@
 
 #include "core/value.h"
 #include "platform/platform.h"
+#include "store/notify.h"
 #include "store/sqltext.h"
 #include "store/store_int.h"
 
@@ -177,6 +178,7 @@ static int open_node(struct cf_node *node, const char *path) {
   if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "lookaside");
   if ((rc = configure(node)) != CF_OK) return rc;
   if ((rc = cf__sqlfn_register(node)) != CF_OK) return rc;
+  if ((rc = cf__notify_attach(node)) != CF_OK) return rc;
   /* Prepared up front so that ending a transaction never has to allocate a
   ** statement (a rollback after an out-of-memory error must work). */
   sqlite3_stmt *tx;
@@ -198,6 +200,7 @@ static int open_node(struct cf_node *node, const char *path) {
   if ((rc = fresh ? install_fresh(node) : load_existing(node)) != CF_OK) goto out;
   if ((rc = cf__ddl_install(node, fresh)) != CF_OK) goto out;
   if ((rc = restore_clock(node)) != CF_OK) goto out;
+  if ((rc = cf__notify_install(node)) != CF_OK) goto out;
   rc = cf__node_commit(node);
 out:
   if (rc != CF_OK) cf__node_rollback(node);
@@ -251,6 +254,7 @@ void cf_node_close(cf_node *node) {
       sqlite3_finalize(node->tbl[t].st[i]);
   if (node->db != NULL) {
     cf__node_rollback(node);
+    cf__notify_detach(node);
     sqlite3_close_v2(node->db);
   }
   cf__buf_free(&node->scratch);

@@ -10,6 +10,7 @@
 
 #include "core/value.h"
 #include "platform/platform.h"
+#include "store/notify.h"
 #include "store/sqltext.h"
 #include "store/store_int.h"
 
@@ -134,7 +135,8 @@ int cf__node_begin(struct cf_node *node) {
 }
 
 int cf__node_commit(struct cf_node *node) {
-  int rc = cf__node_run(node, CF_SQL_commit, 0, 0);
+  int rc = cf__notify_journal(node);
+  if (rc == CF_OK) rc = cf__node_run(node, CF_SQL_commit, 0, 0);
   if (rc != CF_OK) {
     cf__node_rollback(node);
     return rc;

@@ -17,6 +17,7 @@
 
 #include "platform/platform.h"
 #include "store/store.h"
+#include "store/notify.h"
 #include "store/store_int.h"
 #include "store/vblob.h"
 
@@ -375,6 +376,7 @@ int cf__store_push_next(cf_node *node, size_t max, cf__push_batch **out) {
     cf__store_push_free(b); /* not ours to roll back: the app's transaction */
     return rc;
   }
+  cf__notify_origin(node, CF__ORIGIN_QUIET); /* pending columns only */
   /* A merge of the tables' pending changes in seq order; whole local
   ** transactions, unless the first alone is bigger than max. */
   pending_head heads[CF_SCHEMA_NTABLES];
@@ -498,6 +500,7 @@ int cf__store_push_release(cf_node *node, cf__push_batch *batch, size_t keep) {
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
+  cf__notify_origin(node, CF__ORIGIN_QUIET);
   for (size_t i = keep; i < batch->n && rc == CF_OK; i++) {
     const cf_table *t = NULL;
     int64_t rid = 0, tx = 0;
@@ -529,6 +532,7 @@ int cf__store_push_results(cf_node *node, const cf__store_push_result *res, size
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
+  cf__notify_origin(node, CF__ORIGIN_QUIET);
   for (size_t i = 0; i < n && rc == CF_OK; i++)
     rc = push_result(node, &res[i]);
   /* The cleared entries' seqs were part of the persisted clock. */
@@ -543,6 +547,7 @@ int cf__store_push_requeue(cf_node *node) {
   node->errmsg[0] = '\0';
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
+  cf__notify_origin(node, CF__ORIGIN_QUIET);
   for (unsigned n = 0; n < CF_SCHEMA_NTABLES && rc == CF_OK; n++) {
     sqlite3_stmt *st;
     if ((rc = cf__table_stmt(node, n, CF_TS_unmark, &st)) != CF_OK) break;

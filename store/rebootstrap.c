@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "core/schema.h"
+#include "store/notify.h"
 #include "store/store_int.h"
 #include "store/store_rebootstrap.h"
 
@@ -71,6 +72,7 @@ int cf__store_rebootstrap(cf_node *node, int64_t *kept) {
   int64_t left = 0;
   int rc = cf__node_begin(node);
   if (rc != CF_OK) return rc;
+  cf__notify_origin(node, CF_CHANGE_REMOTE);
   for (unsigned t = 0; rc == CF_OK && t < CF_SCHEMA_NTABLES; t++)
     rc = trim_table(node, t, &left);
   /* Entries in flight were never answered: send them again. */

@@ -29,6 +29,7 @@
 
 #include "core/value.h"
 #include "platform/platform.h"
+#include "store/notify.h"
 #include "store/store_int.h"
 #include "store/vblob.h"
 
@@ -200,10 +201,14 @@ static void fn_tx(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 /* A new local transaction starts after every commit and rollback. */
 static int on_commit(void *arg) {
   ((struct cf_node *)arg)->tx_hlc = 0;
+  cf__notify_on_commit(arg);
   return 0;
 }
 
-static void on_rollback(void *arg) { ((struct cf_node *)arg)->tx_hlc = 0; }
+static void on_rollback(void *arg) {
+  ((struct cf_node *)arg)->tx_hlc = 0;
+  cf__notify_on_rollback(arg);
+}
 
 /* The function table. */
 static const struct {

@@ -121,6 +121,9 @@ struct cf_node {
   int own_tx;                            /* 1 while a transaction the library began
                                             (cf__node_begin) is open */
   cf_buf scratch;                        /* canonical text made by cf_canon() */
+  struct cf_notify *nt;                  /* change capture and delivery
+                                            (store/notify.c); owned */
+  struct cf_watch *watches;              /* watched queries (store/watch.c) */
   char errmsg[512];                      /* detail of the last failure */
 };
 
