@@ -934,6 +934,106 @@ const char *cf_sync_errmsg(const cf_sync *s);
 /* DESTRUCTOR.  NULL is fine. */
 void cf_sync_free(cf_sync *s);
 
+/* ---- Sync status events and the background sync (sync/client/events.c) ----
+**
+** What a status line or a "syncing..." spinner needs, as events: connected,
+** disconnected (why, and when the next attempt is), push batches started
+** and finished with their counts, pull progress with a rate in rows per
+** second, each conflict as the master's answer creates it, access revoked,
+** and the token about to expire (so the app fetches a new one and calls
+** cf_sync_set_token before the server closes the socket).
+**
+** THREADS: events are called on the thread that runs the sync (the one in
+** cf_sync_run / cf_sync_watch, or the library's thread after
+** cf_sync_start), never concurrently with each other.  A callback must be
+** quick and must not call cf_sync_run, cf_sync_watch, cf_sync_join or
+** cf_sync_free, nor use the sync's node; it may call cf_sync_set_token and
+** cf_sync_stop.  To touch the UI, hand the event to the UI thread (copy
+** what you need: the strings live only during the call).
+**
+** The background sync: open a SECOND node on the replica file for the sync
+** (a node is used by one thread at a time), start it, and keep using the
+** UI's node on the UI thread; the UI node's cf_node_poll reports what the
+** sync pulled (change events, watched queries, conflicts):
+**
+**     cf_node *ui, *bg;                     // the same path, org and user
+**     rc = cf_node_open(path, org, user, &ui);
+**     rc = cf_node_open(path, org, user, &bg);
+**     rc = cf_sync_new(bg, url, token, &s);
+**     cf_sync_set_events(s, on_sync_event, app);
+**     rc = cf_sync_start(s);                // cf_sync_watch on its own thread
+**     ... the UI loop: cf_node_wait(ui, 250); cf_node_poll(ui); ...
+**     rc = cf_sync_join(s);                 // stops, waits, the watch's result
+**     cf_sync_free(s); cf_node_close(bg); cf_node_close(ui);
+*/
+typedef enum cf_sync_event_kind {
+  CF_SYNC_EVENT_CONNECTED = 1,      /* the server welcomed the session; message:
+                                       the user's role in the org */
+  CF_SYNC_EVENT_DISCONNECTED = 2,   /* the connection ended: code (CF_OK for a
+                                       finished cf_sync_run or a stop), message,
+                                       retry_in_ms (-1: no further attempt) */
+  CF_SYNC_EVENT_PUSH_STARTED = 3,   /* a batch of count changes was sent */
+  CF_SYNC_EVENT_PUSH_FINISHED = 4,  /* the master answered the batch: count,
+                                       applied, superseded, rejected */
+  CF_SYNC_EVENT_PULL_PROGRESS = 5,  /* a pulled page was applied: count rows so
+                                       far in this connection, rate in unit
+                                       ("rows/s"), percent of the way to the
+                                       head (-1 unknown) */
+  CF_SYNC_EVENT_CONFLICT = 6,       /* a change was rejected and kept in the
+                                       conflicts: table, row_id, code, message */
+  CF_SYNC_EVENT_ACCESS_REVOKED = 7, /* the user lost access to the org: message */
+  CF_SYNC_EVENT_TOKEN_EXPIRING = 8, /* the token expires at expires_at (seconds
+                                       since the epoch), within the warning
+                                       time: call cf_sync_set_token */
+  CF_SYNC_EVENT_STOPPED = 9         /* the background sync ended: code (CF_OK
+                                       after cf_sync_join/cf_sync_stop, else the
+                                       failure retrying cannot fix), message */
+} cf_sync_event_kind;
+
+/* One event.  Fields not listed for its kind are 0 / NULL; strings are
+** valid only during the callback. */
+typedef struct cf_sync_event {
+  int kind;            /* cf_sync_event_kind */
+  int code;            /* a CF_* result code (DISCONNECTED, CONFLICT, STOPPED) */
+  const char *message; /* detail, or "" */
+  int64_t retry_in_ms; /* DISCONNECTED: milliseconds to the next attempt, -1 none */
+  int64_t count;       /* PUSH_*: changes in the batch; PULL_PROGRESS: rows */
+  int64_t applied;     /* PUSH_FINISHED: of count, applied */
+  int64_t superseded;  /* PUSH_FINISHED: of count, superseded by newer versions */
+  int64_t rejected;    /* PUSH_FINISHED: of count, rejected (now conflicts) */
+  double rate;         /* PULL_PROGRESS: rows per second in this connection */
+  const char *unit;    /* PULL_PROGRESS: "rows/s" */
+  int percent;         /* PULL_PROGRESS: 0..100 of the way to the head, -1 */
+  const char *table;   /* CONFLICT: table name */
+  const char *row_id;  /* CONFLICT: the row's id */
+  int64_t expires_at;  /* TOKEN_EXPIRING: the token's exp */
+} cf_sync_event;
+
+typedef void (*cf_sync_event_fn)(void *ctx, const cf_sync_event *ev);
+
+/* METHOD.  Sets the event callback (NULL: none); before a run. */
+void cf_sync_set_events(cf_sync *s, cf_sync_event_fn fn, void *ctx);
+
+/* METHOD.  How many seconds before the token's exp TOKEN_EXPIRING is
+** sent (once per token; default 60, 0 turns it off).  Before a run. */
+void cf_sync_set_token_warning(cf_sync *s, int seconds);
+
+/*
+** METHOD.  Runs cf_sync_watch(s) on a new thread owned by the library and
+** returns at once.  From then on s and its node belong to that thread
+** until cf_sync_join: other threads may only call cf_sync_set_token and
+** cf_sync_stop.  CF_OK; CF_MISUSE (already started); CF_NOMEM, CF_IO.
+*/
+int cf_sync_start(cf_sync *s) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Stops the background sync and waits for its thread; returns
+** what cf_sync_watch returned (CF_OK after a stop, or the failure that
+** ended it earlier: CF_AUTH, CF_PERMISSION, ...; a STOPPED event said so
+** when it happened).  CF_MISUSE if not started.  cf_sync_free joins too.
+*/
+int cf_sync_join(cf_sync *s) CF_WARN_UNUSED;
+
 /*
 ** METHOD.  Named settings kept in the replica file (e.g. the server URL a
 ** node syncs with).  Names are 1..64 bytes; values at most 64 KiB (copied).

@@ -5,6 +5,7 @@
 ** file connects it to the transport (sync/net/transport.c), runs the event
 ** loop, reconnects a watching session with backoff, and takes tokens and
 ** stop requests from other threads.  Design: docs/protocol.md ("Session").
+** Status events and the background thread are sync/client/events.c.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +16,8 @@
 #include "platform/platform.h"
 #include "platform/thread.h"
 #include "sync/session/client_session.h"
+#include "sync/client/client_int.h"
 #include "sync/net/transport.h"
-
-struct cf_sync {
-  cf_node *node;           /* the replica (borrowed) */
-  char *url;               /* ws://host:port/sync */
-  char *token;             /* the access token */
-  cf__mutex *token_mu;     /* guards next_token and ws */
-  char *next_token;        /* a token from cf_sync_set_token not yet sent */
-  cf__ws_client *ws;       /* the transport endpoint of the current run */
-  cf__ws_session *session; /* the connection, NULL when closed */
-  cf__csess *sess;         /* the protocol */
-  volatile int stop;       /* cf_sync_stop was called */
-};
 
 /* --- the session's effects ---------------------------------------------------- */
 
@@ -80,29 +70,42 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
     cf_sync_free(s);
     return CF_NOMEM;
   }
+  s->token_warning_s = 60;
+  s->token_exp = cf__sync_token_exp(s->token);
+  cf__sync_events_attach(s);
   *out = s;
   return CF_OK;
 }
 
 void cf_sync_set_progress(cf_sync *s, cf_sync_progress_fn fn, void *ctx) {
-  cf__csess_set_progress(s->sess, fn, ctx);
+  s->progress = fn;
+  s->progress_ctx = ctx;
+}
+
+/* Adopts a token set with cf_sync_set_token; returns 1 if there was one. */
+static int take_new_token(cf_sync *s) {
+  cf__mutex_lock(s->token_mu);
+  char *t = s->next_token;
+  s->next_token = NULL;
+  cf__mutex_unlock(s->token_mu);
+  if (t == NULL) return 0;
+  cf__free(s->token);
+  s->token = t;
+  s->token_exp = cf__sync_token_exp(s->token);
+  s->token_warned = 0;
+  return 1;
 }
 
 /* Presents a token set with cf_sync_set_token on the open socket (AUTH); the
 ** next connection uses it for HELLO anyway. */
 static void send_new_token(cf_sync *s) {
-  cf__mutex_lock(s->token_mu);
-  char *t = s->next_token;
-  s->next_token = NULL;
-  cf__mutex_unlock(s->token_mu);
-  if (t == NULL) return;
-  cf__free(s->token);
-  s->token = t;
-  cf__csess_send_token(s->sess, s->token);
+  if (take_new_token(s)) cf__csess_send_token(s->sess, s->token);
 }
 
 /* One connection: returns when it has ended (DONE, or FAILED). */
 static int run_session(cf_sync *s) {
+  (void)take_new_token(s); /* HELLO presents the newest token */
+  cf__sync_connection_begins(s);
   if (cf__csess_start(s->sess) != CF_OK) return cf__csess_finish(s->sess);
   cf__ws_client_config cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -143,6 +146,7 @@ static int run_session(cf_sync *s) {
       }
       cf__csess_apply_deferred(s->sess);
     }
+    cf__sync_loop_tick(s);
     if (s->stop) cf__csess_stop(s->sess);
     send_new_token(s);
     cf__csess_poll(s->sess, cf__monotonic_ns() / 1000000);
@@ -158,7 +162,9 @@ static int run_session(cf_sync *s) {
 
 int cf_sync_run(cf_sync *s) {
   cf__csess_begin_run(s->sess, 0);
-  return run_session(s);
+  int rc = run_session(s);
+  cf__sync_connection_ended(s, rc, -1);
+  return rc;
 }
 
 /* Failures that another attempt with the same token cannot fix. */
@@ -168,13 +174,23 @@ static int is_final(int rc) {
 }
 
 int cf_sync_watch(cf_sync *s) {
-  cf__csess_begin_run(s->sess, 1);
   s->stop = 0;
+  return cf__sync_watch_loop(s);
+}
+
+int cf__sync_watch_loop(cf_sync *s) {
+  cf__csess_begin_run(s->sess, 1);
   int backoff_ms = 250;
   for (;;) {
     int rc = run_session(s);
-    if (s->stop) return CF_OK;
-    if (is_final(rc)) return rc;
+    if (s->stop) {
+      cf__sync_connection_ended(s, CF_OK, -1);
+      return CF_OK;
+    }
+    if (is_final(rc)) {
+      cf__sync_connection_ended(s, rc, -1);
+      return rc;
+    }
     if (cf__csess_connected(s->sess))
       backoff_ms = 250; /* it worked a while: start over */
     /* Exponential backoff with full jitter, so many nodes that lost one
@@ -185,8 +201,11 @@ int cf_sync_watch(cf_sync *s) {
     int wait_ms = backoff_ms / 2 + jitter / 2;
     cf__log(CF_LOG_INFO, "msg=\"sync reconnecting\" in_ms=%d reason=\"%s\"", wait_ms,
             cf__csess_errmsg(s->sess));
-    for (int waited = 0; waited < wait_ms && !s->stop; waited += 50)
+    cf__sync_connection_ended(s, rc, wait_ms);
+    for (int waited = 0; waited < wait_ms && !s->stop; waited += 50) {
+      cf__sync_loop_tick(s);
       cf__sleep_ms(50);
+    }
     if (s->stop) return CF_OK;
     backoff_ms = backoff_ms < 15000 ? backoff_ms * 2 : 30000;
   }
@@ -219,6 +238,10 @@ const char *cf_sync_errmsg(const cf_sync *s) { return cf__csess_errmsg(s->sess);
 
 void cf_sync_free(cf_sync *s) {
   if (s == NULL) return;
+  if (s->thread != NULL) {
+    int rc = cf_sync_join(s); /* its failure was an event already */
+    (void)rc;
+  }
   cf__ws_client_free(s->ws);
   cf__csess_free(s->sess);
   cf__free(s->next_token);

@@ -246,6 +246,7 @@ static int push_next(cf__csess *s) {
     if (rc != CF_OK) return rc;
     if (!again) {
       s->state = CS_PUSHING;
+      report(s, CF__SYNC_PHASE_PUSH_SENT, (int64_t)s->batch->n, -1);
       return CF_OK;
     }
   }

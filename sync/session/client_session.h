@@ -55,6 +55,11 @@ int cf__csess_new(cf_node *node, const char *url, cf__csess **out) CF_WARN_UNUSE
 /* DESTRUCTOR.  NULL is fine. */
 void cf__csess_free(cf__csess *s);
 
+/* A phase the session reports to its progress callback besides the public
+** ones: a push batch of done changes was sent (cf_sync turns it into its
+** PUSH_STARTED event and does not pass it on). */
+#define CF__SYNC_PHASE_PUSH_SENT 101
+
 /* METHOD.  The progress callback (docs: cf_sync_set_progress). */
 void cf__csess_set_progress(cf__csess *s, cf_sync_progress_fn fn, void *ctx);
 
