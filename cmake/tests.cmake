@@ -77,10 +77,21 @@ foreach(src IN LISTS CF_EXAMPLES)
   get_filename_component(name ${dir} NAME)
   add_executable(example_${name} ${src})
   target_link_libraries(example_${name} PRIVATE clientflow_static)
-  add_test(NAME example_${name} COMMAND example_${name}
-           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(example_${name} PROPERTIES ENVIRONMENT "${CF_PG_ENV}"
-    LABELS example)
+  # An example with a test.sh is run by it (it needs a server and the test
+  # cluster; CF_EXAMPLE names the program); the others run alone.
+  if(EXISTS ${dir}/test.sh)
+    target_link_libraries(example_${name} PRIVATE Threads::Threads)
+    add_test(NAME example_${name} COMMAND bash ${dir}/test.sh
+             WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set_tests_properties(example_${name} PROPERTIES
+      ENVIRONMENT "${CF_PG_ENV};CF_EXAMPLE=$<TARGET_FILE:example_${name}>"
+      FIXTURES_REQUIRED pg LABELS "example;integration" TIMEOUT 300)
+  else()
+    add_test(NAME example_${name} COMMAND example_${name}
+             WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set_tests_properties(example_${name} PROPERTIES ENVIRONMENT "${CF_PG_ENV}"
+      LABELS example)
+  endif()
 endforeach()
 
 # examples/embed keeps its replica under $TMPDIR: pointed at a directory that

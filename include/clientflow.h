@@ -27,7 +27,34 @@
 **  - Every function says who owns what it returns and how long a returned
 **    pointer stays valid.  Handles are opaque; nothing here is a struct that
 **    callers fill in, except the hook tables, which are copied.
-**  - A handle is used by one thread at a time.
+**  - A handle is used by one thread at a time (see THREADS).
+**
+** THREADS
+**
+**  - Every handle (cf_node, cf_stmt, cf_watch, cf_sync, cf_master, cf_server)
+**    is used by one thread at a time; different handles may be used by
+**    different threads at once.  The library takes no lock around a handle:
+**    handing one from thread to thread needs the app's own synchronisation.
+**  - Exceptions, safe from any thread: cf_sync_stop, cf_sync_set_token,
+**    cf_server_stop, cf_node_wait; cf_auth_verify on a configured cf_auth;
+**    cf_strerror, cf_version.
+**  - Several handles on ONE replica file are how threads (and processes)
+**    share it: open one cf_node per thread with the same path, org and user.
+**    SQLite's WAL lets readers run beside the one writer; a writer waits up
+**    to 5 s for another's transaction (then CF_BUSY).  The usual app: a UI
+**    node on the UI thread, and a sync node driven by cf_sync_start on the
+**    library's thread.  What the sync node commits reaches the UI node
+**    through cf_node_poll (change events, watched queries, conflicts); a
+**    commit wakes cf_node_wait in every thread of the process.
+**  - Callbacks run on a known thread: cf_node_poll's (changes, conflicts,
+**    watched queries) on the thread calling cf_node_poll; cf_sync's events
+**    and progress on the thread running the sync; report callbacks on the
+**    caller's thread.
+**  - Process-wide: cf_set_clock_hook and cf_set_random_hook before any
+**    thread starts; cf_node_errmsg(NULL) (the last failed open) is one
+**    static buffer, meaningful only when one thread opens nodes.
+**  - Checked by tests/unit/test_threads.c under ThreadSanitizer
+**    (scripts/tsan.sh).
 */
 #ifndef CLIENTFLOW_H
 #define CLIENTFLOW_H

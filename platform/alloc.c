@@ -6,26 +6,32 @@
 ** code, no corruption and no leak (tests/unit/test_oom.c and the store tests).
 */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "platform/platform.h"
 
-static uint64_t fail_at;   /* 0: never fail; else fail from this call on */
-static uint64_t att_count; /* allocations attempted since cf__alloc_fail_at */
+/* Atomic (relaxed): every thread allocates through here, and the counter
+** is the only state they share (found by scripts/tsan.sh). */
+static _Atomic uint64_t fail_at;   /* 0: never fail; else fail from this call on */
+static _Atomic uint64_t att_count; /* allocations attempted since cf__alloc_fail_at */
 
 static int should_fail(void) {
-  att_count++;
-  return fail_at != 0 && att_count >= fail_at;
+  uint64_t n = atomic_fetch_add_explicit(&att_count, 1, memory_order_relaxed) + 1;
+  uint64_t at = atomic_load_explicit(&fail_at, memory_order_relaxed);
+  return at != 0 && n >= at;
 }
 
 void cf__alloc_fail_at(uint64_t n) {
-  fail_at = n;
-  att_count = 0;
+  atomic_store_explicit(&fail_at, n, memory_order_relaxed);
+  atomic_store_explicit(&att_count, 0, memory_order_relaxed);
 }
 
-uint64_t cf__alloc_count(void) { return att_count; }
+uint64_t cf__alloc_count(void) {
+  return atomic_load_explicit(&att_count, memory_order_relaxed);
+}
 
 void *cf__malloc(size_t n) {
   if (should_fail()) return NULL;

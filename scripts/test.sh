@@ -6,7 +6,8 @@
 # starts and stops, pgTAP RLS tests, examples).  Extra arguments go to ctest,
 # e.g. scripts/test.sh -R merge.
 #
-# Once ctest has passed, the Release build is compiled (warnings are errors
+# Once ctest has passed, the threads test runs under ThreadSanitizer
+# (scripts/tsan.sh), the Release build is compiled (warnings are errors
 # there too), then every libFuzzer target of tests/fuzz/ is built with
 # clang (build/fuzz) and run for CF_FUZZ_SECONDS seconds each (default 20;
 # 0 skips the step) by scripts/fuzz.sh; a crash, leak, sanitizer report or
@@ -49,6 +50,9 @@ cmake -S . -B "$build" -DCF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCF_TEST_PG_PORT="$CF_TEST_PG_PORT" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+# The threading model under ThreadSanitizer: two threads, one replica file
+# (scripts/tsan.sh, its own build in build/tsan).
+scripts/tsan.sh
 # The optimised build has warnings the debug build does not (GCC's
 # -Wmaybe-uninitialized at -O2): it must compile warning-free too.
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -88,31 +88,31 @@ typedef struct jrow {
 
 /* Change capture and delivery state of one node. */
 struct cf_notify {
-  int64_t *rows;                             /* captured (table << 56 | rid) */
-  size_t nrows;                              /* entries in rows */
-  size_t cap;                                /* entries allocated */
-  uint64_t tables;                           /* captured table bits */
-  int overflow;                              /* more rows than a journal row lists */
-  int origin;                                /* origin of the open transaction */
-  int unjournaled;                           /* a commit carried a capture */
-  int64_t stmt_rows;                         /* rows written by the running statement */
-  int64_t last_changes;                      /* cf_node_changes() */
-  char last_name[48];                        /* cache of the update hook's last table */
-  int last_no;                               /* its number, or -1 */
-  sqlite3_stmt *st[NT_COUNT];                /* notify.sql statements, lazily */
-  sqlite3_stmt *idq[CF_SCHEMA_NTABLES];      /* SELECT id FROM cf_<t> WHERE rid = ?1 */
-  cf__stmt_kind prep;                        /* what the statement compiling does */
-  int64_t seen_journal;                      /* last journal id delivered */
-  int64_t data_version;                      /* last PRAGMA data_version seen */
-  int64_t seen_conflict;                     /* last conflict id delivered */
-  int dirty;                                 /* this handle committed since the last poll */
-  uint64_t beacon_seen;                      /* beacon value at the last poll */
-  int wal_autockpt;                          /* checkpoint threshold, in frames */
-  int delivering;                            /* inside cf_node_poll's callbacks */
-  cf_changes_fn on_changes;                  /* change callback, may be NULL */
-  void *changes_ctx;                         /* its context */
-  cf_conflict_fn on_conflict;                /* conflict callback, may be NULL */
-  void *conflict_ctx;                        /* its context */
+  int64_t *rows;                        /* captured (table << 56 | rid) */
+  size_t nrows;                         /* entries in rows */
+  size_t cap;                           /* entries allocated */
+  uint64_t tables;                      /* captured table bits */
+  int overflow;                         /* more rows than a journal row lists */
+  int origin;                           /* origin of the open transaction */
+  int unjournaled;                      /* a commit carried a capture */
+  int64_t stmt_rows;                    /* rows written by the running statement */
+  int64_t last_changes;                 /* cf_node_changes() */
+  char last_name[48];                   /* cache of the update hook's last table */
+  int last_no;                          /* its number, or -1 */
+  sqlite3_stmt *st[NT_COUNT];           /* notify.sql statements, lazily */
+  sqlite3_stmt *idq[CF_SCHEMA_NTABLES]; /* SELECT id FROM cf_<t> WHERE rid = ?1 */
+  cf__stmt_kind prep;                   /* what the statement compiling does */
+  int64_t seen_journal;                 /* last journal id delivered */
+  int64_t data_version;                 /* last PRAGMA data_version seen */
+  int64_t seen_conflict;                /* last conflict id delivered */
+  int dirty;                            /* this handle committed since the last poll */
+  uint64_t beacon_seen;                 /* beacon value at the last poll */
+  int wal_autockpt;                     /* checkpoint threshold, in frames */
+  int delivering;                       /* inside cf_node_poll's callbacks */
+  cf_changes_fn on_changes;             /* change callback, may be NULL */
+  void *changes_ctx;                    /* its context */
+  cf_conflict_fn on_conflict;           /* conflict callback, may be NULL */
+  void *conflict_ctx;                   /* its context */
 };
 
 int cf__notify_table_no(const char *name) {
@@ -191,9 +191,8 @@ static void on_update(void *arg, int op, const char *db, const char *tbl,
   if (nt->overflow) return;
   if (nt->nrows == nt->cap) {
     size_t cap = nt->cap ? nt->cap * 2 : 64;
-    int64_t *grown = cap <= CF__JOURNAL_MAX_ROWS
-                         ? cf__realloc(nt->rows, cap * sizeof *grown)
-                         : NULL;
+    int64_t *grown =
+        cap <= CF__JOURNAL_MAX_ROWS ? cf__realloc(nt->rows, cap * sizeof *grown) : NULL;
     if (grown == NULL) { /* too many (or no memory): record the tables only */
       nt->overflow = 1;
       return;
@@ -265,8 +264,7 @@ int cf__notify_journal(struct cf_node *node) {
   if (rc == CF_OK) {
     sqlite3_bind_int(st, 1, nt->origin);
     sqlite3_bind_int64(st, 2, (int64_t)nt->tables);
-    if (blob != NULL)
-      sqlite3_bind_blob(st, 3, blob, (int)n, SQLITE_STATIC);
+    if (blob != NULL) sqlite3_bind_blob(st, 3, blob, (int)n, SQLITE_STATIC);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) rc = cf__node_sqlerr(node, src, "journal_add");
     sqlite3_reset(st);
@@ -340,7 +338,8 @@ int cf__notify_attach(struct cf_node *node) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(node->db, "PRAGMA wal_autocheckpoint", -1, &st, NULL) ==
       SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW) node->nt->wal_autockpt = sqlite3_column_int(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      node->nt->wal_autockpt = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
   }
   sqlite3_update_hook(node->db, on_update, node);

@@ -30,9 +30,9 @@
 
 /* What a statement does, learned by the authorizer while it compiles. */
 typedef struct cf__stmt_kind {
-  int writes;  /* INSERT, UPDATE or DELETE of something */
-  int ends_tx;   /* COMMIT, END or RELEASE: may end the transaction */
-  uint64_t reads; /* bit t: reads table number t (a view or cf_<table>) */
+  int writes;      /* INSERT, UPDATE or DELETE of something */
+  int ends_tx;     /* COMMIT, END or RELEASE: may end the transaction */
+  uint64_t reads;  /* bit t: reads table number t (a view or cf_<table>) */
   int reads_other; /* reads some other table (cf_conflicts, cf_outbox, ...) */
 } cf__stmt_kind;
 

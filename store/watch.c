@@ -213,8 +213,7 @@ out:
 int cf__watch_run(struct cf_node *node, uint64_t mask, int any_commit) {
   int rc = CF_OK;
   for (struct cf_watch *w = node->watches; w != NULL; w = w->next) {
-    if (w->delivered && !(w->tables & mask) && !(any_commit && w->reads_other))
-      continue;
+    if (w->delivered && !(w->tables & mask) && !(any_commit && w->reads_other)) continue;
     int r = run_watch(w);
     if (rc == CF_OK) rc = r;
   }

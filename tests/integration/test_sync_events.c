@@ -11,15 +11,15 @@
 
 /* Events recorded from any thread. */
 typedef struct events {
-  pthread_mutex_t mu;     /* guards the rest */
-  int n[16];              /* events by kind */
-  int last_code[16];      /* code of the last event of each kind */
-  int64_t pulled;         /* count of the last PULL_PROGRESS */
-  char unit[16];          /* its unit */
+  pthread_mutex_t mu;       /* guards the rest */
+  int n[16];                /* events by kind */
+  int last_code[16];        /* code of the last event of each kind */
+  int64_t pulled;           /* count of the last PULL_PROGRESS */
+  char unit[16];            /* its unit */
   int64_t pushed, rejected; /* of PUSH_FINISHED, summed */
-  char conflict[128];     /* "table id" of the last CONFLICT */
-  int64_t retry;          /* retry_in_ms of the last DISCONNECTED */
-  int64_t expires_at;     /* of TOKEN_EXPIRING */
+  char conflict[128];       /* "table id" of the last CONFLICT */
+  int64_t retry;            /* retry_in_ms of the last DISCONNECTED */
+  int64_t expires_at;       /* of TOKEN_EXPIRING */
 } events;
 
 static void on_event(void *ctx, const cf_sync_event *ev) {
@@ -84,8 +84,8 @@ CF_TEST(test_sync_events_report_connect_pull_push_conflict_and_disconnect) {
   CHECK(e.expires_at > 0);
   /* A rep may not rename the org: the master rejects it; the rest lands. */
   sfx_node_exec(n, "UPDATE organizations SET name = 'Renamed'");
-  sfx_node_exec(n,
-                "UPDATE contacts SET phone = '+1-ev' WHERE id = '" DEMO_CONTACT("02") "'");
+  sfx_node_exec(
+      n, "UPDATE contacts SET phone = '+1-ev' WHERE id = '" DEMO_CONTACT("02") "'");
   rc = cf_sync_run(s);
   CHECK_MSG(rc == CF_OK, "sync: %s", cf_sync_errmsg(s));
   CHECK(e.n[CF_SYNC_EVENT_PUSH_STARTED] >= 1);
@@ -125,9 +125,9 @@ CF_TEST(test_background_sync_reaches_ui_handle_and_stops_on_revocation) {
   cf_node *bg = sfx_node("laptop", DEMO_ORG, DEMO_REP);
   ui_seen u = {"", 0};
   cf_watch *w = NULL;
-  CHECK_OK(cf_node_watch(
-      ui, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("03") "'", on_phone,
-      &u, &w));
+  CHECK_OK(cf_node_watch(ui,
+                         "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("03") "'",
+                         on_phone, &u, &w));
   CHECK_OK(cf_node_poll(ui));
   CHECK_EQ(u.results, 1);
   events e;
