@@ -43,6 +43,22 @@ new_db() {
   echo "$db"
 }
 
+# ensure_server_role ROLE: makes ROLE a login role the sync server may use
+# (granted authenticator and cf_sync_server); idempotent, and safe when
+# several tests create it at once (roles are cluster-global).
+ensure_server_role() {
+  psql_admin -d postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$1') THEN
+    BEGIN CREATE ROLE $1 LOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+  END IF;
+  BEGIN GRANT authenticator, cf_sync_server TO $1;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+END \$\$;
+SQL
+}
+
 # q DB SQL: runs SQL as postgres, prints the unaligned result.
 q() { psql_admin -d "$1" -At -c "$2"; }
 

@@ -15,16 +15,7 @@ export JWT_SECRET=rest-cli-test-secret-rest-cli-test-secret
 db=$(new_db rest_cli cf_template)
 run seed --database-url "$(url "$db")"
 expect_rc 0 "seed"
-psql_admin -d postgres >/dev/null <<'SQL'
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_rest_cli') THEN
-    BEGIN CREATE ROLE cf_test_rest_cli LOGIN;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-  END IF;
-  BEGIN GRANT authenticator, cf_sync_server TO cf_test_rest_cli;
-  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-END $$;
-SQL
+ensure_server_role cf_test_rest_cli
 
 srv_pid=
 port=

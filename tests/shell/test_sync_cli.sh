@@ -23,16 +23,7 @@ export JWT_SECRET=shell-sync-test-secret-0123456789abcdef-0123
 db=$(new_db sync_cli cf_template)
 run seed --database-url "$(url "$db")"
 expect_rc 0 "seed"
-psql_admin -d "$db" >/dev/null <<'SQL'
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cf_test_server') THEN
-    BEGIN CREATE ROLE cf_test_server LOGIN;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-  END IF;
-  BEGIN GRANT authenticator, cf_sync_server TO cf_test_server;
-  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-END $$;
-SQL
+ensure_server_role cf_test_server
 
 # The server: its first stdout line says where it listens (read from a
 # pipe, no polling).
