@@ -17,6 +17,7 @@
 ** a line starting "ok" or "error"; lines starting "[" come by themselves
 ** (live changes, conflicts, sync status).  See README.md.
 */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, poll, isatty with -std=c11 */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -65,8 +66,8 @@ static void on_sync_event(void *ctx, const cf_sync_event *ev) {
       break;
     case CF_SYNC_EVENT_DISCONNECTED:
       if (ev->retry_in_ms >= 0)
-        snprintf(line, sizeof line, "[sync] offline: %s; next try in %.1f s",
-                 ev->message, (double)ev->retry_in_ms / 1000.0);
+        snprintf(line, sizeof line, "[sync] offline: %s; next try in %.1f s", ev->message,
+                 (double)ev->retry_in_ms / 1000.0);
       else
         snprintf(line, sizeof line, "[sync] disconnected%s%s", ev->message[0] ? ": " : "",
                  ev->message);
@@ -102,7 +103,7 @@ static void on_sync_event(void *ctx, const cf_sync_event *ev) {
 /* --- the contact list, kept by a watched query ------------------------------- */
 
 typedef struct contact {
-  char id[40];    /* the contact's id */
+  char id[40];     /* the contact's id */
   char line[LINE]; /* "name  email  phone  company" */
 } contact;
 
@@ -159,8 +160,8 @@ static int on_conflict(void *ctx, const cf_conflict_info *c) {
 /* --- commands ----------------------------------------------------------------- */
 
 typedef struct app {
-  cf_node *ui;  /* the UI's handle (this thread) */
-  cf_sync *bg;  /* the background sync (its own thread and handle) */
+  cf_node *ui; /* the UI's handle (this thread) */
+  cf_sync *bg; /* the background sync (its own thread and handle) */
 } app;
 
 static int say_error(app *a, int rc) {
@@ -199,7 +200,8 @@ static int cmd_edit(app *a, char *args) {
   for (size_t i = 0; col != NULL && i < sizeof editable / sizeof *editable; i++)
     ok |= strcmp(col, editable[i]) == 0;
   if (id == NULL || val == NULL || !ok) {
-    printf("error usage: edit ID-PREFIX first_name|last_name|email|phone|company VALUE\n");
+    printf(
+        "error usage: edit ID-PREFIX first_name|last_name|email|phone|company VALUE\n");
     return CF_INVALID;
   }
   char sql[160], prefix[48];
@@ -295,7 +297,8 @@ static int cmd_wait(app *a, char *args) {
 static void help(void) {
   printf("  list                      every contact\n"
          "  search TEXT               contacts whose name, email or company has TEXT\n"
-         "  edit ID COLUMN VALUE      change first_name, last_name, email, phone or company\n"
+         "  edit ID COLUMN VALUE      change first_name, last_name, email, phone or "
+         "company\n"
          "  sql STATEMENT             any SQL on the replica's views\n"
          "  conflicts                 changes the server refused, with the reason\n"
          "  resolve ID retry|discard  send a fixed change again, or take the server's\n"
@@ -312,8 +315,9 @@ static int run_command(app *a, char *line) {
   if (args == NULL) args = (char *)"";
   if (cmd == NULL) return CF_OK;
   if (strcmp(cmd, "list") == 0)
-    return print_contacts(a, "SELECT " CONTACT_COLS " FROM contacts ORDER BY last_name, "
-                             "first_name",
+    return print_contacts(a,
+                          "SELECT " CONTACT_COLS " FROM contacts ORDER BY last_name, "
+                          "first_name",
                           NULL);
   if (strcmp(cmd, "search") == 0)
     return print_contacts(a,
@@ -380,9 +384,9 @@ int main(int argc, char **argv) {
     goto out;
   }
   cf_node_on_conflict(a.ui, on_conflict, &a);
-  rc = cf_node_watch(a.ui,
-                     "SELECT " CONTACT_COLS " FROM contacts ORDER BY last_name, first_name",
-                     on_contacts, &a, &w);
+  rc = cf_node_watch(
+      a.ui, "SELECT " CONTACT_COLS " FROM contacts ORDER BY last_name, first_name",
+      on_contacts, &a, &w);
   if (rc == CF_OK) rc = cf_sync_new(sync_node, url, token, &a.bg);
   if (rc != CF_OK) {
     fprintf(stderr, "field-sales: %s: %s\n", cf_strerror(rc), cf_node_errmsg(a.ui));
