@@ -15,8 +15,8 @@
 #define UI_WRITES 10 /* transactions of the UI thread */
 
 typedef struct shared {
-  char path[4096];  /* the replica file */
-  int writer_rc;    /* the writer's first failure, CF_OK */
+  char path[4096]; /* the replica file */
+  int writer_rc;   /* the writer's first failure, CF_OK */
 } shared;
 
 static void *writer(void *arg) {
