@@ -34,6 +34,11 @@
 #define CF__PARAM_MAX ((size_t)512 << 20)
 /* Hex digits of one version. */
 #define CF__HEX_VER_LEN (CF_VER_LEN * 2)
+/* The first cursor position the push reserved, as SQL (push_reserve
+** publishes it; evaluated once per statement): pushed rows carry their
+** position as an offset from it (u.s), so the writes can be sent before
+** the position is known (008_push_clock_last.sql). */
+#define CF__SEQ_LO "(SELECT pg_catalog.current_setting('cf.push_seq_lo')::bigint)"
 
 /* ---- arena.c ---------------------------------------------------------------
 ** Canonical bytes that rows read from the master borrow.  Chunks never

@@ -28,6 +28,12 @@ struct cf__pg {
   int errpos;                    /* 1-based error position, 0 if none */
   cf__pg_notice_fn notice_fn;    /* NOTICE hook, NULL: drop */
   void *notice_ctx;              /* passed to notice_fn */
+  /* Names of the statements prepared on this connection (cf__pg_pipeline),
+  ** each a pointer to the caller's static string. */
+  const char *prepared[CF_PG_PREPARED_MAX];
+  size_t nprepared; /* entries used in prepared */
+  int no_prepare;   /* the server lost or doubled a prepared statement (a
+                    ** pooler in transaction mode): run every step unnamed */
 };
 
 /*
@@ -418,5 +424,131 @@ int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams
       PQclear(out[i]);
       out[i] = NULL;
     }
+  return rc;
+}
+
+/* --- pipelines of different statements -------------------------------------- */
+
+/* Is name prepared on pg?  (A short list: a handful of fixed statements.) */
+static int is_prepared(const cf__pg *pg, const char *name) {
+  for (size_t i = 0; i < pg->nprepared; i++)
+    if (pg->prepared[i] == name || strcmp(pg->prepared[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Queues step s: a prepared statement (preparing it first, in the same
+** pipeline, the first time the connection sees its name) or an unnamed one. */
+static int send_step(cf__pg *pg, const cf__pg_step *s, int *prepares) {
+  *prepares = 0;
+  if (s->name == NULL || pg->no_prepare)
+    return PQsendQueryParams(pg->conn, s->sql, s->nparams, NULL, s->params, NULL, NULL,
+                             0);
+  if (!is_prepared(pg, s->name)) {
+    if (!PQsendPrepare(pg->conn, s->name, s->sql, 0, NULL)) return 0;
+    *prepares = 1;
+  }
+  return PQsendQueryPrepared(pg->conn, s->name, s->nparams, s->params, NULL, NULL, 0);
+}
+
+static int pipeline_once(cf__pg *pg, cf__pg_step *steps, size_t n, size_t *failed) {
+  int prep[CF_PG_PIPELINE_MAX];
+  *failed = n;
+  for (size_t i = 0; i < n; i++)
+    steps[i].res = NULL;
+  clear_error(pg);
+  if (n == 0) return CF_OK;
+  if (n > CF_PG_PIPELINE_MAX) return cf__pg_fail(pg, CF_MISUSE, "pipeline too long");
+  if (!PQenterPipelineMode(pg->conn)) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    return PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_DATABASE;
+  }
+  int rc = CF_OK;
+  size_t sent = 0;
+  for (; sent < n; sent++)
+    if (!send_step(pg, &steps[sent], &prep[sent])) break;
+  if (sent < n) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    rc = PQstatus(pg->conn) == CONNECTION_BAD ? CF_UNREACHABLE : CF_NOMEM;
+    *failed = sent;
+  }
+  if (!PQpipelineSync(pg->conn)) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    return CF_UNREACHABLE;
+  }
+  /* Per step: the Prepare's result when it was sent, then the statement's
+  ** result, each followed by a NULL; then the sync.  After a failure the
+  ** server skips the rest (PGRES_PIPELINE_ABORTED); the first error stays. */
+  for (size_t i = 0; i < sent; i++) {
+    for (int part = prep[i] ? 0 : 1; part < 2; part++) {
+      PGresult *res = PQgetResult(pg->conn);
+      if (res == NULL) {
+        if (rc == CF_OK) {
+          rc = check_result(pg, NULL);
+          *failed = i;
+        }
+        goto drain;
+      }
+      if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+        PQclear(res);
+      } else {
+        int r = check_result(pg, res);
+        if (r == CF_OK && part == 1 && rc == CF_OK) {
+          steps[i].res = res;
+        } else {
+          if (r != CF_OK && rc == CF_OK) {
+            rc = r;
+            *failed = i;
+          }
+          if (r == CF_OK && part == 0 && pg->nprepared < CF_PG_PREPARED_MAX)
+            pg->prepared[pg->nprepared++] = steps[i].name;
+          PQclear(res);
+        }
+      }
+      PGresult *end = PQgetResult(pg->conn); /* the NULL after each result */
+      if (end != NULL) PQclear(end);
+    }
+  }
+drain:
+  for (;;) { /* up to and including the sync */
+    PGresult *res = PQgetResult(pg->conn);
+    if (res == NULL) {
+      if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        if (rc == CF_OK) rc = check_result(pg, NULL);
+        break;
+      }
+      continue;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    PQclear(res);
+    if (st == PGRES_PIPELINE_SYNC) break;
+  }
+  if (!PQexitPipelineMode(pg->conn) && rc == CF_OK) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    rc = CF_DATABASE;
+  }
+  if (rc != CF_OK)
+    for (size_t i = 0; i < n; i++) {
+      PQclear(steps[i].res);
+      steps[i].res = NULL;
+    }
+  return rc;
+}
+
+int cf__pg_pipeline(cf__pg *pg, cf__pg_step *steps, size_t n, size_t *failed) {
+  int idle = PQtransactionStatus(pg->conn) == PQTRANS_IDLE;
+  int rc = pipeline_once(pg, steps, n, failed);
+  /* A prepared statement the server does not have (26000) or already has
+  ** (42P05): the connection goes through a pooler in transaction mode that
+  ** does not track them (PgBouncer before 1.21, or without
+  ** max_prepared_statements).  From now on this connection prepares
+  ** nothing; a pipeline that began outside a transaction is run again. */
+  if (rc != CF_OK && *failed < n && steps[*failed].name != NULL && !pg->no_prepare &&
+      (strcmp(pg->sqlstate, "26000") == 0 || strcmp(pg->sqlstate, "42P05") == 0)) {
+    pg->no_prepare = 1;
+    if (idle) {
+      if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) cf__pg_rollback(pg);
+      rc = pipeline_once(pg, steps, n, failed);
+    }
+  }
   return rc;
 }

@@ -148,6 +148,38 @@ int cf__sql_named(const char *asset, const char *name, char **out) CF_WARN_UNUSE
 int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
                       const char *const *params, cf__pg_res **out) CF_WARN_UNUSED;
 
+/* Most statements of one cf__pg_pipeline, and most prepared names a
+** connection remembers (more are run unnamed). */
+#define CF_PG_PIPELINE_MAX 256
+#define CF_PG_PREPARED_MAX 16
+
+/* One statement of a pipeline. */
+typedef struct cf__pg_step {
+  const char *sql;           /* the statement ($1.. parameters) */
+  const char *name;          /* NULL: unnamed; else a name (a static string) under
+                             ** which the connection prepares sql the first time
+                             ** and reuses it after (names must never change sql) */
+  int nparams;               /* parameters */
+  const char *const *params; /* their text, NULL for SQL NULL */
+  cf__pg_res *res;           /* OUT: its rows (free with cf__pg_res_free), NULL
+                             ** when it failed or was skipped */
+} cf__pg_step;
+
+/*
+** Runs steps[0..n) (n <= CF_PG_PIPELINE_MAX), each with its own parameters,
+** in one round trip (libpq pipeline mode, one sync at the end), inside the
+** caller's transaction if one is open.  Returns CF_OK, or the code of the
+** first statement that failed; OUT: *failed, its index (n when none); the
+** server skips every later statement.  Inside a transaction block the
+** transaction is then aborted: the caller rolls back (to a savepoint).  On
+** failure every steps[i].res is NULL.  A connection whose server loses or
+** doubles prepared statements (a pooler in transaction mode that does not
+** track them) stops preparing; the pipeline is run again unnamed when it
+** began outside a transaction.
+*/
+int cf__pg_pipeline(cf__pg *pg, cf__pg_step *steps, size_t n,
+                    size_t *failed) CF_WARN_UNUSED;
+
 /*
 ** LISTEN/NOTIFY, for the sync server's live updates.  cf__pg_socket is the
 ** connection's socket, to watch for readability in an event loop; after

@@ -8,28 +8,30 @@
 **   1. validate each change in C (table, key, org, canonical values,
 **      versions, clock skew): bad ones are rejected "invalid" / "wrong_org";
 **   2. group the valid changes by row key (a batch may touch a row twice);
-**   3. cf_sync.push_begin: membership, org clock row lock (orders the org's
-**      writers), what the batch is (new, a replay, or a stale or reused
-**      number: docs/master-sync.md, "Batches");
-**   4. per table, read the existing rows (SELECT joined with unnest of the
-**      keys), which existing rows RLS hides, and the tombstones of the
-**      missing ones.  No FOR UPDATE: every writer of the org's rows (pushes,
-**      and direct SQL through the stamp trigger) takes the org clock row
-**      lock before it can commit, and this push holds it, so nothing can
-**      change the org's rows under the push (a direct writer already holding
-**      a row lock deadlocks with it and one of the two is aborted);
+**   3. cf_sync.push_begin: membership, the pushes of this (org, node,
+**      user) serialised, what the batch is (new, a replay, or a stale or
+**      reused number: docs/master-sync.md, "Batches").  No org-wide lock;
+**   4. per table, read the existing rows (SELECT with = ANY of the keys),
+**      which existing rows RLS hides, and the tombstones of the missing
+**      ones.  No lock: the UPDATEs of step 6 set a cell only if its pushed
+**      version is not older than the one the row holds as it is written,
+**      so a write committed since the read is never overwritten by an
+**      older version (docs/master-sync.md, "Why a push holds the clock
+**      only for its stamp");
 **   5. merge every change into its row with core's cf__merge (the same
 **      function the replicas use), in batch order; refuse rows the push
-**      would create without every cell; cf_sync.push_reserve reserves one
-**      cursor position per row to write, and cf.push_seq_lo tells the stamp
-**      triggers to keep pushed versions;
-**   6. write back per table and operation with ONE statement over unnest()
+**      would create without every cell;
+**   6. cf_sync.push_reserve (the org clock row lock, one cursor position
+**      per row to write, published in cf.push_seq_lo for the stamp
+**      triggers), then ONE statement per table and operation over unnest()
 **      arrays (INSERT new rows and UPDATE changed rows in table order, then
-**      UPDATE + DELETE deleted rows in reverse table order), each under a
-**      SAVEPOINT: when a statement fails for a row's data, the group is
-**      split in halves until the offending rows are alone, so one bad row
-**      never sinks the rest;
-**   7. record (org, node, user) -> (batch seq, digest, results) and commit.
+**      UPDATE + DELETE deleted rows in reverse table order), then
+**   7. record (org, node, user) -> (batch seq, digest, results) and commit:
+**      6 and 7 are one pipelined round trip, so the clock lock is held only
+**      while Postgres runs them.  If any statement fails there, the push is
+**      rolled back and run again with each statement under a SAVEPOINT: a
+**      statement that fails for a row's data is split in halves until the
+**      offending rows are alone, so one bad row never sinks the rest.
 **
 */
 #include <stdio.h>
@@ -354,10 +356,12 @@ static void failure_detail(const char *msg, char *out, size_t outlen) {
 
 static int sp_exec(push_ctx *ctx, const char *what) { return cf__pg_exec(ctx->pg, what); }
 
-/* Runs kind's statement for rows[idx[0..n)] of table t.  An UPDATE sets
-** only the columns some change of the group took.  OUT: *res. */
-static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
-                          const size_t *idx, size_t n, cf__pg_res **res) {
+/* Builds kind's statement for rows[idx[0..n)] of table t into ctx->sql
+** and ctx->params.  An UPDATE sets only the columns some change of the
+** group took.  OUT: pv[0..*np), the parameters (ctx->params' bytes). */
+static int build_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
+                            const size_t *idx, size_t n, const char **pv,
+                            unsigned *np_out) {
   uint64_t mask = t->key_mask;
   if (kind == CF__STMT_INSERT) {
     mask = cf__schema_mask_columns(t);
@@ -370,7 +374,6 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
                 cf__sql_extra_params(t, kind == CF__STMT_DELETE   ? 0
                                         : kind == CF__STMT_UPDATE ? 2
                                                                   : 1);
-  const char *pv[CF_SCHEMA_MAX_COLS + 3];
   int rc = cf__sql_build_stmt(&ctx->sql, t, kind, mask);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
@@ -379,6 +382,16 @@ static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
                                  : params_add_row(ctx, r, mask, kind == CF__STMT_UPDATE);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
+  *np_out = np;
+  return rc;
+}
+
+/* Runs kind's statement for rows[idx[0..n)] of table t.  OUT: *res. */
+static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
+                          const size_t *idx, size_t n, cf__pg_res **res) {
+  const char *pv[CF_SCHEMA_MAX_COLS + 3];
+  unsigned np = 0;
+  int rc = build_group_stmt(ctx, t, kind, idx, n, pv, &np);
   if (rc != CF_OK) return rc;
   return cf__pg_query(ctx->pg, ctx->sql.p, (int)np, pv, res);
 }
@@ -405,6 +418,20 @@ static size_t mark_missing(push_ctx *ctx, const size_t *idx, size_t n,
     }
   }
   return missing;
+}
+
+/* Does the user see r's row now (a fresh read, after a failed insert)? */
+static int row_visible(push_ctx *ctx, const cf_table *t, const prow *r) {
+  cf__pg_res *res = NULL;
+  char *sql = cf__mprintf("SELECT 1 FROM public.\"%s\" AS t WHERE t.id = $1::uuid%s",
+                          t->name, t->tenant ? " AND t.org_id = $2::uuid" : "");
+  const char *pv[2] = {r->key[t->nkey - 1], r->key[0]};
+  int seen = sql != NULL &&
+             cf__pg_query(ctx->pg, sql, t->tenant ? 2 : 1, pv, &res) == CF_OK &&
+             cf__pg_nrows(res) > 0;
+  cf__pg_res_free(res);
+  cf__free(sql);
+  return seen;
 }
 
 /*
@@ -457,8 +484,15 @@ static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_
     if (op == CF__STMT_INSERT && why == CF_REASON_CONSTRAINT &&
         strcmp(detail, pkey) == 0) {
       /* The row exists but the read did not return it: RLS hides it from
-      ** the user (existing_ids normally catches this first; pushes of one
-      ** org are serialised, so it is not a concurrent insert). */
+      ** the user (existing_ids normally catches this first), or another
+      ** writer created it since the read (pushes of one org read without
+      ** a lock since 008): then the push fails and the node retries it,
+      ** and the retry merges into that row. */
+      if (row_visible(ctx, t, r))
+        return cf__pg_fail(ctx->pg, CF_BUSY,
+                           "push: %s row %s was created "
+                           "concurrently; retry",
+                           t->name, r->key[t->nkey - 1]);
       r->reason = CF_REASON_PERMISSION;
       snprintf(r->detail, sizeof r->detail, "row-level security refused the write");
     }
@@ -701,6 +735,16 @@ static void reject_incomplete_rows(push_ctx *ctx) {
   }
 }
 
+/* The changes of rows whose write was refused get the row's rejection. */
+static void mark_rejected(push_ctx *ctx) {
+  for (size_t i = 0; i < ctx->n; i++) {
+    if (ctx->row_of[i] == SIZE_MAX) continue;
+    const prow *r = &ctx->rows[ctx->row_of[i]];
+    if (r->rejected && ctx->results[i].status == CF_PUSH_APPLIED)
+      set_result(&ctx->results[i], CF_PUSH_REJECTED, r->reason, r->detail);
+  }
+}
+
 /* How many rows the push will write (one cursor position each). */
 static size_t rows_to_write(const push_ctx *ctx) {
   size_t n = 0;
@@ -709,51 +753,183 @@ static size_t rows_to_write(const push_ctx *ctx) {
   return n;
 }
 
-/* Writes the rows of table t (rows[lo..hi)) whose operation is op. */
-static int write_op(push_ctx *ctx, size_t lo, size_t hi, int op, size_t *idx,
-                    uint64_t *seq) {
-  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE,
-                                         CF__STMT_DELETE};
-  size_t m = 0;
-  for (size_t i = lo; i < hi; i++) {
-    prow *r = &ctx->rows[i];
-    if (row_op(r) != op) continue;
-    r->seq = (*seq)++;
-    idx[m++] = i;
-  }
-  return write_group(ctx, ctx->rows[lo].t, kinds[op], idx, m);
-}
+/* One statement group of the write phase: the rows of one table
+** (rows[lo..hi)) whose operation is op. */
+typedef struct wgroup {
+  size_t lo, hi; /* the table's rows */
+  int op;        /* 0 insert, 1 update, 2 delete */
+} wgroup;
 
 /*
-** Writes the merged rows: first the inserts and updates, table by table in
-** table order (parents before children), then the deletes in reverse table
-** order (children before parents).  So a delete's cascades (ON DELETE
-** CASCADE / SET NULL, stamped with newer master versions) run after every
-** other write of the batch and never remove or change a row the batch
-** still has to write.
+** The write phase's groups, in the order they run: first the inserts and
+** updates, table by table in table order (parents before children), then
+** the deletes in reverse table order (children before parents).  So a
+** delete's cascades (ON DELETE CASCADE / SET NULL, stamped with newer
+** master versions) run after every other write of the batch and never
+** remove or change a row the batch still has to write.  Each row to write
+** gets its cursor position, as an offset from the first one reserved, in
+** that order.  OUT: g[0..*ng) (g holds 3 * nrows entries).  CF_OK or
+** CF_NOMEM.
 */
-static int write_rows(push_ctx *ctx, uint64_t seq_lo) {
-  int rc = CF_OK;
-  size_t *idx = cf__malloc((ctx->nrows ? ctx->nrows : 1) * sizeof *idx);
+static int plan_writes(push_ctx *ctx, wgroup *g, size_t *ng) {
+  size_t n = 0, nt = 0;
+  uint64_t off = 0;
   size_t *starts = cf__malloc((ctx->nrows + 1) * sizeof *starts);
-  size_t nt = 0;
-  if (idx == NULL || starts == NULL) {
-    rc = CF_NOMEM;
-    goto out;
-  }
+  if (starts == NULL) return CF_NOMEM;
   /* rows are sorted by table: starts[k] is where the k-th table begins. */
   for (size_t i = 0; i < ctx->nrows; i++)
     if (i == 0 || ctx->rows[i].t != ctx->rows[i - 1].t) starts[nt++] = i;
   starts[nt] = ctx->nrows;
-  uint64_t seq = seq_lo;
-  for (size_t k = 0; k < nt && rc == CF_OK; k++)
-    for (int op = 0; op < 2 && rc == CF_OK; op++)
-      rc = write_op(ctx, starts[k], starts[k + 1], op, idx, &seq);
-  for (size_t k = nt; k-- > 0 && rc == CF_OK;)
-    rc = write_op(ctx, starts[k], starts[k + 1], 2, idx, &seq);
-out:
-  cf__free(idx);
+  for (size_t pass = 0; pass < 3 * nt; pass++) {
+    size_t k = pass < 2 * nt ? pass / 2 : nt - 1 - (pass - 2 * nt);
+    int op = pass < 2 * nt ? (int)(pass % 2) : 2;
+    size_t m = 0;
+    for (size_t i = starts[k]; i < starts[k + 1]; i++)
+      if (row_op(&ctx->rows[i]) == op) {
+        ctx->rows[i].seq = off++;
+        m++;
+      }
+    if (m == 0) continue;
+    g[n].lo = starts[k];
+    g[n].hi = starts[k + 1];
+    g[n].op = op;
+    n++;
+  }
   cf__free(starts);
+  *ng = n;
+  return CF_OK;
+}
+
+/* The indexes of the rows of group g: idx[0..return). */
+static size_t group_rows_of(const push_ctx *ctx, const wgroup *g, size_t *idx) {
+  size_t m = 0;
+  for (size_t i = g->lo; i < g->hi; i++)
+    if (row_op(&ctx->rows[i]) == g->op) idx[m++] = i;
+  return m;
+}
+
+/* Writes the groups one statement at a time, each under a savepoint, so a
+** failing row is found and rejected alone (write_group). */
+static int write_rows(push_ctx *ctx, const wgroup *g, size_t ng) {
+  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE,
+                                         CF__STMT_DELETE};
+  int rc = CF_OK;
+  size_t *idx = cf__malloc((ctx->nrows ? ctx->nrows : 1) * sizeof *idx);
+  if (idx == NULL) return CF_NOMEM;
+  for (size_t k = 0; k < ng && rc == CF_OK; k++) {
+    size_t m = group_rows_of(ctx, &g[k], idx);
+    rc = write_group(ctx, ctx->rows[g[k].lo].t, kinds[g[k].op], idx, m);
+  }
+  cf__free(idx);
+  return rc;
+}
+
+/* One statement of the pipelined write phase, with its own buffers. */
+typedef struct fstep {
+  cf_buf sql;                             /* the statement */
+  cf_buf params[CF_SCHEMA_MAX_COLS + 3];  /* its array parameters */
+  const char *pv[CF_SCHEMA_MAX_COLS + 3]; /* their text */
+  unsigned np;                            /* how many */
+} fstep;
+
+static void fsteps_free(fstep *f, size_t n) {
+  if (f == NULL) return;
+  for (size_t i = 0; i < n; i++) {
+    cf__buf_free(&f[i].sql);
+    for (size_t k = 0; k < sizeof f[i].params / sizeof f[i].params[0]; k++)
+      cf__buf_free(&f[i].params[k]);
+  }
+  cf__free(f);
+}
+
+/*
+** Builds into f the statement of kind for rows[idx[0..m)] of t, taking over
+** ctx's buffers.  An UPDATE or DELETE is wrapped so that it fails unless it
+** touched all m rows (cf_sync.push_expect, 008): RLS filters those
+** silently, and the pipeline must stop before its COMMIT.
+*/
+static int build_fstep(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
+                       const size_t *idx, size_t m, fstep *f) {
+  unsigned np = 0;
+  int rc = build_group_stmt(ctx, t, kind, idx, m, f->pv, &np);
+  if (rc != CF_OK) return rc;
+  f->np = np;
+  for (unsigned i = 0; i < np; i++) {
+    f->params[i] = ctx->params[i];
+    cf__buf_init(&ctx->params[i], CF__PARAM_MAX);
+  }
+  cf__buf_init(&f->sql, CF__STMT_MAX);
+  if (kind == CF__STMT_INSERT) {
+    rc = cf__buf_puts(&f->sql, ctx->sql.p);
+  } else {
+    char tail[96];
+    snprintf(tail, sizeof tail, ") SELECT cf_sync.push_expect(count(*), %zu) FROM w", m);
+    rc = cf__buf_puts(&f->sql, "WITH w AS (");
+    if (rc == CF_OK) rc = cf__buf_puts(&f->sql, ctx->sql.p);
+    if (rc == CF_OK) rc = cf__buf_puts(&f->sql, tail);
+  }
+  return rc;
+}
+
+/*
+** The last round trip of a push (008_push_clock_last.sql): reserve the
+** cursor positions (the org clock row lock), every write, the record of the
+** batch and COMMIT, sent together in one pipeline, so the clock lock is
+** held only while the server executes them.  reserve is NULL when the
+** batch needs no reservation.  OUT: *seq_lo (0 if none reserved).  Any
+** failure of a statement aborts the transaction before its COMMIT:
+** CF_ERROR then means "run the push again statement by statement"; other
+** codes (a lost connection) fail the push.
+*/
+static int write_pipelined(push_ctx *ctx, const wgroup *g, size_t ng,
+                           const char *reserve_sql, const char *const *reserve_pv,
+                           const char *record_sql, const char *const *record_pv,
+                           uint64_t *seq_lo) {
+  static const cf__stmt_kind kinds[3] = {CF__STMT_INSERT, CF__STMT_UPDATE,
+                                         CF__STMT_UPDATE};
+  size_t nst = 0, cap = 2 * ng;
+  fstep *f = cf__calloc(cap ? cap : 1, sizeof *f);
+  size_t *idx = cf__malloc((ctx->nrows ? ctx->nrows : 1) * sizeof *idx);
+  cf__pg_step steps[3 + 2 * 3 * CF_SCHEMA_NTABLES];
+  size_t ns = 0, failed = 0;
+  int rc = CF_OK;
+  *seq_lo = 0;
+  if (f == NULL || idx == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  if (2 * ng + 3 > sizeof steps / sizeof steps[0]) {
+    rc = CF_ERROR; /* more groups than tables allow: go statement by statement */
+    goto out;
+  }
+  for (size_t k = 0; k < ng && rc == CF_OK; k++) {
+    const cf_table *t = ctx->rows[g[k].lo].t;
+    size_t m = group_rows_of(ctx, &g[k], idx);
+    rc = build_fstep(ctx, t, kinds[g[k].op], idx, m, &f[nst++]);
+    if (rc == CF_OK && g[k].op == 2)
+      rc = build_fstep(ctx, t, CF__STMT_DELETE, idx, m, &f[nst++]);
+  }
+  if (rc != CF_OK) goto out;
+  size_t reserve_at = SIZE_MAX;
+  if (reserve_sql != NULL) {
+    reserve_at = ns;
+    steps[ns++] = (cf__pg_step){reserve_sql, NULL, 3, reserve_pv, NULL};
+  }
+  for (size_t i = 0; i < nst; i++)
+    steps[ns++] = (cf__pg_step){f[i].sql.p, NULL, (int)f[i].np, f[i].pv, NULL};
+  steps[ns++] = (cf__pg_step){record_sql, NULL, 5, record_pv, NULL};
+  steps[ns++] = (cf__pg_step){"COMMIT", NULL, 0, NULL, NULL};
+  rc = cf__pg_pipeline(ctx->pg, steps, ns, &failed);
+  if (rc == CF_OK && reserve_at != SIZE_MAX) {
+    const char *lo = cf__pg_value(steps[reserve_at].res, 0, 0);
+    *seq_lo = lo ? strtoull(lo, NULL, 10) : 0;
+  }
+  for (size_t i = 0; i < ns; i++)
+    cf__pg_res_free(steps[i].res);
+  if (rc != CF_OK && rc != CF_UNREACHABLE && rc != CF_NOMEM) rc = CF_ERROR;
+out:
+  fsteps_free(f, nst);
+  cf__free(idx);
   return rc;
 }
 
@@ -800,13 +976,23 @@ static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
   return rc;
 }
 
-int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
-                    const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
-                    size_t n, cf__push_result *results, cf__push_info *info) {
+/*
+** One attempt at a push.  fast: the write phase is one pipelined round trip
+** (write_pipelined); a statement that fails there returns CF_ERROR and the
+** caller runs the push again with fast = 0, statement by statement under
+** savepoints, which rejects the offending rows one by one.
+*/
+static int push_once(cf__pg *pg, const char *claims_json, const char *org_id,
+                     const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
+                     size_t n, cf__push_result *results, cf__push_info *info, int fast) {
   push_ctx ctx;
   cf__push_info dummy;
+  wgroup *groups = NULL;
+  size_t ngroups = 0;
+  cf_buf restext; /* the results as node_batches keeps them (fast path) */
+  cf__buf_init(&restext, CF__PARAM_MAX);
   char org[37], node_text[CF_NODE_ID_TEXT_LEN], batch[24], count[24], maxhlc[24];
-  char *sql = NULL;
+  char *sql = NULL, *rec_sql = NULL;
   cf__pg_res *res = NULL;
   int rc = CF_OK, in_tx = 0;
   memset(&ctx, 0, sizeof ctx);
@@ -916,50 +1102,66 @@ int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
   /* 5. Merge; rows the push would create without every cell are refused. */
   if ((rc = merge_changes(&ctx)) != CF_OK) goto out;
   reject_incomplete_rows(&ctx);
-  /* 6. Reserve one cursor position per row to write (none: the head stays
-  ** where it is) and let the org clock adopt the batch's greatest HLC --
-  ** also when nothing is written (every change superseded), so the
+  /* 6, 7. Reserve one cursor position per row to write (none: the head
+  ** stays where it is) and let the org clock adopt the batch's greatest HLC
+  ** -- also when nothing is written (every change superseded), so the
   ** master's own later writes order after every version a node pushed
-  ** (007_adopt_batch_hlc.sql) -- then write. */
+  ** (007_adopt_batch_hlc.sql) -- then write, record and commit.  The
+  ** reservation takes the org clock row lock, held to the commit: in the
+  ** fast path all of it is one round trip (008_push_clock_last.sql). */
   uint64_t seq_lo = 0;
   size_t nwrite = rows_to_write(&ctx);
-  if (nwrite > 0 || max_hlc > 0) {
-    snprintf(count, sizeof count, "%zu", nwrite);
-    snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
-    const char *rp3[3] = {org, count, maxhlc};
-    cf__free(sql);
-    sql = NULL;
-    if ((rc = cf__sql_named(CF__MASTER_SQL, "push_reserve", &sql)) != CF_OK) goto out;
-    if ((rc = cf__pg_query(pg, sql, 3, rp3, &res)) != CF_OK) goto out;
-    const char *lo_text = cf__pg_value(res, 0, 0);
-    if (nwrite > 0 && lo_text == NULL) {
+  groups = cf__calloc(3 * ctx.nrows + 1, sizeof *groups);
+  if (groups == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  if ((rc = plan_writes(&ctx, groups, &ngroups)) != CF_OK) goto out;
+  snprintf(count, sizeof count, "%zu", nwrite);
+  snprintf(maxhlc, sizeof maxhlc, "%lld", (long long)(max_hlc & (cf_hlc)INT64_MAX));
+  const char *rp3[3] = {org, count, maxhlc};
+  int reserve = nwrite > 0 || max_hlc > 0;
+  cf__free(sql);
+  sql = NULL;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "push_reserve", &sql)) != CF_OK) goto out;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "push_record", &rec_sql)) != CF_OK) goto out;
+  if (fast) {
+    mark_rejected(&ctx);
+    /* Not in ctx.tmp: building the statements uses that as scratch. */
+    if ((rc = results_text(results, n, &restext)) != CF_OK) goto out;
+    const char *rp[5] = {org, node_text, batch, digest_hex, restext.p ? restext.p : ""};
+    rc = write_pipelined(&ctx, groups, ngroups, reserve ? sql : NULL, rp3, rec_sql, rp,
+                         &seq_lo);
+    if (rc != CF_OK) goto out; /* CF_ERROR: the caller goes statement by statement */
+    in_tx = 0;
+    if (nwrite > 0 && seq_lo == 0) {
       rc = cf__pg_fail(pg, CF_DATABASE, "push: no cursor positions reserved");
       goto out;
     }
-    if (nwrite > 0) {
-      seq_lo = strtoull(lo_text, NULL, 10);
-      info->seq_lo = seq_lo;
-      info->seq_hi = seq_lo + nwrite - 1;
+  } else {
+    if (reserve) {
+      if ((rc = cf__pg_query(pg, sql, 3, rp3, &res)) != CF_OK) goto out;
+      const char *lo_text = cf__pg_value(res, 0, 0);
+      if (nwrite > 0 && lo_text == NULL) {
+        rc = cf__pg_fail(pg, CF_DATABASE, "push: no cursor positions reserved");
+        goto out;
+      }
+      if (nwrite > 0) seq_lo = strtoull(lo_text, NULL, 10);
+      cf__pg_res_free(res);
+      res = NULL;
     }
-    cf__pg_res_free(res);
-    res = NULL;
+    if ((rc = write_rows(&ctx, groups, ngroups)) != CF_OK) goto out;
+    mark_rejected(&ctx);
+    if ((rc = results_text(results, n, &ctx.tmp)) != CF_OK) goto out;
+    const char *rp[5] = {org, node_text, batch, digest_hex, ctx.tmp.p ? ctx.tmp.p : ""};
+    if ((rc = cf__pg_query(pg, rec_sql, 5, rp, NULL)) != CF_OK) goto out;
+    if ((rc = cf__pg_commit(pg)) != CF_OK) goto out;
+    in_tx = 0;
   }
-  if ((rc = write_rows(&ctx, seq_lo)) != CF_OK) goto out;
-  for (size_t i = 0; i < n; i++) {
-    if (ctx.row_of[i] == SIZE_MAX) continue;
-    const prow *r = &ctx.rows[ctx.row_of[i]];
-    if (r->rejected && results[i].status == CF_PUSH_APPLIED)
-      set_result(&results[i], CF_PUSH_REJECTED, r->reason, r->detail);
+  if (nwrite > 0) {
+    info->seq_lo = seq_lo;
+    info->seq_hi = seq_lo + nwrite - 1;
   }
-  /* 7. Record and commit. */
-  if ((rc = results_text(results, n, &ctx.tmp)) != CF_OK) goto out;
-  cf__free(sql);
-  sql = NULL;
-  const char *rp[5] = {org, node_text, batch, digest_hex, ctx.tmp.p ? ctx.tmp.p : ""};
-  if ((rc = cf__sql_named(CF__MASTER_SQL, "push_record", &sql)) != CF_OK) goto out;
-  if ((rc = cf__pg_query(pg, sql, 5, rp, NULL)) != CF_OK) goto out;
-  if ((rc = cf__pg_commit(pg)) != CF_OK) goto out;
-  in_tx = 0;
   goto count;
 
 finish_readonly:
@@ -978,6 +1180,20 @@ out:
   if (in_tx) cf__pg_rollback(pg);
   cf__pg_res_free(res);
   cf__free(sql);
+  cf__free(rec_sql);
+  cf__free(groups);
+  cf__buf_free(&restext);
   push_ctx_free(&ctx);
+  return rc;
+}
+
+int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
+                    const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
+                    size_t n, cf__push_result *results, cf__push_info *info) {
+  int rc =
+      push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 1);
+  if (rc == CF_ERROR)
+    rc =
+        push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 0);
   return rc;
 }

@@ -78,7 +78,7 @@ static int append_key_match(cf_buf *b, const cf_table *t) {
 ** ignore mask. */
 int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_t mask) {
   int rc;
-  char tmp[256];
+  char tmp[512];
   cf__buf_reset(b);
   switch (kind) {
     case CF__STMT_LOCK:
@@ -115,7 +115,8 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
-        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "decode(u.v, 'hex'), u.s::bigint FROM "
+        rc = cf__buf_puts(b, cf__sql_has_seq(t) ? "decode(u.v, 'hex'), " CF__SEQ_LO
+                                                  " + u.s::bigint FROM "
                                                 : "decode(u.v, 'hex') FROM ");
       if (rc == CF_OK) rc = append_unnest(b, t, cf__schema_mask_columns(t), 1);
       return rc;
@@ -124,15 +125,23 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
       ** cell): the other columns keep the value and version the row holds
       ** now, not the ones read before this push's earlier statements ran
       ** -- a cascade of this push's own deletes (ON DELETE SET NULL) may
-      ** have changed them since, with a newer master version. */
+      ** have changed them since, with a newer master version.  And a taken
+      ** cell is set only if its pushed version is not older than the one
+      ** the row holds as the UPDATE locks it: a push reads and merges
+      ** without any lock (008), so another writer may have committed a
+      ** newer version of the cell since; that one stays (last writer wins,
+      ** as the merge would have decided). */
       snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
       rc = cf__buf_puts(b, tmp);
       for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
         if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
+        unsigned off = i * CF_VER_LEN + 1;
         snprintf(tmp, sizeof tmp,
-                 "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 THEN u.c%u%s "
+                 "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 AND substring(u.vb FROM "
+                 "%u FOR %u) >= substring(t.cf_versions FROM %u FOR %u) THEN u.c%u%s "
                  "ELSE t.\"%s\" END, ",
-                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), i,
+                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), off,
+                 (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN, i,
                  cf__pg_cast(t->cols[i].type), t->cols[i].name);
         rc = cf__buf_puts(b, tmp);
       }
@@ -145,15 +154,18 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
         else
           snprintf(
               tmp, sizeof tmp,
-              "%sCASE WHEN (u.m::bigint & %llu) <> 0 THEN substring(u.vb FROM %u FOR %u) "
-              "ELSE substring(t.cf_versions FROM %u FOR %u) END",
+              "%sCASE WHEN (u.m::bigint & %llu) <> 0 AND substring(u.vb FROM %u FOR %u) "
+              ">= substring(t.cf_versions FROM %u FOR %u) THEN substring(u.vb FROM %u "
+              "FOR %u) ELSE substring(t.cf_versions FROM %u FOR %u) END",
               i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
-              (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN);
+              (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN,
+              off, (unsigned)CF_VER_LEN);
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
         rc = cf__buf_puts(b, cf__sql_has_seq(t)
-                                 ? ", cf_seq = u.s::bigint FROM (SELECT u.*, "
+                                 ? ", cf_seq = " CF__SEQ_LO
+                                   " + u.s::bigint FROM (SELECT u.*, "
                                    "decode(u.v, 'hex') AS vb FROM "
                                  : " FROM (SELECT u.*, decode(u.v, 'hex') AS vb FROM ");
       if (rc == CF_OK) rc = append_unnest(b, t, mask | t->key_mask, 2);

@@ -865,13 +865,14 @@ CF_TEST(test_master_pull_after_purge_horizon_asks_for_rebootstrap) {
 */
 
 typedef struct writer {
-  const char *url; /* connection string */
-  int pusher;      /* 1: writes through cf__master_push */
-  int ntx;         /* transactions to commit */
-  uint64_t rng;    /* its random state (from the test seed) */
-  int committed;   /* rows committed */
-  char err[320];   /* first failure, "" if none */
-  int finished;    /* set (atomically) when the thread is done */
+  const char *url;    /* connection string */
+  int pusher;         /* 1: writes through cf__master_push */
+  unsigned char node; /* a pusher's node tag */
+  int ntx;            /* transactions to commit */
+  uint64_t rng;       /* its random state (from the test seed) */
+  int committed;      /* rows committed */
+  char err[320];      /* first failure, "" if none */
+  int finished;       /* set (atomically) when the thread is done */
 } writer;
 
 static void *writer_main(void *arg) {
@@ -890,7 +891,7 @@ static void *writer_main(void *arg) {
       cf_change ch[3];
       char ids[3][37];
       cf__push_result res[3];
-      cf_nodeid nid = node_id(9);
+      cf_nodeid nid = node_id(w->node);
       cf_ver v;
       cf__ver_make(CF_HLC_MAKE(cf__now_ms(), (unsigned)i), &nid, &v);
       for (int k = 0; k < rows; k++) {
@@ -931,14 +932,18 @@ static void *writer_main(void *arg) {
 CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
   fx f;
   fx_open(&f);
-  enum { NW = 5, NTX = 60 };
+  /* Three pushers (own nodes) and three direct writers: since 008 pushes of
+  ** one org run side by side up to their reservation (docs/master-sync.md,
+  ** "The change cursor"). */
+  enum { NW = 6, NPUSHERS = 3, NTX = 60 };
   writer w[NW];
   pthread_t th[NW];
   uint64_t seed = cf_test_seed();
   for (int i = 0; i < NW; i++) {
     memset(&w[i], 0, sizeof w[i]);
-    w[i].url = i == 0 ? f.srv_url : f.url;
-    w[i].pusher = i == 0;
+    w[i].url = i < NPUSHERS ? f.srv_url : f.url;
+    w[i].pusher = i < NPUSHERS;
+    w[i].node = (unsigned char)(9 + i);
     w[i].ntx = NTX;
     w[i].rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
   }
@@ -1003,6 +1008,110 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
   cf__free(list);
   cf__buf_free(&b);
   free(s.seqs);
+  fx_close(&f);
+}
+
+/*
+** Concurrent pushes of the same cells: pushes read and merge without a lock
+** since 008, so a push may write a cell another push changed after its read.
+** Whatever the interleaving, each cell ends with the value of its newest
+** version (last writer wins per column), as every replica would hold it.
+*/
+enum { CC_ROWS = 4, CC_PUSHERS = 3, CC_PUSHES = 100 };
+
+typedef struct cc_pusher {
+  const char *url;                     /* the server's connection string */
+  const char (*ids)[CF_UUID_TEXT_LEN]; /* the rows */
+  unsigned char node;                  /* its node tag */
+  int64_t base_ms;                     /* versions are after this time */
+  uint64_t rng;                        /* its random state */
+  cf_ver best[CC_ROWS];                /* its newest version per row */
+  char best_val[CC_ROWS][48];          /* the company that version wrote */
+  char err[320];                       /* first failure */
+} cc_pusher;
+
+static void *cc_main(void *arg) {
+  cc_pusher *p = arg;
+  cf__pg *pg = NULL;
+  char err[256];
+  if (cf__pg_connect(p->url, &pg, err, sizeof err) != CF_OK) {
+    snprintf(p->err, sizeof p->err, "connect: %s", err);
+    return NULL;
+  }
+  cf_nodeid nid = node_id(p->node);
+  for (int i = 0; i < CC_PUSHES && !p->err[0]; i++) {
+    cf_change ch[CC_ROWS];
+    cf__push_result res[CC_ROWS];
+    char val[CC_ROWS][48];
+    for (int k = 0; k < CC_ROWS; k++) {
+      uint64_t r = cf_test_rand(&p->rng);
+      cf_ver v;
+      /* Versions anywhere in the last hour: a push often loses to another,
+      ** and the newest one can come at any time. */
+      cf__ver_make(
+          CF_HLC_MAKE(p->base_ms + (int64_t)(r % 3600000), (unsigned)(r >> 40) & 0xff),
+          &nid, &v);
+      snprintf(val[k], sizeof val[k], "n%u-%llu", p->node, (unsigned long long)(r >> 20));
+      change_init(&ch[k], "contacts", ORG_A, p->ids[k]);
+      cf_value cv = cf__value_text(val[k], strlen(val[k]));
+      int col = cf__schema_column_index(ch[k].table, "company");
+      if (cf__row_set(&ch[k], (unsigned)col, &cv, &v) != CF_OK) {
+        snprintf(p->err, sizeof p->err, "row_set");
+        break;
+      }
+      if (cf__ver_is_zero(&p->best[k]) || cf__ver_cmp(&v, &p->best[k]) > 0) {
+        p->best[k] = v;
+        memcpy(p->best_val[k], val[k], sizeof val[k]);
+      }
+    }
+    int rc = cf__master_push(pg, CLAIMS(USER_2), ORG_A, &nid, (uint64_t)i + 1, ch,
+                             CC_ROWS, res, NULL);
+    if (rc != CF_OK) snprintf(p->err, sizeof p->err, "push: %s", cf__pg_errmsg(pg));
+  }
+  cf__pg_close(pg);
+  return NULL;
+}
+
+CF_TEST(test_master_concurrent_pushes_of_one_cell_keep_its_newest_version) {
+  fx f;
+  fx_open(&f);
+  char ids[CC_ROWS][CF_UUID_TEXT_LEN];
+  cf_change ins[CC_ROWS];
+  cf__push_result res[CC_ROWS];
+  cf_ver v0 = ver_at(8, -7200000, 0);
+  for (int k = 0; k < CC_ROWS; k++) {
+    new_id(ids[k]);
+    contact_insert(&ins[k], ORG_A, ids[k], "Shared", NULL, &v0);
+  }
+  CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 8, 1, ins, CC_ROWS, res, NULL));
+  for (int k = 0; k < CC_ROWS; k++)
+    CHECK_RESULT(res[k], CF_PUSH_APPLIED, CF_REASON_NONE);
+  uint64_t seed = cf_test_seed();
+  cc_pusher p[CC_PUSHERS];
+  pthread_t th[CC_PUSHERS];
+  for (int i = 0; i < CC_PUSHERS; i++) {
+    memset(&p[i], 0, sizeof p[i]);
+    p[i].url = f.srv_url;
+    p[i].ids = (const char(*)[CF_UUID_TEXT_LEN])ids;
+    p[i].node = (unsigned char)(20 + i);
+    p[i].base_ms = cf__now_ms() - 3700000;
+    p[i].rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+    CHECK(pthread_create(&th[i], NULL, cc_main, &p[i]) == 0);
+  }
+  for (int i = 0; i < CC_PUSHERS; i++)
+    CHECK(pthread_join(th[i], NULL) == 0);
+  for (int i = 0; i < CC_PUSHERS; i++)
+    CHECK_MSG(!p[i].err[0], "pusher %d: %s", i, p[i].err);
+  for (int k = 0; k < CC_ROWS; k++) {
+    int w = 0;
+    for (int i = 1; i < CC_PUSHERS; i++)
+      if (cf__ver_cmp(&p[i].best[k], &p[w].best[k]) > 0) w = i;
+    char sql[256], got[64];
+    snprintf(sql, sizeof sql, "SELECT company FROM contacts WHERE id = '%s'", ids[k]);
+    query_str(f.admin, sql, got, sizeof got);
+    CHECK_MSG(strcmp(got, p[w].best_val[k]) == 0, "row %d: %s, newest version wrote %s",
+              k, got, p[w].best_val[k]);
+  }
   fx_close(&f);
 }
 
