@@ -2,13 +2,17 @@
 -- docs/rest-api.md).  Each starts at a "-- @name NAME" line.
 --
 -- Every request runs in its own transaction:
---   begin                        (this file)
---   as_user                      (server/master_sync.sql: SET LOCAL ROLE
---                                 authenticated, request.jwt.claims, UTC)
+--   begin                        (this file: BEGIN READ ONLY)
+--   as_user                      (this file: the role authenticated, the
+--                                 claims, UTC, the statement timeout, all
+--                                 transaction-local)
 --   one of the list statements   (this file)
 --   COMMIT
 -- so Row Level Security decides what each statement sees, and nothing
 -- outlives the transaction (safe behind PgBouncer in transaction mode).
+-- The four are sent together, in one round trip (libpq pipeline mode), and
+-- as_user and the list statements are prepared once per connection
+-- (sync/server/rest.c; docs/rest-api.md, "Cost of a request").
 --
 -- Every list statement answers ONE row:
 --   column 0  found   boolean: the organization is visible to the user (a
@@ -28,8 +32,18 @@
 -- returns every row exactly once.
 
 -- @name begin
--- A read-only transaction whose statements cannot run away with a worker.
-BEGIN READ ONLY; SET LOCAL statement_timeout = '5s'
+-- A read-only transaction (its statement timeout is set by as_user).
+BEGIN READ ONLY
+
+-- @name as_user
+-- $1 claims JSON.  master_sync.sql's as_user, plus a statement timeout so
+-- that no statement runs away with a worker.
+SELECT set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', $1, true),
+       set_config('TimeZone', 'UTC', true),
+       set_config('DateStyle', 'ISO, YMD', true),
+       set_config('bytea_output', 'hex', true),
+       set_config('statement_timeout', '5s', true)
 
 -- @name organizations
 -- $1 cursor key_us (NULL: first page), $2 cursor id, $3 limit.

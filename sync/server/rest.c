@@ -13,14 +13,17 @@
 ** most `workers` of them run REST calls at once).  Each call is one
 ** transaction as the user
 **
-**     BEGIN READ ONLY; SET LOCAL statement_timeout     (rest.sql "begin")
-**     SELECT set_config('role', 'authenticated', true), claims, UTC ...
-**                                                   (master_sync.sql "as_user")
+**     BEGIN READ ONLY                                  (rest.sql "begin")
+**     SELECT set_config('role', 'authenticated', true), claims, UTC,
+**            statement_timeout ...                     (rest.sql "as_user")
 **     SELECT found, body FROM <the route's statement>  (rest.sql)
 **     COMMIT
 **
-** so RLS decides what the user sees, and nothing outlives the transaction
-** (PgBouncer transaction pooling keeps working).  The worker keeps the JSON
+** sent in ONE round trip (cf__pg_pipeline), as_user and the route's
+** statement prepared once per connection (docs/rest-api.md, "Cost of a
+** request"), so RLS decides what the user sees, and nothing outlives the
+** transaction (PgBouncer transaction pooling keeps working; behind
+** PgBouncer, prepared statements need its max_prepared_statements, 1.21+).  The worker keeps the JSON
 ** text Postgres built and the pool hands the call back to the loop
 ** (call_done), which answers it.  A call whose connection went away
 ** meanwhile (on_cancel) is answered to nobody and freed.  A call whose
@@ -48,7 +51,6 @@
 #include "sync/server/server_int.h"
 
 #define REST_SQL "server/rest.sql"
-#define AS_USER_SQL "server/master_sync.sql"
 #define PREFIX "/api/crm/"
 #define MAX_WORKERS 32
 #define MAX_QUEUE 1024                  /* calls waiting; more: 503 */
@@ -70,18 +72,22 @@ typedef enum route {
 
 /* What a route is called and which statement serves it. */
 typedef struct route_def {
-  const char *name;   /* path segment after PREFIX */
-  const char *sql;    /* statement name in REST_SQL */
-  cf__rest_list list; /* its cursor's list, 0 if not paginated */
+  const char *name;     /* path segment after PREFIX */
+  const char *sql;      /* statement name in REST_SQL */
+  cf__rest_list list;   /* its cursor's list, 0 if not paginated */
+  const char *prepared; /* the name it is prepared under on a connection */
 } route_def;
 
 static const route_def routes[R_COUNT] = {
-    {"organizations", "organizations", CF_REST_LIST_ORGANIZATIONS},
-    {"contacts", "contacts", CF_REST_LIST_CONTACTS},
-    {"deals", "deals", CF_REST_LIST_DEALS},
-    {"appointments", "appointments", CF_REST_LIST_APPOINTMENTS},
-    {"metrics", "metrics", 0},
+    {"organizations", "organizations", CF_REST_LIST_ORGANIZATIONS, "cf_rest_organizations"},
+    {"contacts", "contacts", CF_REST_LIST_CONTACTS, "cf_rest_contacts"},
+    {"deals", "deals", CF_REST_LIST_DEALS, "cf_rest_deals"},
+    {"appointments", "appointments", CF_REST_LIST_APPOINTMENTS, "cf_rest_appointments"},
+    {"metrics", "metrics", 0, "cf_rest_metrics"},
 };
+
+/* The name as_user is prepared under on a connection. */
+static const char AS_USER_PREPARED[] = "cf_rest_as_user";
 
 /* An error answer; every string is static and needs no JSON escaping. */
 typedef struct rest_error {
@@ -117,7 +123,7 @@ typedef struct rest_api {
   cf_server *srv;           /* the server (configuration, posting) */
   unsigned flags;           /* CF_REST_* */
   char *sql_begin;          /* rest.sql "begin" */
-  char *sql_as_user;        /* master_sync.sql "as_user" */
+  char *sql_as_user;        /* rest.sql "as_user" */
   char *sql_route[R_COUNT]; /* each route's statement */
 } rest_api;
 
@@ -197,12 +203,21 @@ static void call_drop(cf__pool_item *item) { call_free((call *)item); }
 static void run_call(rest_api *m, cf__pg *pg, call *c) {
   cf__pg_res *res = NULL;
   const char *claims = c->claims;
-  int rc = cf__pg_exec(pg, m->sql_begin);
-  if (rc == CF_OK) rc = cf__pg_query(pg, m->sql_as_user, 1, &claims, NULL);
-  if (rc == CF_OK) rc = cf__pg_query(pg, m->sql_route[c->r], c->nparams, c->params, &res);
-  if (rc == CF_OK) rc = cf__pg_commit(pg);
+  /* One round trip: the transaction, the role and claims, the query and the
+  ** commit (a failure skips the rest and leaves the transaction aborted). */
+  cf__pg_step steps[4] = {
+      {m->sql_begin, NULL, 0, NULL, NULL},
+      {m->sql_as_user, AS_USER_PREPARED, 1, &claims, NULL},
+      {m->sql_route[c->r], routes[c->r].prepared, c->nparams, c->params, NULL},
+      {"COMMIT", NULL, 0, NULL, NULL},
+  };
+  size_t failed = 0;
+  int rc = cf__pg_pipeline(pg, steps, 4, &failed);
+  res = steps[2].res;
+  for (size_t i = 0; i < 4; i++)
+    if (i != 2) cf__pg_res_free(steps[i].res);
   if (rc != CF_OK) {
-    cf__pg_rollback(pg);
+    if (rc != CF_UNREACHABLE) cf__pg_rollback(pg); /* keeps the failure's message */
     goto failed;
   }
   if (cf__pg_nrows(res) != 1 || cf__pg_ncols(res) != 2 ||
@@ -489,7 +504,7 @@ int cf_server_enable_rest(cf_server *srv, int workers, unsigned flags) {
   m->srv = srv;
   m->flags = flags;
   int rc = cf__sql_named(REST_SQL, "begin", &m->sql_begin);
-  if (rc == CF_OK) rc = cf__sql_named(AS_USER_SQL, "as_user", &m->sql_as_user);
+  if (rc == CF_OK) rc = cf__sql_named(REST_SQL, "as_user", &m->sql_as_user);
   for (int i = 0; rc == CF_OK && i < R_COUNT; i++)
     rc = cf__sql_named(REST_SQL, routes[i].sql, &m->sql_route[i]);
   if (rc != CF_OK) goto out;
