@@ -57,6 +57,7 @@ benchmarks() {
   bench_pg bootstrap-100k "$B/bench_sync" 100000
   bench_pg push "$B/bench_push" 100000 2000
   bench scale "$B/bench_scale" 500 1000 10000 200 50 6
+  bench devices "$B/bench_devices" 100 1,4,16,64
   bench rest "$here/bench/bench_rest.sh" "$B" 5 $((pgport + 1))
   bench_pg bootstrap-1m "$B/bench_sync" 1000000
 }

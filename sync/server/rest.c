@@ -23,7 +23,8 @@
 ** statement prepared once per connection (docs/rest-api.md, "Cost of a
 ** request"), so RLS decides what the user sees, and nothing outlives the
 ** transaction (PgBouncer transaction pooling keeps working; behind
-** PgBouncer, prepared statements need its max_prepared_statements, 1.21+).  The worker keeps the JSON
+** PgBouncer, prepared statements need its max_prepared_statements, 1.21+).  The worker
+*keeps the JSON
 ** text Postgres built and the pool hands the call back to the loop
 ** (call_done), which answers it.  A call whose connection went away
 ** meanwhile (on_cancel) is answered to nobody and freed.  A call whose
@@ -79,7 +80,8 @@ typedef struct route_def {
 } route_def;
 
 static const route_def routes[R_COUNT] = {
-    {"organizations", "organizations", CF_REST_LIST_ORGANIZATIONS, "cf_rest_organizations"},
+    {"organizations", "organizations", CF_REST_LIST_ORGANIZATIONS,
+     "cf_rest_organizations"},
     {"contacts", "contacts", CF_REST_LIST_CONTACTS, "cf_rest_contacts"},
     {"deals", "deals", CF_REST_LIST_DEALS, "cf_rest_deals"},
     {"appointments", "appointments", CF_REST_LIST_APPOINTMENTS, "cf_rest_appointments"},
