@@ -23,9 +23,9 @@
 ** statement prepared once per connection (docs/rest-api.md, "Cost of a
 ** request"), so RLS decides what the user sees, and nothing outlives the
 ** transaction (PgBouncer transaction pooling keeps working; behind
-** PgBouncer, prepared statements need its max_prepared_statements, 1.21+).  The worker
-*keeps the JSON
-** text Postgres built and the pool hands the call back to the loop
+** PgBouncer, prepared statements need its max_prepared_statements, 1.21+).
+** The worker keeps the JSON text Postgres built and the pool hands the call
+** back to the loop
 ** (call_done), which answers it.  A call whose connection went away
 ** meanwhile (on_cancel) is answered to nobody and freed.  A call whose
 ** reused connection turns out dropped runs once more on a fresh one (the
