@@ -260,8 +260,8 @@ typedef struct result {
 ** lock, before 008), how many sit idle in a transaction (waiting for the
 ** server).  The issue's "20-46% of busy connections wait on the org clock". */
 typedef struct sampler {
-  const char *url;    /* admin connection string */
-  volatile int stop;  /* set to end the sampling */
+  const char *url;          /* admin connection string */
+  volatile int stop;        /* set to end the sampling */
   long busy, lock, idle_tx; /* sums over the samples */
 } sampler;
 
@@ -273,12 +273,11 @@ static void *sampler_main(void *arg) {
     return NULL;
   }
   while (!sm->stop) {
-    PGresult *r = PQexec(pg,
-                         "SELECT count(*) FILTER (WHERE state <> 'idle'), "
-                         "count(*) FILTER (WHERE wait_event_type = 'Lock'), "
-                         "count(*) FILTER (WHERE state = 'idle in transaction') "
-                         "FROM pg_stat_activity WHERE usename = 'clientflow_server' "
-                         "AND query NOT LIKE 'LISTEN%'");
+    PGresult *r = PQexec(pg, "SELECT count(*) FILTER (WHERE state <> 'idle'), "
+                             "count(*) FILTER (WHERE wait_event_type = 'Lock'), "
+                             "count(*) FILTER (WHERE state = 'idle in transaction') "
+                             "FROM pg_stat_activity WHERE usename = 'clientflow_server' "
+                             "AND query NOT LIKE 'LISTEN%'");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
       sm->busy += atol(PQgetvalue(r, 0, 0));
       sm->lock += atol(PQgetvalue(r, 0, 1));
@@ -295,8 +294,8 @@ static void *sampler_main(void *arg) {
 static const char *admin_url_g;
 
 /* One run: n devices, spread over norgs orgs of run r. */
-static result run(PGconn *admin, const char *dir, const char *url, int r, int n, int norgs,
-                  int rows) {
+static result run(PGconn *admin, const char *dir, const char *url, int r, int n,
+                  int norgs, int rows) {
   char sql[1024];
   device *d = calloc((size_t)n, sizeof *d);
   pthread_t *th = calloc((size_t)n, sizeof *th);
@@ -316,9 +315,10 @@ static result run(PGconn *admin, const char *dir, const char *url, int r, int n,
     user_id(i, d[i].user);
     d[i].url = url;
     d[i].rows = rows;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO memberships (org_id, user_id, role) VALUES ('%s', '%s', 'member')",
-             d[i].org, d[i].user);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ('%s', '%s', 'member')",
+        d[i].org, d[i].user);
     exec_or_die(admin, sql);
     snprintf(d[i].path, sizeof d[i].path, "%s/dev-%d-%d.db", dir, r, i);
     if (cf_node_open(d[i].path, d[i].org, d[i].user, &d[i].node) != CF_OK)
@@ -415,11 +415,11 @@ int main(int argc, char **argv) {
   admin_url_g = admin_url;
   PGconn *admin = PQconnectdb(admin_url);
   if (PQstatus(admin) != CONNECTION_OK) die("connect", PQerrorMessage(admin));
-  exec_or_die(admin,
-              "DO $$ BEGIN "
-              "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') "
-              "THEN CREATE ROLE clientflow_server LOGIN; END IF; "
-              "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
+  exec_or_die(
+      admin, "DO $$ BEGIN "
+             "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clientflow_server') "
+             "THEN CREATE ROLE clientflow_server LOGIN; END IF; "
+             "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
   int maxn = 0;
   for (int i = 0; i < ncounts; i++)
     if (counts[i] > maxn) maxn = counts[i];
@@ -441,10 +441,11 @@ int main(int argc, char **argv) {
          "clientflow serve --workers 4 (own process); loopback\n\n",
          rows);
   printf("| %7s | %-9s | %9s | %9s | %9s | %10s | %8s | %11s | %9s | %9s |\n", "devices",
-         "layout", "rows/s", "push p50", "push p99", "server CPU", "srv RSS", "rows pulled",
-         "lock wait", "idle in tx");
-  printf("|---------|-----------|-----------|-----------|-----------|------------|----------"
-         "|-------------|-----------|-----------|\n");
+         "layout", "rows/s", "push p50", "push p99", "server CPU", "srv RSS",
+         "rows pulled", "lock wait", "idle in tx");
+  printf(
+      "|---------|-----------|-----------|-----------|-----------|------------|----------"
+      "|-------------|-----------|-----------|\n");
   result one[16], spread[16];
   int runno = 0;
   for (int i = 0; i < ncounts; i++) {
@@ -456,10 +457,11 @@ int main(int argc, char **argv) {
         one[i] = r;
       else
         spread[i] = r;
-      printf("| %7d | %-9s | %9.0f | %6.0f ms | %6.0f ms | %9.0f%% | %5ld MB | %11lld | %8.0f%% "
+      printf("| %7d | %-9s | %9.0f | %6.0f ms | %6.0f ms | %9.0f%% | %5ld MB | %11lld | "
+             "%8.0f%% "
              "| %8.0f%% |\n",
-             n, layout == 0 ? "one org" : "16 orgs", r.rows_s, r.p50_ms, r.p99_ms, r.cpu_pct,
-             r.rss_kib / 1024, (long long)r.pulled, r.lock_pct, r.idle_tx_pct);
+             n, layout == 0 ? "one org" : "16 orgs", r.rows_s, r.p50_ms, r.p99_ms,
+             r.cpu_pct, r.rss_kib / 1024, (long long)r.pulled, r.lock_pct, r.idle_tx_pct);
       fflush(stdout);
     }
   }
@@ -474,8 +476,8 @@ int main(int argc, char **argv) {
   snprintf(name, sizeof name, "%d devices in one org vs over 16 orgs", counts[g]);
   snprintf(base, sizeof base, "%.0f rows/s over 16 orgs", spread[g].rows_s);
   snprintf(val, sizeof val, "%.2fx", ratio);
-  bench_row(name, bench_rate(fig, sizeof fig, one[g].rows_s, "rows/s"), base, val, ">=0.8x",
-            ratio >= 0.8);
+  bench_row(name, bench_rate(fig, sizeof fig, one[g].rows_s, "rows/s"), base, val,
+            ">=0.8x", ratio >= 0.8);
   snprintf(name, sizeof name, "%d devices in one org: push p99", counts[g]);
   snprintf(fig, sizeof fig, "%.0f ms", one[g].p99_ms);
   snprintf(base, sizeof base, "p50 %.0f ms", one[g].p50_ms);
