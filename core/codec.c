@@ -134,13 +134,13 @@
 
 /* Fields after version and type, per frame type (index = type). */
 static const unsigned char frame_nfields[CF_FRAME_TYPE_MAX + 1] = {
-    0, 10, 9, 1, 1, 2, 3, 2, 4, 1, 1, 1, 2, 2, 1, 1};
+    0, 10, 9, 1, 1, 2, 3, 2, 4, 1, 1, 1, 2, 2, 1, 1, 5};
 
 static const char *const frame_names[CF_FRAME_TYPE_MAX + 1] = {
     "?",    "HELLO",       "WELCOME",        "AUTH",    "AUTH_OK",
     "PUSH", "PUSH_RESULT", "PULL",           "CHANGES", "CHECKPOINT",
     "LIVE", "REBOOTSTRAP", "ACCESS_REVOKED", "ERROR",   "PING",
-    "PONG"};
+    "PONG", "FEED"};
 
 /* Smallest encoded sizes, used to bound counts by the bytes left. */
 #define MIN_ROW_BYTES 6    /* fixarray, table, present, values, vers, vidx */
@@ -629,7 +629,7 @@ static int rd_row_fields(rd *r, cf_row *row) {
   return CF_OK;
 }
 
-static int rd_rows(rd *r, size_t max, cf_frame *f) {
+static int rd_rows(rd *r, size_t max, cf_frame *f, cf_changes *c) {
   size_t n = 0;
   int rc = rd_array(r, "rows", max, MIN_ROW_BYTES, &n);
   if (rc != CF_OK) return rc;
@@ -646,8 +646,8 @@ static int rd_rows(rd *r, size_t max, cf_frame *f) {
     if ((rc = rd_row_fields(r, &rows[i])) != CF_OK) return rc;
   }
   r->item = NULL;
-  f->u.changes.rows = rows;
-  f->u.changes.nrows = n;
+  c->rows = rows;
+  c->nrows = n;
   return CF_OK;
 }
 
@@ -775,7 +775,15 @@ static int rd_fields(rd *r, size_t max_rows, cf_frame *f) {
       if ((rc = rd_uint(r, "last_seq", &f->u.changes.last_seq)) != CF_OK) return rc;
       if ((rc = rd_bool(r, "more", &f->u.changes.more)) != CF_OK) return rc;
       if ((rc = rd_uint(r, "head_seq", &f->u.changes.head_seq)) != CF_OK) return rc;
-      return rd_rows(r, max_rows, f);
+      return rd_rows(r, max_rows, f, &f->u.changes);
+    case CF_FRAME_FEED: {
+      cf_changes *c = &f->u.feed.changes;
+      if ((rc = rd_uint(r, "from_seq", &f->u.feed.from_seq)) != CF_OK) return rc;
+      if ((rc = rd_uint(r, "last_seq", &c->last_seq)) != CF_OK) return rc;
+      if ((rc = rd_bool(r, "more", &c->more)) != CF_OK) return rc;
+      if ((rc = rd_uint(r, "head_seq", &c->head_seq)) != CF_OK) return rc;
+      return rd_rows(r, max_rows, f, c);
+    }
     case CF_FRAME_CHECKPOINT:
     case CF_FRAME_LIVE:
     case CF_FRAME_REBOOTSTRAP:
@@ -1075,6 +1083,24 @@ int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size
   return finish(&w, CF_OK, mark);
 }
 
+int cf__encode_feed_body(uint64_t from_seq, uint64_t last_seq, int more,
+                         uint64_t head_seq, size_t nrows, const void *body, size_t len,
+                         cf_buf *out) {
+  wr w;
+  size_t mark = out->len;
+  if (nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
+  if (len > 0 && body == NULL) return CF_MISUSE;
+  wr_init(&w, out);
+  w_envelope(&w, CF_FRAME_FEED);
+  w_uint(&w, from_seq);
+  w_uint(&w, last_seq);
+  w_bool(&w, more);
+  w_uint(&w, head_seq);
+  w_array(&w, nrows);
+  if (w.rc == CF_OK && len > 0) w.rc = cf__buf_append(out, body, len);
+  return finish(&w, CF_OK, mark);
+}
+
 int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
                          size_t len, cf_buf *out) {
   wr w;
@@ -1238,6 +1264,27 @@ int cf__encode_changes(const cf_changes *c, cf_buf *out) {
   return finish(&w, rc, mark);
 }
 
+int cf__encode_feed(const cf_feed *f, cf_buf *out) {
+  wr w;
+  size_t mark = out->len;
+  int rc = CF_OK;
+  const cf_changes *c = &f->changes;
+  if (c->nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
+  if (c->nrows > 0 && c->rows == NULL) return CF_INVALID;
+  wr_init(&w, out);
+  w_envelope(&w, CF_FRAME_FEED);
+  w_uint(&w, f->from_seq);
+  w_uint(&w, c->last_seq);
+  w_bool(&w, c->more);
+  w_uint(&w, c->head_seq);
+  w_array(&w, c->nrows);
+  for (size_t i = 0; i < c->nrows && rc == CF_OK && w.rc == CF_OK; i++) {
+    w_array(&w, 5);
+    rc = w_row_fields(&w, &c->rows[i]);
+  }
+  return finish(&w, rc, mark);
+}
+
 int cf__encode_seq(cf_frame_type type, uint64_t seq, cf_buf *out) {
   wr w;
   size_t mark = out->len;
@@ -1307,6 +1354,8 @@ int cf__frame_encode(const cf_frame *f, cf_buf *out) {
     case CF_FRAME_ERROR:
       return cf__encode_error(f->u.error.code, f->u.error.message.p, f->u.error.message.n,
                               out);
+    case CF_FRAME_FEED:
+      return cf__encode_feed(&f->u.feed, out);
   }
   return CF_MISUSE;
 }

@@ -60,7 +60,7 @@
 #define CF_PROTO_VERSION 1
 /* The range of versions this build accepts in HELLO. */
 #define CF_PROTO_MIN 1
-#define CF_PROTO_MAX 1
+#define CF_PROTO_MAX 2
 
 /* Hard caps (a peer may advertise lower limits, never higher). */
 #define CF_CODEC_MAX_FRAME ((size_t)8 << 20) /* bytes of one frame: 8 MiB */
@@ -88,9 +88,11 @@ typedef enum cf_frame_type {
   CF_FRAME_ACCESS_REVOKED = 12, /* server -> client: membership gone */
   CF_FRAME_ERROR = 13,          /* either way: fatal error, then close */
   CF_FRAME_PING = 14,           /* either way: liveness probe */
-  CF_FRAME_PONG = 15            /* either way: answer to PING */
+  CF_FRAME_PONG = 15,           /* either way: answer to PING */
+  CF_FRAME_FEED = 16            /* server -> client: a page it was not asked
+                                   for, continuing from_seq (protocol 2) */
 } cf_frame_type;
-#define CF_FRAME_TYPE_MAX 15
+#define CF_FRAME_TYPE_MAX 16
 
 /* Push statuses and reject reasons: core/outcome.h (one table). */
 
@@ -208,6 +210,14 @@ typedef struct cf_changes {
   size_t nrows;      /* how many (0 allowed) */
 } cf_changes;
 
+/* FEED: a CHANGES page the server sends unasked (protocol 2), the same for
+** every session of the org whose cursor is from_seq.  The client takes it
+** only if its cursor is from_seq and no request of its own is out. */
+typedef struct cf_feed {
+  cf_changes changes; /* the page, as in CHANGES */
+  uint64_t from_seq;  /* the cursor the page continues */
+} cf_feed;
+
 /* CHECKPOINT, LIVE, REBOOTSTRAP: one sequence number each. */
 typedef struct cf_seq_frame {
   uint64_t seq; /* CHECKPOINT: caught up to; LIVE: the new head;
@@ -250,6 +260,7 @@ typedef struct cf_frame {
     cf_revoked revoked;        /* CF_FRAME_ACCESS_REVOKED */
     cf_error_frame error;      /* CF_FRAME_ERROR */
     cf_ping ping;              /* CF_FRAME_PING, CF_FRAME_PONG */
+    cf_feed feed;              /* CF_FRAME_FEED */
   } u;
   void *owned; /* the one array the decoder allocated, or NULL */
 } cf_frame;
@@ -305,6 +316,7 @@ int cf__encode_push(const cf_push *p, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_push_result(const cf_push_reply *r, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_pull(const cf_pull *p, cf_buf *out) CF_WARN_UNUSED;
 int cf__encode_changes(const cf_changes *c, cf_buf *out) CF_WARN_UNUSED;
+int cf__encode_feed(const cf_feed *f, cf_buf *out) CF_WARN_UNUSED;
 /* CHECKPOINT, LIVE, REBOOTSTRAP (type picks which), PING, PONG (seq is the
 ** nonce). */
 int cf__encode_seq(cf_frame_type type, uint64_t seq, cf_buf *out) CF_WARN_UNUSED;
@@ -333,6 +345,10 @@ int cf__codec_put_change(uint64_t id, const cf_change *change,
 /* Wraps nrows encoded rows body[0..len) as a CHANGES frame. */
 int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size_t nrows,
                             const void *body, size_t len, cf_buf *out) CF_WARN_UNUSED;
+/* Wraps nrows encoded rows body[0..len) as a FEED frame (protocol 2). */
+int cf__encode_feed_body(uint64_t from_seq, uint64_t last_seq, int more,
+                         uint64_t head_seq, size_t nrows, const void *body, size_t len,
+                         cf_buf *out) CF_WARN_UNUSED;
 /* Wraps nchanges encoded changes body[0..len) as a PUSH frame. */
 int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
                          size_t len, cf_buf *out) CF_WARN_UNUSED;

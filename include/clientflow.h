@@ -913,7 +913,9 @@ typedef enum cf_sync_counter {
   CF_SYNC_PULLED = 4,     /* rows pulled and merged */
   CF_SYNC_CURSOR = 5,     /* the replica's cursor afterwards */
   CF_SYNC_REVOKED = 6,    /* 1 if the server said access was revoked */
-  CF_SYNC_COUNTER_MAX = 7
+  CF_SYNC_FED = 7,        /* pages the server sent unasked, shared by the
+                             org's sessions (protocol 2 FEED), and applied */
+  CF_SYNC_COUNTER_MAX = 8
 } cf_sync_counter;
 
 /* CONSTRUCTOR.  A sync session for node (borrowed: it must outlive the

@@ -63,7 +63,7 @@ static inline void hx_hello(raw_client *c, const char *token, const char *org,
 }
 
 /*
-** The next frame other than LIVE, whatever it is; free with cf__frame_free.
+** The next frame other than LIVE and FEED, whatever it is; free with cf__frame_free.
 ** Frees the messages already read first (a raw session keeps at most
 ** RAW_MAX_MSGS), so a frame obtained earlier must not be used any more.
 */

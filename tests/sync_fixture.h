@@ -432,9 +432,10 @@ static inline void raw_send(raw_client *c, const void *bytes, size_t n) {
   CHECK_OK(cf__ws_send(c->s, bytes, n));
 }
 
-/* Waits for the next unread frame other than LIVE (which the server may
-** send at any time between others) and decodes it into *out (borrowing c's
-** copy; free with cf__frame_free).  Fails the test if none comes. */
+/* Waits for the next unread frame other than LIVE and FEED (which the
+** server may send at any time between others: a head moved) and decodes it
+** into *out (borrowing c's copy; free with cf__frame_free).  Fails the test
+** if none comes. */
 static inline void raw_expect_frame(raw_client *c, cf_frame *out) {
   for (;;) {
     int64_t deadline = sfx_monotonic_ms() + 15000;
@@ -446,7 +447,7 @@ static inline void raw_expect_frame(raw_client *c, cf_frame *out) {
     char err[256];
     int rc = cf__frame_decode(c->msg[i], c->len[i], NULL, out, err, sizeof err);
     CHECK_MSG(rc == CF_OK, "raw client: message %d does not decode: %s", i, err);
-    if (out->type != CF_FRAME_LIVE) return;
+    if (out->type != CF_FRAME_LIVE && out->type != CF_FRAME_FEED) return;
     cf__frame_free(out);
   }
 }

@@ -11,3 +11,13 @@ SELECT p.member, p.head_seq,
          WHERE m.org_id = $1::uuid AND m.user_id = auth.uid()) AS role,
        cf_sync.node_last_batch($1::uuid, $2::uuid) AS last_batch
 FROM cf_sync.pull_begin($1::uuid) AS p
+
+-- @name members
+-- $1 org, $2 user ids (uuid[]).  Run as a member (as_user): which of the
+-- users are members of the org now.  RLS shows an org's memberships only to
+-- its members, so a caller who lost the org sees none.  The shared pull
+-- (sync/server/server.c) sends its page only to sessions of these users.
+SELECT u::text
+FROM unnest($2::uuid[]) AS u
+WHERE EXISTS (SELECT 1 FROM public.memberships AS m
+              WHERE m.org_id = $1::uuid AND m.user_id = u)

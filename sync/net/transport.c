@@ -18,11 +18,15 @@
 **    All three share the callback cb_lws.
 **  - Each connection's lws "opaque user data" points at our object for it; a
 **    tag in the object's first field says which kind (transport_int.h).
-**  - Messages are written from the WRITEABLE callbacks only, in frames of at
-**    most FRAME_BYTES from a queue whose entries keep LWS_PRE bytes in front
-**    of their payload for lws's frame header.  A long message goes out as a
-**    fragmented WebSocket message: the header of fragment k is written into
-**    bytes of fragment k-1 that were already sent.
+**  - A server message for a session with an empty queue is written at once
+**    (try_direct_write).  Others are written from the WRITEABLE callbacks,
+**    in frames of at most FRAME_BYTES from a queue whose entries keep
+**    LWS_PRE bytes in front of their payload for lws's frame header.  A
+**    long message goes out as a fragmented WebSocket message: the header of
+**    fragment k is written into bytes of fragment k-1 that were already
+**    sent.
+**  - Session deadlines live in one min-heap per endpoint with one lws timer
+**    for the earliest (lws's timer list is sorted and walked per insert).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +47,16 @@
 #define DEFAULT_HTTP_BODY ((size_t)1 << 20)
 #define DEFAULT_HTTP_TIMEOUT_MS 30000u
 #define DEFAULT_SHUTDOWN_MS 5000u
-#define FRAME_BYTES ((size_t)64 << 10)   /* largest frame we write at once */
-#define WRITES_PER_CALLBACK 16           /* frames per WRITEABLE callback */
-#define RX_KEEP_BYTES ((size_t)64 << 10) /* rx buffers above are freed */
-#define REASON_MAX 123                   /* close reason bytes (RFC 6455) */
+#define FRAME_BYTES ((size_t)64 << 10) /* largest frame we write at once */
+#define WRITES_PER_CALLBACK 16         /* frames per WRITEABLE callback */
+#define REASON_MAX 123                 /* close reason bytes (RFC 6455) */
+
+/* Where a client session connects; lws points at these while it does.
+** Apart from the session so that a server session does not carry them. */
+struct client_addr {
+  char host[256]; /* host to connect to */
+  char path[512]; /* request path */
+};
 
 /* One queued outgoing message. */
 typedef struct qmsg {
@@ -90,8 +100,8 @@ struct cf__ws_session {
   lws_sorted_usec_list_t grace_sul;  /* close_timeout_ms after closing */
   int in_connect;                    /* inside lws_client_connect_via_info */
   int failed_in_connect;             /* the connect failed synchronously */
-  char host[256];                    /* client: host to connect to */
-  char path[512];                    /* client: request path */
+  struct client_addr *addr;          /* client: where it connects (owned),
+                                        NULL on the server side */
 };
 
 struct cf__ws_watch {
@@ -340,6 +350,7 @@ static void session_free(cf__ws_session *s) {
   ep->n_sessions--;
   queue_clear(s);
   cf__free(s->rx);
+  cf__free(s->addr);
   cf__free(s);
 }
 
@@ -590,6 +601,17 @@ static int on_receive(struct lws *wsi, const void *in, size_t len) {
     if (!lws_frame_is_binary(wsi) && !s->closing) {
       s->rx_skip = 1;
       cf__ws_close(s, CF_WS_CLOSE_UNSUPPORTED, "binary messages only");
+    } else if (lws_is_final_fragment(wsi) && !s->closing &&
+               len <= s->ep->lim.max_message) {
+      /* A whole message in one piece (the usual case) is handed over from
+      ** lws's buffer: no copy, and no reassembly buffer kept per session
+      ** (an idle session then holds none: docs/transport.md, memory). */
+      s->rx_in_msg = 0;
+      if (s->ep->h.on_message != NULL) {
+        static const uint8_t empty[1] = {0};
+        s->ep->h.on_message(s->ep->h.ctx, s, len > 0 ? in : empty, len);
+      }
+      return 0;
     }
   }
   if (!s->rx_skip && !s->closing) {
@@ -622,7 +644,7 @@ static int on_receive(struct lws *wsi, const void *in, size_t len) {
     s->rx_in_msg = 0;
     if (!s->rx_skip && !s->closing) rx_deliver(s);
     s->rx_len = 0;
-    if (s->rx_cap > RX_KEEP_BYTES && !s->gone) {
+    if (!s->gone) { /* fragmented messages are rare: keep nothing between them */
       cf__free(s->rx);
       s->rx = NULL;
       s->rx_cap = 0;
@@ -1203,8 +1225,14 @@ int cf__ws_client_connect(cf__ws_client *cli, const char *url, cf__ws_session **
   if (cli == NULL || url == NULL) return CF_MISUSE;
   s = session_new(&cli->ep);
   if (s == NULL) return CF_NOMEM;
-  if (parse_url(url, &tls, s->host, sizeof s->host, &port, s->path, sizeof s->path) !=
-      CF_OK) {
+  s->addr = cf__calloc(1, sizeof *s->addr);
+  if (s->addr == NULL) {
+    rc = CF_NOMEM;
+    goto out;
+  }
+  char *host = s->addr->host, *path = s->addr->path;
+  if (parse_url(url, &tls, host, sizeof s->addr->host, &port, path,
+                sizeof s->addr->path) != CF_OK) {
     cf__log(CF_LOG_WARN, "msg=\"bad server url\" url=\"%.200s\"", url);
     rc = CF_INVALID;
     goto out;
@@ -1217,16 +1245,16 @@ int cf__ws_client_connect(cf__ws_client *cli, const char *url, cf__ws_session **
     rc = CF_CONFIG;
     goto out;
   }
-  snprintf(s->peer, sizeof s->peer, "%.80s:%d", s->host, port);
+  snprintf(s->peer, sizeof s->peer, "%.80s:%d", host, port);
   struct lws_client_connect_info i;
   memset(&i, 0, sizeof i);
   i.context = cli->ep.lws;
   i.vhost = cli->ep.vhost;
-  i.address = s->host;
+  i.address = host;
   i.port = port;
-  i.path = s->path;
-  i.host = s->host;
-  i.origin = s->host;
+  i.path = path;
+  i.host = host;
+  i.origin = host;
   i.protocol = CF_WS_SUBPROTOCOL;
   i.local_protocol_name = CF_WS_SUBPROTOCOL;
   i.ietf_version_or_minus_one = -1;

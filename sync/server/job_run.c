@@ -227,7 +227,14 @@ out:
 ** position are never split: if the frame fills up, it ends at the last whole
 ** group and says `more`.
 */
-static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from,
+static int wrap_page(int feed, uint64_t from, uint64_t last, int more, uint64_t head,
+                     size_t rows, const cf_buf *body, cf_buf *out) {
+  if (feed)
+    return cf__encode_feed_body(from, last, more, head, rows, body->p, body->len, out);
+  return cf__encode_changes_body(last, more, head, rows, body->p, body->len, out);
+}
+
+static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from, int feed,
                        uint64_t *last, int *more_out) {
   cf_buf body;
   cf__buf_init(&body, CF_SJOB_MAX_FRAME - CF_CODEC_FRAME_OVERHEAD);
@@ -246,8 +253,7 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from,
       cf__buf_truncate(&body, group_len);
       rows = group_rows;
       more = 1;
-      rc = cf__encode_changes_body(last_complete, more, page->head, rows, body.p,
-                                   body.len, out);
+      rc = wrap_page(feed, from, last_complete, more, page->head, rows, &body, out);
       *last = last_complete;
       *more_out = more;
       goto out;
@@ -260,7 +266,7 @@ static int encode_page(const cf__pull_page *page, cf_buf *out, uint64_t from,
   ** fill. */
   *last = page->next_cursor > from ? page->next_cursor : from;
   *more_out = more;
-  rc = cf__encode_changes_body(*last, more, page->head, rows, body.p, body.len, out);
+  rc = wrap_page(feed, from, *last, more, page->head, rows, &body, out);
 out:
   cf__buf_free(&body);
   return rc;
@@ -284,7 +290,7 @@ static void run_pull(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
     rc =
         encode_revoked(j, "the user is no longer a member of this organization", &j->out);
   } else {
-    rc = encode_page(&page, &j->out, p->from_seq, &j->cursor_after, &j->more);
+    rc = encode_page(&page, &j->out, p->from_seq, 0, &j->cursor_after, &j->more);
     j->has_cursor = rc == CF_OK;
     j->pulled = page.n;
   }
@@ -294,7 +300,87 @@ out:
   cf__pull_page_free(&page);
 }
 
+/*
+** Which of the job's users are members of its org, read as the job's user
+** in a transaction after the page's (so at the page's snapshot or later: a
+** membership revoked before the page was read is seen).  Fills j->member.
+*/
+static int read_members(cf__pg *pg, cf__sjob *j) {
+  char *sql = NULL, *as_user_sql = NULL, *list = NULL;
+  cf__pg_res *res = NULL;
+  j->member = cf__calloc(j->nusers ? j->nusers : 1, 1);
+  list = cf__malloc(j->nusers * CF_UUID_TEXT_LEN + 3);
+  if (j->member == NULL || list == NULL) {
+    cf__free(list);
+    return CF_NOMEM;
+  }
+  size_t len = 0;
+  list[len++] = '{';
+  for (size_t i = 0; i < j->nusers; i++) {
+    if (i > 0) list[len++] = ',';
+    memcpy(list + len, j->users[i], CF_UUID_TEXT_LEN - 1);
+    len += CF_UUID_TEXT_LEN - 1;
+  }
+  list[len++] = '}';
+  list[len] = '\0';
+  const char *as_user = j->claims_json;
+  const char *params[2] = {j->org, list};
+  int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
+  if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "members", &sql);
+  if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
+  if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
+  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 2, params, &res);
+  if (rc == CF_OK) rc = cf__pg_commit(pg);
+  if (rc != CF_OK) cf__pg_rollback(pg);
+  for (int r = 0; rc == CF_OK && r < cf__pg_nrows(res); r++) {
+    const char *u = cf__pg_value(res, r, 0);
+    size_t i = u != NULL ? cf__sjob_find_user(j, u) : j->nusers;
+    if (i < j->nusers) j->member[i] = 1;
+  }
+  cf__pg_res_free(res);
+  cf__free(sql);
+  cf__free(as_user_sql);
+  cf__free(list);
+  return rc;
+}
+
+/*
+** The shared pull of an org: one page after from_seq as the job's user,
+** encoded once as a FEED frame, and which of the job's users may receive
+** it.  Anything but a page (a failure, REBOOTSTRAP, the user revoked) leaves
+** feed_ok 0: the server then tells the sessions with LIVE and each pulls as
+** itself.
+*/
+static void run_feed(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
+  cf__pull_page page;
+  memset(&page, 0, sizeof page);
+  int rc = cf__master_pull(pg, j->claims_json, j->org, j->from_seq, lim->max_page, &page);
+  if (rc != CF_OK) {
+    j->db_rc = rc;
+    cf__log(CF_LOG_WARN, "msg=\"shared pull failed\" org=%s rc=%s detail=\"%s\"", j->org,
+            cf_strerror(rc), cf__pg_errmsg(pg));
+    goto out;
+  }
+  if (page.status != CF__PULL_OK) {
+    j->feed_revoked = page.status == CF__PULL_REVOKED;
+    goto out;
+  }
+  rc = encode_page(&page, &j->out, j->from_seq, 1, &j->cursor_after, &j->more);
+  if (rc != CF_OK) goto out;
+  rc = read_members(pg, j);
+  if (rc != CF_OK) {
+    j->db_rc = rc;
+    goto out;
+  }
+  j->pulled = page.n;
+  j->feed_ok = 1;
+out:
+  if (!j->feed_ok) cf__buf_reset(&j->out);
+  cf__pull_page_free(&page);
+}
+
 void cf__sjob_run(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j) {
+  if (j->kind == CF_SJOB_FEED) run_feed(lim, pg, j);
   if (j->kind == CF_SJOB_HELLO) run_hello(lim, pg, j);
   if (j->kind == CF_SJOB_PUSH) run_push(pg, j);
   if (j->kind == CF_SJOB_PULL) run_pull(lim, pg, j);

@@ -52,6 +52,9 @@ typedef struct conn {
   struct org_group *grp;            /* its org's group once READY, or NULL */
   struct conn *org_prev, *org_next; /* that group's list */
   struct conn *id_next;             /* hash chain of srv->by_id */
+  int no_feed;                      /* a shared pull run as this session's user
+                                       found it revoked: LIVE only from now on */
+  uint64_t feed_id;                 /* the shared pull that ran as it, 0: none */
 } conn;
 
 /* The READY sessions of one org: a NOTIFY for the org touches these only. */
@@ -60,6 +63,10 @@ typedef struct org_group {
   conn *first;                /* its sessions (conn.org_next) */
   size_t n;                   /* how many */
   struct org_group *next;     /* hash chain of srv->orgs */
+  uint64_t feed_id;           /* the shared pull running for it, 0: none */
+  uint64_t feed_from;         /* ...the cursor it continues */
+  uint64_t feed_head;         /* ...the head it was started for */
+  uint64_t feed_again;        /* a head notified while it ran, 0: none */
 } org_group;
 
 /* A session's job on its way through the pool (the job's own struct lives
@@ -90,6 +97,9 @@ struct cf_server {
   org_group **orgs;           /* READY sessions hashed by org (orgs_cap buckets) */
   size_t orgs_cap;            /* a power of two */
   size_t norgs;               /* groups in it */
+  uint64_t next_feed_id;      /* names shared pulls (org_group.feed_id) */
+  uint64_t stats_feeds;       /* shared pages read (loop thread) */
+  uint64_t stats_fed;         /* ...and sent, counted per session */
   uint64_t next_id;           /* next session id */
   cf__pool *pool;             /* the workers of sync jobs and the HTTP module */
   uint64_t stats_pushed;      /* changes answered (loop thread) */
@@ -281,6 +291,8 @@ static void io_on_ready(void *ctx) {
 
 /* --- sync jobs in the pool ------------------------------------------------- */
 
+static void feed_done(cf_server *srv, cf__sjob *j);
+
 /* Worker thread.  Runs the job; a database failure drops the connection
 ** (the pool runs the job once more when a reused connection was lost). */
 static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
@@ -293,6 +305,7 @@ static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
   }
   cf__sjob_run(pg, &it->srv->limits, j);
   if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
+  if (j->kind == CF_SJOB_FEED && j->db_rc != CF_OK) return CF_POOL_DISCARD;
   if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
   return CF_POOL_KEEP;
 }
@@ -305,6 +318,10 @@ static void sync_done(cf__pool_item *item) {
   cf__free(it);
   srv->stats_pushed += j->pushed;
   srv->stats_pulled += j->pulled;
+  if (j->kind == CF_SJOB_FEED) {
+    feed_done(srv, j);
+    return;
+  }
   conn *c = find_conn(srv, j->session_id);
   if (c != NULL)
     cf__ssess_job_done(c->sess, j);
@@ -434,6 +451,119 @@ static void wake_org(cf_server *srv, const char *org, uint64_t head) {
     cf__ssess_live(c->sess, org, head);
 }
 
+/* --- the shared pull of an org (docs/server.md, "Shared pages") ------------- */
+
+static int cmp_user(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Whether c may take part in a shared pull now (cf__ssess_feedable). */
+static int feedable(const conn *c, uint64_t *cursor) {
+  return !c->no_feed && cf__ssess_feedable(c->sess, cursor);
+}
+
+/*
+** The org's head moved to head.  The READY sessions of the org that can take
+** a page now (cf__ssess_feedable) and stand at the most advanced cursor
+** below head are served by ONE pull, read as one of them and sent to all as
+** the same FEED bytes (feed_done); every other session of the org is told
+** with LIVE and pulls as itself.  While a shared pull runs, further heads
+** wait for it (feed_again) and the next one starts when it is answered.
+*/
+static void start_feed(cf_server *srv, org_group *g, uint64_t head) {
+  uint64_t from = 0, cur;
+  conn *as = NULL;
+  size_t n = 0;
+  for (conn *c = g->first; c; c = c->org_next)
+    if (feedable(c, &cur) && cur < head && (as == NULL || cur > from)) {
+      from = cur;
+      as = c;
+    }
+  for (conn *c = g->first; c; c = c->org_next)
+    if (as != NULL && feedable(c, &cur) && cur == from)
+      n++;
+    else
+      cf__ssess_live(c->sess, g->org, head);
+  if (as == NULL) return;
+  size_t claims_len = 0;
+  const char *claims = cf__ssess_claims(as->sess, &claims_len);
+  cf_nodeid none;
+  memset(&none, 0, sizeof none);
+  cf__sjob *j = NULL;
+  sync_item *it = NULL;
+  if (cf__sjob_new(CF_SJOB_FEED, 0, claims, claims_len, g->org, &none, NULL, 0,
+                   &srv->limits, &j) != CF_OK ||
+      (j->users = cf__calloc(n, sizeof *j->users)) == NULL ||
+      (it = cf__calloc(1, sizeof *it)) == NULL)
+    goto fallback;
+  for (conn *c = g->first; c; c = c->org_next)
+    if (feedable(c, &cur) && cur == from)
+      snprintf(j->users[j->nusers++], CF_UUID_TEXT_LEN, "%s", cf__ssess_user(c->sess));
+  qsort(j->users, j->nusers, sizeof *j->users, cmp_user);
+  size_t k = 0; /* distinct users: a user's devices share a row */
+  for (size_t i = 0; i < j->nusers; i++)
+    if (k == 0 || strcmp(j->users[k - 1], j->users[i]) != 0)
+      memmove(j->users[k++], j->users[i], CF_UUID_TEXT_LEN);
+  j->nusers = k;
+  j->from_seq = from;
+  j->feed_id = ++srv->next_feed_id;
+  it->item.ops = &sync_ops;
+  it->item.kind = CF_POOL_SYNC;
+  it->srv = srv;
+  it->job = j;
+  if (cf__pool_submit(srv->pool, &it->item) != CF_OK) goto fallback;
+  g->feed_id = j->feed_id;
+  as->feed_id = j->feed_id;
+  g->feed_from = from;
+  g->feed_head = head;
+  return;
+fallback: /* no shared pull: each pulls as itself */
+  cf__free(it);
+  cf__sjob_free(j);
+  for (conn *c = g->first; c; c = c->org_next)
+    if (feedable(c, &cur) && cur == from) cf__ssess_live(c->sess, g->org, head);
+}
+
+/*
+** Loop thread: a shared pull is answered.  The FEED goes to every session
+** of the org that still stands at its cursor, can take it now and whose
+** user the pull found a member; the others are told with LIVE.
+*/
+static void feed_done(cf_server *srv, cf__sjob *j) {
+  org_group *g = find_org(srv, j->org);
+  if (g == NULL || g->feed_id != j->feed_id) { /* the org's sessions all left */
+    cf__sjob_free(j);
+    return;
+  }
+  g->feed_id = 0;
+  uint64_t head = g->feed_head, cur;
+  if (j->feed_revoked) {
+    /* The session it ran as lost the org: it hears LIVE from now on (its
+    ** own pull answers ACCESS_REVOKED), and the others get a shared pull
+    ** run as someone else. */
+    for (conn *c = g->first; c; c = c->org_next)
+      if (c->feed_id == j->feed_id) c->no_feed = 1;
+    cf__sjob_free(j);
+    uint64_t again = g->feed_again;
+    g->feed_again = 0;
+    start_feed(srv, g, head > again ? head : again);
+    return;
+  }
+  if (j->feed_ok) srv->stats_feeds++;
+  for (conn *c = g->first; c; c = c->org_next) {
+    if (!feedable(c, &cur) || cur != j->from_seq) continue;
+    size_t u = j->feed_ok ? cf__sjob_find_user(j, cf__ssess_user(c->sess)) : j->nusers;
+    if (u < j->nusers && j->member[u] &&
+        cf__ssess_feed(c->sess, (const uint8_t *)j->out.p, j->out.len, j->from_seq,
+                       j->cursor_after, j->more))
+      srv->stats_fed++;
+    else
+      cf__ssess_live(c->sess, g->org, head);
+  }
+  uint64_t again = g->feed_again;
+  g->feed_again = 0;
+  cf__sjob_free(j);
+  if (again > 0) start_feed(srv, g, again);
+}
+
 static void on_notify(void *ctx, const char *channel, const char *payload) {
   cf_server *srv = ctx;
   (void)channel;
@@ -443,7 +573,20 @@ static void on_notify(void *ctx, const char *channel, const char *payload) {
   char org[CF_UUID_TEXT_LEN];
   memcpy(org, payload, CF_UUID_TEXT_LEN - 1);
   org[CF_UUID_TEXT_LEN - 1] = '\0';
-  wake_org(srv, org, strtoull(colon + 1, NULL, 10));
+  uint64_t head = strtoull(colon + 1, NULL, 10);
+  org_group *g = find_org(srv, org);
+  if (g == NULL || head == 0) {
+    wake_org(srv, org, head);
+  } else if (g->feed_id != 0) {
+    /* the sessions waiting for the running shared pull hear of this head
+    ** when it is answered; the others now */
+    if (head > g->feed_again) g->feed_again = head;
+    uint64_t cur;
+    for (conn *c = g->first; c; c = c->org_next)
+      if (!feedable(c, &cur) || cur != g->feed_from) cf__ssess_live(c->sess, org, head);
+  } else {
+    start_feed(srv, g, head);
+  }
 }
 
 static void stop_listener(cf_server *srv) {

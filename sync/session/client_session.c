@@ -74,8 +74,11 @@ struct cf__csess {
   size_t deferred_len;                 /* its length */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
   char role[32];                       /* the user's role, from WELCOME */
+  uint32_t proto;                      /* the protocol version, from WELCOME */
   int watch;                           /* keep the session open and follow changes */
   int pull_wanted;                     /* a LIVE notice came while busy: pull again */
+  uint64_t wanted_head;                /* ...up to this head (UINT64_MAX: unknown);
+                                          not if the cursor got there meanwhile */
   char **fk_retried;                   /* "table/row id" of changes sent again after a
                                           foreign-key rejection in this run */
   size_t n_fk_retried;                 /* entries in fk_retried */
@@ -434,7 +437,7 @@ static int on_changes(cf__csess *s, const cf_changes *c, const uint8_t *msg, siz
     s->state = CS_IDLE;
     if (s->pull_wanted) {
       s->pull_wanted = 0;
-      return send_pull(s);
+      if (s->wanted_head > (uint64_t)s->cursor) return send_pull(s);
     }
     return CF_OK;
   }
@@ -532,6 +535,45 @@ out:
   cf__free(msg);
 }
 
+/* LIVE: the org's head moved to head (0: unknown).  A one-shot sync pulls
+** to the head anyway; a watching one pulls now, or as soon as the exchange
+** under way has finished. */
+static void on_live(cf__csess *s, uint64_t head) {
+  if (!s->watch || (head != 0 && head <= (uint64_t)s->cursor)) return;
+  if (s->state == CS_IDLE) {
+    (void)send_pull(s);
+  } else {
+    uint64_t want = head == 0 ? UINT64_MAX : head;
+    if (!s->pull_wanted || want > s->wanted_head) s->wanted_head = want;
+    s->pull_wanted = 1;
+  }
+}
+
+/*
+** FEED (protocol 2): a page the server sent unasked, shared by the org's
+** sessions.  Hostile input like any frame: it is applied only by a watching
+** session of protocol 2 with no request of its own out (IDLE) whose cursor
+** is exactly from_seq, and never moves the cursor back (apply_page).  Any
+** other FEED is only a notice that the head moved (as LIVE head_seq): the
+** session pulls as itself, from its own cursor.
+*/
+static int on_feed(cf__csess *s, const cf_feed *f) {
+  if (s->proto < 2)
+    return sync_fail(s, CF_PROTOCOL, "FEED frame in a protocol %u session",
+                     (unsigned)s->proto);
+  if (!s->watch || s->state != CS_IDLE || s->deferred != NULL ||
+      f->from_seq != (uint64_t)s->cursor) {
+    on_live(s, f->changes.head_seq);
+    return CF_OK;
+  }
+  s->start_cursor = s->cursor;
+  int rc = apply_page(s, &f->changes);
+  if (rc != CF_OK) return rc;
+  s->counts[CF_SYNC_FED]++;
+  if (f->changes.more) return send_pull(s); /* the rest, as itself */
+  return CF_OK;
+}
+
 static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
                          size_t len) {
   if (f->type == CF_FRAME_ERROR) {
@@ -557,13 +599,11 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
     return;
   }
   if (f->type == CF_FRAME_LIVE) {
-    /* A one-shot sync pulls to the head anyway; a watching one pulls now, or
-    ** as soon as the exchange under way has finished. */
-    if (!s->watch || (f->u.live.seq != 0 && f->u.live.seq <= (uint64_t)s->cursor)) return;
-    if (s->state == CS_IDLE)
-      (void)send_pull(s);
-    else
-      s->pull_wanted = 1;
+    on_live(s, f->u.live.seq);
+    return;
+  }
+  if (f->type == CF_FRAME_FEED) {
+    (void)on_feed(s, &f->u.feed);
     return;
   }
   if (f->type == CF_FRAME_PONG || f->type == CF_FRAME_CHECKPOINT ||
@@ -586,6 +626,7 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
     cf__store_set_server_clock(s->node, CF_HLC_MS(f->u.welcome.hlc));
     snprintf(s->role, sizeof s->role, "%.*s", (int)f->u.welcome.role.n,
              f->u.welcome.role.p);
+    s->proto = f->u.welcome.proto;
     s->connected = 1;
     (void)push_next(s);
     return;
@@ -651,6 +692,7 @@ int cf__csess_start(cf__csess *s) {
   s->rc = CF_OK;
   s->state = CS_CONNECTING;
   s->pull_wanted = 0;
+  s->wanted_head = 0;
   s->connected = 0;
   s->open = 0;
   s->last_frame_ms = cf__monotonic_ns() / 1000000;

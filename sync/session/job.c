@@ -53,6 +53,8 @@ void cf__sjob_free(cf__sjob *j) {
   if (j->bytes != NULL) cf__frame_free(&j->frame);
   cf__free(j->bytes);
   cf__free(j->claims_json);
+  cf__free(j->users);
+  cf__free(j->member);
   cf__buf_free(&j->out);
   cf__buf_free(&j->extra);
   cf__free(j);
@@ -69,4 +71,22 @@ void cf__sjob_reset_answer(cf__sjob *j) {
   j->has_cursor = 0;
   j->cursor_after = 0;
   j->more = 0;
+  j->feed_ok = 0;
+  j->feed_revoked = 0;
+  cf__free(j->member);
+  j->member = NULL;
+}
+
+size_t cf__sjob_find_user(const cf__sjob *j, const char *user) {
+  size_t lo = 0, hi = j->nusers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(j->users[mid], user);
+    if (c == 0) return mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return j->nusers;
 }

@@ -25,7 +25,15 @@
 /* Largest frame the server sends or accepts. */
 #define CF_SJOB_MAX_FRAME ((size_t)4 << 20)
 
-typedef enum cf__sjob_kind { CF_SJOB_HELLO, CF_SJOB_PUSH, CF_SJOB_PULL } cf__sjob_kind;
+/* FEED is the server's shared pull of one org (sync/server/server.c), run
+** as one of its members and sent to every session of the org whose cursor
+** it continues; it belongs to no session (session_id 0). */
+typedef enum cf__sjob_kind {
+  CF_SJOB_HELLO,
+  CF_SJOB_PUSH,
+  CF_SJOB_PULL,
+  CF_SJOB_FEED
+} cf__sjob_kind;
 
 /* The server's limits a job's reply states or obeys. */
 typedef struct cf__sjob_limits {
@@ -36,30 +44,41 @@ typedef struct cf__sjob_limits {
 /* One job.  Fields above `out` are the request, set by the session; the
 ** others are the answer, set by cf__sjob_run. */
 typedef struct cf__sjob {
-  cf__sjob_kind kind;         /* what to do */
-  uint64_t session_id;        /* whose (sessions are named by id across threads) */
-  char *claims_json;          /* the token's payload (owned) */
-  char org[CF_UUID_TEXT_LEN]; /* the session's org */
-  cf_nodeid node;             /* the session's node */
-  uint8_t *bytes;             /* the request frame's bytes (owned; PUSH, PULL) */
-  size_t n;                   /* their length */
-  cf_frame frame;             /* the decoded request, borrowing bytes */
-  uint32_t proto;             /* HELLO: the chosen protocol version */
-  int64_t token_exp;          /* HELLO: the token's expiry */
-  cf_buf out;                 /* the reply frame to send */
-  cf_buf extra;               /* a second frame sent after it (ACCESS_REVOKED
-                                 after a PUSH_RESULT), usually empty */
-  int close_code;             /* non-zero: close the session after sending */
-  int db_rc;                  /* the database failure that answered the job
-                                 (CF_OK: none; CF_UNREACHABLE: connection) */
-  int ok;                     /* HELLO: the session may become READY */
-  size_t pushed;              /* changes answered (statistics) */
-  size_t pulled;              /* rows sent (statistics) */
-  int has_cursor;             /* PULL: the answer moves the client's cursor */
-  uint64_t cursor_after;      /* PULL: ...to this (CHANGES last_seq; 0 after
-                                 REBOOTSTRAP) */
-  int more;                   /* PULL: the page says more follow */
-  struct cf__sjob *next;      /* queue link for whoever runs jobs */
+  cf__sjob_kind kind;              /* what to do */
+  uint64_t session_id;             /* whose (sessions are named by id across threads) */
+  char *claims_json;               /* the token's payload (owned) */
+  char org[CF_UUID_TEXT_LEN];      /* the session's org */
+  cf_nodeid node;                  /* the session's node */
+  uint8_t *bytes;                  /* the request frame's bytes (owned; PUSH, PULL) */
+  size_t n;                        /* their length */
+  cf_frame frame;                  /* the decoded request, borrowing bytes */
+  uint32_t proto;                  /* HELLO: the chosen protocol version */
+  int64_t token_exp;               /* HELLO: the token's expiry */
+  cf_buf out;                      /* the reply frame to send */
+  cf_buf extra;                    /* a second frame sent after it (ACCESS_REVOKED
+                                      after a PUSH_RESULT), usually empty */
+  int close_code;                  /* non-zero: close the session after sending */
+  int db_rc;                       /* the database failure that answered the job
+                                      (CF_OK: none; CF_UNREACHABLE: connection) */
+  int ok;                          /* HELLO: the session may become READY */
+  size_t pushed;                   /* changes answered (statistics) */
+  size_t pulled;                   /* rows sent (statistics) */
+  int has_cursor;                  /* PULL: the answer moves the client's cursor */
+  uint64_t cursor_after;           /* PULL: ...to this (CHANGES last_seq; 0 after
+                                      REBOOTSTRAP) */
+  int more;                        /* PULL, FEED: the page says more follow */
+  uint64_t from_seq;               /* FEED: the cursor the page continues */
+  char (*users)[CF_UUID_TEXT_LEN]; /* FEED: the users of the sessions it is
+                                 for, sorted, distinct (owned) */
+  size_t nusers;                   /* FEED: how many */
+  unsigned char *member;           /* FEED answer: member[i] != 0 if users[i] is a
+                                      member of org at the page's snapshot or later
+                                      (owned; NULL until answered) */
+  int feed_ok;                     /* FEED answer: out holds the FEED frame */
+  int feed_revoked;                /* FEED answer: the user it ran as is no
+                                      longer a member (claims_json) */
+  uint64_t feed_id;                /* FEED: the server's name for this run */
+  struct cf__sjob *next;           /* queue link for whoever runs jobs */
 } cf__sjob;
 
 /* CONSTRUCTOR.  A job of kind for a session, with copies of claims_json
@@ -73,6 +92,10 @@ int cf__sjob_new(cf__sjob_kind kind, uint64_t session_id, const char *claims_jso
 
 /* DESTRUCTOR.  NULL is fine. */
 void cf__sjob_free(cf__sjob *j);
+
+/* METHOD.  FEED: the index of user (a UUID's text) in j->users, or
+** j->nusers if it is not there (binary search: users is sorted). */
+size_t cf__sjob_find_user(const cf__sjob *j, const char *user);
 
 /* METHOD.  Clears the answer, so the job can run again (on a fresh
 ** connection after the first one broke). */

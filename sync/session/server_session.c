@@ -400,3 +400,29 @@ uint64_t cf__ssess_id(const cf__ssess *s) { return s->id; }
 int cf__ssess_closing(const cf__ssess *s) { return s->state == ST_CLOSING; }
 
 const char *cf__ssess_org(const cf__ssess *s) { return s->org; }
+
+const char *cf__ssess_user(const cf__ssess *s) {
+  return s->claims != NULL ? cf_claims_sub(s->claims) : "";
+}
+
+const char *cf__ssess_claims(const cf__ssess *s, size_t *len) {
+  *len = 0;
+  return s->claims != NULL ? cf_claims_json(s->claims, len) : NULL;
+}
+
+int cf__ssess_feedable(const cf__ssess *s, uint64_t *cursor) {
+  *cursor = s->cursor;
+  return s->state == ST_READY && s->proto >= 2 && !s->busy && s->head == NULL;
+}
+
+int cf__ssess_feed(cf__ssess *s, const uint8_t *bytes, size_t n, uint64_t from,
+                   uint64_t last, int more) {
+  uint64_t cursor;
+  if (!cf__ssess_feedable(s, &cursor) || cursor != from || last < from) return 0;
+  int rc = s->io.send(s->io.ctx, bytes, n);
+  if (rc != CF_OK) return rc == CF_BUSY; /* a full queue closes the session */
+  s->cursor = last;
+  /* More after it: the client pulls on from last itself, after this. */
+  if (more) s->live_due = s->live_due_unknown = 0;
+  return 1;
+}

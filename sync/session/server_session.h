@@ -112,6 +112,32 @@ uint64_t cf__ssess_id(const cf__ssess *s);
 /* The session's org (HELLO), "" before it. Valid as long as s. */
 const char *cf__ssess_org(const cf__ssess *s);
 
+/* The token's subject (the user), "" before HELLO.  Valid until the
+** session's next frame (AUTH replaces the token) or its end. */
+const char *cf__ssess_user(const cf__ssess *s);
+
+/* The verified token's claims JSON (for a job run as this user), NULL
+** before HELLO; *len its length.  Valid as cf__ssess_user. */
+const char *cf__ssess_claims(const cf__ssess *s, size_t *len);
+
+/*
+** SHARED PAGES (protocol 2, docs/protocol.md "FEED").  The server reads a
+** page of an org once and sends the same FEED bytes to every session whose
+** cursor it continues.  What the server knows of a session's cursor: the
+** cursor of its HELLO, then the last_seq of each page it sent it.
+*/
+
+/* METHOD.  1 if a FEED may be sent to the session now -- READY, protocol
+** 2, no job running, no frame waiting -- else 0.  OUT: *cursor, the
+** session's cursor as the server knows it. */
+int cf__ssess_feedable(const cf__ssess *s, uint64_t *cursor);
+
+/* METHOD.  Sends the FEED frame bytes[0..n) (a page from `from` to `last`,
+** `more` after it) if the session is feedable at cursor `from`; its cursor
+** becomes `last`.  1 if sent, 0 if not (the caller tells it with LIVE). */
+int cf__ssess_feed(cf__ssess *s, const uint8_t *bytes, size_t n, uint64_t from,
+                   uint64_t last, int more);
+
 /* Non-zero once the session is closing (an ERROR was sent, or a close). */
 int cf__ssess_closing(const cf__ssess *s);
 

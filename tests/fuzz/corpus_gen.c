@@ -258,6 +258,19 @@ static void gen_changes(void) {
     set_text(&rows[1], "first_name", "Bo", &v2);
     changes(&b, rows, 2, UINT64_MAX, 0);
     put_buf(tg, "changes-same-key-twice-max-cursor", &b);
+    if (t == 0) {
+      /* FEED (protocol 2): the same page sent unasked, from a cursor; one
+      ** that would move the cursor back (last below from). */
+      cf_feed fd = {{21, 0, 21, rows, 1}, 20};
+      contact_full(&rows[0], FUZZ_ORG, ID1, &v2);
+      cf__buf_reset(&b);
+      if (cf__encode_feed(&fd, &b) != CF_OK) die("encode feed", CF_ERROR);
+      put_buf(tg, "feed-contact", &b);
+      fd.from_seq = 30;
+      cf__buf_reset(&b);
+      if (cf__encode_feed(&fd, &b) != CF_OK) die("encode feed", CF_ERROR);
+      put_buf(tg, "feed-goes-back", &b);
+    }
   }
   cf__buf_free(&b);
 }

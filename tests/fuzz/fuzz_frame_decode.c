@@ -14,10 +14,11 @@
 **    bytes.  Every frame type has a whole-frame re-encoder,
 **    cf__frame_encode (which dispatches to cf__encode_hello ...
 **    cf__encode_error), so encode(decode(bytes)) == bytes is checked for all
-**    fifteen types.  CHANGES and PUSH are also rebuilt through the
+**    sixteen types.  CHANGES, FEED and PUSH are also rebuilt through the
 **    incremental path the server and the client use (cf__codec_put_row /
 **    cf__codec_put_change, then cf__encode_changes_body /
-**    cf__encode_push_body) and must give the same bytes again;
+**    cf__encode_feed_body / cf__encode_push_body) and must give the same
+**    bytes again;
 **  - cf__frame_free releases everything (ASan's leak check at exit).
 **
 ** A failed check calls abort(), which libFuzzer reports as a crash and
@@ -56,17 +57,20 @@ static void check_same(const cf_buf *out, const uint8_t *data, size_t size,
   }
 }
 
-/* Rebuilds a CHANGES or PUSH frame row by row, as senders do. */
+/* Rebuilds a CHANGES, FEED or PUSH frame row by row, as senders do. */
 static void check_incremental(const cf_frame *f, const uint8_t *data, size_t size) {
   cf_buf body, out;
   int rc = CF_OK;
   cf__buf_init(&body, SERVER_MAX_FRAME);
   cf__buf_init(&out, SERVER_MAX_FRAME);
-  if (f->type == CF_FRAME_CHANGES) {
-    const cf_changes *c = &f->u.changes;
+  if (f->type == CF_FRAME_CHANGES || f->type == CF_FRAME_FEED) {
+    const cf_changes *c = f->type == CF_FRAME_FEED ? &f->u.feed.changes : &f->u.changes;
     for (size_t i = 0; i < c->nrows && rc == CF_OK; i++)
       rc = cf__codec_put_row(&c->rows[i], &body);
-    if (rc == CF_OK)
+    if (rc == CF_OK && f->type == CF_FRAME_FEED)
+      rc = cf__encode_feed_body(f->u.feed.from_seq, c->last_seq, c->more, c->head_seq,
+                                c->nrows, body.p, body.len, &out);
+    else if (rc == CF_OK)
       rc = cf__encode_changes_body(c->last_seq, c->more, c->head_seq, c->nrows, body.p,
                                    body.len, &out);
   } else {
@@ -105,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != CF_OK) fail("the encoder refused a decoded frame", &f, rc);
   check_same(&out, data, size, "cf__frame_encode", &f);
   cf__buf_free(&out);
-  if (f.type == CF_FRAME_CHANGES || f.type == CF_FRAME_PUSH)
+  if (f.type == CF_FRAME_CHANGES || f.type == CF_FRAME_PUSH || f.type == CF_FRAME_FEED)
     check_incremental(&f, data, size);
 
   cf__frame_free(&f);

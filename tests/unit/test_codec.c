@@ -1119,12 +1119,12 @@ CF_TEST(test_codec_trailing_garbage_is_refused) {
 
 CF_TEST(test_codec_unknown_frame_type_is_refused) {
   static const unsigned char t0[] = {0x93, 0x01, 0x00, 0x01};
-  static const unsigned char t16[] = {0x93, 0x01, 0x10, 0x01};
+  static const unsigned char t17[] = {0x93, 0x01, 0x11, 0x01};
   static const unsigned char t200[] = {0x93, 0x01, 0xcc, 0xc8, 0x01};
   char why[256];
   cf_frame f;
-  CHECK_EQ(cf__frame_decode(t16, sizeof t16, NULL, &f, why, sizeof why), CF_PROTOCOL);
-  CHECK_MSG(strstr(why, "unknown frame type 16") != NULL, "message: %s", why);
+  CHECK_EQ(cf__frame_decode(t17, sizeof t17, NULL, &f, why, sizeof why), CF_PROTOCOL);
+  CHECK_MSG(strstr(why, "unknown frame type 17") != NULL, "message: %s", why);
   CHECK_EQ(cf__frame_decode(t200, sizeof t200, NULL, &f, why, sizeof why), CF_PROTOCOL);
   CHECK_MSG(strstr(why, "unknown frame type 200") != NULL, "message: %s", why);
   CHECK_EQ(decode_fails(t0, sizeof t0, NULL), CF_PROTOCOL);
@@ -1138,6 +1138,38 @@ CF_TEST(test_codec_unknown_frame_type_is_refused) {
   CHECK_EQ(decode_fails(NULL, 0, NULL), CF_PROTOCOL);
   static const unsigned char map[] = {0x80};
   CHECK_EQ(decode_fails(map, sizeof map, NULL), CF_PROTOCOL);
+}
+
+CF_TEST(test_codec_feed_round_trips_and_wraps_a_body) {
+  /* FEED [1, 16, from, last, more, head, rows]: the bytes of the example in
+  ** docs/protocol.md (from 300, last 301, no more, head 301, no rows). */
+  static const unsigned char feed[] = {0x97, 0x01, 0x10, 0xcd, 0x01, 0x2c, 0xcd,
+                                       0x01, 0x2d, 0xc2, 0xcd, 0x01, 0x2d, 0x90};
+  cf_frame f;
+  char why[256];
+  CHECK_OK(cf__frame_decode(feed, sizeof feed, NULL, &f, why, sizeof why));
+  CHECK_EQ(f.type, CF_FRAME_FEED);
+  CHECK_EQ(f.u.feed.from_seq, 300);
+  CHECK_EQ(f.u.feed.changes.last_seq, 301);
+  CHECK_EQ(f.u.feed.changes.more, 0);
+  CHECK_EQ(f.u.feed.changes.head_seq, 301);
+  CHECK_EQ(f.u.feed.changes.nrows, 0);
+  cf_buf b;
+  cf__buf_init(&b, 1024);
+  CHECK_OK(cf__frame_encode(&f, &b));
+  CHECK_EQ(b.len, sizeof feed);
+  CHECK(memcmp(b.p, feed, sizeof feed) == 0);
+  cf__buf_reset(&b);
+  CHECK_OK(cf__encode_feed_body(300, 301, 0, 301, 0, NULL, 0, &b));
+  CHECK_EQ(b.len, sizeof feed);
+  CHECK(memcmp(b.p, feed, sizeof feed) == 0);
+  cf__buf_free(&b);
+  cf__frame_free(&f);
+  /* one field short is refused like any frame of the wrong length */
+  static const unsigned char short_feed[] = {0x96, 0x01, 0x10, 0x01,
+                                             0x02, 0xc2, 0x02, 0x90};
+  CHECK_EQ(cf__frame_decode(short_feed, sizeof short_feed, NULL, &f, why, sizeof why),
+           CF_PROTOCOL);
 }
 
 CF_TEST(test_codec_wrong_protocol_version_is_refused) {
@@ -1477,7 +1509,9 @@ CF_TEST(test_codec_frame_directions_and_names) {
   CHECK(!cf__frame_from_client(CF_FRAME_CHANGES) &&
         cf__frame_from_server(CF_FRAME_CHANGES));
   CHECK(cf__frame_from_client(CF_FRAME_ERROR) && cf__frame_from_server(CF_FRAME_ERROR));
-  CHECK(!cf__frame_from_client(0) && !cf__frame_from_server(16));
+  CHECK(!cf__frame_from_client(CF_FRAME_FEED) && cf__frame_from_server(CF_FRAME_FEED));
+  CHECK(!cf__frame_from_client(0) && !cf__frame_from_server(17));
+  CHECK_STR(cf__frame_type_name(CF_FRAME_FEED), "FEED");
   CHECK_STR(cf__frame_type_name(CF_FRAME_PUSH_RESULT), "PUSH_RESULT");
   CHECK_STR(cf__frame_type_name(99), "?");
   CHECK_STR(cf__push_status_name(CF_PUSH_SUPERSEDED), "superseded");
