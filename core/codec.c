@@ -1067,14 +1067,17 @@ int cf__codec_put_change(uint64_t id, const cf_change *change, cf_buf *body) {
   return finish(&w, w_row_fields(&w, change), mark);
 }
 
-int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size_t nrows,
-                            const void *body, size_t len, cf_buf *out) {
+/* Wraps an encoded body of rows as CHANGES, or FEED with its from_seq. */
+static int wrap_page(cf_frame_type type, uint64_t from_seq, uint64_t last_seq, int more,
+                     uint64_t head_seq, size_t nrows, const void *body, size_t len,
+                     cf_buf *out) {
   wr w;
   size_t mark = out->len;
   if (nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
   if (len > 0 && body == NULL) return CF_MISUSE;
   wr_init(&w, out);
-  w_envelope(&w, CF_FRAME_CHANGES);
+  w_envelope(&w, type);
+  if (type == CF_FRAME_FEED) w_uint(&w, from_seq);
   w_uint(&w, last_seq);
   w_bool(&w, more);
   w_uint(&w, head_seq);
@@ -1083,22 +1086,16 @@ int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size
   return finish(&w, CF_OK, mark);
 }
 
+int cf__encode_changes_body(uint64_t last_seq, int more, uint64_t head_seq, size_t nrows,
+                            const void *body, size_t len, cf_buf *out) {
+  return wrap_page(CF_FRAME_CHANGES, 0, last_seq, more, head_seq, nrows, body, len, out);
+}
+
 int cf__encode_feed_body(uint64_t from_seq, uint64_t last_seq, int more,
                          uint64_t head_seq, size_t nrows, const void *body, size_t len,
                          cf_buf *out) {
-  wr w;
-  size_t mark = out->len;
-  if (nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
-  if (len > 0 && body == NULL) return CF_MISUSE;
-  wr_init(&w, out);
-  w_envelope(&w, CF_FRAME_FEED);
-  w_uint(&w, from_seq);
-  w_uint(&w, last_seq);
-  w_bool(&w, more);
-  w_uint(&w, head_seq);
-  w_array(&w, nrows);
-  if (w.rc == CF_OK && len > 0) w.rc = cf__buf_append(out, body, len);
-  return finish(&w, CF_OK, mark);
+  return wrap_page(CF_FRAME_FEED, from_seq, last_seq, more, head_seq, nrows, body, len,
+                   out);
 }
 
 int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
@@ -1245,14 +1242,17 @@ int cf__encode_pull(const cf_pull *p, cf_buf *out) {
   return finish(&w, CF_OK, mark);
 }
 
-int cf__encode_changes(const cf_changes *c, cf_buf *out) {
+/* A page of rows: CHANGES, or FEED with its from_seq first. */
+static int encode_page(cf_frame_type type, uint64_t from_seq, const cf_changes *c,
+                       cf_buf *out) {
   wr w;
   size_t mark = out->len;
   int rc = CF_OK;
   if (c->nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
   if (c->nrows > 0 && c->rows == NULL) return CF_INVALID;
   wr_init(&w, out);
-  w_envelope(&w, CF_FRAME_CHANGES);
+  w_envelope(&w, type);
+  if (type == CF_FRAME_FEED) w_uint(&w, from_seq);
   w_uint(&w, c->last_seq);
   w_bool(&w, c->more);
   w_uint(&w, c->head_seq);
@@ -1264,25 +1264,12 @@ int cf__encode_changes(const cf_changes *c, cf_buf *out) {
   return finish(&w, rc, mark);
 }
 
+int cf__encode_changes(const cf_changes *c, cf_buf *out) {
+  return encode_page(CF_FRAME_CHANGES, 0, c, out);
+}
+
 int cf__encode_feed(const cf_feed *f, cf_buf *out) {
-  wr w;
-  size_t mark = out->len;
-  int rc = CF_OK;
-  const cf_changes *c = &f->changes;
-  if (c->nrows > CF_CODEC_MAX_ROWS) return CF_TOOBIG;
-  if (c->nrows > 0 && c->rows == NULL) return CF_INVALID;
-  wr_init(&w, out);
-  w_envelope(&w, CF_FRAME_FEED);
-  w_uint(&w, f->from_seq);
-  w_uint(&w, c->last_seq);
-  w_bool(&w, c->more);
-  w_uint(&w, c->head_seq);
-  w_array(&w, c->nrows);
-  for (size_t i = 0; i < c->nrows && rc == CF_OK && w.rc == CF_OK; i++) {
-    w_array(&w, 5);
-    rc = w_row_fields(&w, &c->rows[i]);
-  }
-  return finish(&w, rc, mark);
+  return encode_page(CF_FRAME_FEED, f->from_seq, &f->changes, out);
 }
 
 int cf__encode_seq(cf_frame_type type, uint64_t seq, cf_buf *out) {

@@ -39,10 +39,10 @@ static inline void hx_connect(raw_client *c, const sync_fx *f, const cf_nodeid *
   if (node) c->node = *node;
 }
 
-/* HELLO as the token's subject for org, with the given last_batch and hlc
-** (0: the process clock now). */
-static inline void hx_hello(raw_client *c, const char *token, const char *org,
-                            uint64_t last_batch, cf_hlc hlc) {
+/* HELLO as the token's subject for org, with the given last_batch, hlc
+** (0: the process clock now) and cursor. */
+static inline void hx_hello_at(raw_client *c, const char *token, const char *org,
+                               uint64_t last_batch, cf_hlc hlc, uint64_t cursor) {
   cf_hello h;
   memset(&h, 0, sizeof h);
   h.proto_min = CF_PROTO_MIN;
@@ -52,6 +52,7 @@ static inline void hx_hello(raw_client *c, const char *token, const char *org,
   h.node = c->node;
   CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
   h.last_batch = last_batch;
+  h.cursor = cursor;
   h.hlc = hlc ? hlc : (cf_hlc)cf__now_ms() << 16;
   h.software.p = "hostile-client";
   h.software.n = strlen(h.software.p);
@@ -60,6 +61,13 @@ static inline void hx_hello(raw_client *c, const char *token, const char *org,
   CHECK_OK(cf__encode_hello(&h, &b));
   raw_send(c, b.p, b.len);
   cf__buf_free(&b);
+}
+
+/* HELLO as the token's subject for org, with the given last_batch and hlc
+** (0: the process clock now), from cursor 0. */
+static inline void hx_hello(raw_client *c, const char *token, const char *org,
+                            uint64_t last_batch, cf_hlc hlc) {
+  hx_hello_at(c, token, org, last_batch, hlc, 0);
 }
 
 /*

@@ -17,23 +17,7 @@
 static void hello_at(raw_client *c, const sync_fx *f, const char *token, const char *org,
                      uint64_t cursor) {
   raw_connect(c, f, 0);
-  cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = token;
-  h.token.n = strlen(token);
-  h.node = c->node;
-  CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
-  h.cursor = cursor;
-  h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "shared-pull-test";
-  h.software.n = strlen(h.software.p);
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
-  CHECK_OK(cf__encode_hello(&h, &b));
-  raw_send(c, b.p, b.len);
-  cf__buf_free(&b);
+  hx_hello_at(c, token, org, 0, 0, cursor);
   cf_frame w;
   raw_expect_frame(c, &w);
   CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s",
@@ -131,8 +115,9 @@ CF_TEST(test_sync_shared_page_reaches_only_sessions_of_its_org) {
   hello_at(&other, &f, nw, NW_ORG, nw_head);
   hello_at(&behind, &f, rep, DEMO_ORG, 1); /* not at the cursor the page continues */
   for (int round = 0; round < 3; round++) {
-    sfx_sql(&f, "UPDATE contacts SET company = 'shared ' || now() WHERE id = '" DEMO_CONTACT(
-                    "01") "'");
+    sfx_sql(&f,
+            "UPDATE contacts SET company = 'shared ' || now() WHERE id = '" DEMO_CONTACT(
+                "01") "'");
     uint64_t head = (uint64_t)hx_master_head(&f, DEMO_ORG);
     uint64_t ca = demo_head, cb = demo_head;
     CHECK(feeds_until(&a, DEMO_ORG, &ca, head) >= 1);
@@ -169,8 +154,8 @@ CF_TEST(test_sync_shared_page_is_not_sent_to_a_revoked_member) {
   /* the rep loses the org; then the org changes twice more */
   sfx_sql(&f, "DELETE FROM memberships WHERE id = '" DEMO_REP_MEMBERSHIP "'");
   for (int i = 0; i < 2; i++)
-    sfx_sql(&f, "UPDATE contacts SET company = 'after revocation' || now() WHERE id = '" DEMO_CONTACT(
-                    "02") "'");
+    sfx_sql(&f, "UPDATE contacts SET company = 'after revocation' || now() WHERE id = "
+                "'" DEMO_CONTACT("02") "'");
   uint64_t now_head = (uint64_t)hx_master_head(&f, DEMO_ORG);
   uint64_t ck = head;
   CHECK(feeds_until(&keep, DEMO_ORG, &ck, now_head) >= 1);

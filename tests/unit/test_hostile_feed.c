@@ -21,9 +21,9 @@
 
 /* The frames the client sent (the last one kept). */
 typedef struct sent {
-  int n;             /* frames sent */
-  cf_frame last;     /* the last, decoded (owns nothing: no rows) */
-  int closed;        /* the client closed */
+  int n;         /* frames sent */
+  cf_frame last; /* the last, decoded (owns nothing: no rows) */
+  int closed;    /* the client closed */
 } sent;
 
 static int t_send(void *ctx, const uint8_t *b, size_t n) {
