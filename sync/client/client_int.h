@@ -7,6 +7,7 @@
 #ifndef CF_SYNC_CLIENT_INT_H
 #define CF_SYNC_CLIENT_INT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "clientflow.h"
@@ -23,7 +24,7 @@ struct cf_sync {
   cf__ws_client *ws;       /* the transport endpoint of the current run */
   cf__ws_session *session; /* the connection, NULL when closed */
   cf__csess *sess;         /* the protocol */
-  volatile int stop;       /* cf_sync_stop was called */
+  _Atomic int stop;        /* cf_sync_stop was called (any thread, a signal) */
 
   /* status events (events.c) */
   cf_sync_progress_fn progress; /* the app's progress callback, may be NULL */

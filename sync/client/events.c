@@ -213,7 +213,12 @@ int cf_sync_start(cf_sync *s) {
 
 int cf_sync_join(cf_sync *s) {
   if (s == NULL || s->thread == NULL) return CF_MISUSE;
-  cf_sync_stop(s);
+  s->stop = 1;
+  /* Not cf_sync_stop: that one must be signal-safe and so cannot take the
+  ** lock that keeps the sync thread from freeing the endpoint meanwhile. */
+  cf__mutex_lock(s->token_mu);
+  if (s->ws != NULL) cf__ws_client_wake(s->ws);
+  cf__mutex_unlock(s->token_mu);
   cf__thread_join(s->thread);
   s->thread = NULL;
   return s->thread_rc;
