@@ -54,6 +54,7 @@ selected() { # NAME
 # $B is the build tree.  One line per benchmark; keep the heavy ones last.
 benchmarks() {
   bench store "$B/bench_store" 200000 3
+  bench notify "$B/bench_notify" 300
   bench_pg bootstrap-100k "$B/bench_sync" 100000
   bench_pg push "$B/bench_push" 100000 2000
   bench scale "$B/bench_scale" 500 1000 10000 200 50 6
