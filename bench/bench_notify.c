@@ -96,11 +96,12 @@ int main(int argc, char **argv) {
   double p99 = (double)latency_ns[commits * 99 / 100] / 1e3;
   double commit_med = (double)commit_ns[commits / 2] / 1e3;
   printf("| %-46s | %10s | %10s |\n", "what (microseconds)", "median", "p99");
-  printf("|------------------------------------------------|------------|------------|\n");
-  printf("| %-46s | %10.0f | %10.0f |\n", "commit (cf_node_exec, one row, fsync)", commit_med,
-         (double)commit_ns[commits * 99 / 100] / 1e3);
-  printf("| %-46s | %10.0f | %10.0f |\n", "commit returned -> UI handle's change event", med,
-         p99);
+  printf(
+      "|------------------------------------------------|------------|------------|\n");
+  printf("| %-46s | %10.0f | %10.0f |\n", "commit (cf_node_exec, one row, fsync)",
+         commit_med, (double)commit_ns[commits * 99 / 100] / 1e3);
+  printf("| %-46s | %10.0f | %10.0f |\n", "commit returned -> UI handle's change event",
+         med, p99);
   char fig[64], base[64], val[32];
   snprintf(fig, sizeof fig, "%.0f us median, %.0f us p99", med, p99);
   snprintf(base, sizeof base, "%.0f us commit", commit_med);
