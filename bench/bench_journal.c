@@ -95,7 +95,8 @@ static void row(const char *name, double with, double without, const char *unit)
   char fig[64], base[64], val[32];
   bench_rate(fig, sizeof fig, with, unit);
   char tmp[48];
-  snprintf(base, sizeof base, "%s without capture", bench_rate(tmp, sizeof tmp, without, unit));
+  snprintf(base, sizeof base, "%s without capture",
+           bench_rate(tmp, sizeof tmp, without, unit));
   double ratio = without > 0 ? with / without : 0;
   snprintf(val, sizeof val, "%.3fx", ratio);
   bench_row(name, fig, base, val, ">=0.95x", ratio >= 0.95);
@@ -109,7 +110,8 @@ int main(int argc, char **argv) {
   char dir[] = "/tmp/cf-bench-journal-XXXXXX";
   if (mkdtemp(dir) == NULL) die("mkdtemp", "failed");
   double bulk_on = 0, bulk_off = 0, small_on = 0, small_off = 0;
-  for (int r = 0; r < rounds; r++) { /* alternate who goes first, so load hits both alike */
+  for (int r = 0; r < rounds;
+       r++) { /* alternate who goes first, so load hits both alike */
     int first = r % 2;
     for (int k = 0; k < 2; k++) {
       int capture = k == 0 ? first : !first;
@@ -123,12 +125,12 @@ int main(int argc, char **argv) {
       }
     }
   }
-  printf("| %-52s | %12s | %12s | %7s |\n", "local writes (best of rounds)", "with journal",
-         "without", "ratio");
+  printf("| %-52s | %12s | %12s | %7s |\n", "local writes (best of rounds)",
+         "with journal", "without", "ratio");
   printf("|------------------------------------------------------|--------------|-------"
          "-------|---------|\n");
-  printf("| %-52s | %12.0f | %12.0f | %6.3fx |\n", "rows/s, one transaction of N rows", bulk_on,
-         bulk_off, bulk_on / bulk_off);
+  printf("| %-52s | %12.0f | %12.0f | %6.3fx |\n", "rows/s, one transaction of N rows",
+         bulk_on, bulk_off, bulk_on / bulk_off);
   printf("| %-52s | %12.0f | %12.0f | %6.3fx |\n", "transactions/s, one row each (fsync)",
          small_on, small_off, small_on / small_off);
   row("journal cost, bulk write", bulk_on, bulk_off, "rows/s");
