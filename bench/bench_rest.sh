@@ -148,7 +148,7 @@ awk -v rr="$rest4_rps" -v rp="$rest4_p99" -v sr="$rls_tps" -v sp="$rls_p99" '
   BEGIN {
     pr = ms(rp) / ms(sp); tr = rr / sr
     printf "BENCHROW\tREST contacts p99, 4 connections\t%s\t%s direct tx as user\t%.2fx\t<=1.5x\t%s\n",
-      rp, sp, pr, pr <= 1.5 ? "met" : "missed"
+      rp, sp, pr, (pr <= 1.5 ? "met" : "missed")
     printf "BENCHROW\tREST contacts throughput, 4 connections\t%.0f req/s\t%.0f tx/s direct as user\t%.2fx\t>=1.0x\t%s\n",
-      rr, sr, tr, tr >= 1.0 ? "met" : "missed"
+      rr, sr, tr, (tr >= 1.0 ? "met" : "missed")
   }'
