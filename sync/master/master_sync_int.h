@@ -99,6 +99,10 @@ int cf__sql_has_seq(const cf_table *t);
 /* Array parameters after the columns: versions, seq, and (with_vs == 2)
 ** the per-row mask of taken cells; 0 without with_vs. */
 unsigned cf__sql_extra_params(const cf_table *t, int with_vs);
+/* Is cell i (t->ncols: the deleted cell) one an UPDATE over the columns in
+** mask writes?  Its versions parameter carries those cells' versions only,
+** in cell order. */
+int cf__sql_update_cell(const cf_table *t, uint64_t mask, unsigned i);
 /* Builds the statement of kind for t into b (reset first); an UPDATE sets
 ** the columns in mask (key columns never).  CF_OK or CF_TOOBIG/CF_NOMEM. */
 int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind,

@@ -269,7 +269,9 @@ static int params_add_key(push_ctx *ctx, const prow *r) {
 }
 
 /* Appends the columns in mask of r's merged row (params 0.. in column
-** order), then its versions and seq, then (with_took) the cells it took. */
+** order), then its versions (every cell's; with_took, an UPDATE: only the
+** cells it writes, cf__sql_update_cell) and seq, then (with_took) the cells
+** it took. */
 static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_took) {
   const cf_table *t = r->t;
   unsigned k = 0;
@@ -286,6 +288,8 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
   cf_buf *v = &ctx->params[k];
   if ((rc = param_sep(v)) != CF_OK) return rc;
   for (unsigned i = 0; i <= t->ncols; i++) {
+    if (with_took && !cf__sql_update_cell(t, mask, i))
+      continue; /* an UPDATE's cells only */
     const cf_cell *c = cf__row_cell(&r->local, i);
     static const unsigned char zero[CF_VER_LEN];
     const unsigned char *ver =
@@ -510,7 +514,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   const cf_table *t = ctx->rows[lo].t;
   const char *pv[3];
   cf__pg_res *res = NULL;
-  char *tsql = NULL;
+  char *tsql = NULL, *tsql2 = NULL;
   /* Values are needed only for the columns the batch carries: the merge
   ** compares values only on equal versions of a carried cell, and an UPDATE
   ** writes only columns some change took.  The others are read as NULL
@@ -587,11 +591,17 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   pv[0] = org;
   pv[1] = tno;
   /* Rows that exist but that the read did not return: RLS refuses the user
-  ** that row (reading or updating it); they are rejected, not inserted. */
+  ** that row (reading or updating it); they are rejected, not inserted.
+  ** And the tombstones of the others.  Both in one round trip. */
+  cf__pg_res *two[2] = {NULL, NULL};
+  const char *sqls[2] = {NULL, NULL};
   if ((rc = cf__sql_named(CF__MASTER_SQL, "existing_ids", &tsql)) != CF_OK) goto out;
-  if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
-  cf__free(tsql);
-  tsql = NULL;
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql2)) != CF_OK)
+    goto out;
+  sqls[0] = tsql;
+  sqls[1] = tsql2;
+  if ((rc = cf__pg_query_many(ctx->pg, 2, sqls, 3, pv, two)) != CF_OK) goto out;
+  res = two[0];
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, 0);
     for (size_t i = lo; i < hi; i++) {
@@ -603,10 +613,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
     }
   }
   cf__pg_res_free(res);
-  res = NULL;
-  if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql)) != CF_OK)
-    goto out;
-  if ((rc = cf__pg_query(ctx->pg, tsql, 3, pv, &res)) != CF_OK) goto out;
+  res = two[1];
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, 0), *hex = cf__pg_value(res, k, 1);
     for (size_t i = lo; i < hi; i++) {
@@ -630,6 +637,7 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
 out:
   cf__pg_res_free(res);
   cf__free(tsql);
+  cf__free(tsql2);
   return rc;
 }
 

@@ -30,6 +30,11 @@ static int append_select_cols(cf_buf *b, const cf_table *t, uint64_t mask) {
 
 int cf__sql_has_seq(const cf_table *t) { return t->number != 1; /* users */ }
 
+int cf__sql_update_cell(const cf_table *t, uint64_t mask, unsigned i) {
+  if (i == t->ncols) return 1; /* the deleted cell */
+  return (mask & CF_COL_BIT(i)) && !(t->key_mask & CF_COL_BIT(i));
+}
+
 /* The unnest(...) AS u(c<i>..., v, s[, m]) source over the columns in mask
 ** (in column order, named c<i> by their index), plus the versions (v) and
 ** the seq (s, tables that have one) when with_vs, plus the cells the row
@@ -131,35 +136,43 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
       ** without any lock (008), so another writer may have committed a
       ** newer version of the cell since; that one stays (last writer wins,
       ** as the merge would have decided). */
+      /* u.vb holds the versions of the updated cells only (cf__sql_update_
+      ** cell), in cell order: pos counts them. */
       snprintf(tmp, sizeof tmp, "UPDATE public.\"%s\" AS t SET ", t->name);
       rc = cf__buf_puts(b, tmp);
+      unsigned pos = 0;
       for (unsigned i = 0; i < t->ncols && rc == CF_OK; i++) {
-        if (!(mask & CF_COL_BIT(i)) || (t->key_mask & CF_COL_BIT(i))) continue;
-        unsigned off = i * CF_VER_LEN + 1;
+        if (!cf__sql_update_cell(t, mask, i)) continue;
+        unsigned off = i * CF_VER_LEN + 1, poff = pos++ * CF_VER_LEN + 1;
         snprintf(tmp, sizeof tmp,
                  "\"%s\" = CASE WHEN (u.m::bigint & %llu) <> 0 AND substring(u.vb FROM "
                  "%u FOR %u) >= substring(t.cf_versions FROM %u FOR %u) THEN u.c%u%s "
                  "ELSE t.\"%s\" END, ",
-                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), off,
+                 t->cols[i].name, (unsigned long long)CF_COL_BIT(i), poff,
                  (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN, i,
                  cf__pg_cast(t->cols[i].type), t->cols[i].name);
         rc = cf__buf_puts(b, tmp);
       }
+      /* The versions: the row's own, each updated cell overlaid in place
+      ** (one overlay per cell, the others untouched). */
       if (rc == CF_OK) rc = cf__buf_puts(b, "cf_versions = ");
+      unsigned nv = pos + 1; /* the updated columns and the deleted cell */
+      for (unsigned k = 0; k < nv && rc == CF_OK; k++)
+        rc = cf__buf_puts(b, "overlay(");
+      if (rc == CF_OK) rc = cf__buf_puts(b, "t.cf_versions");
+      pos = 0;
       for (unsigned i = 0; i <= t->ncols && rc == CF_OK; i++) {
-        unsigned off = i * CF_VER_LEN + 1;
-        if (i < t->ncols && !(mask & CF_COL_BIT(i)))
-          snprintf(tmp, sizeof tmp, "%ssubstring(t.cf_versions FROM %u FOR %u)",
-                   i ? " || " : "", off, (unsigned)CF_VER_LEN);
-        else
-          snprintf(
-              tmp, sizeof tmp,
-              "%sCASE WHEN (u.m::bigint & %llu) <> 0 AND substring(u.vb FROM %u FOR %u) "
-              ">= substring(t.cf_versions FROM %u FOR %u) THEN substring(u.vb FROM %u "
-              "FOR %u) ELSE substring(t.cf_versions FROM %u FOR %u) END",
-              i ? " || " : "", (unsigned long long)CF_COL_BIT(i), off,
-              (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN,
-              off, (unsigned)CF_VER_LEN);
+        if (!cf__sql_update_cell(t, mask, i)) continue;
+        unsigned off = i * CF_VER_LEN + 1, poff = pos++ * CF_VER_LEN + 1;
+        snprintf(
+            tmp, sizeof tmp,
+            " PLACING CASE WHEN (u.m::bigint & %llu) <> 0 AND substring(u.vb FROM %u "
+            "FOR %u) >= substring(t.cf_versions FROM %u FOR %u) THEN substring(u.vb "
+            "FROM %u FOR %u) ELSE substring(t.cf_versions FROM %u FOR %u) END FROM %u "
+            "FOR %u)",
+            (unsigned long long)CF_COL_BIT(i), poff, (unsigned)CF_VER_LEN, off,
+            (unsigned)CF_VER_LEN, poff, (unsigned)CF_VER_LEN, off, (unsigned)CF_VER_LEN,
+            off, (unsigned)CF_VER_LEN);
         rc = cf__buf_puts(b, tmp);
       }
       if (rc == CF_OK)
