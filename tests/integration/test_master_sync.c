@@ -1012,6 +1012,42 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
 }
 
 /*
+** cf__pg_pipeline's prepared statements behind a pooler that loses them
+** (another backend, 26000) or already has them (42P05): the request is run
+** again unnamed, and the connection prepares nothing from then on.
+*/
+CF_TEST(test_pg_pipeline_runs_unnamed_when_prepared_statements_are_lost_or_doubled) {
+  fx f;
+  fx_open(&f);
+  static const char name[] = "cf_test_lost";
+  const char *one = "1";
+  cf__pg_step st[3] = {{"BEGIN", NULL, 0, NULL, NULL},
+                       {"SELECT $1::int + 1", name, 1, &one, NULL},
+                       {"COMMIT", NULL, 0, NULL, NULL}};
+  size_t failed = 99;
+  CHECK_OK(cf__pg_pipeline(f.admin, st, 3, &failed));
+  CHECK_EQ((long long)failed, 3);
+  CHECK_STR(cf__pg_value(st[1].res, 0, 0), "2");
+  for (int i = 0; i < 3; i++)
+    cf__pg_res_free(st[i].res);
+  /* The backend lost it (as after a pooler switched backends). */
+  CHECK_OK(cf__pg_exec(f.admin, "DEALLOCATE cf_test_lost"));
+  CHECK_OK(cf__pg_pipeline(f.admin, st, 3, &failed));
+  CHECK_STR(cf__pg_value(st[1].res, 0, 0), "2");
+  for (int i = 0; i < 3; i++)
+    cf__pg_res_free(st[i].res);
+  /* Another connection whose backend already has the name (42P05). */
+  cf__pg *pg = connect_or_fail(f.url);
+  CHECK_OK(cf__pg_exec(pg, "PREPARE cf_test_lost AS SELECT 41"));
+  CHECK_OK(cf__pg_pipeline(pg, st, 3, &failed));
+  CHECK_STR(cf__pg_value(st[1].res, 0, 0), "2");
+  for (int i = 0; i < 3; i++)
+    cf__pg_res_free(st[i].res);
+  cf__pg_close(pg);
+  fx_close(&f);
+}
+
+/*
 ** Concurrent pushes of the same cells: pushes read and merge without a lock
 ** since 008, so a push may write a cell another push changed after its read.
 ** Whatever the interleaving, each cell ends with the value of its newest
