@@ -367,7 +367,16 @@ static void run_feed(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
   }
   rc = encode_page(&page, &j->out, j->from_seq, 1, &j->cursor_after, &j->more);
   if (rc != CF_OK) goto out;
-  rc = read_members(pg, j);
+  /* The pull itself checked the membership of the user it ran as, in its
+  ** snapshot: a page for that user alone (one watcher, or one user's
+  ** devices) needs no second transaction. */
+  if (j->nusers == 1) {
+    j->member = cf__calloc(1, 1);
+    rc = j->member != NULL ? CF_OK : CF_NOMEM;
+    if (rc == CF_OK) j->member[0] = 1;
+  } else {
+    rc = read_members(pg, j);
+  }
   if (rc != CF_OK) {
     j->db_rc = rc;
     goto out;
