@@ -39,21 +39,23 @@ typedef struct conn {
 
 /* What the server side saw. */
 typedef struct server_state {
-  int echo;               /* echo every message back */
-  size_t opened;          /* on_open calls */
-  size_t closed;          /* on_close calls */
-  cf__ws_session *first;  /* first session opened */
-  int first_close_code;   /* its close code, 0 while open */
-  char first_reason[200]; /* its close reason */
-  size_t deadline_ms;     /* if set, on_open sets a deadline this far */
-  int deadlines;          /* on_deadline calls */
-  int send_busy;          /* cf__ws_send answered CF_BUSY */
+  int echo;                /* echo every message back */
+  size_t opened;           /* on_open calls */
+  size_t closed;           /* on_close calls */
+  cf__ws_session *first;   /* first session opened */
+  int first_close_code;    /* its close code, 0 while open */
+  char first_reason[200];  /* its close reason */
+  size_t deadline_ms;      /* if set, on_open sets a deadline this far */
+  int deadlines;           /* on_deadline calls */
+  int send_busy;           /* cf__ws_send answered CF_BUSY */
+  cf__ws_session *all[32]; /* the first 32 sessions opened, in order */
 } server_state;
 
 static server_state sst;
 
 static int srv_on_open(void *ctx, cf__ws_session *s) {
   server_state *st = ctx;
+  if (st->opened < 32) st->all[st->opened] = s;
   if (st->opened++ == 0) st->first = s;
   if (st->deadline_ms) cf__ws_set_deadline(s, cf__now_ms() + (int64_t)st->deadline_ms);
   return CF_OK;
@@ -511,6 +513,48 @@ CF_TEST(test_transport_deadline_fires_and_closes_the_session) {
   cf__ws_client_free(cli);
   cf__ws_server_free(srv);
   free_conns(&c, 1);
+}
+
+static int count_closed(const conn *c, int n) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    k += c[i].closed;
+  return k;
+}
+
+/* The deadlines of many sessions share one heap: each fires once, at its
+** own time, and a moved or cleared one follows the move. */
+CF_TEST(test_transport_deadlines_of_many_sessions_fire_once_each_and_follow_moves) {
+  enum { N = 20 };
+  cf__ws_server_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cf__ws_server *srv = start_server(&cfg);
+  cf__ws_client *cli = start_client(NULL);
+  conn c[N];
+  for (int i = 0; i < N; i++) {
+    connect_conn(cli, cf__ws_server_port(srv), "/sync", &c[i]);
+    PUMP_UNTIL(srv, cli, c[i].opened && sst.opened == (size_t)i + 1, 5000);
+  }
+  int64_t now = cf__now_ms();
+  for (int i = 0; i < N; i++) /* far away, set in an order that is not sorted */
+    cf__ws_set_deadline(sst.all[(i * 7) % N], now + 60000 + (i % 5) * 1000);
+  for (int i = 0; i < N; i += 2) /* the even ones move close */
+    cf__ws_set_deadline(sst.all[i], now + 20 + i);
+  cf__ws_set_deadline(sst.all[0], 0); /* two of them are cleared again */
+  cf__ws_set_deadline(sst.all[2], 0);
+  PUMP_UNTIL(srv, cli, sst.deadlines == N / 2 - 2 && count_closed(c, N) == N / 2 - 2,
+             5000);
+  for (int i = 0; i < N; i++)
+    CHECK_MSG(c[i].closed == (i % 2 == 0 && i > 2), "session %d closed=%d", i,
+              c[i].closed);
+  /* one more, moved close late: it fires alone (the far ones do not) */
+  cf__ws_set_deadline(sst.all[1], cf__now_ms() + 10);
+  PUMP_UNTIL(srv, cli, c[1].closed, 5000);
+  CHECK_EQ(sst.deadlines, N / 2 - 1);
+  CHECK(!c[0].closed && !c[2].closed && !c[3].closed);
+  cf__ws_client_free(cli);
+  cf__ws_server_free(srv);
+  free_conns(c, N);
 }
 
 CF_TEST(test_transport_server_stop_sends_queued_messages_then_closes_1001) {
