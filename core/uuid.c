@@ -35,13 +35,8 @@ static void pack_v7(cf_uuid *out, int64_t ms, uint64_t rand_a, uint64_t rand_b) 
     out->b[i] = (unsigned char)(rand_b >> (8 * (15 - i)));
 }
 
-int cf__uuid_v7(cf_uuid *out) {
-  unsigned char rnd[16];
-  int rc = cf__random(rnd, sizeof rnd);
-  if (rc != CF_OK) {
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
+/* A UUIDv7 from 16 random bytes and the clock. */
+static void make_v7(const unsigned char rnd[16], cf_uuid *out) {
   uint64_t r0 = 0, r1 = 0;
   for (int i = 0; i < 8; i++) {
     r0 = (r0 << 8) | rnd[i];
@@ -74,6 +69,34 @@ int cf__uuid_v7(cf_uuid *out) {
   atomic_flag_clear_explicit(&v7_lock, memory_order_release);
 
   pack_v7(out, ms, hi, lo);
+}
+
+int cf__uuid_v7(cf_uuid *out) {
+  unsigned char rnd[16];
+  int rc = cf__random(rnd, sizeof rnd);
+  if (rc != CF_OK) {
+    memset(out, 0, sizeof *out);
+    return rc;
+  }
+  make_v7(rnd, out);
+  return CF_OK;
+}
+
+int cf__uuid_v7_pooled(cf_uuid_pool *pool, cf_uuid *out) {
+  if (cf__random_hooked()) return cf__uuid_v7(out);
+  if (!pool->filled || pool->used + 16 > sizeof pool->buf) {
+    int rc = cf__random(pool->buf, sizeof pool->buf);
+    if (rc != CF_OK) {
+      pool->filled = 0;
+      memset(out, 0, sizeof *out);
+      return rc;
+    }
+    pool->filled = 1;
+    pool->used = 0;
+  }
+  /* The bytes become a public id, so they need no wiping afterwards. */
+  make_v7(pool->buf + pool->used, out);
+  pool->used += 16;
   return CF_OK;
 }
 

@@ -40,6 +40,24 @@ typedef struct cf_uuid {
 ** the random source failed (out is then zeroed).  Thread-safe. */
 int cf__uuid_v7(cf_uuid *out) CF_WARN_UNUSED;
 
+/* Random bytes for UUIDv7 ids drawn from cf__random in bulk: one system
+** call per CF_UUID_POOL_IDS ids instead of one per id (the OS CSPRNG either
+** way).  One pool belongs to one thread at a time (a replica's connection);
+** zero-initialise it before first use.  Not to be shared across fork(): the
+** child would repeat the parent's bytes.  Under a random hook
+** (cf__random_hooked) the pool is bypassed. */
+#define CF_UUID_POOL_IDS 64
+typedef struct cf_uuid_pool {
+  unsigned char buf[16 * CF_UUID_POOL_IDS]; /* random bytes */
+  size_t used;                              /* bytes of buf consumed */
+  int filled;                               /* 1 once buf holds cf__random's bytes */
+} cf_uuid_pool;
+
+/* CONSTRUCTOR.  cf__uuid_v7 with its random bytes from pool.  OUT: *out.
+** CF_OK or CF_IO (out zeroed).  Thread-safe as far as the shared monotonic
+** state goes; the pool itself is the caller's thread's. */
+int cf__uuid_v7_pooled(cf_uuid_pool *pool, cf_uuid *out) CF_WARN_UNUSED;
+
 /* CONSTRUCTOR.  A new random UUIDv4.  OUT: *out.  CF_OK or CF_IO. */
 int cf__uuid_v4(cf_uuid *out) CF_WARN_UNUSED;
 

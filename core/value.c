@@ -672,6 +672,44 @@ static int number_text(const cf_value *in, char buf[CF_DOUBLE_TEXT_LEN]) {
   return cf__double_format(in->d, buf);
 }
 
+/* Canonical UUID text: 36 characters, lowercase hex, dashes at 8, 13, 18
+** and 23 -- exactly what cf__uuid_format writes. */
+static int is_canon_uuid_text(const char *p, size_t n) {
+  if (n != 36) return 0;
+  for (size_t i = 0; i < 36; i++) {
+    char c = p[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return 0;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int cf__value_is_canon(const cf_column *col, const cf_value *v, cf_buf *text, int *yes) {
+  *yes = 0;
+  if (v->kind == CF_VALUE_NULL) {
+    *yes = col->nullable != 0;
+    return CF_OK;
+  }
+  if ((v->kind == CF_VALUE_TEXT || v->kind == CF_VALUE_BLOB) && v->n > CF_VALUE_MAX_BYTES)
+    return CF_OK;
+  if (v->kind == CF_VALUE_TEXT && col->type == CF_TYPE_UUID) {
+    *yes = is_canon_uuid_text(v->p, v->n);
+    return CF_OK;
+  }
+  if (v->kind == CF_VALUE_TEXT && col->type == CF_TYPE_TEXT) {
+    *yes = cf__utf8_valid(v->p, v->n) != 0;
+    return CF_OK;
+  }
+  cf_value canon;
+  int rc = cf__value_canon(col, v, text, &canon);
+  if (rc == CF_NOMEM) return rc;
+  *yes = rc == CF_OK && cf__value_equal(&canon, v);
+  return CF_OK;
+}
+
 int cf__value_canon(const cf_column *col, const cf_value *in, cf_buf *text,
                     cf_value *out) {
   char tmp[CF_NUMERIC_TEXT_LEN > CF_DOUBLE_TEXT_LEN ? CF_NUMERIC_TEXT_LEN

@@ -117,6 +117,19 @@ int cf__value_canon(const cf_column *col, const cf_value *in, cf_buf *text,
                     cf_value *out) CF_WARN_UNUSED;
 
 /*
+** Whether v is already canonical for col: what cf__value_canon(col, v)
+** returns with CF_OK, value for value (cf__value_equal).  For the checks of
+** remote rows, which are canonical when they are honest: uuid, text and
+** integer columns are checked without making the canonical copy; other
+** types are canonicalised into text (reset, as cf__value_canon) and
+** compared.  CF_OK with *yes 0 or 1; CF_NOMEM.  A NULL counts as canonical
+** only for a nullable column (cf__value_canon answers CF_CONSTRAINT for the
+** others).
+*/
+int cf__value_is_canon(const cf_column *col, const cf_value *v, cf_buf *text,
+                       int *yes) CF_WARN_UNUSED;
+
+/*
 ** The replica's insert default for col.  OUT: *out (static storage for
 ** text).  CF_OK with the value for CF_DEFAULT_CONST (INT for integer and
 ** boolean columns, TEXT otherwise) and NULL for a nullable column without a

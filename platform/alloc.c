@@ -33,6 +33,8 @@ uint64_t cf__alloc_count(void) {
   return atomic_load_explicit(&att_count, memory_order_relaxed);
 }
 
+int cf__alloc_attempt_fails(void) { return should_fail(); }
+
 void *cf__malloc(size_t n) {
   if (should_fail()) return NULL;
   return malloc(n ? n : 1);

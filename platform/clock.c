@@ -39,6 +39,8 @@ int64_t cf__monotonic_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int cf__random_hooked(void) { return random_fn != NULL; }
+
 int cf__random(unsigned char *buf, size_t len) {
   if (random_fn != NULL) return random_fn(random_ctx, buf, len) == 0 ? CF_OK : CF_IO;
   size_t done = 0;

@@ -36,6 +36,10 @@ char *cf__vmprintf(const char *fmt, va_list ap);
 */
 void cf__alloc_fail_at(uint64_t n);
 uint64_t cf__alloc_count(void);
+/* Counts one allocation attempt, as cf__malloc does, for an allocator that
+** serves it from memory of its own (store/sqlmem.c's block cache).  Returns
+** 1 when this attempt must fail. */
+int cf__alloc_attempt_fails(void);
 
 /*
 ** Reads the whole file at path, at most max bytes, into a new cf__malloc'd
@@ -53,6 +57,10 @@ int64_t cf__monotonic_ns(void);
 void cf__sleep_ms(int ms);
 /* Fill buf with len random bytes through the random hook.  CF_OK or CF_IO. */
 int cf__random(unsigned char *buf, size_t len) CF_WARN_UNUSED;
+/* 1 while a random hook is installed (cf_set_random_hook), else 0: callers
+** that buffer random bytes draw them one call at a time under a hook, so a
+** replayed run consumes the hook's bytes exactly as an unbuffered one. */
+int cf__random_hooked(void);
 
 /*
 ** Logging: one structured line per event on stderr,

@@ -22,6 +22,8 @@
 #include "store/store_int.h"
 #include "store/vblob.h"
 
+_Static_assert(CF_SCHEMA_NTABLES <= 32, "apply_lookup has one bit per table");
+
 /* The column value i of st as a borrowed cf_value. */
 static int column_value(sqlite3_stmt *st, int i, cf_value *out) {
   switch (sqlite3_column_type(st, i)) {
@@ -91,8 +93,10 @@ static int bind_value(sqlite3_stmt *st, int idx, const cf_value *v) {
   }
 }
 
-/* Writes row (merged) as a new row (rid < 0) or over rid. */
-static int write_row(struct cf_node *node, const cf_row *row, int64_t rid) {
+/* Writes row (merged) as a new row (rid < 0) or over rid.  A new row whose
+** id the replica holds already is not written (INSERT OR IGNORE).  OUT:
+** *written (may be NULL), 1 if a row was written. */
+static int write_row(struct cf_node *node, const cf_row *row, int64_t rid, int *written) {
   const cf_table *t = row->table;
   sqlite3_stmt *st;
   int rc = cf__table_stmt(node, t->number, rid < 0 ? CF_TS_insert : CF_TS_update, &st);
@@ -118,6 +122,7 @@ static int write_row(struct cf_node *node, const cf_row *row, int64_t rid) {
   if (src == SQLITE_OK && rid >= 0) src = sqlite3_bind_int64(st, (int)t->ncols + 3, rid);
   if (src == SQLITE_OK) src = sqlite3_step(st);
   rc = src == SQLITE_DONE ? CF_OK : cf__node_sqlerr(node, src, "write remote row");
+  if (written != NULL) *written = rc == CF_OK && sqlite3_changes(node->db) > 0;
   sqlite3_reset(st);
   return rc;
 }
@@ -142,13 +147,11 @@ static int check_change(struct cf_node *node, const cf_change *ch) {
   }
   for (unsigned c = 0; c < t->ncols; c++) {
     const cf_cell *cell = cf__row_cell(ch, c);
-    if (cell == NULL) continue;
-    cf_value canon;
-    int rc = cf__value_canon(&t->cols[c], &cell->value, &node->scratch, &canon);
+    if (cell == NULL || cell->value.kind == CF_VALUE_NULL) continue; /* partial rows */
+    int yes = 0;
+    int rc = cf__value_is_canon(&t->cols[c], &cell->value, &node->scratch, &yes);
     if (rc == CF_NOMEM) return cf__node_fail(node, rc, "out of memory");
-    if (rc == CF_CONSTRAINT && cell->value.kind == CF_VALUE_NULL)
-      continue; /* partial rows */
-    if (rc != CF_OK || !cf__value_equal(&canon, &cell->value))
+    if (!yes)
       return cf__node_fail(node, CF_INVALID, "remote %s.%s is not a canonical %s value",
                            t->name, t->cols[c].name, cf__coltype_name(t->cols[c].type));
   }
@@ -167,13 +170,35 @@ static int receive_versions(struct cf_node *node, const cf_change *ch) {
   return CF_OK;
 }
 
+/* The insert-first path (docs/replica.md, "Bootstrap"): the change merged
+** into an empty row, inserted unless the replica holds a row with its id.
+** For a row the replica does not hold, the merge's result is exactly that,
+** so this writes the same bytes as the lookup path without reading first.
+** OUT: *written, 0 if the id exists (nothing written; the caller merges). */
+static int insert_if_new(struct cf_node *node, const cf_change *ch, int *written) {
+  cf_row row;
+  cf__row_init(&row, ch->table);
+  int rc = cf__merge_into(&row, ch, NULL);
+  if (rc != CF_OK)
+    return cf__node_fail(node, rc, "remote row of %s cannot be merged", ch->table->name);
+  return write_row(node, &row, -1, written);
+}
+
 /* Merges one change. */
 static int apply_one(struct cf_node *node, const cf_change *ch) {
   const cf_table *t = ch->table;
+  uint32_t bit = (uint32_t)1 << t->number;
   sqlite3_stmt *st;
   int rc;
   if ((rc = check_change(node, ch)) != CF_OK) return rc;
   if ((rc = receive_versions(node, ch)) != CF_OK) return rc;
+  /* A row of a table whose last applied row was new is most likely new too
+  ** (a bootstrap, or a page of inserts): insert it without the lookup. */
+  if (!(node->apply_lookup & bit)) {
+    int written = 0;
+    if ((rc = insert_if_new(node, ch, &written)) != CF_OK || written) return rc;
+    node->apply_lookup |= bit;
+  }
   if ((rc = cf__table_stmt(node, t->number, CF_TS_by_id, &st)) != CF_OK) return rc;
   const cf_value *id = &cf__row_cell(ch, (unsigned)t->id_col)->value;
   int src = bind_value(st, 1, id);
@@ -185,6 +210,7 @@ static int apply_one(struct cf_node *node, const cf_change *ch) {
     if ((rc = cf__store_load_row(node, t, st, &local, &rid)) != CF_OK) goto out;
   } else if (src == SQLITE_DONE) {
     cf__row_init(&local, t);
+    node->apply_lookup &= ~bit;
   } else {
     rc = cf__node_sqlerr(node, src, "read local row");
     goto out;
@@ -196,7 +222,7 @@ static int apply_one(struct cf_node *node, const cf_change *ch) {
   }
   if (res.take == 0 && rid >= 0) goto out; /* nothing newer */
   cf__merge_apply(&local, ch, &res);
-  rc = write_row(node, &local, rid);
+  rc = write_row(node, &local, rid, NULL);
 out:
   sqlite3_reset(st);
   return rc;

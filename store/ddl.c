@@ -369,9 +369,12 @@ static int build_select(cf_buf *b, const cf_table *t, const char *key) {
   return rc;
 }
 
-/* INSERT INTO cf_<t> (<cols>, deleted, _v) VALUES (?1, ..., ?ncols+2) */
+/* INSERT OR IGNORE INTO cf_<t> (<cols>, deleted, _v) VALUES (?1, ..., ?ncols+2)
+** OR IGNORE: an id the replica already holds inserts nothing (the unique
+** index on id is the only constraint of the table), which apply.c's
+** insert-first path reads from sqlite3_changes(). */
 static int build_insert(cf_buf *b, const cf_table *t) {
-  int rc = PUT("INSERT INTO \"cf_", t->name, "\" (");
+  int rc = PUT("INSERT OR IGNORE INTO \"cf_", t->name, "\" (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
   if (rc == CF_OK) rc = PUT(", deleted, _v) VALUES (");

@@ -42,7 +42,7 @@ static void fn_org(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static void fn_uuid_new(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   cf_uuid u;
   char text[CF_UUID_TEXT_LEN];
-  if (cf__uuid_v7(&u) != CF_OK) {
+  if (cf__uuid_v7_pooled(&node_of(ctx)->uuid_pool, &u) != CF_OK) {
     sqlite3_result_error(ctx, "CF_IO: cannot read random bytes for a UUID", -1);
     return;
   }

@@ -124,6 +124,11 @@ struct cf_node {
   struct cf_notify *nt;                  /* change capture and delivery
                                             (store/notify.c); owned */
   struct cf_watch *watches;              /* watched queries (store/watch.c) */
+  cf_uuid_pool uuid_pool;                /* random bytes for cf_uuid_new() */
+  uint32_t apply_lookup;                 /* bit t: the last remote row of table t
+                                            that apply.c wrote existed already, so
+                                            the next one is looked up first; clear:
+                                            inserted first (store/apply.c) */
   char errmsg[512];                      /* detail of the last failure */
 };
 

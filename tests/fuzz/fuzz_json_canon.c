@@ -26,7 +26,8 @@
 **    boolean, TEXT otherwise, NULL only for NULL input), boolean is 0/1,
 **    integer fits int32, text is valid UTF-8;
 ** and that a refusal is CF_INVALID, CF_CONSTRAINT (NULL in a NOT NULL
-** column) or CF_TOOBIG.  ASan and UBSan watch every step.
+** column) or CF_TOOBIG; and that cf__value_is_canon(v) says yes exactly when
+** canon(v) is accepted and equals v.  ASan and UBSan watch every step.
 */
 #include <math.h>
 #include <stdint.h>
@@ -138,6 +139,12 @@ static void fuzz_value(const cf_column *col, unsigned kind, const uint8_t *p, si
   cf__buf_init(&t1, OUT_LIMIT);
   cf__buf_init(&t2, OUT_LIMIT);
   int rc = cf__value_canon(col, &in, &t1, &out);
+  /* cf__value_is_canon (the replica's check of remote cells) agrees with
+  ** canon(v) == v. */
+  int yes = -1;
+  if (rc != CF_NOMEM && cf__value_is_canon(col, &in, &t2, &yes) == CF_OK &&
+      yes != (rc == CF_OK && cf__value_equal(&out, &in)))
+    fail("cf__value_is_canon disagrees with cf__value_canon", col->name);
   if (rc != CF_OK) {
     if (rc != CF_INVALID && rc != CF_CONSTRAINT && rc != CF_TOOBIG && rc != CF_NOMEM)
       fail("unexpected result", cf_strerror(rc));

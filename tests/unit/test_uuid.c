@@ -76,6 +76,62 @@ CF_TEST(test_uuidv7_reports_random_source_failure) {
   CHECK_EQ(cf__uuid_version(&u), 4);
 }
 
+/* A replayable random source: a counter's bytes. */
+static int counting_random(void *ctx, unsigned char *buf, size_t len) {
+  unsigned *calls = ctx;
+  (*calls)++;
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (unsigned char)(*calls * 31 + i);
+  return 0;
+}
+
+CF_TEST(test_uuidv7_pooled_ids_are_distinct_increasing_and_refilled_in_bulk) {
+  fake_ms = INT64_C(4102446000000);
+  cf_set_clock_hook(fake_clock, NULL);
+  cf_uuid_pool pool;
+  memset(&pool, 0, sizeof pool);
+  cf_uuid prev, u;
+  CHECK_OK(cf__uuid_v7_pooled(&pool, &prev));
+  for (int i = 0; i < 10 * CF_UUID_POOL_IDS; i++) {
+    if (i % 7 == 0) fake_ms++;
+    CHECK_OK(cf__uuid_v7_pooled(&pool, &u));
+    CHECK_MSG(cf__uuid_cmp(&prev, &u) < 0, "id %d not after the previous", i);
+    CHECK_EQ(cf__uuid_version(&u), 7);
+    CHECK_EQ(u.b[8] & 0xc0, 0x80);
+    prev = u;
+  }
+  /* A new millisecond takes fresh random bits, not a copy of earlier ones. */
+  fake_ms += 1000;
+  cf_uuid a, b;
+  CHECK_OK(cf__uuid_v7_pooled(&pool, &a));
+  fake_ms += 1000;
+  CHECK_OK(cf__uuid_v7_pooled(&pool, &b));
+  CHECK(memcmp(a.b + 6, b.b + 6, 10) != 0);
+  cf_set_clock_hook(NULL, NULL);
+}
+
+CF_TEST(test_uuidv7_pooled_draws_one_id_at_a_time_under_a_random_hook) {
+  /* A replayed run (the simulation) consumes the hook's bytes exactly as the
+  ** unpooled path does: one 16-byte call per id. */
+  fake_ms = INT64_C(4102447000000);
+  cf_set_clock_hook(fake_clock, NULL);
+  unsigned calls = 0;
+  cf_set_random_hook(counting_random, &calls);
+  cf_uuid_pool pool;
+  memset(&pool, 0, sizeof pool);
+  cf_uuid u;
+  for (int i = 0; i < 5; i++) {
+    fake_ms += 10;
+    CHECK_OK(cf__uuid_v7_pooled(&pool, &u));
+  }
+  CHECK_EQ(calls, 5);
+  CHECK_EQ(pool.filled, 0);
+  cf_set_random_hook(failing_random, NULL);
+  CHECK_EQ(cf__uuid_v7_pooled(&pool, &u), CF_IO);
+  cf_set_random_hook(NULL, NULL);
+  cf_set_clock_hook(NULL, NULL);
+}
+
 CF_TEST(test_uuid_parse_is_strict_and_round_trips) {
   cf_uuid u;
   char text[CF_UUID_TEXT_LEN];

@@ -636,3 +636,46 @@ CF_TEST(test_value_mutated_inputs_are_refused_or_canonical) {
   cf__buf_free(&b1);
   cf__buf_free(&b2);
 }
+
+CF_TEST(test_value_is_canon_agrees_with_canon_equals_input_on_every_contact_column) {
+  const cf_table *t = cf__schema_table_by_name("contacts");
+  static const char *const texts[] = {"0190f1a2-0000-7000-8000-00000000a001",
+                                      "0190F1A2-0000-7000-8000-00000000A001",
+                                      "0190f1a2000070008000 00000000a001",
+                                      "0190f1a2-0000-7000-8000-00000000a00",
+                                      "2026-12-06T05:41:07.123456Z",
+                                      "2026-12-06 05:41:07+00",
+                                      "[\"a\",\"b\"]",
+                                      "[ \"b\", \"a\" ]",
+                                      "{\"n\":1}",
+                                      "{ \"n\" : 1 }",
+                                      "",
+                                      "plain text",
+                                      "bad \xff utf-8",
+                                      "42",
+                                      "t"};
+  cf_buf a, b;
+  cf__buf_init(&a, 1 << 20);
+  cf__buf_init(&b, 1 << 20);
+  int checked = 0;
+  for (unsigned c = 0; c < t->ncols; c++) {
+    const cf_column *col = &t->cols[c];
+    for (size_t i = 0; i < sizeof texts / sizeof *texts + 3; i++) {
+      cf_value in = i < sizeof texts / sizeof *texts
+                        ? cf__value_text(texts[i], strlen(texts[i]))
+                    : i == sizeof texts / sizeof *texts     ? cf__value_null()
+                    : i == sizeof texts / sizeof *texts + 1 ? cf__value_int(7)
+                                                            : cf__value_real(1.5);
+      cf_value out;
+      int rc = cf__value_canon(col, &in, &a, &out);
+      int yes = -1;
+      CHECK_OK(cf__value_is_canon(col, &in, &b, &yes));
+      CHECK_MSG(yes == (rc == CF_OK && cf__value_equal(&out, &in)), "%s: input %zu",
+                col->name, i);
+      checked += yes;
+    }
+  }
+  CHECK(checked > 10);
+  cf__buf_free(&a);
+  cf__buf_free(&b);
+}
