@@ -48,6 +48,13 @@ function(cf_add_test_file src needs_pg)
     else()
       set_tests_properties(${name} PROPERTIES LABELS unit)
     endif()
+    # The replica tests run a second time on encrypted replicas
+    # (tests/unit/store_helpers.h opens them with a key; docs/encryption.md).
+    if(exe MATCHES "^test_store_")
+      add_test(NAME ${name}_encrypted COMMAND ${exe} ${name})
+      set_tests_properties(${name}_encrypted PROPERTIES
+        ENVIRONMENT "${CF_PG_ENV};CF_TEST_ENCRYPT=1" TIMEOUT 600 LABELS unit)
+    endif()
   endforeach()
 endfunction()
 

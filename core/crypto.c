@@ -17,8 +17,10 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/md.h> /* MBEDTLS_MD_SHA256 for deterministic ECDSA */
 #include <mbedtls/pk.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -534,3 +536,74 @@ out:
   mbedtls_mpi_free(&s);
   return rc;
 }
+
+/* ---- AES-256-GCM and PBKDF2 (encryption at rest) ------------------------ */
+
+struct cf__aead {
+  mbedtls_gcm_context gcm;       /* AES-256 key schedule in GCM mode */
+  mbedtls_ctr_drbg_context drbg; /* source of nonces, seeded once */
+};
+
+int cf__aead_new(const unsigned char key[CF_AEAD_KEY_LEN], cf__aead **out) {
+  *out = NULL;
+  cf__aead *a = cf__malloc(sizeof *a);
+  if (a == NULL) return CF_NOMEM;
+  mbedtls_gcm_init(&a->gcm);
+  int rc = drbg_seed(&a->drbg);
+  if (rc == CF_OK &&
+      mbedtls_gcm_setkey(&a->gcm, MBEDTLS_CIPHER_ID_AES, key, CF_AEAD_KEY_LEN * 8) != 0)
+    rc = CF_ERROR;
+  if (rc != CF_OK) {
+    cf__aead_free(a);
+    return rc;
+  }
+  *out = a;
+  return CF_OK;
+}
+
+void cf__aead_free(cf__aead *a) {
+  if (a == NULL) return;
+  mbedtls_gcm_free(&a->gcm); /* zeroizes the key schedule */
+  mbedtls_ctr_drbg_free(&a->drbg);
+  cf__free(a);
+}
+
+int cf__aead_nonce(cf__aead *a, unsigned char nonce[CF_AEAD_NONCE_LEN]) {
+  return mbedtls_ctr_drbg_random(&a->drbg, nonce, CF_AEAD_NONCE_LEN) == 0 ? CF_OK : CF_IO;
+}
+
+int cf__aead_seal(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
+                  const void *ad, size_t ad_len, const unsigned char *in,
+                  unsigned char *out, size_t len, unsigned char tag[CF_AEAD_TAG_LEN]) {
+  int mrc = mbedtls_gcm_crypt_and_tag(&a->gcm, MBEDTLS_GCM_ENCRYPT, len, nonce,
+                                      CF_AEAD_NONCE_LEN, ad, ad_len, in, out,
+                                      CF_AEAD_TAG_LEN, tag);
+  return mrc == 0 ? CF_OK : CF_ERROR;
+}
+
+int cf__aead_open(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
+                  const void *ad, size_t ad_len, const unsigned char *in,
+                  unsigned char *out, size_t len, const unsigned char tag[CF_AEAD_TAG_LEN]) {
+  /* mbedtls_gcm_auth_decrypt zeroes out itself when the tag differs. */
+  int mrc = mbedtls_gcm_auth_decrypt(&a->gcm, len, nonce, CF_AEAD_NONCE_LEN, ad, ad_len,
+                                     tag, CF_AEAD_TAG_LEN, in, out);
+  if (mrc == 0) return CF_OK;
+  if (mrc == MBEDTLS_ERR_GCM_AUTH_FAILED) return CF_AUTH;
+  return CF_ERROR;
+}
+
+int cf__pbkdf2_sha256(const void *pass, size_t pass_len, const unsigned char *salt,
+                      size_t salt_len, unsigned iterations, unsigned char *out,
+                      size_t out_len) {
+  if (iterations == 0) return CF_INVALID;
+  mbedtls_md_context_t md;
+  mbedtls_md_init(&md);
+  int mrc = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+  if (mrc == 0)
+    mrc = mbedtls_pkcs5_pbkdf2_hmac(&md, pass, pass_len, salt, salt_len, iterations,
+                                    (uint32_t)out_len, out);
+  mbedtls_md_free(&md);
+  return map_err(mrc, CF_ERROR);
+}
+
+void cf__wipe(void *p, size_t n) { mbedtls_platform_zeroize(p, n); }

@@ -166,4 +166,60 @@ int cf__es256_verify(const cf__ec_key *key, const void *msg, size_t len,
 int cf__es256_sign(const cf__ec_key *key, const void *msg, size_t len,
                    unsigned char sig[CF_ES256_SIG_LEN]) CF_WARN_UNUSED;
 
+/* ---- authenticated encryption and key derivation (encryption at rest) ----
+**
+** AES-256-GCM with 96-bit nonces and 128-bit tags, and PBKDF2-HMAC-SHA256.
+** store/vfs_crypt.c builds the replica's page encryption on these
+** (docs/encryption.md gives the format).
+*/
+#define CF_AEAD_KEY_LEN 32   /* bytes of an AES-256-GCM key */
+#define CF_AEAD_NONCE_LEN 12 /* bytes of a GCM nonce (IV) */
+#define CF_AEAD_TAG_LEN 16   /* bytes of a GCM tag */
+
+/*
+** An AES-256-GCM key schedule and a CTR-DRBG for fresh nonces.  Used by one
+** thread at a time (the GCM and DRBG states change on every call).
+** CONSTRUCTOR cf__aead_new copies key; OUT: *out, freed (and wiped) with
+** cf__aead_free (NULL is fine), NULL on failure; CF_OK, CF_NOMEM, CF_IO (no
+** seed for the DRBG).
+*/
+typedef struct cf__aead cf__aead;
+int cf__aead_new(const unsigned char key[CF_AEAD_KEY_LEN], cf__aead **out) CF_WARN_UNUSED;
+void cf__aead_free(cf__aead *a);
+
+/* A fresh random nonce from a's DRBG.  CF_OK or CF_IO. */
+int cf__aead_nonce(cf__aead *a, unsigned char nonce[CF_AEAD_NONCE_LEN]) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Encrypts in[0..len) into out (may be in; same length) under
+** nonce, authenticating ad[0..ad_len) too, and writes the tag.  CF_OK or
+** CF_ERROR.
+*/
+int cf__aead_seal(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
+                  const void *ad, size_t ad_len, const unsigned char *in,
+                  unsigned char *out, size_t len,
+                  unsigned char tag[CF_AEAD_TAG_LEN]) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Checks tag over ad and in[0..len) and decrypts into out (may be
+** in).  CF_OK; CF_AUTH when the tag does not match (wrong key or altered
+** bytes): out is then zeroed, never partly decrypted.
+*/
+int cf__aead_open(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
+                  const void *ad, size_t ad_len, const unsigned char *in,
+                  unsigned char *out, size_t len,
+                  const unsigned char tag[CF_AEAD_TAG_LEN]) CF_WARN_UNUSED;
+
+/*
+** PBKDF2-HMAC-SHA256 (RFC 8018) of pass[0..pass_len) with salt[0..salt_len)
+** and iterations rounds into out[0..out_len).  CF_OK, CF_INVALID (0
+** iterations), CF_NOMEM, CF_ERROR.
+*/
+int cf__pbkdf2_sha256(const void *pass, size_t pass_len, const unsigned char *salt,
+                      size_t salt_len, unsigned iterations, unsigned char *out,
+                      size_t out_len) CF_WARN_UNUSED;
+
+/* Overwrites p[0..n) with zeros in a way the compiler keeps. */
+void cf__wipe(void *p, size_t n);
+
 #endif

@@ -542,6 +542,96 @@ const char *cf_node_user_id(const cf_node *node);
 int cf_node_schema_version(void);
 
 /*
+** ENCRYPTION AT REST AND REVOCATION (docs/encryption.md)
+**
+** A replica may be encrypted page by page (AES-256-GCM through an SQLite
+** VFS of the library's own): the database file, its WAL and journal hold no
+** plain row, token or setting.  The key is 32 bytes the app keeps (say in
+** the OS keychain), or a passphrase stretched with PBKDF2-HMAC-SHA256
+** (600,000 rounds, a random salt per file).  Open options also choose what
+** happens when the master revokes the user's access.
+**
+**     cf_node_options *o = NULL;
+**     rc = cf_node_options_new(&o);
+**     rc = cf_node_options_set_key(o, key32);            // or _set_passphrase
+**     rc = cf_node_options_set_revoke(o, CF_REVOKE_WIPE, NULL);
+**     rc = cf_node_open_with(path, org, user, o, &node);
+**     cf_node_options_free(o);                           // wipes the key copy
+*/
+typedef struct cf_node_options cf_node_options;
+
+/* What a replica does when the master says access is revoked. */
+typedef enum cf_revoke_policy {
+  CF_REVOKE_KEEP = 0, /* keep every row; changes wait in the conflicts (default) */
+  CF_REVOKE_WIPE = 1  /* export the unpushed changes, then wipe every org row
+                         and the token (cf_node_wipe) */
+} cf_revoke_policy;
+
+#define CF_NODE_KEY_LEN 32 /* bytes of a replica key */
+
+/* CONSTRUCTOR.  Empty options: plain file, CF_REVOKE_KEEP.  OUT: *out, NULL
+** on failure.  CF_OK, CF_NOMEM. */
+int cf_node_options_new(cf_node_options **out) CF_WARN_UNUSED;
+/* DESTRUCTOR.  Wipes the key or passphrase held.  NULL is fine. */
+void cf_node_options_free(cf_node_options *opts);
+/* METHOD.  Encrypt with key[0..32) (copied).  CF_OK, CF_INVALID (NULL). */
+int cf_node_options_set_key(cf_node_options *opts,
+                            const unsigned char key[CF_NODE_KEY_LEN]) CF_WARN_UNUSED;
+/* METHOD.  Encrypt with a key derived from pass[0..len) (copied; 1..4096
+** bytes).  CF_OK, CF_INVALID, CF_NOMEM. */
+int cf_node_options_set_passphrase(cf_node_options *opts, const char *pass,
+                                   size_t len) CF_WARN_UNUSED;
+/* METHOD.  Plain file again (the default).  CF_OK. */
+int cf_node_options_set_plain(cf_node_options *opts) CF_WARN_UNUSED;
+/* METHOD.  The revocation policy; export_path (copied) is where
+** CF_REVOKE_WIPE writes the unpushed changes, NULL for "<replica>.export".
+** CF_OK, CF_INVALID, CF_NOMEM. */
+int cf_node_options_set_revoke(cf_node_options *opts, cf_revoke_policy policy,
+                               const char *export_path) CF_WARN_UNUSED;
+
+/*
+** CONSTRUCTOR.  cf_node_open with options (NULL: as cf_node_open).  A new
+** file is created encrypted when opts hold a key; an existing one must be
+** opened with the key it was written with.  Besides cf_node_open's results:
+** CF_AUTH (wrong key; a plain file opened with a key; an encrypted one
+** without), CF_CORRUPT (a page fails authentication under the right key).
+** A refused open changes nothing in the files.
+*/
+int cf_node_open_with(const char *path, const char *org_id, const char *user_id,
+                      const cf_node_options *opts, cf_node **out) CF_WARN_UNUSED;
+
+/* 1 if node's file is encrypted, else 0. */
+int cf_node_encrypted(const cf_node *node);
+
+/*
+** METHOD.  Rewrites the replica under the key of to (to with no key, or
+** NULL: a plain file), whatever it had before: rekeys an encrypted replica,
+** encrypts a plain one, decrypts an encrypted one.  The copy is written
+** next to the file and renamed over it, so a crash leaves the old file or
+** the new one, whole.  No statement of node's may be open, no other
+** connection may have the file open, and no sync may run on node.  The
+** revocation policy of to is ignored.  CF_OK; CF_MISUSE (statements open,
+** a transaction open); CF_BUSY; CF_IO; CF_NOMEM.  On failure the replica
+** keeps its old key; if it could not be reopened, node is unusable
+** (CF_IO from every call) and must be closed.
+*/
+int cf_node_rekey(cf_node *node, const cf_node_options *to) CF_WARN_UNUSED;
+
+/*
+** METHOD.  Wipe after revocation (what CF_REVOKE_WIPE runs when the master
+** revokes access; apps may call it too): writes every change the master has
+** not taken (outbox and conflicts, whole rows as JSON) to a new SQLite file
+** at export_path (NULL: the policy's path), encrypted with the replica's key
+** when the replica is encrypted, then deletes every row of the org, the
+** conflicts, the pull cursor and the token with secure_delete on, vacuums
+** and truncates the WAL, so no wiped value survives in the files.  The
+** replica keeps its identity and can bootstrap again.  An export file that
+** already exists is refused (CF_INVALID), nothing is wiped then.  CF_OK,
+** CF_MISUSE (a transaction open), CF_IO, store errors.
+*/
+int cf_node_wipe(cf_node *node, const char *export_path) CF_WARN_UNUSED;
+
+/*
 ** Runs the SQL text sql (one or more statements separated by ';') on the
 ** replica and discards any rows.  Writes go through the views' triggers.
 ** BEGIN/COMMIT are allowed; the app must not leave a transaction open when it

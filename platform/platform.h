@@ -49,6 +49,22 @@ int cf__alloc_attempt_fails(void);
 int cf__file_read_all(const char *path, size_t max, char **out,
                       size_t *len) CF_WARN_UNUSED;
 
+/*
+** Makes path a file only its owner may read and write (mode 0600): creates
+** it empty if it does not exist, else removes any group and other bits.
+** CF_OK or CF_IO.
+*/
+int cf__file_make_private(const char *path) CF_WARN_UNUSED;
+
+/* rename(2) of from to to (atomic on one file system).  CF_OK or CF_IO. */
+int cf__file_rename(const char *from, const char *to) CF_WARN_UNUSED;
+
+/* 1 if something exists at path, else 0. */
+int cf__file_exists(const char *path);
+
+/* Removes path; a path that does not exist is fine.  CF_OK or CF_IO. */
+int cf__file_remove(const char *path) CF_WARN_UNUSED;
+
 /* Wall clock in milliseconds since the epoch, through the clock hook. */
 int64_t cf__now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations; never hooked. */

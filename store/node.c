@@ -50,6 +50,7 @@
 #include "store/notify.h"
 #include "store/sqltext.h"
 #include "store/store_int.h"
+#include "store/vfs_crypt.h"
 
 /* --- open ------------------------------------------------------------------ */
 
@@ -159,17 +160,31 @@ static int canon_uuid_arg(const char *s, char out[CF_UUID_TEXT_LEN]) {
   return cf__canon_uuid(s, strnlen(s, CF_UUID_TEXT_LEN), out);
 }
 
-static int open_node(struct cf_node *node, const char *path) {
+int cf__node_open_db(struct cf_node *node, const char *path) {
+  /* The replica, its WAL and its shared-memory index are created 0600:
+  ** SQLite gives the WAL the database file's mode. */
+  if (cf__file_make_private(path) != CF_OK)
+    return cf__node_fail(node, CF_IO, "cannot create %s with mode 0600", path);
   int src = sqlite3_open_v2(path, &node->db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-                            NULL);
+                            cf__crypt_vfs_name(node->crypt));
   if (src != SQLITE_OK) {
     if (node->db == NULL)
       return cf__node_fail(node, CF_NOMEM, "cannot open %s: out of memory", path);
     return cf__node_sqlerr(node, src, path);
   }
-  int rc;
+  if (cf__crypt_encrypted(node->crypt)) {
+    /* Room for the nonce, tag and key check at the end of every page of a
+    ** new file (store/vfs_crypt.c); an existing file has it already. */
+    int reserve = CF_CRYPT_RESERVE;
+    (void)sqlite3_file_control(node->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+  }
+  return CF_OK;
+}
+
+int cf__node_open_rest(struct cf_node *node) {
+  int rc, src;
   /* Lookaside slots big enough for a trigger program's frame: every write
   ** through a view runs one, and a malloc/free pair per row is measurable
   ** (docs/replica.md, "Performance"). */
@@ -204,13 +219,25 @@ static int open_node(struct cf_node *node, const char *path) {
   rc = cf__node_commit(node);
 out:
   if (rc != CF_OK) cf__node_rollback(node);
+  if (rc == CF_OK) rc = cf__node_drop_plain_token(node);
+  if (rc == CF_OK) (void)cf__crypt_take_error(node->crypt, NULL, 0);
   return rc;
+}
+
+static int open_node(struct cf_node *node, const char *path) {
+  int rc = cf__node_open_db(node, path);
+  return rc == CF_OK ? cf__node_open_rest(node) : rc;
 }
 
 static char open_errmsg[512]; /* detail of the last failed open (not thread-safe) */
 
 int cf_node_open(const char *path, const char *org_id, const char *user_id,
                  cf_node **out) {
+  return cf_node_open_with(path, org_id, user_id, NULL, out);
+}
+
+int cf_node_open_with(const char *path, const char *org_id, const char *user_id,
+                      const cf_node_options *opts, cf_node **out) {
   if (out == NULL) return CF_MISUSE;
   *out = NULL;
   open_errmsg[0] = '\0';
@@ -233,7 +260,8 @@ int cf_node_open(const char *path, const char *org_id, const char *user_id,
   memcpy(node->user_id, user, sizeof user);
   cf__hlc_init(&node->clock);
   cf__buf_init(&node->scratch, CF_VALUE_MAX_BYTES + 64);
-  int rc = open_node(node, path);
+  int rc = cf__node_apply_options(node, path, opts);
+  if (rc == CF_OK) rc = open_node(node, path);
   if (rc != CF_OK) {
     snprintf(open_errmsg, sizeof open_errmsg, "%s", node->errmsg);
     cf__log(CF_LOG_WARN, "msg=\"replica open failed\" path=\"%s\" rc=%d detail=\"%s\"",
@@ -257,6 +285,9 @@ void cf_node_close(cf_node *node) {
     cf__notify_detach(node);
     sqlite3_close_v2(node->db);
   }
+  cf__crypt_free(node->crypt);
+  cf__free(node->path);
+  cf__free(node->export_path);
   cf__buf_free(&node->scratch);
   cf__free(node);
 }

@@ -112,6 +112,15 @@ int cf__store_push_requeue(cf_node *node) CF_WARN_UNUSED;
 int cf__store_apply(cf_node *node, const cf_change *rows, size_t n,
                     int64_t cursor) CF_WARN_UNUSED;
 
+/*
+** What the replica does once the master has revoked access, by the policy
+** chosen at open (cf_node_options_set_revoke): nothing for CF_REVOKE_KEEP;
+** cf_node_wipe to the policy's export path for CF_REVOKE_WIPE.  Called by
+** the client session after the outbox moved to the conflicts.  CF_OK or
+** cf_node_wipe's errors.
+*/
+int cf__store_on_revoked(cf_node *node) CF_WARN_UNUSED;
+
 /* The org's pull cursor.  OUT: *cursor (0 if none stored yet). */
 int cf__store_cursor(cf_node *node, int64_t *cursor) CF_WARN_UNUSED;
 

@@ -130,7 +130,32 @@ struct cf_node {
                                             the next one is looked up first; clear:
                                             inserted first (store/apply.c) */
   char errmsg[512];                      /* detail of the last failure */
+  struct cf__crypt *crypt;               /* the connection's VFS instance (plain
+                                            or encrypted files); owned */
+  char *path;                            /* the replica's path as opened; owned */
+  int revoke_policy;                     /* cf_revoke_policy chosen at open */
+  char *export_path;                     /* where a wipe exports, or NULL:
+                                            "<path>.export"; owned */
 };
+
+/* Opening in steps (store/node.c), for a rekey that reopens the file
+** (store/node_crypt.c): the connection through node->crypt, then the
+** settings, metadata, views and clock. */
+int cf__node_open_db(struct cf_node *node, const char *path) CF_WARN_UNUSED;
+int cf__node_open_rest(struct cf_node *node) CF_WARN_UNUSED;
+
+/* store/node_crypt.c: takes opts (NULL: defaults) into node: its VFS
+** instance and key, path, revocation policy.  CF_OK, CF_NOMEM, CF_STORE. */
+int cf__node_apply_options(struct cf_node *node, const char *path,
+                           const cf_node_options *opts) CF_WARN_UNUSED;
+
+/* store/node_crypt.c: a plain replica keeps no token: removes one an older
+** library stored (secure_delete, WAL truncated).  CF_OK or a store error. */
+int cf__node_drop_plain_token(struct cf_node *node) CF_WARN_UNUSED;
+
+/* store/node_crypt.c: CF_PERMISSION (errmsg set) when setting name is the
+** token and the replica is plain, else CF_OK. */
+int cf__node_token_refused(struct cf_node *node, const char *name) CF_WARN_UNUSED;
 
 /* Sets node->errmsg from fmt and returns rc. */
 int cf__node_fail(struct cf_node *node, int rc, const char *fmt, ...)

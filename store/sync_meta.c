@@ -25,6 +25,7 @@ int cf_node_setting_set(cf_node *node, const char *name, const char *value) {
   char key[96];
   int rc = setting_key(name, key, sizeof key);
   if (rc != CF_OK) return rc;
+  if ((rc = cf__node_token_refused(node, name)) != CF_OK) return rc;
   if (value == NULL) value = "";
   if (strlen(value) > 64 * 1024) return CF_TOOBIG;
   return cf__meta_put_text(node, key, value);

@@ -590,6 +590,10 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
     if (why == NULL || cf_node_setting_set(s->node, "access_revoked", why) != CF_OK)
       cf__log(CF_LOG_WARN, "msg=\"cannot record the revocation in the replica\"");
     cf__free(why);
+    /* The policy chosen at open: keep the rows, or export and wipe them. */
+    if (cf__store_on_revoked(s->node) != CF_OK)
+      cf__log(CF_LOG_WARN, "msg=\"cannot wipe the revoked replica\" detail=\"%s\"",
+              cf_node_errmsg(s->node));
     sync_fail(s, CF_PERMISSION, "access revoked: %.*s", (int)f->u.revoked.message.n,
               f->u.revoked.message.p);
     return;

@@ -25,12 +25,36 @@
 
 #define UNUSED_FN __attribute__((unused))
 
-/* Opens (creating) the replica <tmpdir>/<name> for org. */
+/* The key the store tests use when CF_TEST_ENCRYPT=1 (ctest runs every
+** store test a second time so, as <name>_encrypted). */
+static const unsigned char test_replica_key[32] = "store-tests-key-0123456789abcdef";
+
+/* 1 when the store tests run on encrypted replicas (CF_TEST_ENCRYPT=1). */
+static UNUSED_FN int test_encrypted(void) {
+  const char *enc = getenv("CF_TEST_ENCRYPT");
+  return enc != NULL && strcmp(enc, "1") == 0;
+}
+
+/* cf_node_open, encrypted with test_replica_key when test_encrypted(). */
+static UNUSED_FN int test_node_open(const char *path, const char *org, const char *user,
+                                    cf_node **out) {
+  if (!test_encrypted()) return cf_node_open(path, org, user, out);
+  cf_node_options *opts = NULL;
+  int rc = cf_node_options_new(&opts);
+  if (rc == CF_OK) rc = cf_node_options_set_key(opts, test_replica_key);
+  if (rc == CF_OK) rc = cf_node_open_with(path, org, user, opts, out);
+  cf_node_options_free(opts);
+  return rc;
+}
+
+/* Opens (creating) the replica <tmpdir>/<name> for org: encrypted with
+** test_replica_key when CF_TEST_ENCRYPT=1. */
 static UNUSED_FN cf_node *open_replica(const char *name, const char *org) {
   char path[8192];
   snprintf(path, sizeof path, "%s/%s", cf_test_tmpdir(), name);
   cf_node *node = NULL;
-  int rc = cf_node_open(path, org, USER_A, &node);
+  int rc = test_node_open(path, org, USER_A, &node);
+  if (rc == CF_OK && test_encrypted()) CHECK(cf_node_encrypted(node));
   CHECK_MSG(rc == CF_OK, "cf_node_open(%s): %s: %s", path, cf_strerror(rc),
             cf_node_errmsg(NULL));
   return node;

@@ -25,7 +25,7 @@
 /* The child: writes and applies until killed.  Never returns. */
 static void child_loop(const char *path, int fd, int64_t base) {
   cf_node *node = NULL;
-  if (cf_node_open(path, ORG_A, USER_A, &node) != CF_OK) _exit(3);
+  if (test_node_open(path, ORG_A, USER_A, &node) != CF_OK) _exit(3);
   char sql[1024], line[64], id[64];
   for (int64_t i = base;; i++) {
     snprintf(sql, sizeof sql,
@@ -63,7 +63,7 @@ static void spin_us(int64_t us) {
 
 static void check_replica(const char *path, int64_t last_write, int64_t last_apply) {
   cf_node *node = NULL;
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   char buf[256], sql[512];
   CHECK_STR(query_text(node, "PRAGMA integrity_check", buf, sizeof buf), "ok");
   if (last_write >= 0) {
@@ -114,7 +114,7 @@ CF_TEST(test_sigkill_while_writing_and_applying_loses_no_commit_and_leaves_no_ha
   char path[8192];
   snprintf(path, sizeof path, "%s/crash.db", cf_test_tmpdir());
   cf_node *node = NULL;
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   cf_node_close(node);
   int64_t last_apply = 0;
   for (int round = 0; round < ROUNDS; round++) {

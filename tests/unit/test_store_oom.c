@@ -143,7 +143,7 @@ CF_TEST(test_out_of_memory_while_opening_ends_cleanly) {
   for (uint64_t n = 1; n < MAX_N; n += n < 300 ? 1 : n / 20) {
     cf_node *node = NULL;
     cf__alloc_fail_at(n);
-    int rc = cf_node_open(path, ORG_A, USER_A, &node);
+    int rc = test_node_open(path, ORG_A, USER_A, &node);
     uint64_t used = cf__alloc_count();
     cf__alloc_fail_at(0);
     if (rc != CF_OK) {
@@ -154,7 +154,7 @@ CF_TEST(test_out_of_memory_while_opening_ends_cleanly) {
     }
     cf_node_close(node);
     /* Whatever the failed open left, a normal open works and is sound. */
-    CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+    CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
     char buf[64];
     CHECK_STR(query_text(node, "PRAGMA integrity_check", buf, sizeof buf), "ok");
     CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts"), 0);

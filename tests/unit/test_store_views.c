@@ -175,23 +175,23 @@ CF_TEST(test_reopen_keeps_identity_and_refuses_another_org) {
   char path[8192];
   snprintf(path, sizeof path, "%s/r.db", cf_test_tmpdir());
   cf_node *node = NULL;
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   char id[64];
   snprintf(id, sizeof id, "%s", cf_node_id(node));
   CHECK_STR(cf_node_org_id(node), ORG_A);
   CHECK_STR(cf_node_user_id(node), USER_A);
   EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('kept')");
   cf_node_close(node);
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   CHECK_STR(cf_node_id(node), id);
   CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts"), 1);
   CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 1);
   cf_node_close(node);
   node = NULL;
-  CHECK_EQ(cf_node_open(path, ORG_B, USER_A, &node), CF_WRONG_ORG);
+  CHECK_EQ(test_node_open(path, ORG_B, USER_A, &node), CF_WRONG_ORG);
   CHECK(node == NULL);
   CHECK(strstr(cf_node_errmsg(NULL), "belongs to org") != NULL);
-  CHECK_EQ(cf_node_open(path, "not-a-uuid", USER_A, &node), CF_INVALID);
+  CHECK_EQ(test_node_open(path, "not-a-uuid", USER_A, &node), CF_INVALID);
 }
 
 CF_TEST(test_clock_restored_on_reopen_never_goes_back) {
@@ -202,7 +202,7 @@ CF_TEST(test_clock_restored_on_reopen_never_goes_back) {
   fake_now_ms = 1800000000000LL;
   cf_set_clock_hook(fake_clock, NULL);
   cf_node *node = NULL;
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   EXEC_OK(node, "INSERT INTO contacts (id, first_name) VALUES "
                 "('0190f1a2-0000-7000-8000-000000000001', 'a')");
   cf_row row;
@@ -214,7 +214,7 @@ CF_TEST(test_clock_restored_on_reopen_never_goes_back) {
   cf_node_close(node);
   /* The wall clock jumps back an hour while the node is closed. */
   fake_now_ms -= 3600 * 1000;
-  CHECK_OK(cf_node_open(path, ORG_A, USER_A, &node));
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
   EXEC_OK(node, "INSERT INTO contacts (id, first_name) VALUES "
                 "('0190f1a2-0000-7000-8000-000000000002', 'b')");
   CHECK_OK(cf__store_read_row(node, t->number, "0190f1a2-0000-7000-8000-000000000002",
