@@ -6,10 +6,13 @@
 **   clientflow node sql "SQL" [--home DIR]
 **   clientflow node status [--home DIR]
 **   clientflow node conflicts [--retry ID | --discard ID] [--home DIR]
+**   clientflow node rekey [--new-key-file F | --ask-new-key | --plain] [--home DIR]
+**   every subcommand: [--key-file F | --ask-key] [--wipe-on-revoke [--export F]]
 **
 ** A node's home (--home, else CLIENTFLOW_HOME, else ./.clientflow) holds
-** replica.db (the SQLite replica, with the server URL and token among its
-** settings) and node.conf (the org and user the replica was made for).
+** replica.db (the SQLite replica, with the server URL among its settings,
+** and the token when the replica is encrypted) and node.conf (the org and
+** user the replica was made for).  The key: cli/node_key.c.
 */
 #include <errno.h>
 #include <signal.h>
@@ -23,19 +26,27 @@
 #include "clientflow.h"
 #include "cli/cli.h"
 #include "cli/sqltext.h"
+#include "cli/node_key.h"
 
 #define MAX_TOKEN 16384
 
 typedef struct node_args {
-  const char *home;   /* the node's directory */
-  const char *org;    /* init: org id */
-  const char *user;   /* init: user id */
-  const char *server; /* init: ws:// URL */
-  const char *token;  /* init/sync: access token */
-  const char *sql;    /* sql: the statement */
-  int64_t retry;      /* conflicts: id to retry, or 0 */
-  int64_t discard;    /* conflicts: id to discard, or 0 */
-  int watch;          /* sync: stay connected (--watch) */
+  const char *home;         /* the node's directory */
+  const char *org;          /* init: org id */
+  const char *user;         /* init: user id */
+  const char *server;       /* init: ws:// URL */
+  const char *token;        /* init/sync: access token */
+  const char *sql;          /* sql: the statement */
+  int64_t retry;            /* conflicts: id to retry, or 0 */
+  int64_t discard;          /* conflicts: id to discard, or 0 */
+  int watch;                /* sync: stay connected (--watch) */
+  const char *key_file;     /* --key-file: the replica's key */
+  int ask_key;              /* --ask-key: prompt for the passphrase */
+  const char *new_key_file; /* rekey: --new-key-file */
+  int ask_new_key;          /* rekey: --ask-new-key */
+  int plain;                /* rekey: --plain (decrypt) */
+  int wipe;                 /* --wipe-on-revoke */
+  const char *export_file;  /* --export: where a wipe writes unpushed changes */
 } node_args;
 
 /* The subcommands: synopsis, what it does, its options (`node <sub> --help`). */
@@ -49,15 +60,23 @@ typedef struct node_help {
 #define HOME_OPT                                                                         \
   "  --home DIR       the node's directory (default: CLIENTFLOW_HOME, else "             \
   "./.clientflow)\n"                                                                     \
+  "  --key-file F     the replica's key (64 hex digits) or passphrase, in a file\n"      \
+  "                   only its owner may read; else CLIENTFLOW_REPLICA_KEY\n"            \
+  "  --ask-key        type the passphrase (not echoed) instead\n"                        \
+  "  --wipe-on-revoke when the server revokes access, write the unpushed changes\n"     \
+  "                   to --export F (default <home>/replica.db.export, encrypted\n"     \
+  "                   like the replica), then wipe every row and the token\n"            \
   "  -h, --help       this text\n"
 
 static const node_help helps[] = {
     {"init", "--org UUID --user UUID --server URL --token T [--home DIR]",
      "create the replica of one org and bootstrap it from the server",
      "Creates the replica of one organization in the home directory (replica.db,\n"
-     "node.conf) and bootstraps it from the sync server.  The server URL and the\n"
-     "token are saved in the replica for later syncs.  If the server cannot be\n"
-     "reached, the replica is created empty and `clientflow node sync` fills it.\n"
+     "node.conf) and bootstraps it from the sync server.  The server URL is saved\n"
+     "in the replica for later syncs, and the token too when the replica is\n"
+     "encrypted (a key given): a plain replica keeps no token, which every sync\n"
+     "must then be given.  If the server cannot be reached, the replica is created\n"
+     "empty and `clientflow node sync` fills it.\n"
      "\n"
      "options:\n"
      "  --org UUID       the organization to replicate (required)\n"
@@ -76,9 +95,10 @@ static const node_help helps[] = {
      "  --watch          stay connected: apply the master's changes as they commit,\n"
      "                   push local writes as they are made, reconnect with backoff\n"
      "                   after failures; Ctrl-C stops it\n"
-     "  --token T        a new access token (when the saved one expired), saved for\n"
-     "                   later syncs; else CLIENTFLOW_TOKEN, else the saved "
-     "token\n" HOME_OPT},
+     "  --token T        the access token (a new one when the saved one expired),\n"
+     "                   saved for later syncs in an encrypted replica; else\n"
+     "                   CLIENTFLOW_TOKEN, else the token an encrypted replica "
+     "keeps\n" HOME_OPT},
     {"sql", "\"SQL\" [--home DIR]", "run SQL on the replica's views, offline too",
      "Runs SQL on the replica's views (contacts, deals, activities, appointments,\n"
      "messages, automations, daily_metrics, organizations, users, memberships),\n"
@@ -105,6 +125,19 @@ static const node_help helps[] = {
      "  --discard ID     drop conflict ID: the master's values come back at the next\n"
      "                   pull (a rejected insert is removed from the "
      "replica)\n" HOME_OPT},
+    {"rekey", "[--new-key-file F | --ask-new-key | --plain] [--home DIR]",
+     "encrypt the replica, change its key, or decrypt it",
+     "Rewrites the replica under a new key: encrypts a plain replica, changes the\n"
+     "key of an encrypted one (give the current key as usual), or with --plain\n"
+     "decrypts it (the token it kept is dropped).  The copy is written next to\n"
+     "the replica and renamed over it: a crash leaves the old or the new one.\n"
+     "No other process may use the replica meanwhile.  docs/encryption.md.\n"
+     "\n"
+     "options:\n"
+     "  --new-key-file F the new key or passphrase (mode 600); else\n"
+     "                   CLIENTFLOW_REPLICA_NEW_KEY\n"
+     "  --ask-new-key    type the new passphrase (not echoed)\n"
+     "  --plain          decrypt: a plain replica\n" HOME_OPT},
 };
 #define N_HELPS (sizeof helps / sizeof helps[0])
 
@@ -129,7 +162,8 @@ static void usage(FILE *out, const char *sub) {
   fprintf(out,
           "\nRun `clientflow node <subcommand> --help` for its options.  The home\n"
           "directory is --home, else CLIENTFLOW_HOME, else ./.clientflow; the token\n"
-          "may come from CLIENTFLOW_TOKEN.\n");
+          "may come from CLIENTFLOW_TOKEN.  With a key (--key-file, --ask-key,\n"
+          "CLIENTFLOW_REPLICA_KEY) the replica is encrypted and keeps the token.\n");
 }
 
 static int parse_id(const char *s, int64_t *out) {
@@ -158,6 +192,20 @@ static int parse_args(const char *sub, int argc, char **argv, node_args *a) {
       a->token = argv[++i];
     else if (strcmp(arg, "--watch") == 0)
       a->watch = 1;
+    else if (strcmp(arg, "--key-file") == 0 && next)
+      a->key_file = argv[++i];
+    else if (strcmp(arg, "--ask-key") == 0)
+      a->ask_key = 1;
+    else if (strcmp(sub, "rekey") == 0 && strcmp(arg, "--new-key-file") == 0 && next)
+      a->new_key_file = argv[++i];
+    else if (strcmp(sub, "rekey") == 0 && strcmp(arg, "--ask-new-key") == 0)
+      a->ask_new_key = 1;
+    else if (strcmp(sub, "rekey") == 0 && strcmp(arg, "--plain") == 0)
+      a->plain = 1;
+    else if (strcmp(arg, "--wipe-on-revoke") == 0)
+      a->wipe = 1;
+    else if (strcmp(arg, "--export") == 0 && next)
+      a->export_file = argv[++i];
     else if (strcmp(arg, "--retry") == 0 && next) {
       if (!parse_id(argv[++i], &a->retry))
         return cf_cli_fail("node", "--retry takes a conflict id");
@@ -203,15 +251,41 @@ static int read_conf(const node_args *a, char org[64], char user[64]) {
   return 0;
 }
 
+/* The open options: the key and the revocation policy.  OUT: *out. */
+static int node_options(const node_args *a, cf_node_options **out) {
+  *out = NULL;
+  if (cf_node_options_new(out) != CF_OK) return cf_cli_fail("node", "out of memory");
+  int keyed = 0;
+  int code =
+      cf_cli_node_key(*out, a->key_file, a->ask_key, "CLIENTFLOW_REPLICA_KEY", &keyed);
+  if (code == 0 && a->wipe &&
+      cf_node_options_set_revoke(*out, CF_REVOKE_WIPE, a->export_file) != CF_OK)
+    code = cf_cli_fail("node", "out of memory");
+  if (code != 0) {
+    cf_node_options_free(*out);
+    *out = NULL;
+  }
+  return code;
+}
+
+static int open_path(const node_args *a, const char *path, const char *org,
+                     const char *user, cf_node **node) {
+  cf_node_options *opts = NULL;
+  int code = node_options(a, &opts);
+  if (code) return code;
+  int rc = cf_node_open_with(path, org, user, opts, node);
+  cf_node_options_free(opts);
+  if (rc != CF_OK)
+    return cf_cli_fail("node", "cannot open %s: %s", path, cf_node_errmsg(NULL));
+  return 0;
+}
+
 static int open_node(const node_args *a, cf_node **node) {
   char org[64], user[64], path[4096];
   int code = read_conf(a, org, user);
   if (code) return code;
   home_path(a, "replica.db", path, sizeof path);
-  int rc = cf_node_open(path, org, user, node);
-  if (rc != CF_OK)
-    return cf_cli_fail("node", "cannot open %s: %s", path, cf_node_errmsg(NULL));
-  return 0;
+  return open_path(a, path, org, user, node);
 }
 
 /* --- progress ---------------------------------------------------------- */
@@ -286,7 +360,8 @@ static int sync_failed(cf_node *node, cf_sync *s, int rc, int fresh, const char 
     return cf_cli_fail(
         "node",
         "%s; pass a new token with `clientflow node sync --home %s --token "
-        "NEW_TOKEN` (it is saved for later syncs) or set CLIENTFLOW_TOKEN",
+        "NEW_TOKEN` (an encrypted replica saves it for later syncs) or set "
+        "CLIENTFLOW_TOKEN",
         why, home);
   return cf_cli_fail("node", "sync failed: %s", why);
 }
@@ -351,9 +426,8 @@ static int node_init(node_args *a) {
   home_path(a, "replica.db", path, sizeof path);
   home_path(a, "node.conf", conf, sizeof conf);
   cf_node *node = NULL;
-  int rc = cf_node_open(path, a->org, a->user, &node);
-  if (rc != CF_OK)
-    return cf_cli_fail("node", "cannot create the replica: %s", cf_node_errmsg(NULL));
+  int code = open_path(a, path, a->org, a->user, &node);
+  if (code) return code;
   FILE *f = fopen(conf, "w");
   if (f == NULL ||
       fprintf(f, "org_id=%s\nuser_id=%s\n", cf_node_org_id(node), cf_node_user_id(node)) <
@@ -362,15 +436,20 @@ static int node_init(node_args *a) {
     cf_node_close(node);
     return cf_cli_fail("node", "cannot write %s", conf);
   }
-  rc = cf_node_setting_set(node, "server_url", a->server);
-  if (rc == CF_OK) rc = cf_node_setting_set(node, "token", a->token);
+  /* The token is kept only inside an encrypted replica (docs/encryption.md). */
+  int rc = cf_node_setting_set(node, "server_url", a->server);
+  if (rc == CF_OK && cf_node_encrypted(node))
+    rc = cf_node_setting_set(node, "token", a->token);
   if (rc != CF_OK) {
     cf_node_close(node);
     return cf_cli_fail("node", "cannot save settings: %s", cf_strerror(rc));
   }
-  printf("replica %s for org %s, user %s, node %s\n", path, cf_node_org_id(node),
-         cf_node_user_id(node), cf_node_id(node));
-  int code = run_sync(node, a->server, a->token, 0, 1, a->home);
+  printf("replica %s for org %s, user %s, node %s (%s)\n", path, cf_node_org_id(node),
+         cf_node_user_id(node), cf_node_id(node),
+         cf_node_encrypted(node) ? "encrypted; the token is kept in it"
+                                 : "not encrypted; the token is not kept: give it at "
+                                   "every sync");
+  code = run_sync(node, a->server, a->token, 0, 1, a->home);
   cf_node_close(node);
   return code;
 }
@@ -385,14 +464,18 @@ static int node_sync(node_args *a) {
     return cf_cli_fail("node", "no server URL saved (run `clientflow node init`)");
   }
   if (a->token) {
-    if (cf_node_setting_set(node, "token", a->token) != CF_OK) {
+    if (cf_node_encrypted(node) &&
+        cf_node_setting_set(node, "token", a->token) != CF_OK) {
       cf_node_close(node);
       return cf_cli_fail("node", "cannot save the token");
     }
     snprintf(token, sizeof token, "%s", a->token);
-  } else if (cf_node_setting_get(node, "token", token, sizeof token) != CF_OK) {
+  } else if (!cf_node_encrypted(node) ||
+             cf_node_setting_get(node, "token", token, sizeof token) != CF_OK) {
+    int enc = cf_node_encrypted(node);
     cf_node_close(node);
-    return cf_cli_fail("node", "no token saved (pass --token)");
+    return cf_cli_fail("node", "%s (pass --token or set CLIENTFLOW_TOKEN)",
+                       enc ? "no token saved" : "a plain replica keeps no token");
   }
   code = run_sync(node, url, token, a->watch, 0, a->home);
   cf_node_close(node);
@@ -653,6 +736,35 @@ static int node_conflicts(node_args *a) {
   return code;
 }
 
+/* `node rekey`: the replica under a new key, encrypted from plain, or plain. */
+static int node_rekey(node_args *a) {
+  cf_node *node = NULL;
+  int code = open_node(a, &node);
+  if (code) return code;
+  cf_node_options *to = NULL;
+  if (cf_node_options_new(&to) != CF_OK) {
+    cf_node_close(node);
+    return cf_cli_fail("node", "out of memory");
+  }
+  int keyed = 0;
+  if (!a->plain)
+    code = cf_cli_node_key(to, a->new_key_file, a->ask_new_key,
+                           "CLIENTFLOW_REPLICA_NEW_KEY", &keyed);
+  if (code == 0 && !a->plain && !keyed)
+    code = cf_cli_fail("node", "rekey needs a new key (--new-key-file, --ask-new-key, "
+                               "CLIENTFLOW_REPLICA_NEW_KEY) or --plain");
+  if (code == 0) {
+    int rc = cf_node_rekey(node, to);
+    if (rc != CF_OK)
+      code = cf_cli_fail("node", "rekey failed: %s", cf_node_errmsg(node));
+    else
+      printf("the replica is now %s\n", keyed ? "encrypted under the new key" : "plain");
+  }
+  cf_node_options_free(to);
+  cf_node_close(node);
+  return code;
+}
+
 int cf_cmd_node(int argc, char **argv) {
   if (argc < 2 || cf_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
     const char *sub = argc > 2 && strcmp(argv[1], "help") == 0 ? argv[2] : NULL;
@@ -677,5 +789,6 @@ int cf_cmd_node(int argc, char **argv) {
   if (strcmp(sub, "sync") == 0) return node_sync(&a);
   if (strcmp(sub, "sql") == 0) return node_sql(&a);
   if (strcmp(sub, "status") == 0) return node_status(&a);
+  if (strcmp(sub, "rekey") == 0) return node_rekey(&a);
   return node_conflicts(&a);
 }

@@ -583,7 +583,8 @@ int cf__aead_seal(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
 
 int cf__aead_open(cf__aead *a, const unsigned char nonce[CF_AEAD_NONCE_LEN],
                   const void *ad, size_t ad_len, const unsigned char *in,
-                  unsigned char *out, size_t len, const unsigned char tag[CF_AEAD_TAG_LEN]) {
+                  unsigned char *out, size_t len,
+                  const unsigned char tag[CF_AEAD_TAG_LEN]) {
   /* mbedtls_gcm_auth_decrypt zeroes out itself when the tag differs. */
   int mrc = mbedtls_gcm_auth_decrypt(&a->gcm, len, nonce, CF_AEAD_NONCE_LEN, ad, ad_len,
                                      tag, CF_AEAD_TAG_LEN, in, out);

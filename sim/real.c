@@ -174,10 +174,10 @@ int sim_real_node_home(sim_world *w, sim_node *n) {
   return 0;
 }
 
-/* The node's replica knows its server and token (as `node init` leaves it). */
+/* The node's replica knows its server (as `node init` leaves it); a plain
+** replica keeps no token (docs/encryption.md): every sync is given it. */
 static int save_settings(sim_world *w, sim_node *n) {
-  if (cf_node_setting_set(n->node, "server_url", w->real->url) != CF_OK ||
-      cf_node_setting_set(n->node, "token", sim_user_token(w, n->user)) != CF_OK)
+  if (cf_node_setting_set(n->node, "server_url", w->real->url) != CF_OK)
     return sim_error(w, "%s: cannot save the node's settings", n->name);
   return 0;
 }
@@ -212,7 +212,8 @@ static int node_process(sim_world *w, int i, int kill_after_ms) {
   snprintf(home, sizeof home, "%.1190s/%s", w->run_dir, n->name);
   snprintf(out, sizeof out, "%s/sync.out", home);
   if (unlink(out) != 0 && errno != ENOENT) return sim_error(w, "unlink %s", out);
-  char *argv[] = {w->real->exe, "node", "sync", "--home", home, NULL};
+  char *token = (char *)sim_user_token(w, n->user);
+  char *argv[] = {w->real->exe, "node", "sync", "--home", home, "--token", token, NULL};
   pid_t pid = spawn(argv, NULL, out);
   if (pid < 0) return sim_error(w, "cannot start clientflow node");
   if (kill_after_ms >= 0) {

@@ -40,7 +40,8 @@ void cf_node_options_free(cf_node_options *opts) {
   cf__free(opts);
 }
 
-int cf_node_options_set_key(cf_node_options *opts, const unsigned char key[CF_NODE_KEY_LEN]) {
+int cf_node_options_set_key(cf_node_options *opts,
+                            const unsigned char key[CF_NODE_KEY_LEN]) {
   if (opts == NULL || key == NULL) return CF_INVALID;
   cf__keyspec_clear(&opts->key);
   opts->key.kind = CF_KEY_RAW;
@@ -78,7 +79,8 @@ int cf__node_apply_options(struct cf_node *node, const char *path,
     return cf__node_fail(node, CF_NOMEM, "out of memory");
   if (opts != NULL) {
     node->revoke_policy = opts->revoke;
-    if (opts->export_path != NULL && (node->export_path = cf__strdup(opts->export_path)) == NULL)
+    if (opts->export_path != NULL &&
+        (node->export_path = cf__strdup(opts->export_path)) == NULL)
       return cf__node_fail(node, CF_NOMEM, "out of memory");
   }
   int rc = cf__crypt_new(opts != NULL ? &opts->key : NULL, &node->crypt);
@@ -96,7 +98,8 @@ int cf_node_encrypted(const cf_node *node) {
 static int run_sql(cf_node *node, const char *sql, const char *arg, const char *what) {
   sqlite3_stmt *st = NULL;
   int src = sqlite3_prepare_v2(node->db, sql, -1, &st, NULL);
-  if (src == SQLITE_OK && arg != NULL) src = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+  if (src == SQLITE_OK && arg != NULL)
+    src = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
   if (src == SQLITE_OK) {
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     }
@@ -111,9 +114,11 @@ static int run_sql(cf_node *node, const char *sql, const char *arg, const char *
 ** the WAL cut to 0 bytes.  CF_BUSY if another connection holds it back. */
 static int checkpoint_truncate(cf_node *node) {
   int log = -1, done = -1;
-  int src = sqlite3_wal_checkpoint_v2(node->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+  int src = sqlite3_wal_checkpoint_v2(node->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log,
+                                      &done);
   if (src != SQLITE_OK) return cf__node_sqlerr(node, src, "checkpoint");
-  if (log != done) return cf__node_fail(node, CF_BUSY, "another connection holds the WAL");
+  if (log != done)
+    return cf__node_fail(node, CF_BUSY, "another connection holds the WAL");
   return CF_OK;
 }
 
@@ -141,13 +146,17 @@ static int idle(cf_node *node, const char *what) {
 
 int cf__node_drop_plain_token(struct cf_node *node) {
   if (cf__crypt_encrypted(node->crypt)) return CF_OK;
-  char buf[8];
-  int rc = cf__meta_get_text(node, "setting.token", buf, sizeof buf);
-  if (rc == CF_NOTFOUND) return CF_OK;
-  if (rc != CF_OK && rc != CF_TOOBIG) return rc;
-  rc = run_sql(node, "PRAGMA secure_delete = ON", NULL, "secure_delete");
-  if (rc == CF_OK) rc = run_sql(node, "DELETE FROM cf_meta WHERE k = 'setting.token'", NULL,
-                                "drop the stored token");
+  sqlite3_stmt *st = NULL;
+  int src = sqlite3_prepare_v2(
+      node->db, "SELECT 1 FROM cf_meta WHERE k = 'setting.token'", -1, &st, NULL);
+  if (src == SQLITE_OK) src = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (src == SQLITE_DONE) return CF_OK;
+  if (src != SQLITE_ROW) return cf__node_sqlerr(node, src, "look for a stored token");
+  int rc = run_sql(node, "PRAGMA secure_delete = ON", NULL, "secure_delete");
+  if (rc == CF_OK)
+    rc = run_sql(node, "DELETE FROM cf_meta WHERE k = 'setting.token'", NULL,
+                 "drop the stored token");
   if (rc == CF_OK) rc = checkpoint_truncate(node);
   int off = run_sql(node, "PRAGMA secure_delete = OFF", NULL, "secure_delete");
   if (rc == CF_OK) rc = off;
@@ -222,7 +231,8 @@ out:
   if (rc != CF_OK && tmp != NULL && cf__file_remove(tmp) != CF_OK)
     cf__log(CF_LOG_WARN, "msg=\"cannot remove a rekey copy\" path=\"%s\"", tmp);
   if (tmp_journal != NULL && cf__file_remove(tmp_journal) != CF_OK)
-    cf__log(CF_LOG_WARN, "msg=\"cannot remove a rekey journal\" path=\"%s\"", tmp_journal);
+    cf__log(CF_LOG_WARN, "msg=\"cannot remove a rekey journal\" path=\"%s\"",
+            tmp_journal);
   cf__free(tmp);
   cf__free(tmp_journal);
   cf__free(wal);
@@ -251,15 +261,18 @@ static int export_table(cf_node *node, const cf_table *t) {
   cf__buf_init(&b, 64 * 1024);
   char num[16];
   snprintf(num, sizeof num, "%u", t->number);
-  int rc = put_all(&b, "INSERT INTO cf_export.changes (tbl, id, state, code, message, at_ms, ",
-                   "row) SELECT '", t->name, "', d.id, CASE WHEN c.id IS NULL THEN 'pending' ",
-                   "ELSE 'rejected' END, c.code, c.message, c.at_ms, json_object(", NULL);
+  int rc =
+      put_all(&b, "INSERT INTO cf_export.changes (tbl, id, state, code, message, at_ms, ",
+              "row) SELECT '", t->name, "', d.id, CASE WHEN c.id IS NULL THEN 'pending' ",
+              "ELSE 'rejected' END, c.code, c.message, c.at_ms, json_object(",
+              (const char *)NULL);
   for (unsigned i = 0; rc == CF_OK && i < t->ncols; i++)
-    rc = put_all(&b, "'", t->cols[i].name, "', d.\"", t->cols[i].name, "\", ", NULL);
+    rc = put_all(&b, "'", t->cols[i].name, "', d.\"", t->cols[i].name, "\", ",
+                 (const char *)NULL);
   if (rc == CF_OK)
     rc = put_all(&b, "'deleted', d.deleted) FROM \"cf_", t->name, "\" d LEFT JOIN ",
                  "cf_conflicts c ON c.rid = d.rid AND c.tbl = ", num,
-                 " WHERE d._seq IS NOT NULL OR c.id IS NOT NULL", NULL);
+                 " WHERE d._seq IS NOT NULL OR c.id IS NOT NULL", (const char *)NULL);
   if (rc == CF_OK)
     rc = run_sql(node, b.p, NULL, "export");
   else
@@ -279,7 +292,8 @@ static int write_export(cf_node *node, const char *path) {
   if (rc != CF_OK) return rc;
   if (cf__crypt_encrypted(node->crypt)) {
     int reserve = CF_CRYPT_RESERVE;
-    (void)sqlite3_file_control(node->db, "cf_export", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+    (void)sqlite3_file_control(node->db, "cf_export", SQLITE_FCNTL_RESERVE_BYTES,
+                               &reserve);
   }
   int src = sqlite3_exec(node->db, ddl, NULL, NULL, NULL);
   if (src != SQLITE_OK) rc = cf__node_sqlerr(node, src, "export: tables");
@@ -287,7 +301,8 @@ static int write_export(cf_node *node, const char *path) {
   for (unsigned n = 0; rc == CF_OK && n < CF_SCHEMA_NTABLES; n++)
     rc = export_table(node, cf__schema_table(n));
   if (rc == CF_OK) rc = run_sql(node, "COMMIT", NULL, "export");
-  if (rc != CF_OK && !sqlite3_get_autocommit(node->db)) (void)run_sql(node, "ROLLBACK", NULL, NULL);
+  if (rc != CF_OK && !sqlite3_get_autocommit(node->db))
+    (void)run_sql(node, "ROLLBACK", NULL, NULL);
   int det = run_sql(node, "DETACH cf_export", NULL, "export: detach");
   return rc != CF_OK ? rc : det;
 }
@@ -307,7 +322,8 @@ static int wipe_rows(cf_node *node) {
     if (src != SQLITE_OK) rc = cf__node_sqlerr(node, src, "wipe");
   }
   if (rc == CF_OK) rc = run_sql(node, "COMMIT", NULL, "wipe");
-  if (rc != CF_OK && !sqlite3_get_autocommit(node->db)) (void)run_sql(node, "ROLLBACK", NULL, NULL);
+  if (rc != CF_OK && !sqlite3_get_autocommit(node->db))
+    (void)run_sql(node, "ROLLBACK", NULL, NULL);
   /* Nothing wiped may survive in the WAL or in free pages: the log goes
   ** into the file and is cut to nothing, VACUUM rebuilds the file without
   ** free pages (through the WAL again), which is cut once more. */
@@ -330,7 +346,8 @@ int cf_node_wipe(cf_node *node, const char *export_path) {
   rc = write_export(node, path);
   if (rc == CF_OK) rc = wipe_rows(node);
   if (rc == CF_OK)
-    cf__log(CF_LOG_INFO, "msg=\"replica wiped\" path=\"%s\" export=\"%s\"", node->path, path);
+    cf__log(CF_LOG_INFO, "msg=\"replica wiped\" path=\"%s\" export=\"%s\"", node->path,
+            path);
   cf__free(dflt);
   return rc;
 }

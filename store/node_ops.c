@@ -73,7 +73,8 @@ int cf__node_sqlerr(struct cf_node *node, int src, const char *what) {
   if (named > 0) rc = named;
   /* What the encrypting VFS could only report as an I/O error. */
   char why[256];
-  int crypt_rc = node->crypt != NULL ? cf__crypt_take_error(node->crypt, why, sizeof why) : 0;
+  int crypt_rc =
+      node->crypt != NULL ? cf__crypt_take_error(node->crypt, why, sizeof why) : 0;
   if (crypt_rc != 0 && (rc == CF_IO || rc == CF_CORRUPT || rc == CF_STORE)) {
     rc = crypt_rc;
     msg = why;

@@ -22,9 +22,9 @@
 ** file fails its tag (all integers big-endian):
 **
 **   database page  'D' 1 0 0 | pgno u32 | salt[16]                      24 bytes
-**   WAL frame      'W' 1 0 0 | frame number u32 (1-based) | pgno u32
-**                  (frame header 0..4) | WAL salt-1 salt-2 (frame header
-**                  8..16) | salt[16]                                    36 bytes
+**   WAL frame      'W' 1 0 0 | frame number u32 (1-based) | frame header
+**                  bytes 0..16 (page number, commit size, salt-1, salt-2)
+**                  | salt[16]                                           40 bytes
 **   journal page   'J' 1 0 0 0 0 0 0 | file offset u64 | salt[16]        32 bytes
 **
 ** The WAL header (32 bytes), the frame headers (24 bytes) and the journal's
@@ -60,40 +60,40 @@ enum { F_PLAIN, F_DB, F_WAL, F_JOURNAL };
 /* The key material of one encrypted database file, shared with its WAL and
 ** journal (reference-counted: SQLite closes them in any order). */
 typedef struct fkey {
-  int refs;                      /* handles using it */
-  cf__aead *aead;                /* AES-256-GCM under the file key */
-  unsigned char salt[SALT];      /* the file's salt (page 1, offset 0) */
+  int refs;                       /* handles using it */
+  cf__aead *aead;                 /* AES-256-GCM under the file key */
+  unsigned char salt[SALT];       /* the file's salt (page 1, offset 0) */
   unsigned char check[CHECK_LEN]; /* the key check every page carries */
 } fkey;
 
 typedef struct cfile {
-  sqlite3_file base;     /* pMethods: &crypt_io */
-  cf__crypt *c;          /* the VFS instance */
-  sqlite3_file *real;    /* the wrapped file, right after this struct */
-  int kind;              /* F_PLAIN, F_DB, F_WAL, F_JOURNAL */
-  fkey *key;             /* NULL for F_PLAIN */
-  const char *name;      /* F_DB: the path SQLite opened (valid until close) */
-  struct cfile *next_db; /* F_DB: next open database file of c */
-  sqlite3_int64 hdr_off; /* F_WAL: offset of the frame header in hdr, or -1 */
-  unsigned char hdr[FRAME_HDR];  /* F_WAL: the last frame header written */
-  unsigned char buf[FRAME + 8];  /* scratch: one frame or one page */
+  sqlite3_file base;            /* pMethods: &crypt_io */
+  cf__crypt *c;                 /* the VFS instance */
+  sqlite3_file *real;           /* the wrapped file, right after this struct */
+  int kind;                     /* F_PLAIN, F_DB, F_WAL, F_JOURNAL */
+  fkey *key;                    /* NULL for F_PLAIN */
+  const char *name;             /* F_DB: the path SQLite opened (valid until close) */
+  struct cfile *next_db;        /* F_DB: next open database file of c */
+  sqlite3_int64 hdr_off;        /* F_WAL: offset of the frame header in hdr, or -1 */
+  unsigned char hdr[FRAME_HDR]; /* F_WAL: the last frame header written */
+  unsigned char buf[FRAME + 8]; /* scratch: one frame or one page */
 } cfile;
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct cf__crypt {
-  sqlite3_vfs vfs;       /* registered under name; pAppData = this */
-  sqlite3_vfs *base;     /* the default VFS this one wraps */
-  char name[48];         /* "cf-crypt-<address>" */
-  cf__keyspec main;      /* the key of every file but the target */
-  cf__keyspec target;    /* the key of target_path */
-  char *target_path;     /* a rekey's output file, or NULL */
-  cfile *dbs;            /* open database files (for their WAL and journal) */
-  int registered;        /* 1 once sqlite3_vfs_register succeeded */
-  int nfiles;            /* files open through this instance */
-  int doomed;            /* cf__crypt_free was called: free at the last close */
-  int err;               /* CF_AUTH, CF_CORRUPT or 0 (cf__crypt_take_error) */
-  char detail[256];      /* what err is about */
+  sqlite3_vfs vfs;    /* registered under name; pAppData = this */
+  sqlite3_vfs *base;  /* the default VFS this one wraps */
+  char name[48];      /* "cf-crypt-<address>" */
+  cf__keyspec main;   /* the key of every file but the target */
+  cf__keyspec target; /* the key of target_path */
+  char *target_path;  /* a rekey's output file, or NULL */
+  cfile *dbs;         /* open database files (for their WAL and journal) */
+  int registered;     /* 1 once sqlite3_vfs_register succeeded */
+  int nfiles;         /* files open through this instance */
+  int doomed;         /* cf__crypt_free was called: free at the last close */
+  int err;            /* CF_AUTH, CF_CORRUPT or 0 (cf__crypt_take_error) */
+  char detail[256];   /* what err is about */
 };
 
 static void set_err(cf__crypt *c, int rc, const char *fmt, ...)
@@ -166,7 +166,8 @@ static int fkey_make(const cf__keyspec *ks, const unsigned char salt[SALT], fkey
   else
     rc = cf__pbkdf2_sha256(ks->pass, ks->pass_len, salt, SALT, CF_CRYPT_KDF_ITERATIONS,
                            key, sizeof key);
-  if (rc == CF_OK) rc = cf__hmac_sha256(key, sizeof key, check_label, sizeof check_label - 1, mac);
+  if (rc == CF_OK)
+    rc = cf__hmac_sha256(key, sizeof key, check_label, sizeof check_label - 1, mac);
   if (rc == CF_OK) rc = cf__aead_new(key, &k->aead);
   memcpy(k->check, mac, CHECK_LEN);
   cf__wipe(key, sizeof key);
@@ -185,8 +186,8 @@ static int fkey_make(const cf__keyspec *ks, const unsigned char salt[SALT], fkey
 static int seal_page(fkey *k, unsigned char *page, size_t skip, const unsigned char *ad,
                      size_t ad_len) {
   if (cf__aead_nonce(k->aead, page + BODY) != CF_OK) return SQLITE_IOERR_WRITE;
-  if (cf__aead_seal(k->aead, page + BODY, ad, ad_len, page + skip, page + skip, BODY - skip,
-                    page + TAG_AT) != CF_OK)
+  if (cf__aead_seal(k->aead, page + BODY, ad, ad_len, page + skip, page + skip,
+                    BODY - skip, page + TAG_AT) != CF_OK)
     return SQLITE_IOERR_WRITE;
   memcpy(page + CHECK_AT, k->check, CHECK_LEN);
   return SQLITE_OK;
@@ -221,16 +222,15 @@ static size_t ad_db(unsigned char ad[24], const fkey *k, uint32_t pgno) {
   return 24;
 }
 
-static size_t ad_wal(unsigned char ad[36], const fkey *k, uint32_t frame,
+static size_t ad_wal(unsigned char ad[40], const fkey *k, uint32_t frame,
                      const unsigned char *fh) {
   memset(ad, 0, 4);
   ad[0] = 'W';
   ad[1] = 1;
   put32(ad + 4, frame);
-  memcpy(ad + 8, fh, 4);      /* page number */
-  memcpy(ad + 12, fh + 8, 8); /* salt-1, salt-2 of the WAL generation */
-  memcpy(ad + 20, k->salt, SALT);
-  return 36;
+  memcpy(ad + 8, fh, 16); /* page number, commit size, salt-1, salt-2 */
+  memcpy(ad + 24, k->salt, SALT);
+  return 40;
 }
 
 static size_t ad_journal(unsigned char ad[32], const fkey *k, sqlite3_int64 off) {
@@ -246,11 +246,15 @@ static size_t ad_journal(unsigned char ad[32], const fkey *k, sqlite3_int64 off)
 /* Records an open failure for the node and returns SQLite's code for it. */
 static int page_failure(cfile *f, int rc, const char *what, sqlite3_int64 where) {
   if (rc == CF_AUTH)
-    set_err(f->c, CF_AUTH, "wrong key for the encrypted replica (%s %lld does not open "
-                           "under it)", what, (long long)where);
+    set_err(f->c, CF_AUTH,
+            "wrong key for the encrypted replica (%s %lld does not open "
+            "under it)",
+            what, (long long)where);
   else
-    set_err(f->c, CF_CORRUPT, "the encrypted replica's %s %lld fails authentication: it "
-                              "was altered or damaged", what, (long long)where);
+    set_err(f->c, CF_CORRUPT,
+            "the encrypted replica's %s %lld fails authentication: it "
+            "was altered or damaged",
+            what, (long long)where);
   return SQLITE_IOERR_AUTH;
 }
 
@@ -265,7 +269,8 @@ static int real_write(cfile *f, const void *p, int n, sqlite3_int64 off) {
 
 /* A short read of the page at off: nothing there (zeros, as SQLite expects
 ** past the end) or a page cut short (damage). */
-static int short_page(cfile *f, void *out, int amt, sqlite3_int64 page_off, const char *what) {
+static int short_page(cfile *f, void *out, int amt, sqlite3_int64 page_off,
+                      const char *what) {
   sqlite3_int64 size = 0;
   memset(out, 0, (size_t)amt);
   if (f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK || size <= page_off)
@@ -304,16 +309,20 @@ static int db_read(cfile *f, void *out, int amt, sqlite3_int64 off) {
 
 static int db_write(cfile *f, const void *in, int amt, sqlite3_int64 off) {
   if (amt != PS || off % PS != 0) {
-    set_err(f->c, CF_CORRUPT, "a write of %d bytes at %lld: an encrypted file takes "
-                              "whole pages", amt, (long long)off);
+    set_err(f->c, CF_CORRUPT,
+            "a write of %d bytes at %lld: an encrypted file takes "
+            "whole pages",
+            amt, (long long)off);
     return SQLITE_IOERR_WRITE;
   }
   const unsigned char *p = in;
   uint32_t pgno = (uint32_t)(off / PS) + 1;
-  if (pgno == 1 && (p[16] != PS >> 8 || p[17] != (PS & 0xff) || p[20] < CF_CRYPT_RESERVE)) {
-    set_err(f->c, CF_CORRUPT,
-            "an encrypted replica needs page size %d and %d reserved bytes (found %u, %u)",
-            PS, CF_CRYPT_RESERVE, (unsigned)(p[16] << 8 | p[17]), (unsigned)p[20]);
+  if (pgno == 1 &&
+      (p[16] != PS >> 8 || p[17] != (PS & 0xff) || p[20] < CF_CRYPT_RESERVE)) {
+    set_err(
+        f->c, CF_CORRUPT,
+        "an encrypted replica needs page size %d and %d reserved bytes (found %u, %u)",
+        PS, CF_CRYPT_RESERVE, (unsigned)(p[16] << 8 | p[17]), (unsigned)p[20]);
     return SQLITE_IOERR_WRITE;
   }
   memcpy(f->buf, p, PS);
@@ -334,22 +343,24 @@ static uint32_t frame_at(sqlite3_int64 off) {
 }
 
 static int frame_open(cfile *f, unsigned char *frame, uint32_t n) {
-  unsigned char ad[36];
+  unsigned char ad[40];
   size_t ad_len = ad_wal(ad, f->key, n, frame);
   return open_page(f->key, frame + FRAME_HDR, 0, ad, ad_len);
 }
 
 /*
 ** A whole frame that fails authentication while SQLite recovers the WAL:
-** 1 if it may be a frame torn by a crash (of an older WAL generation, or
-** with no commit frame of this generation after it: SQLite's own checksums
-** end the log there), 0 if a committed frame follows, so it was altered.
+** 1 if it may be a frame torn by a crash (no commit frame of the current
+** generation after it: SQLite's own checksums end the log there, as they
+** do for a torn frame of a plain WAL), 0 if a committed frame follows, so
+** it was altered.
 */
-static int frame_may_be_torn(cfile *f, const unsigned char *fh, sqlite3_int64 off) {
+static int frame_may_be_torn(cfile *f, sqlite3_int64 off) {
   unsigned char wh[WAL_HDR], h[FRAME_HDR];
   sqlite3_int64 size = 0;
+  /* A generation's frames are a prefix of the file: a commit frame of the
+  ** current generation after this one means this one was committed too. */
   if (real_read(f, wh, WAL_HDR, 0) != SQLITE_OK) return 0;
-  if (memcmp(fh + 8, wh + 16, 8) != 0) return 1;
   if (f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK) return 0;
   for (sqlite3_int64 o = off + FRAME; o + FRAME <= size; o += FRAME) {
     if (real_read(f, h, FRAME_HDR, o) != SQLITE_OK) return 0;
@@ -369,12 +380,13 @@ static int wal_read(cfile *f, void *out, int amt, sqlite3_int64 off) {
     int crc = frame_open(f, fr, n);
     if (crc == CF_OK) return SQLITE_OK;
     memcpy(fr, fh, FRAME_HDR);
-    if (frame_may_be_torn(f, fh, off)) return SQLITE_OK; /* page zeroed: log ends */
+    if (frame_may_be_torn(f, off)) return SQLITE_OK; /* page zeroed: log ends */
     return page_failure(f, crc, "WAL frame", n);
   }
   if (amt == PS && (n = frame_at(off - FRAME_HDR)) != 0) {
     int rc = real_read(f, f->buf, FRAME, off - FRAME_HDR);
-    if (rc == SQLITE_IOERR_SHORT_READ) return short_page(f, out, amt, off, "WAL frame at");
+    if (rc == SQLITE_IOERR_SHORT_READ)
+      return short_page(f, out, amt, off, "WAL frame at");
     if (rc != SQLITE_OK) return rc;
     int crc = frame_open(f, f->buf, n);
     if (crc != CF_OK) {
@@ -385,7 +397,8 @@ static int wal_read(cfile *f, void *out, int amt, sqlite3_int64 off) {
     return SQLITE_OK;
   }
   if (amt > FRAME_HDR && !(off == 0 && amt <= WAL_HDR)) {
-    set_err(f->c, CF_CORRUPT, "an unexpected WAL read (%d bytes at %lld)", amt, (long long)off);
+    set_err(f->c, CF_CORRUPT, "an unexpected WAL read (%d bytes at %lld)", amt,
+            (long long)off);
     return SQLITE_IOERR_READ;
   }
   return real_read(f, out, amt, off);
@@ -424,7 +437,7 @@ static int wal_write(cfile *f, const void *in, int amt, sqlite3_int64 off) {
     set_err(f->c, CF_CORRUPT, "a WAL page with data in its reserved bytes (frame %u)", n);
     return SQLITE_IOERR_WRITE;
   }
-  unsigned char ad[36];
+  unsigned char ad[40];
   size_t ad_len = ad_wal(ad, f->key, n, f->buf);
   int rc = seal_page(f->key, f->buf + FRAME_HDR, 0, ad, ad_len);
   if (rc != SQLITE_OK) return rc;
@@ -437,7 +450,9 @@ static int wal_write(cfile *f, const void *in, int amt, sqlite3_int64 off) {
 /* A page record's data is the only page-sized access at an offset that is
 ** not a multiple of 512 (headers start at sector boundaries, page data 4
 ** bytes after a record's start). */
-static int journal_page(int amt, sqlite3_int64 off) { return amt == PS && off % 512 != 0; }
+static int journal_page(int amt, sqlite3_int64 off) {
+  return amt == PS && off % 512 != 0;
+}
 
 static int journal_read(cfile *f, void *out, int amt, sqlite3_int64 off) {
   int rc = real_read(f, out, amt, off);
@@ -551,10 +566,10 @@ static int x_shm_unmap(sqlite3_file *file, int del) {
 /* Version 2: no xFetch, so SQLite never memory-maps a file (a mapping would
 ** hand it ciphertext). */
 static const sqlite3_io_methods crypt_io = {
-    2,           x_close,       x_read,          x_write,          x_truncate,
-    x_sync,      x_file_size,   x_lock,          x_unlock,         x_check_reserved,
-    x_file_control, x_sector_size, x_device,     x_shm_map,        x_shm_lock,
-    x_shm_barrier,  x_shm_unmap,   NULL,         NULL};
+    2,           x_close,   x_read,     x_write,          x_truncate,     x_sync,
+    x_file_size, x_lock,    x_unlock,   x_check_reserved, x_file_control, x_sector_size,
+    x_device,    x_shm_map, x_shm_lock, x_shm_barrier,    x_shm_unmap,    NULL,
+    NULL};
 
 /* --- the VFS --------------------------------------------------------------- */
 
@@ -609,9 +624,10 @@ static int x_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
   f->c = c;
   f->real = (sqlite3_file *)((char *)f + ROUND8(sizeof *f));
   f->hdr_off = -1;
-  int type = flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TRANSIENT_DB |
-                      SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_TEMP_JOURNAL |
-                      SQLITE_OPEN_SUBJOURNAL | SQLITE_OPEN_SUPER_JOURNAL | SQLITE_OPEN_WAL);
+  int type =
+      flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TRANSIENT_DB |
+               SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_TEMP_JOURNAL |
+               SQLITE_OPEN_SUBJOURNAL | SQLITE_OPEN_SUPER_JOURNAL | SQLITE_OPEN_WAL);
   const char *db_path = NULL;
   if (name != NULL && type == SQLITE_OPEN_MAIN_DB) db_path = name;
   if (name != NULL && (type == SQLITE_OPEN_WAL || type == SQLITE_OPEN_MAIN_JOURNAL))

@@ -26,10 +26,10 @@
 
 /* How a file is keyed: not at all, a 256-bit key, or a passphrase. */
 typedef struct cf__keyspec {
-  int kind;                /* CF_KEY_NONE, CF_KEY_RAW or CF_KEY_PASSPHRASE */
-  unsigned char key[32];   /* CF_KEY_RAW: the key */
-  char *pass;              /* CF_KEY_PASSPHRASE: the passphrase (cf__malloc'd) */
-  size_t pass_len;         /* its length in bytes */
+  int kind;              /* CF_KEY_NONE, CF_KEY_RAW or CF_KEY_PASSPHRASE */
+  unsigned char key[32]; /* CF_KEY_RAW: the key */
+  char *pass;            /* CF_KEY_PASSPHRASE: the passphrase (cf__malloc'd) */
+  size_t pass_len;       /* its length in bytes */
 } cf__keyspec;
 
 enum { CF_KEY_NONE = 0, CF_KEY_RAW = 1, CF_KEY_PASSPHRASE = 2 };

@@ -41,8 +41,17 @@ owner_token=$("$CF" token --user "$owner")
 rep_token=$("$CF" token --user "$rep")
 A=$cf_tmp/laptop-a
 B=$cf_tmp/laptop-b
+# Laptop A is encrypted (its key in a file only its owner reads) and keeps
+# its token; laptop B is plain and is given the token at every sync.
+akey=$cf_tmp/laptop-a.key
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$akey"
+chmod 644 "$akey"
+run node init --home "$A" --key-file "$akey" --org "$demo_org" --user "$owner" --server "$ws" --token "$owner_token"
+expect_fail "node init with a world-readable key file"
+expect_one_err_line "key file" "readable by others"
+chmod 600 "$akey"
 
-run node init --home "$A" --org "$demo_org" --user "$owner" --server "$ws" --token "$owner_token"
+run node init --home "$A" --key-file "$akey" --org "$demo_org" --user "$owner" --server "$ws" --token "$owner_token"
 expect_rc 0 "node init (owner)"
 run node init --home "$B" --org "$demo_org" --user "$rep" --server "$ws" --token "$rep_token"
 expect_rc 0 "node init (rep)"
@@ -54,14 +63,33 @@ expect_out "10" "the rep's replica holds the org's 10 contacts"
 pass "two laptops bootstrapped"
 
 # Offline edits of different columns of one contact converge.
-run node sql --home "$A" "UPDATE contacts SET phone = '+1-555-7777' WHERE id = '$c1'"
+run node sql --home "$A" --key-file "$akey" "UPDATE contacts SET phone = '+1-555-7777' WHERE id = '$c1'"
 expect_rc 0 "offline update (owner)"
 run node sql --home "$B" "UPDATE contacts SET company = 'Rep Renamed Co' WHERE id = '$c1'"
 expect_rc 0 "offline update (rep)"
+run node sync --home "$B"
+expect_fail "sync of a plain replica without a token"
+expect_one_err_line "sync without a token" "keeps no token"
 for h in "$A" "$B" "$A"; do
-  run node sync --home "$h"
+  if [ "$h" = "$A" ]; then
+    run node sync --home "$A" --key-file "$akey"
+  else
+    run node sync --home "$B" --token "$rep_token"
+  fi
   expect_rc 0 "node sync"
 done
+for f in "$A"/replica.db* "$B"/replica.db*; do
+  if grep -qF "${owner_token##*.}" "$f" || grep -qF "${rep_token##*.}" "$f"; then
+    out=""; err=""; fail "a token is stored in plain text in $f"
+  fi
+done
+if grep -qF "CREATE TABLE" "$A/replica.db"; then out=""; err=""; fail "laptop A's replica holds plain text"; fi
+run node sql --home "$A" --key-file "$akey" "SELECT count(*) FROM contacts"
+expect_out "10" "the encrypted replica reads with its key"
+run node sql --home "$A" "SELECT 1"
+expect_fail "an encrypted replica without its key"
+expect_one_err_line "no key" "a key is needed"
+
 for h in "$A" "$B"; do
   run node sql --home "$h" "SELECT phone || ' / ' || company FROM contacts WHERE id = '$c1'"
   expect_out "+1-555-7777 / Rep Renamed Co" "both columns kept on $(basename "$h")"
@@ -69,15 +97,16 @@ done
 [ "$(q "$db" "SELECT phone || ' / ' || company FROM contacts WHERE id = '$c1'")" = "+1-555-7777 / Rep Renamed Co" ] ||
   fail "the master did not merge both columns"
 pass "different columns edited offline on two laptops are both kept"
+pass "laptop A is encrypted and keeps its token only encrypted, laptop B keeps none"
 
 # A unique clash made offline: the second push is rejected and kept.
-run node sql --home "$A" "INSERT INTO contacts (first_name, email) VALUES ('Jordan', 'jordan@clash.example')"
+run node sql --home "$A" --key-file "$akey" "INSERT INTO contacts (first_name, email) VALUES ('Jordan', 'jordan@clash.example')"
 expect_rc 0 "insert (owner)"
 run node sql --home "$B" "INSERT INTO contacts (first_name, email) VALUES ('Jordan', 'jordan@clash.example')"
 expect_rc 0 "insert (rep)"
-run node sync --home "$A"
+run node sync --home "$A" --key-file "$akey"
 expect_rc 0 "owner pushes first"
-run node sync --home "$B"
+run node sync --home "$B" --token "$rep_token"
 expect_rc 0 "the rep's sync completes"
 expect_out "rejected 1" "the rep's push has one rejection"
 expect_out "see \`clientflow node conflicts\`" "the rep is told where to look"
@@ -112,7 +141,7 @@ pass "a refused token's error says how to pass a new one"
 run node sql --home "$B" "UPDATE contacts SET phone = '+1-555-0000' WHERE id = '$c1'"
 expect_rc 0 "offline update before revocation"
 q "$db" "DELETE FROM memberships WHERE id = '$rep_membership'" >/dev/null
-run node sync --home "$B"
+run node sync --home "$B" --token "$rep_token"
 expect_fail "sync after revocation"
 expect_one_err_line "sync after revocation" "access revoked"
 echo "--- what the rep sees after the revocation:"; echo "$err"
@@ -133,12 +162,12 @@ serve_rc=$?
 set -e
 [ "$serve_rc" = 0 ] || { out=""; err=$(cat "$cf_tmp/serve.err"); fail "serve exited $serve_rc on SIGTERM"; }
 pass "serve exits 0 on SIGTERM"
-run node sql --home "$A" "UPDATE contacts SET phone = '+1-555-8888' WHERE id = '$c1'"
+run node sql --home "$A" --key-file "$akey" "UPDATE contacts SET phone = '+1-555-8888' WHERE id = '$c1'"
 expect_rc 0 "offline write"
-run node sync --home "$A"
+run node sync --home "$A" --key-file "$akey"
 expect_fail "sync without a server"
 expect_one_err_line "sync without a server" "server unreachable"
 echo "--- what the owner sees offline:"; echo "$err"
-run node status --home "$A"
+run node status --home "$A" --key-file "$akey"
 expect_out "outbox:     1 change(s) waiting" "the offline write waits in the outbox"
 pass "offline, writes are kept and sync says the server is unreachable"

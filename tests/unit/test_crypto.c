@@ -311,3 +311,53 @@ CF_TEST(test_hmac_key_reused_matches_one_shot_mac) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   cf__hmac_key_free(k);
 }
+
+CF_TEST(test_aes256_gcm_matches_the_nist_vector_and_refuses_altered_bytes) {
+  /* GCM spec test case 14: AES-256, zero key, zero 96-bit IV, 16 zero bytes. */
+  unsigned char key[32] = {0}, nonce[12] = {0}, in[16] = {0}, out[16], tag[16];
+  cf__aead *a = NULL;
+  CHECK_OK(cf__aead_new(key, &a));
+  CHECK_OK(cf__aead_seal(a, nonce, NULL, 0, in, out, sizeof in, tag));
+  CHECK_STR(hex(out, 16), "cea7403d4d606b6e074ec5d3baf39d18");
+  CHECK_STR(hex(tag, 16), "d0d1c8a799996bf0265b98b5d48ab919");
+  unsigned char back[16];
+  CHECK_OK(cf__aead_open(a, nonce, NULL, 0, out, back, sizeof out, tag));
+  CHECK(memcmp(back, in, 16) == 0);
+  /* Associated data, ciphertext, tag: any altered bit is refused. */
+  unsigned char msg[100], ct[100], back2[100], ad[24] = "page 7 of this very file";
+  for (size_t i = 0; i < sizeof msg; i++)
+    msg[i] = (unsigned char)i;
+  CHECK_OK(cf__aead_nonce(a, nonce));
+  CHECK_OK(cf__aead_seal(a, nonce, ad, sizeof ad, msg, ct, sizeof msg, tag));
+  ct[50] ^= 4;
+  CHECK_EQ(cf__aead_open(a, nonce, ad, sizeof ad, ct, back2, sizeof ct, tag), CF_AUTH);
+  ct[50] ^= 4;
+  ad[5] ^= 1;
+  CHECK_EQ(cf__aead_open(a, nonce, ad, sizeof ad, ct, back2, sizeof ct, tag), CF_AUTH);
+  ad[5] ^= 1;
+  tag[0] ^= 0x80;
+  CHECK_EQ(cf__aead_open(a, nonce, ad, sizeof ad, ct, back2, sizeof ct, tag), CF_AUTH);
+  tag[0] ^= 0x80;
+  unsigned char plain[100];
+  CHECK_OK(cf__aead_open(a, nonce, ad, sizeof ad, ct, plain, sizeof ct, tag));
+  CHECK(memcmp(plain, msg, sizeof msg) == 0);
+  /* Fresh nonces differ. */
+  unsigned char n2[12];
+  CHECK_OK(cf__aead_nonce(a, n2));
+  CHECK(memcmp(nonce, n2, 12) != 0);
+  cf__aead_free(a);
+}
+
+CF_TEST(test_pbkdf2_sha256_matches_the_published_vectors) {
+  unsigned char out[32];
+  CHECK_OK(
+      cf__pbkdf2_sha256("password", 8, (const unsigned char *)"salt", 4, 1, out, 32));
+  CHECK_STR(hex(out, 32),
+            "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
+  CHECK_OK(
+      cf__pbkdf2_sha256("password", 8, (const unsigned char *)"salt", 4, 2, out, 32));
+  CHECK_STR(hex(out, 32),
+            "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43");
+  CHECK_EQ(cf__pbkdf2_sha256("p", 1, (const unsigned char *)"s", 1, 0, out, 32),
+           CF_INVALID);
+}
