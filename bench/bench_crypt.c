@@ -48,7 +48,8 @@ static cf_node *open_mode(const char *path, int mode) {
   cf_node_options *o = NULL;
   if (cf_node_options_new(&o) != CF_OK) die("options", NULL);
   if (mode == 1 && cf_node_options_set_key(o, KEY) != CF_OK) die("key", NULL);
-  if (mode == 2 && cf_node_options_set_passphrase(o, PASSPHRASE, strlen(PASSPHRASE)) != CF_OK)
+  if (mode == 2 &&
+      cf_node_options_set_passphrase(o, PASSPHRASE, strlen(PASSPHRASE)) != CF_OK)
     die("passphrase", NULL);
   cf_node *n = NULL;
   if (cf_node_open_with(path, ORG, USER, o, &n) != CF_OK)
@@ -70,10 +71,11 @@ static double bench_write(const char *path, size_t n, int mode) {
   remove_replica(path);
   cf_node *node = open_mode(path, mode);
   cf_stmt *st = NULL;
-  if (cf_node_prepare(node,
-                      "INSERT INTO contacts (first_name, last_name, email, company, tags, "
-                      "metadata) VALUES (?1, ?2, ?3, ?4, '[\"a\",\"b\"]', ?5)",
-                      &st) != CF_OK)
+  if (cf_node_prepare(
+          node,
+          "INSERT INTO contacts (first_name, last_name, email, company, tags, "
+          "metadata) VALUES (?1, ?2, ?3, ?4, '[\"a\",\"b\"]', ?5)",
+          &st) != CF_OK)
     die("prepare", cf_node_errmsg(node));
   char first[32], last[32], email[64], company[32], meta[48];
   double t0 = now_s();
@@ -84,10 +86,11 @@ static double bench_write(const char *path, size_t n, int mode) {
     snprintf(email, sizeof email, "person%zu@example.test", i);
     snprintf(company, sizeof company, "Company %zu", i % 313);
     snprintf(meta, sizeof meta, "{\"source\":\"bench\",\"n\":%zu}", i);
-    if (cf_stmt_bind_text(st, 1, first) != CF_OK || cf_stmt_bind_text(st, 2, last) != CF_OK ||
+    if (cf_stmt_bind_text(st, 1, first) != CF_OK ||
+        cf_stmt_bind_text(st, 2, last) != CF_OK ||
         cf_stmt_bind_text(st, 3, email) != CF_OK ||
-        cf_stmt_bind_text(st, 4, company) != CF_OK || cf_stmt_bind_text(st, 5, meta) != CF_OK ||
-        cf_stmt_step(st) != CF_DONE)
+        cf_stmt_bind_text(st, 4, company) != CF_OK ||
+        cf_stmt_bind_text(st, 5, meta) != CF_OK || cf_stmt_step(st) != CF_DONE)
       die("insert", cf_node_errmsg(node));
     cf_stmt_reset(st);
   }
@@ -151,7 +154,8 @@ static double bench_apply(const char *path, size_t n, int mode) {
 
 /* Opens the replica at path (written before) and scans it: *open_s the
 ** open alone, *scan_s the count of every contact after it. */
-static void bench_open(const char *path, int mode, size_t n, double *open_s, double *scan_s) {
+static void bench_open(const char *path, int mode, size_t n, double *open_s,
+                       double *scan_s) {
   double t0 = now_s();
   cf_node *node = open_mode(path, mode);
   double t1 = now_s();
@@ -216,15 +220,16 @@ int main(int argc, char **argv) {
   printf("| %-52s | %9s | %11s | %8s |\n", "what", "seconds", "rows/s", "vs plain");
   printf("|%s|%s|%s|%s|\n", "------------------------------------------------------",
          "-----------", "-------------", "----------");
-  printf("| %-52s | %9.3f | %11.0f | %8s |\n", "local write, plain (one transaction)", w[0],
-         n / w[0], "1.00x");
-  printf("| %-52s | %9.3f | %11.0f | %7.2fx |\n", "local write, encrypted", w[1], n / w[1],
-         w[0] / w[1]);
+  printf("| %-52s | %9.3f | %11.0f | %8s |\n", "local write, plain (one transaction)",
+         w[0], n / w[0], "1.00x");
+  printf("| %-52s | %9.3f | %11.0f | %7.2fx |\n", "local write, encrypted", w[1],
+         n / w[1], w[0] / w[1]);
   printf("| %-52s | %9.3f | %11.0f | %8s |\n", "apply, plain (5000-row batches)", a[0],
          n / a[0], "1.00x");
   printf("| %-52s | %9.3f | %11.0f | %7.2fx |\n", "apply, encrypted", a[1], n / a[1],
          a[0] / a[1]);
-  const char *om[3] = {"plain", "encrypted, 256-bit key", "encrypted, passphrase (PBKDF2)"};
+  const char *om[3] = {"plain", "encrypted, 256-bit key",
+                       "encrypted, passphrase (PBKDF2)"};
   for (int m = 0; m < 3; m++) {
     char what[80];
     snprintf(what, sizeof what, "open, %s", om[m]);

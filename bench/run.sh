@@ -56,6 +56,7 @@ benchmarks() {
   bench store "$B/bench_store" 200000 3
   bench notify "$B/bench_notify" 300
   bench journal "$B/bench_journal" 50000 200 6
+  bench crypt "$B/bench_crypt" 100000 3
   bench_pg bootstrap-100k "$B/bench_sync" 100000
   bench_pg push "$B/bench_push" 100000 2000
   bench scale "$B/bench_scale" 500 1000 10000 200 50 6

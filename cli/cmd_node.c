@@ -63,8 +63,8 @@ typedef struct node_help {
   "  --key-file F     the replica's key (64 hex digits) or passphrase, in a file\n"      \
   "                   only its owner may read; else CLIENTFLOW_REPLICA_KEY\n"            \
   "  --ask-key        type the passphrase (not echoed) instead\n"                        \
-  "  --wipe-on-revoke when the server revokes access, write the unpushed changes\n"     \
-  "                   to --export F (default <home>/replica.db.export, encrypted\n"     \
+  "  --wipe-on-revoke when the server revokes access, write the unpushed changes\n"      \
+  "                   to --export F (default <home>/replica.db.export, encrypted\n"      \
   "                   like the replica), then wipe every row and the token\n"            \
   "  -h, --help       this text\n"
 

@@ -51,13 +51,15 @@ static int use_text(cf_node_options *opts, const char *text, size_t n, const cha
     }
   }
   int rc = cf_node_options_set_passphrase(opts, text, n);
-  return rc == CF_OK ? 0 : cf_cli_fail("node", "the passphrase from %s: %s", from,
-                                       cf_strerror(rc));
+  return rc == CF_OK
+             ? 0
+             : cf_cli_fail("node", "the passphrase from %s: %s", from, cf_strerror(rc));
 }
 
 static int from_file(cf_node_options *opts, const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return cf_cli_fail("node", "cannot open the key file %s: %s", path, strerror(errno));
+  if (fd < 0)
+    return cf_cli_fail("node", "cannot open the key file %s: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);

@@ -5,6 +5,7 @@
 ** the membership while offline with an unpushed edit, exports the edit,
 ** then leaves no org value and no token in any file of its directory.
 */
+#define _GNU_SOURCE /* memmem */
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -15,10 +16,7 @@ static int file_has(const char *path, const char *needle) {
   char *data = NULL;
   size_t len = 0;
   if (cf__file_read_all(path, (size_t)1 << 30, &data, &len) != CF_OK) return 0;
-  size_t n = strlen(needle);
-  int found = 0;
-  for (size_t i = 0; !found && n <= len && i <= len - n; i++)
-    found = memcmp(data + i, needle, n) == 0;
+  int found = memmem(data, len, needle, strlen(needle)) != NULL;
   cf__free(data);
   return found;
 }
@@ -58,13 +56,14 @@ static void revoked_replica_is_wiped(int encrypted) {
   sfx_sync_result r = sfx_sync_with(&f, n, t);
   CHECK_MSG(r.rc == CF_OK, "bootstrap: %s", r.errmsg);
   char email[256], last[256];
-  sfx_node_text(n, "SELECT email FROM contacts WHERE id = '" DEMO_CONTACT("03") "'", email,
-                sizeof email);
-  sfx_node_text(n, "SELECT last_name FROM contacts WHERE id = '" DEMO_CONTACT("04") "'", last,
-                sizeof last);
+  sfx_node_text(n, "SELECT email FROM contacts WHERE id = '" DEMO_CONTACT("03") "'",
+                email, sizeof email);
+  sfx_node_text(n, "SELECT last_name FROM contacts WHERE id = '" DEMO_CONTACT("04") "'",
+                last, sizeof last);
   CHECK(email[0] != '\0' && last[0] != '\0');
-  sfx_node_exec(n, "UPDATE contacts SET phone = '+1-wiped-edit' WHERE id = '" DEMO_CONTACT(
-                       "05") "'");
+  sfx_node_exec(
+      n,
+      "UPDATE contacts SET phone = '+1-wiped-edit' WHERE id = '" DEMO_CONTACT("05") "'");
   sfx_sql(&f, "DELETE FROM memberships WHERE id = '" DEMO_REP_MEMBERSHIP "'");
   r = sfx_sync_with(&f, n, t);
   CHECK_MSG(r.rc == CF_PERMISSION && r.count[CF_SYNC_REVOKED] == 1, "sync: %s: %s",

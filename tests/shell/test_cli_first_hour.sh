@@ -68,7 +68,7 @@ expect_rc 1 "init against a dead server"
 expect_one_err_line "init against a dead server" "the replica was created empty"
 grep -qF "local writes are kept" <<<"$err" && fail "init claims local writes are kept: $err"
 grep -qF "server unreachable (server unreachable" <<<"$err" && fail "init repeats itself: $err"
-run node sync --home "$home"
+run node sync --home "$home" --token t
 expect_rc 1 "sync offline, nothing written"
 expect_one_err_line "sync offline, nothing written" "nothing to push"
 [ "$(grep -o "unreachable" <<<"$err" | wc -l)" = 1 ] || fail "sync says unreachable more than once: $err"
@@ -95,7 +95,7 @@ run node sql --home "$home" "INSERT INTO contacts (first_name) VALUES ('semi;col
 expect_rc 0 "a quoted semicolon"; expect_out "semi;colon" "a quoted semicolon"
 pass "a failing statement undoes the others and is named; quoted ';' do not split"
 
-run node sync --home "$home"
+run node sync --home "$home" --token t
 expect_rc 1 "sync offline with local writes"
 expect_one_err_line "sync offline with local writes" "local change(s) in the outbox are kept"
 pass "sync offline with local writes says how many are kept"

@@ -4,6 +4,7 @@
 ** encrypted replica, tampering and wrong keys refused, rekey, conversion,
 ** passphrases, the token rule, the wipe, the files' modes.  No server.
 */
+#define _GNU_SOURCE /* memmem */
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,10 +56,7 @@ static int file_has(const char *path, const char *needle) {
   char *data = NULL;
   size_t len = 0;
   if (cf__file_read_all(path, (size_t)1 << 30, &data, &len) != CF_OK) return 0;
-  size_t n = strlen(needle);
-  int found = 0;
-  for (size_t i = 0; !found && n <= len && i <= len - n; i++)
-    found = memcmp(data + i, needle, n) == 0;
+  int found = memmem(data, len, needle, strlen(needle)) != NULL;
   cf__free(data);
   return found;
 }
@@ -158,8 +156,10 @@ CF_TEST(test_encrypted_replica_files_hold_no_plaintext_during_and_after_writes) 
   cf_node *n = must_open(path, KEY1, NULL);
   CHECK(cf_node_encrypted(n));
   CHECK_OK(cf_node_setting_set(n, "token", TOKEN_VALUE));
-  const char *const needles[] = {"Zebulon", "Quixotic", "secret-mail.test", "Remotely",
-                                 "secret-token-value", "CREATE TABLE", "SQLite format 3"};
+  const char *const needles[] = {
+      "Zebulon",        "Quixotic",           "secret-mail.test",
+      "Remotely",       "secret-token-value", "CREATE TABLE",
+      "SQLite format 3"};
   /* A write-heavy run: local transactions of random size, remote rows
   ** applied in between, checks of every file while the WAL holds them. */
   int next = 0;
@@ -190,7 +190,8 @@ CF_TEST(test_encrypted_replica_files_hold_no_plaintext_during_and_after_writes) 
   n = must_open(path, KEY1, NULL);
   CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts WHERE first_name LIKE 'Zebulon%'"),
            next - 1);
-  CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts WHERE first_name = 'Remotely'"), 30);
+  CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts WHERE first_name = 'Remotely'"),
+           30);
   char tok[256];
   CHECK_OK(cf_node_setting_get(n, "token", tok, sizeof tok));
   CHECK_STR(tok, TOKEN_VALUE);
@@ -199,7 +200,7 @@ CF_TEST(test_encrypted_replica_files_hold_no_plaintext_during_and_after_writes) 
 
 /* A crash image of an encrypted replica: its database file and WAL. */
 typedef struct image {
-  char db[8192];   /* pristine copies */
+  char db[8192]; /* pristine copies */
   char wal[8300];
   char work[8192]; /* where each trial runs */
   char work_wal[8300];
@@ -260,7 +261,9 @@ CF_TEST(test_flipped_bit_in_any_page_of_database_or_wal_is_detected) {
   int64_t pages = file_size(ck.db) / 4096;
   CHECK(pages > 10);
   for (int trial = 0; trial < 24; trial++) {
-    int64_t p = trial == 0 ? 0 : trial == 1 ? pages - 1 : (int64_t)(cf_test_rand(&rng) % (uint64_t)pages);
+    int64_t p = trial == 0   ? 0
+                : trial == 1 ? pages - 1
+                             : (int64_t)(cf_test_rand(&rng) % (uint64_t)pages);
     int64_t byte = p * 4096 + (int64_t)(cf_test_rand(&rng) % 4096);
     int bit = (int)(cf_test_rand(&rng) % 8);
     CHECK_MSG(tamper_detected(&ck, 0, byte, bit),
@@ -288,14 +291,15 @@ CF_TEST(test_flipped_bit_in_any_page_of_database_or_wal_is_detected) {
   }
   CHECK(last_commit_start < frames);
   for (int trial = 0; trial < 16; trial++) {
-    int64_t f = trial == 0 ? 0 : (int64_t)(cf_test_rand(&rng) % (uint64_t)last_commit_start);
+    int64_t f =
+        trial == 0 ? 0 : (int64_t)(cf_test_rand(&rng) % (uint64_t)last_commit_start);
     int64_t in = (int64_t)(cf_test_rand(&rng) % (4120 - 8));
     if (in >= 16) in += 8;
     int64_t byte = 32 + f * 4120 + in;
     int bit = (int)(cf_test_rand(&rng) % 8);
     CHECK_MSG(tamper_detected(&im, 1, byte, bit),
-              "a flipped bit at WAL byte %lld (frame %lld) went unnoticed", (long long)byte,
-              (long long)f + 1);
+              "a flipped bit at WAL byte %lld (frame %lld) went unnoticed",
+              (long long)byte, (long long)f + 1);
   }
   /* Untouched, the image opens and holds all three updates. */
   copy_file(im.db, im.work);
@@ -303,10 +307,13 @@ CF_TEST(test_flipped_bit_in_any_page_of_database_or_wal_is_detected) {
   copy_file(im.wal, im.work_wal);
   n = must_open(im.work, KEY1, NULL);
   CHECK_EQ(read_all(n), CF_OK);
-  CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts WHERE phone = '2'"),
-           query_int(n, "SELECT count(*) FROM contacts WHERE first_name LIKE 'Zebulon2%'"));
-  CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts WHERE phone = '3'"),
-           300 - query_int(n, "SELECT count(*) FROM contacts WHERE first_name LIKE 'Zebulon2%'"));
+  CHECK_EQ(
+      query_int(n, "SELECT count(*) FROM contacts WHERE phone = '2'"),
+      query_int(n, "SELECT count(*) FROM contacts WHERE first_name LIKE 'Zebulon2%'"));
+  CHECK_EQ(
+      query_int(n, "SELECT count(*) FROM contacts WHERE phone = '3'"),
+      300 - query_int(n,
+                      "SELECT count(*) FROM contacts WHERE first_name LIKE 'Zebulon2%'"));
   cf_node_close(n);
 }
 
@@ -544,7 +551,9 @@ static void wipe_leaves_nothing(int encrypted) {
   cf_node_close(n);
 }
 
-CF_TEST(test_wipe_leaves_no_known_value_in_a_plain_replicas_files) { wipe_leaves_nothing(0); }
+CF_TEST(test_wipe_leaves_no_known_value_in_a_plain_replicas_files) {
+  wipe_leaves_nothing(0);
+}
 
 CF_TEST(test_wipe_leaves_no_known_value_in_an_encrypted_replicas_files) {
   wipe_leaves_nothing(1);
