@@ -14,6 +14,7 @@
 
 #include "core/schema.h"
 #include "platform/platform.h"
+#include "store/notify.h"
 #include "store/sqltext.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -180,7 +181,10 @@ int cf_node_rekey(cf_node *node, const cf_node_options *to) {
   node->errmsg[0] = '\0';
   int rc = idle(node, "rekey");
   if (rc != CF_OK) return rc;
+  if (node->watches != NULL)
+    return cf__node_fail(node, CF_MISUSE, "rekey: free the watched queries first");
   finalize_own(node);
+  cf__notify_finalize(node);
   if (sqlite3_next_stmt(node->db, NULL) != NULL)
     return cf__node_fail(node, CF_MISUSE, "rekey: finalize the app's statements first");
   static const cf__keyspec plain = {0};
@@ -207,6 +211,7 @@ int cf_node_rekey(cf_node *node, const cf_node_options *to) {
   if ((rc = checkpoint_truncate(node)) != CF_OK) goto out;
   if ((rc = run_sql(node, "VACUUM INTO ?1", tmp, "rekey: copy")) != CF_OK) goto out;
   /* The copy is whole.  Close (the WAL is empty and goes), rename, reopen. */
+  cf__notify_detach(node);
   sqlite3_close_v2(node->db);
   node->db = NULL;
   if (cf__file_remove(wal) != CF_OK || cf__file_remove(shm) != CF_OK ||

@@ -370,6 +370,19 @@ int cf__notify_install(struct cf_node *node) {
   return CF_OK;
 }
 
+void cf__notify_finalize(struct cf_node *node) {
+  struct cf_notify *nt = node->nt;
+  if (nt == NULL) return;
+  for (int i = 0; i < NT_COUNT; i++) {
+    sqlite3_finalize(nt->st[i]);
+    nt->st[i] = NULL;
+  }
+  for (int i = 0; i < CF_SCHEMA_NTABLES; i++) {
+    sqlite3_finalize(nt->idq[i]);
+    nt->idq[i] = NULL;
+  }
+}
+
 void cf__notify_detach(struct cf_node *node) {
   struct cf_notify *nt = node->nt;
   cf__watch_free_all(node);

@@ -46,6 +46,9 @@ int cf__notify_install(struct cf_node *node) CF_WARN_UNUSED;
 /* The connection's commit and rollback hooks (store/sqlfn.c) call these. */
 void cf__notify_on_commit(struct cf_node *node);
 void cf__notify_on_rollback(struct cf_node *node);
+/* Finalizes the statements notify.c prepared (prepared again when next
+** used), so that a rekey (store/node_crypt.c) finds none open. */
+void cf__notify_finalize(struct cf_node *node);
 /* Frees what cf__notify_attach made, and every watch.  Before the
 ** connection closes. */
 void cf__notify_detach(struct cf_node *node);
