@@ -138,10 +138,18 @@ foreach(scn IN LISTS CF_SCENARIOS)
            --scenario ${scn})
 endforeach()
 if(CF_PLANT_BUGS)
-  foreach(plant tie cursor cascade stale leak)
+  foreach(plant cursor cascade stale leak)
     add_test(NAME sim_plant_${plant}_is_caught COMMAND clientflow sim --database-url
              ${CF_SIM_URL} --seed 1 --seeds 300 --plant ${plant} --expect-violation)
   endforeach()
+  # Since replicas take the server's clock as reference (skewed clocks), two
+  # random writes of one cell rarely share an HLC: random seeds first catch
+  # `tie` at seed 293, about 8 minutes under ASan.  The shipped scenario
+  # makes the tie on purpose and catches it at once (docs/sim.md).
+  add_test(NAME sim_plant_tie_is_caught COMMAND clientflow sim --database-url
+           ${CF_SIM_URL} --scenario
+           ${CMAKE_SOURCE_DIR}/examples/scenarios/equal_hlc_tie_broken_by_node_id.scn
+           --plant tie --expect-violation)
 endif()
 # Real mode: every shipped scenario, and a few random seeds, through a
 # `clientflow serve` process and `clientflow node sync` processes (some
