@@ -275,13 +275,19 @@ int cf_node_open_with(const char *path, const char *org_id, const char *user_id,
 
 void cf_node_close(cf_node *node) {
   if (node == NULL) return;
-  for (int i = 0; i < CF_SQL_COUNT; i++)
+  /* Roll back first: the rollback runs a cached statement, which must not be
+  ** finalized yet (found under qemu for s390x, docs/portability.md). */
+  if (node->db != NULL) cf__node_rollback(node);
+  for (int i = 0; i < CF_SQL_COUNT; i++) {
     sqlite3_finalize(node->stmts[i]);
+    node->stmts[i] = NULL;
+  }
   for (int t = 0; t < CF_SCHEMA_NTABLES; t++)
-    for (int i = 0; i < CF_TS_COUNT; i++)
+    for (int i = 0; i < CF_TS_COUNT; i++) {
       sqlite3_finalize(node->tbl[t].st[i]);
+      node->tbl[t].st[i] = NULL;
+    }
   if (node->db != NULL) {
-    cf__node_rollback(node);
     cf__notify_detach(node);
     sqlite3_close_v2(node->db);
   }

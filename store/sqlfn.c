@@ -5,7 +5,8 @@
 **   function                 returns
 **   cf_org()                 the replica's org id (text)
 **   cf_uuid_new()            a fresh UUIDv7 (text)
-**   cf_now()                 the wall clock as canonical timestamptz text
+**   cf_now()                 the wall clock as canonical timestamptz text,
+**                            read once per row written (created_at = updated_at)
 **   cf_canon(T, c, x)        x in the canonical form of column c of table T
 **                            (core/value.h); errors "CF_CONSTRAINT: ..." for
 **                            NULL in a NOT NULL column, "CF_INVALID: ..." for
@@ -51,8 +52,14 @@ static void fn_uuid_new(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   struct cf_node *node = node_of(ctx);
+  /* created_at and updated_at of one row are one reading of the clock: a
+  ** second call for the same row (before its cf_vstamp) gives the same text
+  ** even if the millisecond changed in between (it did under qemu). */
+  if (node->now_row && node->now_text[0] != '\0') {
+    sqlite3_result_text(ctx, node->now_text, -1, SQLITE_TRANSIENT);
+    return;
+  }
   int64_t ms = cf__now_ms();
-  /* created_at and updated_at of one insert ask twice in the same ms. */
   if (ms != node->now_ms || node->now_text[0] == '\0') {
     if (cf__timestamp_format(ms * 1000, node->now_text) != CF_OK) {
       node->now_text[0] = '\0';
@@ -61,6 +68,7 @@ static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     node->now_ms = ms;
   }
+  node->now_row = 1;
   sqlite3_result_text(ctx, node->now_text, -1, SQLITE_TRANSIENT);
 }
 
@@ -152,6 +160,7 @@ static void fn_canon(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 static void fn_vstamp(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   struct cf_node *node = node_of(ctx);
+  node->now_row = 0; /* the row's columns, cf_now() included, are computed */
   const cf_table *t = cf__schema_table((unsigned)sqlite3_value_int(argv[0]));
   if (t == NULL) {
     sqlite3_result_error(ctx, "CF_MISUSE: cf_vstamp: no such table", -1);
@@ -202,12 +211,14 @@ static void fn_tx(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static int on_commit(void *arg) {
   ((struct cf_node *)arg)->tx_hlc = 0;
   cf__notify_on_commit(arg);
+  ((struct cf_node *)arg)->now_row = 0;
   return 0;
 }
 
 static void on_rollback(void *arg) {
   ((struct cf_node *)arg)->tx_hlc = 0;
   cf__notify_on_rollback(arg);
+  ((struct cf_node *)arg)->now_row = 0;
 }
 
 /* The function table. */

@@ -113,6 +113,9 @@ struct cf_node {
                                             and rollback by hooks) */
   int64_t now_ms;                        /* wall-clock ms of now_text */
   char now_text[CF_TIMESTAMP_TEXT_LEN];  /* cf_now()'s last answer, or "" */
+  int now_row;                           /* 1: now_text is the time of the row being
+                                            written (cf_vstamp, commit and rollback
+                                            end the row) */
   cf_hlc last_hlc;                       /* HLC of the last version cf_vstamp() made */
   uint64_t last_mask;                    /* cells stamped by the last cf_vstamp() call
                                             (read by the trigger's outbox step) */

@@ -239,3 +239,42 @@ CF_TEST(test_transaction_rollback_leaves_no_row_and_no_outbox_entry) {
   CHECK_STR(query_text(node, "PRAGMA integrity_check", ok, sizeof ok), "ok");
   cf_node_close(node);
 }
+
+/* Closing a node inside the app's transaction rolls it back, also once the
+** rollback statement is cached (a failed apply rolled back before): close
+** used to finalize that statement first and then run it (a use after free,
+** found under qemu for s390x). */
+CF_TEST(test_close_inside_a_transaction_after_a_failed_apply_rolls_back) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  cf_row row;
+  remote_contact(&row, ORG_B, "0190f1a2-0000-7000-8000-0000000c0001");
+  cf_ver v = make_ver(1700000000000, 0, 0xab);
+  set_text(&row, "first_name", "Other", &v);
+  CHECK_EQ(cf__store_apply(node, &row, 1, -1), CF_WRONG_ORG);
+  EXEC_OK(node, "BEGIN; INSERT INTO contacts (first_name) VALUES ('x')");
+  cf_node_close(node);
+  node = open_replica("r.db", ORG_A);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_contacts"), 0);
+  cf_node_close(node);
+}
+
+/* A clock that moves one millisecond at every reading. */
+static int64_t ticking_ms;
+static int64_t ticking_clock(void *ctx) { return ticking_ms++; }
+
+/* One row's timestamps are one reading of the clock, even when the clock
+** moves between the columns (it did under qemu, docs/portability.md). */
+CF_TEST(test_one_row_gets_one_time_even_when_the_clock_moves) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  ticking_ms = 1767225600000;
+  cf_set_clock_hook(ticking_clock, NULL);
+  EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('a'), ('b')");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE created_at = updated_at"),
+           2);
+  CHECK_EQ(query_int(node, "SELECT count(DISTINCT created_at) FROM contacts"), 2);
+  EXEC_OK(node, "UPDATE contacts SET last_name = 'z' WHERE first_name = 'a'");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE updated_at > created_at"),
+           1);
+  cf_set_clock_hook(NULL, NULL);
+  cf_node_close(node);
+}
