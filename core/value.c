@@ -29,6 +29,15 @@
 /* Order and byte encoding                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* A double's bits are read through a uint64_t (memcpy below): that needs
+** doubles stored in the byte order of integers, as on every Debian
+** architecture (docs/formats.md). */
+#if defined(__FLOAT_WORD_ORDER__) && defined(__BYTE_ORDER__) &&                          \
+    __FLOAT_WORD_ORDER__ != __BYTE_ORDER__
+#error "doubles and integers differ in byte order on this machine (docs/formats.md)"
+#endif
+_Static_assert(sizeof(double) == sizeof(uint64_t), "double is not 64 bits");
+
 /* Doubles as unsigned integers in numeric order (-0.0 just below +0.0). */
 static uint64_t double_order_bits(double d) {
   uint64_t u;

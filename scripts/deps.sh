@@ -5,6 +5,8 @@
 # (scripts/fuzz.sh) need clang, its sanitizer and libFuzzer runtimes
 # (libclang-rt-14-dev: only a Recommends of clang-14, which this script does
 # not install) and llvm-symbolizer (llvm) for readable sanitizer reports.
+# The cross compilers and qemu-user are scripts/cross.sh's, which also
+# downloads the arm64 and s390x -dev packages into its own sysroots.
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,8 @@ packages=(
   wrk curl
   clang libclang-rt-14-dev llvm
   clang-format cppcheck
+  gcc-aarch64-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross libc6-dev-s390x-cross
+  qemu-user
 )
 
 missing=()

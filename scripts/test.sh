@@ -17,6 +17,10 @@
 # examples/*/CMakeLists.txt is built against it as an outside project, with
 # CMake and with pkg-config (scripts/check-install.sh, docs/packaging.md).
 #
+# Portability (docs/portability.md): after the Release build, scripts/cross.sh
+# cross-builds the unit tests for arm64 and big-endian s390x and runs them
+# under qemu-user (CF_CROSS=0 skips it).
+#
 # CF_BUILD_DIR (default build/asan) and CF_TEST_PG_PORT (the port of the
 # private PostgreSQL) let two checkouts test side by side.  Without
 # CF_TEST_PG_PORT the tests use 54329, or, when something already listens
@@ -58,6 +62,12 @@ scripts/tsan.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)"
 scripts/check-install.sh build/release
+# Portability (docs/portability.md): the library and its unit tests
+# cross-built for arm64 and big-endian s390x and run under qemu-user, and a
+# replica file moved between the architectures.  CF_CROSS=0 skips the step.
+if [ "${CF_CROSS:-1}" != 0 ]; then
+  CF_CROSS_NATIVE=build/release scripts/cross.sh
+fi
 fuzz_seconds=${CF_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ]; then
   echo "test: fuzzing every target for ${fuzz_seconds} s (CF_FUZZ_SECONDS)"
