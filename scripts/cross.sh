@@ -140,12 +140,20 @@ for a in "${archs[@]}"; do
   t1=$(date +%s)
   echo "cross: $a unit tests under qemu-$(qemu_cpu "$a")"
   log=$dir/ctest.log
+  retried=""
   if ! (cd "$build" && ctest -L unit -LE package -j"$jobs" --output-on-failure) >"$log" 2>&1; then
-    cat "$log"
-    echo "cross: $a unit tests FAILED" >&2
-    exit 1
+    # A few tests wait for wall-clock deadlines (pings, timeouts) that an
+    # emulated CPU shared with parallel tests can miss: the failed ones run
+    # again, alone.  A failure that repeats fails the step.
+    retried=$(sed -n 's/^[[:space:]]*[0-9]* - \([a-z0-9_]*\) (.*$/\1/p' "$log" | paste -sd' ')
+    echo "cross: $a: again, one at a time: $retried"
+    if ! (cd "$build" && ctest --rerun-failed -j1 --output-on-failure) >>"$log" 2>&1; then
+      cat "$log"
+      echo "cross: $a unit tests FAILED" >&2
+      exit 1
+    fi
   fi
-  passed=$(sed -n 's/^100% tests passed, 0 tests failed out of \([0-9]*\)$/\1/p' "$log")
+  total=$(sed -n 's/^.*tests passed, [0-9]* tests failed out of \([0-9]*\)$/\1/p' "$log" | head -1)
   t2=$(date +%s)
 
   # A replica written here opens there, and the other way.
@@ -158,7 +166,7 @@ for a in "${archs[@]}"; do
   "${emu[@]}" "$build/replica_portable" write "$x/from-$a.db"
   "$native_prog" verify "$x/from-$a.db"
   t3=$(date +%s)
-  summary+=("$a: ${passed:-?} unit tests passed under qemu, replica files both ways;\
- build $((t1 - t0)) s, tests $((t2 - t1)) s, replicas $((t3 - t2)) s")
+  summary+=("$a: ${total:-?} unit tests passed under qemu${retried:+ (passed when run again alone: $retried)},\
+ replica files both ways; build $((t1 - t0)) s, tests $((t2 - t1)) s, replicas $((t3 - t2)) s")
 done
 for s in "${summary[@]}"; do echo "cross: $s"; done
