@@ -82,6 +82,9 @@ CF_TEST(node_killed_between_commit_and_ack_loses_nothing_applies_nothing_twice) 
   snprintf(homedir, sizeof homedir, "%s/node", cf_test_tmpdir());
   snprintf(logpath, sizeof logpath, "%s/node.log", cf_test_tmpdir());
   char *token = sfx_token(DEMO_REP, 3600);
+  /* A plain replica keeps no token (docs/encryption.md): every `node`
+  ** process below gets it from the environment, as an app would hand it in. */
+  CHECK_EQ(setenv("CLIENTFLOW_TOKEN", token, 1), 0);
   {
     char *argv[] = {(char *)fx_clientflow(),
                     "node",
