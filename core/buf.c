@@ -3,6 +3,7 @@
 */
 #include "core/buf.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "platform/platform.h"
@@ -57,6 +58,17 @@ int cf__buf_append(cf_buf *b, const void *data, size_t n) {
 int cf__buf_putc(cf_buf *b, char c) { return cf__buf_append(b, &c, 1); }
 
 int cf__buf_puts(cf_buf *b, const char *s) { return cf__buf_append(b, s, strlen(s)); }
+
+int cf__buf_puts_all(cf_buf *b, ...) {
+  va_list ap;
+  va_start(ap, b);
+  int rc = CF_OK;
+  const char *s;
+  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL)
+    rc = cf__buf_puts(b, s);
+  va_end(ap);
+  return rc;
+}
 
 void cf__buf_truncate(cf_buf *b, size_t len) {
   if (len > b->len) return;

@@ -53,6 +53,11 @@ int cf__buf_putc(cf_buf *b, char c) CF_WARN_UNUSED;
 /* METHOD.  Appends a NUL-terminated string; same results as cf__buf_append. */
 int cf__buf_puts(cf_buf *b, const char *s) CF_WARN_UNUSED;
 
+/* METHOD.  Appends every string of a list ended by (const char *)NULL,
+** stopping at the first failure; same results as cf__buf_append (bytes
+** appended before a failure stay). */
+int cf__buf_puts_all(cf_buf *b, ...) CF_WARN_UNUSED;
+
 /* METHOD.  Makes room for n more bytes without changing len, so a caller can
 ** write up to n bytes at b->p + b->len and then add them to len.  Same
 ** results as cf__buf_append. */

@@ -47,7 +47,6 @@
 ** cf_meta.ddl_hash, and when a new library generates different text they are
 ** dropped and recreated on open.
 */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,18 +60,7 @@
 
 #define DDL_LIMIT ((size_t)1 << 20) /* generated SQL never comes near this */
 
-/* Appends every string of a NULL-terminated list; stops at the first error. */
-static int put(cf_buf *b, ...) {
-  va_list ap;
-  va_start(ap, b);
-  int rc = CF_OK;
-  const char *s;
-  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL)
-    rc = cf__buf_puts(b, s);
-  va_end(ap);
-  return rc;
-}
-#define PUT(...) put(b, __VA_ARGS__, (const char *)NULL)
+#define PUT(...) cf__buf_puts_all(b, __VA_ARGS__, (const char *)NULL)
 
 static int put_int(cf_buf *b, long long v) {
   char tmp[32];

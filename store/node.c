@@ -273,11 +273,7 @@ int cf_node_open_with(const char *path, const char *org_id, const char *user_id,
   return CF_OK;
 }
 
-void cf_node_close(cf_node *node) {
-  if (node == NULL) return;
-  /* Roll back first: the rollback runs a cached statement, which must not be
-  ** finalized yet (found under qemu for s390x, docs/portability.md). */
-  if (node->db != NULL) cf__node_rollback(node);
+void cf__node_finalize_own(cf_node *node) {
   for (int i = 0; i < CF_SQL_COUNT; i++) {
     sqlite3_finalize(node->stmts[i]);
     node->stmts[i] = NULL;
@@ -287,6 +283,14 @@ void cf_node_close(cf_node *node) {
       sqlite3_finalize(node->tbl[t].st[i]);
       node->tbl[t].st[i] = NULL;
     }
+}
+
+void cf_node_close(cf_node *node) {
+  if (node == NULL) return;
+  /* Roll back first: the rollback runs a cached statement, which must not be
+  ** finalized yet (found under qemu for s390x, docs/portability.md). */
+  if (node->db != NULL) cf__node_rollback(node);
+  cf__node_finalize_own(node);
   if (node->db != NULL) {
     cf__notify_detach(node);
     sqlite3_close_v2(node->db);

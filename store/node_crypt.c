@@ -8,7 +8,6 @@
 ** the new key (its "target"), then a rename over the replica.  The copy
 ** is whole before the rename, so a crash leaves the old file or the new one.
 */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,19 +122,6 @@ static int checkpoint_truncate(cf_node *node) {
   return CF_OK;
 }
 
-/* Finalizes the library's own prepared statements (prepared again lazily). */
-static void finalize_own(cf_node *node) {
-  for (int i = 0; i < CF_SQL_COUNT; i++) {
-    sqlite3_finalize(node->stmts[i]);
-    node->stmts[i] = NULL;
-  }
-  for (int t = 0; t < CF_SCHEMA_NTABLES; t++)
-    for (int i = 0; i < CF_TS_COUNT; i++) {
-      sqlite3_finalize(node->tbl[t].st[i]);
-      node->tbl[t].st[i] = NULL;
-    }
-}
-
 static int idle(cf_node *node, const char *what) {
   if (node->db == NULL) return cf__node_fail(node, CF_IO, "the replica is closed");
   if (node->own_tx || !sqlite3_get_autocommit(node->db))
@@ -183,7 +169,7 @@ int cf_node_rekey(cf_node *node, const cf_node_options *to) {
   if (rc != CF_OK) return rc;
   if (node->watches != NULL)
     return cf__node_fail(node, CF_MISUSE, "rekey: free the watched queries first");
-  finalize_own(node);
+  cf__node_finalize_own(node);
   cf__notify_finalize(node);
   if (sqlite3_next_stmt(node->db, NULL) != NULL)
     return cf__node_fail(node, CF_MISUSE, "rekey: finalize the app's statements first");
@@ -247,18 +233,6 @@ out:
 
 /* --- wipe after revocation ------------------------------------------------- */
 
-/* Appends every string of a NULL-terminated list. */
-static int put_all(cf_buf *b, ...) {
-  va_list ap;
-  va_start(ap, b);
-  int rc = CF_OK;
-  const char *s;
-  while (rc == CF_OK && (s = va_arg(ap, const char *)) != NULL)
-    rc = cf__buf_puts(b, s);
-  va_end(ap);
-  return rc;
-}
-
 /* The INSERT that copies table t's unpushed changes into the export: whole
 ** rows as JSON, with the conflict's reason when the master rejected it. */
 static int export_table(cf_node *node, const cf_table *t) {
@@ -266,18 +240,19 @@ static int export_table(cf_node *node, const cf_table *t) {
   cf__buf_init(&b, 64 * 1024);
   char num[16];
   snprintf(num, sizeof num, "%u", t->number);
-  int rc =
-      put_all(&b, "INSERT INTO cf_export.changes (tbl, id, state, code, message, at_ms, ",
-              "row) SELECT '", t->name, "', d.id, CASE WHEN c.id IS NULL THEN 'pending' ",
-              "ELSE 'rejected' END, c.code, c.message, c.at_ms, json_object(",
-              (const char *)NULL);
+  int rc = cf__buf_puts_all(
+      &b, "INSERT INTO cf_export.changes (tbl, id, state, code, message, at_ms, ",
+      "row) SELECT '", t->name, "', d.id, CASE WHEN c.id IS NULL THEN 'pending' ",
+      "ELSE 'rejected' END, c.code, c.message, c.at_ms, json_object(",
+      (const char *)NULL);
   for (unsigned i = 0; rc == CF_OK && i < t->ncols; i++)
-    rc = put_all(&b, "'", t->cols[i].name, "', d.\"", t->cols[i].name, "\", ",
-                 (const char *)NULL);
+    rc = cf__buf_puts_all(&b, "'", t->cols[i].name, "', d.\"", t->cols[i].name, "\", ",
+                          (const char *)NULL);
   if (rc == CF_OK)
-    rc = put_all(&b, "'deleted', d.deleted) FROM \"cf_", t->name, "\" d LEFT JOIN ",
-                 "cf_conflicts c ON c.rid = d.rid AND c.tbl = ", num,
-                 " WHERE d._seq IS NOT NULL OR c.id IS NOT NULL", (const char *)NULL);
+    rc = cf__buf_puts_all(
+        &b, "'deleted', d.deleted) FROM \"cf_", t->name, "\" d LEFT JOIN ",
+        "cf_conflicts c ON c.rid = d.rid AND c.tbl = ", num,
+        " WHERE d._seq IS NOT NULL OR c.id IS NOT NULL", (const char *)NULL);
   if (rc == CF_OK)
     rc = run_sql(node, b.p, NULL, "export");
   else

@@ -190,6 +190,10 @@ void cf__node_settle(struct cf_node *node);
 int cf__node_commit(struct cf_node *node) CF_WARN_UNUSED;
 void cf__node_rollback(struct cf_node *node);
 
+/* Finalizes the library's own cached statements and clears them (they are
+** prepared again lazily); the app's statements are not touched. */
+void cf__node_finalize_own(struct cf_node *node);
+
 /* cf_meta access (store/node_ops.c): put a text value; get one into
 ** buf[cap] (NUL-terminated; CF_NOTFOUND if missing). */
 int cf__meta_put_text(struct cf_node *node, const char *k, const char *v) CF_WARN_UNUSED;

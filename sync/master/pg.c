@@ -355,6 +355,29 @@ int cf__pg_consume_notifies(cf__pg *pg, cf__pg_notify_fn fn, void *ctx) {
 
 /* --- pipelined queries ------------------------------------------------------- */
 
+/* Reads what is left of a pipeline up to and including its sync, then leaves
+** pipeline mode.  rc is the result so far; the first error is kept. */
+static int pipeline_finish(cf__pg *pg, int rc) {
+  for (;;) { /* up to and including the sync */
+    PGresult *res = PQgetResult(pg->conn);
+    if (res == NULL) {
+      if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        if (rc == CF_OK) rc = check_result(pg, NULL);
+        break;
+      }
+      continue;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    PQclear(res);
+    if (st == PGRES_PIPELINE_SYNC) break;
+  }
+  if (!PQexitPipelineMode(pg->conn) && rc == CF_OK) {
+    set_error(pg, PQerrorMessage(pg->conn));
+    rc = CF_DATABASE;
+  }
+  return rc;
+}
+
 int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
                       const char *const *params, cf__pg_res **out) {
   for (size_t i = 0; i < n; i++)
@@ -402,23 +425,7 @@ int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams
     PGresult *end = PQgetResult(pg->conn); /* the NULL after each query */
     if (end != NULL) PQclear(end);
   }
-  for (;;) { /* up to and including the sync */
-    PGresult *res = PQgetResult(pg->conn);
-    if (res == NULL) {
-      if (PQstatus(pg->conn) == CONNECTION_BAD) {
-        if (rc == CF_OK) rc = check_result(pg, NULL);
-        break;
-      }
-      continue;
-    }
-    ExecStatusType st = PQresultStatus(res);
-    PQclear(res);
-    if (st == PGRES_PIPELINE_SYNC) break;
-  }
-  if (!PQexitPipelineMode(pg->conn) && rc == CF_OK) {
-    set_error(pg, PQerrorMessage(pg->conn));
-    rc = CF_DATABASE;
-  }
+  rc = pipeline_finish(pg, rc);
   if (rc != CF_OK)
     for (size_t i = 0; i < n; i++) {
       PQclear(out[i]);
@@ -509,23 +516,7 @@ static int pipeline_once(cf__pg *pg, cf__pg_step *steps, size_t n, size_t *faile
     }
   }
 drain:
-  for (;;) { /* up to and including the sync */
-    PGresult *res = PQgetResult(pg->conn);
-    if (res == NULL) {
-      if (PQstatus(pg->conn) == CONNECTION_BAD) {
-        if (rc == CF_OK) rc = check_result(pg, NULL);
-        break;
-      }
-      continue;
-    }
-    ExecStatusType st = PQresultStatus(res);
-    PQclear(res);
-    if (st == PGRES_PIPELINE_SYNC) break;
-  }
-  if (!PQexitPipelineMode(pg->conn) && rc == CF_OK) {
-    set_error(pg, PQerrorMessage(pg->conn));
-    rc = CF_DATABASE;
-  }
+  rc = pipeline_finish(pg, rc);
   if (rc != CF_OK)
     for (size_t i = 0; i < n; i++) {
       PQclear(steps[i].res);
