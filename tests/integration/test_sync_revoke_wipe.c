@@ -6,33 +6,16 @@
 ** then leaves no org value and no token in any file of its directory.
 */
 #define _GNU_SOURCE /* memmem */
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "platform/platform.h"
+#include "file_scan.h"
 #include "sync_fixture.h"
-
-static int file_has(const char *path, const char *needle) {
-  char *data = NULL;
-  size_t len = 0;
-  if (cf__file_read_all(path, (size_t)1 << 30, &data, &len) != CF_OK) return 0;
-  int found = memmem(data, len, needle, strlen(needle)) != NULL;
-  cf__free(data);
-  return found;
-}
 
 /* Fails if a file of dir holds needle. */
 static void check_dir_lacks(const char *dir, const char *needle) {
-  DIR *d = opendir(dir);
-  CHECK(d != NULL);
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    CHECK_MSG(!file_has(path, needle), "'%s' survives in %s", needle, path);
-  }
-  closedir(d);
+  const char *hit = fscan_dir_has(dir, needle);
+  CHECK_MSG(hit == NULL, "'%s' survives in %s/%s", needle, dir, hit);
 }
 
 static void revoked_replica_is_wiped(int encrypted) {
@@ -88,7 +71,7 @@ static void revoked_replica_is_wiped(int encrypted) {
                            "'+1-wiped-edit'"),
            1);
   sfx_node_exec(n, "DETACH x");
-  CHECK_EQ(file_has(export, "+1-wiped-edit"), !encrypted);
+  CHECK_EQ(fscan_file_has(export, "+1-wiped-edit"), !encrypted);
   cf_node_close(n);
   check_dir_lacks(dir, email);
   check_dir_lacks(dir, "+1-wiped-edit");

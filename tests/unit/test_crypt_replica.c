@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "platform/platform.h"
+#include "file_scan.h"
 #include "store_helpers.h"
 
 static const unsigned char KEY1[32] = "key-one-0123456789abcdef01234567";
@@ -53,40 +54,10 @@ static void make_dir(char *out, size_t cap, const char *name) {
   CHECK(mkdir(out, 0700) == 0);
 }
 
-/* 1 if needle occurs in the file at path. */
-static int file_has(const char *path, const char *needle) {
-  char *data = NULL;
-  size_t len = 0;
-  if (cf__file_read_all(path, (size_t)1 << 30, &data, &len) != CF_OK) return 0;
-  int found = memmem(data, len, needle, strlen(needle)) != NULL;
-  cf__free(data);
-  return found;
-}
-
-/* The name of a file in dir holding needle, or NULL.  Static storage. */
-static const char *dir_has(const char *dir, const char *needle) {
-  static char found[256];
-  DIR *d = opendir(dir);
-  CHECK(d != NULL);
-  const char *hit = NULL;
-  struct dirent *e;
-  while (hit == NULL && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    char path[8192];
-    sub_path(path, sizeof path, dir, e->d_name);
-    if (file_has(path, needle)) {
-      snprintf(found, sizeof found, "%s", e->d_name);
-      hit = found;
-    }
-  }
-  closedir(d);
-  return hit;
-}
-
 static void check_dir_clean(const char *dir, const char *const *needles, size_t n,
                             const char *when) {
   for (size_t i = 0; i < n; i++) {
-    const char *hit = dir_has(dir, needles[i]);
+    const char *hit = fscan_dir_has(dir, needles[i]);
     CHECK_MSG(hit == NULL, "%s: '%s' found in plain text in %s", when, needles[i], hit);
   }
 }
@@ -427,7 +398,7 @@ CF_TEST(test_plain_replica_converts_to_encrypted_and_back) {
   CHECK(!cf_node_encrypted(n));
   write_contacts(n, 0, 200);
   cf_node_close(n);
-  CHECK(file_has(path, "secret-mail.test"));
+  CHECK(fscan_file_has(path, "secret-mail.test"));
   n = must_open(path, NULL, NULL);
   cf_node_options *o = opts_for(KEY1, NULL);
   CHECK_OK(cf_node_rekey(n, o));
@@ -451,8 +422,8 @@ CF_TEST(test_plain_replica_converts_to_encrypted_and_back) {
   CHECK_EQ(query_int(n, "SELECT count(*) FROM contacts"), 210);
   CHECK_EQ(query_int(n, "PRAGMA page_size"), 4096);
   cf_node_close(n);
-  CHECK(file_has(path, "secret-mail.test"));
-  CHECK(dir_has(dir, "secret-token-value") == NULL);
+  CHECK(fscan_file_has(path, "secret-mail.test"));
+  CHECK(fscan_dir_has(dir, "secret-token-value") == NULL);
 }
 
 CF_TEST(test_plain_replica_keeps_no_token_and_encrypted_one_does) {
@@ -468,7 +439,7 @@ CF_TEST(test_plain_replica_keeps_no_token_and_encrypted_one_does) {
   n = must_open(epath, KEY1, NULL);
   CHECK_OK(cf_node_setting_set(n, "token", TOKEN_VALUE));
   cf_node_close(n);
-  CHECK(dir_has(dir, "secret-token-value") == NULL);
+  CHECK(fscan_dir_has(dir, "secret-token-value") == NULL);
 }
 
 CF_TEST(test_replica_files_are_created_owner_only) {
@@ -520,7 +491,7 @@ static void wipe_leaves_nothing(int encrypted) {
              "'synced7@known-value.test'");
   if (!encrypted) {
     cf_node_close(n); /* checkpoint: the plain values are in the database file */
-    CHECK(file_has(path, "known-value.test"));
+    CHECK(fscan_file_has(path, "known-value.test"));
     n = must_open(path, NULL, NULL);
   }
   CHECK_OK(cf_node_wipe(n, export));
@@ -541,7 +512,7 @@ static void wipe_leaves_nothing(int encrypted) {
                         "json_extract(row, '$.phone') = '+1-555-4242'"),
            1);
   EXEC_OK(n, "DETACH x");
-  CHECK_EQ(file_has(export, "unpushed.test"), !encrypted);
+  CHECK_EQ(fscan_file_has(export, "unpushed.test"), !encrypted);
   /* A second wipe refuses to overwrite the export. */
   CHECK_EQ(cf_node_wipe(n, export), CF_INVALID);
   /* The replica still works, and can be filled again. */
