@@ -26,8 +26,35 @@
 **             the sessions, measured with each idle set connected
 **   watchers  W watching replicas of one org and one writer committing
 **             RATE changes/s: for every commit, the time until the SLOWEST
-**             replica applied it; once with 1 watcher (the baseline), once
-**             with W
+**             replica applied it, and until the slowest replica's thread
+**             READ the frame carrying it (before decoding and applying);
+**             once with 1 watcher (the baseline), once with W
+**
+** Where the time goes.  While the latency and watcher scenarios run, the
+** server traces its shared pulls (SIGUSR1 turns its DEBUG log on into a file,
+** SIGUSR2 off; one line per pull, sync/server/server.c trace_feed) with the
+** monotonic clock, which this process shares; together with the commit's
+** time and the replicas' read and applied times each commit's latency is
+** cut into hops (print_breakdown), printed after the table with the CPU
+** both processes used meanwhile.
+**
+** The load generator's own cost.  W replicas on this machine apply every
+** change W times (W SQLite transactions, each with its fsync, on one disk)
+** on the same two cores as the server and Postgres; real devices do it each
+** on its own.  The breakdown shows when that, not the server, is the bound.
+** So while W watchers run, their threads are SCHED_IDLE: they never take a
+** CPU from the server, Postgres or the writer (without it, 200 runnable
+** replica threads share the two cores equally with the server's loop and
+** workers, and the server's hops grow by the replicas' work).  Their own
+** figures then include waiting for an idle CPU: pessimistic for devices,
+** and on a machine busy with other work they starve.
+** BENCH_SCALE_WATCHERS=normal leaves them in SCHED_OTHER.
+** The first watcher's replica (the 1-replica rows and the baseline of the
+** watcher rows) lives in CF_BENCH_REPLICA_DIR or the cluster's directory, on
+** disk, fsync and all; the other W-1 replicas live on tmpfs (/dev/shm), or
+** in CF_BENCH_WATCHER_DIR: on one disk their W fsyncs per change queue
+** behind each other, which no fleet of devices does.  bench/README.md gives
+** figures of each choice.
 **
 ** Usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [W [RATE [SECONDS]]]]]]
 **        defaults 500 1000 10000 200 50 6.  0 skips a scenario.
@@ -36,15 +63,19 @@
 ** touched.  Build it without sanitizers (cmake -DCMAKE_BUILD_TYPE=Release).
 ** Runs as root or as a user that can start PostgreSQL (docs/operations.md).
 */
+#define _GNU_SOURCE /* SCHED_IDLE, syscall */
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +87,7 @@
 #include "core/uuid.h"
 #include "platform/platform.h"
 #include "sync/net/transport.h"
+#include "sync/session/client_session.h"
 
 #define ORG "01936b2a-0000-7000-8000-100000000001"     /* demo org (docs/seed.md) */
 #define USER "01936b2a-0001-7000-8000-000000000002"    /* its rep */
@@ -89,6 +121,22 @@ static void on_term(int sig) {
   if (child_srv) cf_server_stop(child_srv);
 }
 
+/* The server's trace of its shared pulls (one DEBUG line each, sync/server/
+** server.c trace_feed) goes to this file while SIGUSR1 turned it on. */
+static char trace_path[4200];
+static void on_trace(int sig) {
+  if (sig == SIGUSR1) {
+    int fd = open(trace_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      (void)dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    cf__log_set_level(CF_LOG_DEBUG);
+  } else {
+    cf__log_set_level(CF_LOG_WARN);
+  }
+}
+
 /* Forks the server; returns its pid and writes its port. */
 static pid_t spawn_server(const char *url, int *port) {
   int fds[2];
@@ -114,6 +162,8 @@ static pid_t spawn_server(const char *url, int *port) {
       cf_server_set_workers(child_srv, 4) != CF_OK || cf_server_start(child_srv) != CF_OK)
     die("cf_server_start", cf_server_errmsg(child_srv));
   signal(SIGTERM, on_term);
+  signal(SIGUSR1, on_trace);
+  signal(SIGUSR2, on_trace);
   int p = cf_server_port(child_srv);
   if (write(fds[1], &p, sizeof p) != (ssize_t)sizeof p) _exit(1);
   close(fds[1]);
@@ -173,17 +223,20 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 /* When a watcher's cursor moved, and to where. */
 typedef struct wevent {
   uint64_t cursor; /* after the apply */
-  int64_t ns;      /* monotonic time */
+  int64_t recv_ns; /* monotonic time the frame that moved it was read */
+  int64_t ns;      /* ...and it was applied (rows and cursor committed) */
 } wevent;
 
 typedef struct watcher {
-  cf_node *node;    /* its replica */
-  cf_sync *sync;    /* its session */
-  pthread_t thread; /* runs cf_sync_watch */
-  uint64_t cursor;  /* latest cursor (mu) */
-  wevent *ev;       /* events (mu) */
-  size_t nev, cap;  /* their count and room */
-  char path[4200];  /* the replica's file */
+  cf_node *node;     /* its replica */
+  cf_sync *sync;     /* its session */
+  pthread_t thread;  /* runs cf_sync_watch */
+  uint64_t cursor;   /* latest cursor (mu) */
+  int64_t recv_ns;   /* when its thread read the frame it handles now */
+  _Atomic pid_t tid; /* its thread's id (Linux), 0 until it runs */
+  wevent *ev;        /* events (mu) */
+  size_t nev, cap;   /* their count and room */
+  char path[4200];   /* the replica's file */
 } watcher;
 
 static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
@@ -204,6 +257,7 @@ static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
       w->cap = cap;
     }
     w->ev[w->nev].cursor = cur;
+    w->ev[w->nev].recv_ns = w->recv_ns ? w->recv_ns : t;
     w->ev[w->nev].ns = t;
     w->nev++;
     pthread_cond_broadcast(&cv);
@@ -211,8 +265,26 @@ static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
   pthread_mutex_unlock(&mu);
 }
 
+/*
+** "Received": the moment a watcher's thread hands a frame to its session,
+** before the session decodes and applies it.  The bench is linked with
+** -Wl,--wrap=cf__csess_on_message (cmake/tests.cmake), so the library's
+** call from the transport's message callback (sync/client/client.c) comes
+** here first; the watcher is found through its thread.
+*/
+static _Thread_local watcher *tl_watcher;
+static int watchers_normal; /* BENCH_SCALE_WATCHERS=normal: never SCHED_IDLE */
+void __real_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);
+void __wrap_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);
+void __wrap_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n) {
+  if (tl_watcher != NULL) tl_watcher->recv_ns = now_ns();
+  __real_cf__csess_on_message(s, bytes, n);
+}
+
 static void *watch_main(void *arg) {
   watcher *w = arg;
+  tl_watcher = w;
+  w->tid = (pid_t)syscall(SYS_gettid);
   int rc = cf_sync_watch(w->sync);
   if (rc != CF_OK) die("cf_sync_watch", cf_sync_errmsg(w->sync));
   return NULL;
@@ -244,6 +316,24 @@ static void watcher_stop(watcher *w) {
   (void)remove(side);
   snprintf(side, sizeof side, "%s-shm", w->path);
   (void)remove(side);
+}
+
+/*
+** Puts the watchers' threads in SCHED_IDLE (on) or back in SCHED_OTHER.  On
+** while many watchers run: they stand in for devices, whose CPUs are not
+** the server's, so they must not take a CPU from the server, Postgres or
+** the writer (see the header).  Waits for each thread to have started.
+*/
+static void watchers_sched(watcher *ws, int nw, int on) {
+  if (watchers_normal) return;
+  for (int k = 0; k < nw; k++) {
+    while (atomic_load(&ws[k].tid) == 0)
+      sleep_ns(1000000);
+    struct sched_param sp = {0};
+    if (sched_setscheduler(atomic_load(&ws[k].tid), on ? SCHED_IDLE : SCHED_OTHER, &sp) !=
+        0)
+      die("sched_setscheduler", strerror(errno));
+  }
 }
 
 /* Waits until every watcher's cursor reached seq. */
@@ -309,68 +399,259 @@ static void print_row(const char *name, int n, stats s) {
   fflush(stdout);
 }
 
-/* Commits n changes one after another, each once the previous was applied
-** by the watcher w. */
-static stats measure_serial(PGconn *pg, watcher *w, int n, int tag) {
-  int64_t *lat = calloc((size_t)n, sizeof *lat);
-  if (lat == NULL) die("calloc", "");
-  for (int i = 0; i < n; i++) {
-    int64_t t0 = now_ns();
-    uint64_t head = commit_one(pg, tag, i);
-    wait_all(w, 1, head);
-    pthread_mutex_lock(&mu);
-    int64_t t1 = 0;
-    for (size_t e = w->nev; e-- > 0;)
-      if (w->ev[e].cursor >= head)
-        t1 = w->ev[e].ns;
-      else
-        break;
-    pthread_mutex_unlock(&mu);
-    lat[i] = t1 - t0;
+/* The commits of one scenario and when the slowest watcher had each. */
+typedef struct commits {
+  int n;            /* commits */
+  int64_t *t0;      /* monotonic time before each commit was sent */
+  uint64_t *head;   /* its position in the org's cursor */
+  int64_t *recv;    /* the slowest watcher's thread read the frame carrying it */
+  int64_t *applied; /* the slowest watcher had applied it */
+} commits;
+
+static void commits_init(commits *c, int n) {
+  c->n = n;
+  c->t0 = calloc((size_t)n, sizeof *c->t0);
+  c->head = calloc((size_t)n, sizeof *c->head);
+  c->recv = calloc((size_t)n, sizeof *c->recv);
+  c->applied = calloc((size_t)n, sizeof *c->applied);
+  if (c->t0 == NULL || c->head == NULL || c->recv == NULL || c->applied == NULL)
+    die("calloc", "");
+}
+
+static void commits_free(commits *c) {
+  free(c->t0);
+  free(c->head);
+  free(c->recv);
+  free(c->applied);
+}
+
+/* The first event of w at or past seq (events are in cursor order), or NULL.
+** Under mu. */
+static const wevent *event_for(const watcher *w, uint64_t seq) {
+  size_t lo = 0, hi = w->nev;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->ev[mid].cursor < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  stats s = summarize(lat, n);
+  return lo < w->nev ? &w->ev[lo] : NULL;
+}
+
+/* Fills c->recv and c->applied: for each commit the latest of the nw
+** watchers (each the first event covering it). */
+static void collect_slowest(watcher *ws, int nw, commits *c) {
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < c->n; i++) {
+    int64_t r = c->t0[i], a = c->t0[i];
+    for (int k = 0; k < nw; k++) {
+      const wevent *e = event_for(&ws[k], c->head[i]);
+      if (e == NULL) continue;
+      if (e->recv_ns > r) r = e->recv_ns;
+      if (e->ns > a) a = e->ns;
+    }
+    c->recv[i] = r;
+    c->applied[i] = a;
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+/* Latency stats of (at[i] - c->t0[i]). */
+static stats latency(const commits *c, const int64_t *at) {
+  int64_t *lat = calloc((size_t)c->n, sizeof *lat);
+  if (lat == NULL) die("calloc", "");
+  for (int i = 0; i < c->n; i++)
+    lat[i] = at[i] - c->t0[i];
+  stats s = summarize(lat, c->n);
   free(lat);
   return s;
+}
+
+/* Commits n changes one after another, each once the previous was applied
+** by the watcher w. */
+static stats measure_serial(PGconn *pg, watcher *w, int n, int tag, commits *c) {
+  commits_init(c, n);
+  for (int i = 0; i < n; i++) {
+    c->t0[i] = now_ns();
+    c->head[i] = commit_one(pg, tag, i);
+    wait_all(w, 1, c->head[i]);
+  }
+  collect_slowest(w, 1, c);
+  return latency(c, c->applied);
 }
 
 /* One writer at rate changes/s for secs seconds; for every commit the time
 ** until the slowest of the nw watchers applied it. */
 static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs, int tag,
-                            int *out_n) {
-  int n = rate * secs;
-  int64_t *t0 = calloc((size_t)n, sizeof *t0), *lat = calloc((size_t)n, sizeof *lat);
-  uint64_t *head = calloc((size_t)n, sizeof *head);
-  if (t0 == NULL || lat == NULL || head == NULL) die("calloc", "");
+                            commits *c) {
+  commits_init(c, rate * secs);
   pthread_mutex_lock(&mu);
   for (int k = 0; k < nw; k++)
     ws[k].nev = 0;
   pthread_mutex_unlock(&mu);
   int64_t start = now_ns(), period = 1000000000 / rate;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < c->n; i++) {
     sleep_ns(start + i * period - now_ns());
-    t0[i] = now_ns();
-    head[i] = commit_one(pg, tag, i);
+    c->t0[i] = now_ns();
+    c->head[i] = commit_one(pg, tag, i);
   }
-  wait_all(ws, nw, head[n - 1]);
-  pthread_mutex_lock(&mu);
-  for (int i = 0; i < n; i++) {
-    int64_t slowest = 0;
-    for (int k = 0; k < nw; k++) {
-      size_t e = 0;
-      while (e < ws[k].nev && ws[k].ev[e].cursor < head[i])
-        e++;
-      int64_t d = e < ws[k].nev ? ws[k].ev[e].ns - t0[i] : 0;
-      if (d > slowest) slowest = d;
+  wait_all(ws, nw, c->head[c->n - 1]);
+  collect_slowest(ws, nw, c);
+  return latency(c, c->applied);
+}
+
+/* CPU time of this process (the load generator) so far, in seconds. */
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* What a scenario cost in CPU, in % of one core over its wall time. */
+typedef struct cpu_use {
+  double load_pct, server_pct; /* the load generator, the server process */
+} cpu_use;
+
+typedef struct cpu_mark {
+  double self_s;
+  long long srv_ticks;
+  int64_t wall_ns;
+} cpu_mark;
+
+static cpu_mark cpu_mark_now(pid_t srv) {
+  cpu_mark m = {self_cpu_s(), server_cpu_ticks(srv), now_ns()};
+  return m;
+}
+
+static cpu_use cpu_since(pid_t srv, cpu_mark m0) {
+  cpu_mark m1 = cpu_mark_now(srv);
+  double wall = (double)(m1.wall_ns - m0.wall_ns) / 1e9;
+  cpu_use u = {100.0 * (m1.self_s - m0.self_s) / wall,
+               100.0 * (double)(m1.srv_ticks - m0.srv_ticks) /
+                   (double)sysconf(_SC_CLK_TCK) / wall};
+  return u;
+}
+
+/* --- where the time goes: the server's trace and the replicas' hops -------------- */
+
+/* One shared pull as the server traced it (sync/server/server.c, trace_feed). */
+typedef struct feed_trace {
+  uint64_t to;    /* the cursor its page ends at */
+  int64_t notify; /* monotonic ns the NOTIFY it answers reached the loop */
+  int64_t hop[5]; /* ns: wait, queue, pull, back, write */
+  long sessions;  /* frames written */
+} feed_trace;
+
+static void trace_begin(pid_t srv) {
+  kill(srv, SIGUSR1);
+  sleep_ns(100000000); /* the signal is handled before the first commit */
+}
+
+static int64_t field(const char *line, const char *key) {
+  const char *p = strstr(line, key);
+  return p ? strtoll(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Stops the trace and reads it.  OUT: *out (malloc'd), its count. */
+static int trace_end(pid_t srv, feed_trace **out) {
+  kill(srv, SIGUSR2);
+  sleep_ns(100000000);
+  *out = NULL;
+  FILE *f = fopen(trace_path, "r");
+  if (f == NULL) return 0;
+  int n = 0, cap = 0;
+  char line[2048];
+  while (fgets(line, sizeof line, f)) {
+    if (strstr(line, "msg=\"shared pull\"") == NULL) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 256;
+      feed_trace *g = realloc(*out, (size_t)cap * sizeof *g);
+      if (g == NULL) die("realloc", "");
+      *out = g;
     }
-    lat[i] = slowest;
+    feed_trace *t = &(*out)[n++];
+    t->to = (uint64_t)field(line, " to=");
+    t->notify = field(line, "notify_mono_us=") * 1000;
+    t->hop[0] = field(line, "wait_us=") * 1000;
+    t->hop[1] = field(line, "queue_us=") * 1000;
+    t->hop[2] = field(line, "pull_us=") * 1000;
+    t->hop[3] = field(line, "back_us=") * 1000;
+    t->hop[4] = field(line, "write_us=") * 1000;
+    t->sessions = (long)field(line, "sessions=");
   }
-  pthread_mutex_unlock(&mu);
-  stats s = summarize(lat, n);
-  free(t0);
-  free(lat);
-  free(head);
-  *out_n = n;
-  return s;
+  fclose(f);
+  return n;
+}
+
+#define NHOPS 8
+static const char *const hop_names[NHOPS] = {
+    "commit -> NOTIFY read by the server's loop",
+    "NOTIFY -> shared pull queued (behind one running)",
+    "queued -> a worker starts it",
+    "the pull (one read-only transaction)",
+    "worker -> back on the loop",
+    "loop writes every session's FEED frame",
+    "last frame written -> slowest replica read it",
+    "slowest replica read -> slowest applied"};
+
+/*
+** Prints where each commit's time went: the server's hops from its trace
+** (the shared pull whose page first covers the commit), then the replicas'
+** (the slowest watcher's read and apply).  The points are taken in order and
+** each hop is the time from the previous point (never negative), so the hops
+** of one commit add up to its commit -> slowest applied.
+*/
+static void print_breakdown(const char *title, const commits *c, const feed_trace *tr,
+                            int ntr) {
+  int64_t *h[NHOPS];
+  for (int k = 0; k < NHOPS; k++)
+    if ((h[k] = calloc((size_t)c->n, sizeof *h[k])) == NULL) die("calloc", "");
+  int m = 0;
+  for (int i = 0; i < c->n; i++) {
+    const feed_trace *t = NULL;
+    for (int f = 0; f < ntr && t == NULL; f++)
+      if (tr[f].to >= c->head[i] && tr[f].sessions > 0) t = &tr[f];
+    if (t == NULL) continue; /* not fed by a shared pull (LIVE + own PULL) */
+    int64_t pt[NHOPS + 1];
+    pt[0] = c->t0[i];
+    pt[1] = t->notify;
+    for (int k = 0; k < 5; k++)
+      pt[k + 2] = pt[k + 1] + t->hop[k];
+    pt[7] = c->recv[i];
+    pt[8] = c->applied[i];
+    int64_t prev = pt[0];
+    for (int k = 0; k < NHOPS; k++) {
+      int64_t at = pt[k + 1] > prev ? pt[k + 1] : prev;
+      h[k][m] = at - prev;
+      prev = at;
+    }
+    m++;
+  }
+  long fed = 0;
+  for (int f = 0; f < ntr; f++)
+    fed += tr[f].sessions;
+  printf("\nwhere the time goes: %s (%d of %d commits fed by a shared pull; %d shared "
+         "pulls, %.1f sessions fed each)\n",
+         title, m, c->n, ntr, ntr ? (double)fed / ntr : 0.0);
+  printf("| %-52s | %8s | %8s |\n", "hop", "p50 ms", "p99 ms");
+  printf(
+      "|------------------------------------------------------|----------|----------|\n");
+  for (int k = 0; k < NHOPS && m > 0; k++) {
+    stats s = summarize(h[k], m);
+    printf("| %-52s | %8.2f | %8.2f |\n", hop_names[k], s.p50, s.p99);
+  }
+  stats r = latency(c, c->recv);
+  printf("| %-52s | %8.2f | %8.2f |\n", "= commit -> slowest replica read the frame",
+         r.p50, r.p99);
+  stats a = latency(c, c->applied);
+  printf("| %-52s | %8.2f | %8.2f |\n", "= commit -> slowest replica applied", a.p50,
+         a.p99);
+  printf("\n");
+  fflush(stdout);
+  for (int k = 0; k < NHOPS; k++)
+    free(h[k]);
 }
 
 /* --- idle sessions ----------------------------------------------------------------- */
@@ -522,6 +803,8 @@ int main(int argc, char **argv) {
     (void)setrlimit(RLIMIT_NOFILE, &rl);
   }
   cf__log_set_level(CF_LOG_WARN);
+  const char *policy = getenv("BENCH_SCALE_WATCHERS");
+  watchers_normal = policy != NULL && strcmp(policy, "normal") == 0;
 
   char err[512];
   cf_pgcluster *pgc = NULL;
@@ -545,6 +828,7 @@ int main(int argc, char **argv) {
           "GRANT authenticator, cf_sync_server TO clientflow_server; END $$");
   PQfinish(pg); /* the server process must not share this connection */
 
+  snprintf(trace_path, sizeof trace_path, "%s/server-trace.log", cf_pgcluster_dir(pgc));
   int port = 0;
   pid_t srv = spawn_server(srv_url, &port); /* before any thread of ours */
   pg = PQconnectdb(admin_url);
@@ -562,7 +846,16 @@ int main(int argc, char **argv) {
 
   printf("sync server at scale: server in its own process (4 workers), load generator\n"
          "and Postgres on the same machine, loopback; latencies from the commit of a\n"
-         "direct SQL UPDATE to the change applied in a watching replica\n\n");
+         "direct SQL UPDATE to the change applied in a watching replica%s\n\n",
+         watchers_normal
+             ? "\n(BENCH_SCALE_WATCHERS=normal: the watchers' threads are never "
+               "SCHED_IDLE)"
+             : "");
+  double load = 0;
+  if (getloadavg(&load, 1) == 1 && load > 2.0)
+    printf("The machine is busy (load average %.1f): every latency here waits for a\n"
+           "CPU, and the SCHED_IDLE watchers of the W-watcher rows for an idle one.\n\n",
+           load);
   printf("| %-44s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms",
          "max ms");
   printf("|%s|%s|%s|%s|%s|\n", "----------------------------------------------",
@@ -571,10 +864,15 @@ int main(int argc, char **argv) {
   watcher *ws = calloc((size_t)(nwatch > 1 ? nwatch : 1), sizeof *ws);
   if (ws == NULL) die("calloc", "");
   watcher_start(&ws[0], dir, 0, url, token);
-  (void)measure_serial(pg, &ws[0], 20, 0); /* warm: sessions up, caches hot */
+  commits c1, cw;
+  (void)measure_serial(pg, &ws[0], 20, 0, &c1); /* warm: sessions up, caches hot */
+  commits_free(&c1);
   long rss_base = server_rss_kb(srv);
   double cpu_base = server_cpu_pct(srv, 3);
-  stats one = measure_serial(pg, &ws[0], n, 1);
+  feed_trace *tr = NULL;
+  trace_begin(srv);
+  stats one = measure_serial(pg, &ws[0], n, 1, &c1);
+  int ntr = trace_end(srv, &tr);
   print_row("1 watching replica", n, one);
 
   idle_figures same_f = {0, 0, 0}, other_f = {0, 0, 0};
@@ -583,8 +881,10 @@ int main(int argc, char **argv) {
   if (idle_same > 0) {
     idle_set set;
     same_f = idle_measure(&set, srv, idle_same, url, token, ORG);
-    (void)measure_serial(pg, &ws[0], 20, 2);
-    same = measure_serial(pg, &ws[0], n, 3);
+    (void)measure_serial(pg, &ws[0], 20, 2, &cw);
+    commits_free(&cw);
+    same = measure_serial(pg, &ws[0], n, 3, &cw);
+    commits_free(&cw);
     snprintf(name, sizeof name, "+ %d idle sessions, same org", idle_same);
     print_row(name, n, same);
     idle_stop(&set);
@@ -592,27 +892,70 @@ int main(int argc, char **argv) {
   if (idle_other > 0) {
     idle_set set;
     other_f = idle_measure(&set, srv, idle_other, url, nw_token, NW_ORG);
-    (void)measure_serial(pg, &ws[0], 20, 4);
-    other = measure_serial(pg, &ws[0], n, 5);
+    (void)measure_serial(pg, &ws[0], 20, 4, &cw);
+    commits_free(&cw);
+    other = measure_serial(pg, &ws[0], n, 5, &cw);
+    commits_free(&cw);
     snprintf(name, sizeof name, "+ %d idle sessions, other org", idle_other);
     print_row(name, n, other);
     idle_stop(&set);
   }
-  stats fan1 = {0, 0, 0}, fanw = {0, 0, 0};
-  int nf = 0;
+  stats fan1 = {0, 0, 0}, fanw = {0, 0, 0}, fan1r = {0, 0, 0}, fanwr = {0, 0, 0};
+  commits cf1, cfw;
+  feed_trace *tr1 = NULL, *trw = NULL;
+  int ntr1 = 0, ntrw = 0;
+  cpu_use cpu1 = {0, 0}, cpuw = {0, 0};
   if (nwatch > 0) {
-    fan1 = measure_fanout(pg, ws, 1, rate, secs, 6, &nf);
+    trace_begin(srv);
+    cpu_mark m0 = cpu_mark_now(srv);
+    fan1 = measure_fanout(pg, ws, 1, rate, secs, 6, &cf1);
+    cpu1 = cpu_since(srv, m0);
+    ntr1 = trace_end(srv, &tr1);
+    fan1r = latency(&cf1, cf1.recv);
     snprintf(name, sizeof name, "1 watcher, writer at %d/s", rate);
-    print_row(name, nf, fan1);
+    print_row(name, cf1.n, fan1);
+    snprintf(name, sizeof name, "  (read by its thread)");
+    print_row(name, cf1.n, fan1r);
+    /* The other watchers' files: on tmpfs unless told otherwise (bench/
+    ** README.md: 200 replicas' fsyncs queue on one disk here, a device's
+    ** go to its own); the first one, the baseline, stays in dir. */
+    const char *wdir = getenv("CF_BENCH_WATCHER_DIR");
+    if (wdir == NULL) wdir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : dir;
     for (int k = 1; k < nwatch; k++)
-      watcher_start(&ws[k], dir, k, url, token);
+      watcher_start(&ws[k], wdir, k, url, token);
     wait_all(ws, nwatch, commit_one(pg, 7, 0));
-    fanw = measure_fanout(pg, ws, nwatch, rate, secs, 8, &nf);
+    watchers_sched(ws, nwatch, 1);
+    trace_begin(srv);
+    m0 = cpu_mark_now(srv);
+    fanw = measure_fanout(pg, ws, nwatch, rate, secs, 8, &cfw);
+    cpuw = cpu_since(srv, m0);
+    ntrw = trace_end(srv, &trw);
+    fanwr = latency(&cfw, cfw.recv);
+    watchers_sched(ws, nwatch, 0);
     snprintf(name, sizeof name, "slowest of %d watchers, writer at %d/s", nwatch, rate);
-    print_row(name, nf, fanw);
+    print_row(name, cfw.n, fanw);
+    snprintf(name, sizeof name, "  (slowest read by its thread)");
+    print_row(name, cfw.n, fanwr);
     for (int k = 1; k < nwatch; k++)
       watcher_stop(&ws[k]);
   }
+  print_breakdown("1 watching replica, one commit at a time", &c1, tr, ntr);
+  if (nwatch > 0) {
+    snprintf(name, sizeof name, "1 watcher, writer at %d/s", rate);
+    print_breakdown(name, &cf1, tr1, ntr1);
+    printf("CPU while measured: load generator %.0f%% of a core, server %.0f%%\n\n",
+           cpu1.load_pct, cpu1.server_pct);
+    snprintf(name, sizeof name, "slowest of %d watchers, writer at %d/s", nwatch, rate);
+    print_breakdown(name, &cfw, trw, ntrw);
+    printf("CPU while measured: load generator %.0f%% of a core, server %.0f%%\n\n",
+           cpuw.load_pct, cpuw.server_pct);
+    commits_free(&cf1);
+    commits_free(&cfw);
+  }
+  commits_free(&c1);
+  free(tr);
+  free(tr1);
+  free(trw);
   printf("\nserver process: RSS %ld KiB with one session; CPU %.2f%% of a core idle\n",
          rss_base, cpu_base);
   if (idle_same > 0)
@@ -666,6 +1009,12 @@ int main(int argc, char **argv) {
     snprintf(val, sizeof val, "%.2fx", fanw.p99 / fan1.p99);
     bench_row(name, fig, base, val, "<=100 ms and <=3x",
               fanw.p99 <= 100.0 && fanw.p99 <= 3.0 * fan1.p99);
+    snprintf(name, sizeof name, "slowest of %d watchers read the frame, p99", nwatch);
+    snprintf(fig, sizeof fig, "%.2f ms", fanwr.p99);
+    snprintf(base, sizeof base, "%.2f ms 1 watcher", fan1r.p99);
+    snprintf(val, sizeof val, "%.2fx", fanwr.p99 / fan1r.p99);
+    bench_row(name, fig, base, val, "<=100 ms and <=3x",
+              fanwr.p99 <= 100.0 && fanwr.p99 <= 3.0 * fan1r.p99);
   }
   fflush(stdout);
 

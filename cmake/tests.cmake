@@ -119,6 +119,9 @@ foreach(src IN LISTS CF_BENCHES)
   add_executable(${exe} ${src})
   target_link_libraries(${exe} PRIVATE cf_test_support)
 endforeach()
+# bench_scale times the moment a replica's thread reads a frame by wrapping
+# the library's call that hands it to the session (GNU ld and lld).
+target_link_options(bench_scale PRIVATE -Wl,--wrap=cf__csess_on_message)
 
 # The simulation harness (docs/sim.md): a bounded sweep of random seeds in
 # a few chunks (they run in parallel), every shipped scenario, and the

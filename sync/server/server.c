@@ -67,6 +67,8 @@ typedef struct org_group {
   uint64_t feed_from;         /* ...the cursor it continues */
   uint64_t feed_head;         /* ...the head it was started for */
   uint64_t feed_again;        /* a head notified while it ran, 0: none */
+  int64_t feed_notify_ns;     /* monotonic time of the NOTIFY it answers */
+  int64_t again_notify_ns;    /* ...of the first one folded into feed_again */
 } org_group;
 
 /* A session's job on its way through the pool (the job's own struct lives
@@ -299,11 +301,13 @@ static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
   sync_item *it = (sync_item *)item;
   cf__sjob *j = it->job;
   cf__sjob_reset_answer(j);
+  j->t_start_ns = cf__monotonic_ns();
   if (pg == NULL) {
     cf__sjob_fail_unreachable(j);
     return CF_POOL_LOST;
   }
   cf__sjob_run(pg, &it->srv->limits, j);
+  j->t_done_ns = cf__monotonic_ns();
   if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
   if (j->kind == CF_SJOB_FEED && j->db_rc != CF_OK) return CF_POOL_DISCARD;
   if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
@@ -468,7 +472,7 @@ static int feedable(const conn *c, uint64_t *cursor) {
 ** with LIVE and pulls as itself.  While a shared pull runs, further heads
 ** wait for it (feed_again) and the next one starts when it is answered.
 */
-static void start_feed(cf_server *srv, org_group *g, uint64_t head) {
+static void start_feed(cf_server *srv, org_group *g, uint64_t head, int64_t notify_ns) {
   uint64_t from = 0, cur;
   conn *as = NULL;
   size_t n = 0;
@@ -505,6 +509,7 @@ static void start_feed(cf_server *srv, org_group *g, uint64_t head) {
   j->nusers = k;
   j->from_seq = from;
   j->feed_id = ++srv->next_feed_id;
+  j->t_submit_ns = cf__monotonic_ns();
   it->item.ops = &sync_ops;
   it->item.kind = CF_POOL_SYNC;
   it->srv = srv;
@@ -514,6 +519,7 @@ static void start_feed(cf_server *srv, org_group *g, uint64_t head) {
   as->feed_id = j->feed_id;
   g->feed_from = from;
   g->feed_head = head;
+  g->feed_notify_ns = notify_ns;
   return;
 fallback: /* no shared pull: each pulls as itself */
   cf__free(it);
@@ -523,11 +529,36 @@ fallback: /* no shared pull: each pulls as itself */
 }
 
 /*
+** Where a shared pull's time went, one DEBUG line per pull (docs/server.md,
+** "Tracing a shared pull"): from the NOTIFY it answers (mono_us: the
+** monotonic clock, comparable with other processes of the host) to the
+** pool's worker (queue), the pull itself, the hand-back to the loop and the
+** writes of its frames.
+*/
+static void trace_feed(const org_group *g, const cf__sjob *j, size_t fed,
+                       int64_t t_back) {
+  int64_t t_sent = cf__monotonic_ns();
+  cf__log(CF_LOG_DEBUG,
+          "msg=\"shared pull\" org=%s head=%llu from=%llu to=%llu rows=%zu sessions=%zu "
+          "notify_mono_us=%lld wait_us=%lld queue_us=%lld pull_us=%lld back_us=%lld "
+          "write_us=%lld",
+          g->org, (unsigned long long)g->feed_head, (unsigned long long)j->from_seq,
+          (unsigned long long)j->cursor_after, j->pulled, fed,
+          (long long)(g->feed_notify_ns / 1000),
+          (long long)((j->t_submit_ns - g->feed_notify_ns) / 1000),
+          (long long)((j->t_start_ns - j->t_submit_ns) / 1000),
+          (long long)((j->t_done_ns - j->t_start_ns) / 1000),
+          (long long)((t_back - j->t_done_ns) / 1000),
+          (long long)((t_sent - t_back) / 1000));
+}
+
+/*
 ** Loop thread: a shared pull is answered.  The FEED goes to every session
 ** of the org that still stands at its cursor, can take it now and whose
 ** user the pull found a member; the others are told with LIVE.
 */
 static void feed_done(cf_server *srv, cf__sjob *j) {
+  int64_t t_back = cf__monotonic_ns();
   org_group *g = find_org(srv, j->org);
   if (g == NULL || g->feed_id != j->feed_id) { /* the org's sessions all left */
     cf__sjob_free(j);
@@ -544,28 +575,32 @@ static void feed_done(cf_server *srv, cf__sjob *j) {
     cf__sjob_free(j);
     uint64_t again = g->feed_again;
     g->feed_again = 0;
-    start_feed(srv, g, head > again ? head : again);
+    start_feed(srv, g, head > again ? head : again, g->feed_notify_ns);
     return;
   }
   if (j->feed_ok) srv->stats_feeds++;
+  size_t fed = 0;
   for (conn *c = g->first; c; c = c->org_next) {
     if (!feedable(c, &cur) || cur != j->from_seq) continue;
     size_t u = j->feed_ok ? cf__sjob_find_user(j, cf__ssess_user(c->sess)) : j->nusers;
     if (u < j->nusers && j->member[u] &&
         cf__ssess_feed(c->sess, (const uint8_t *)j->out.p, j->out.len, j->from_seq,
                        j->cursor_after, j->more))
-      srv->stats_fed++;
+      fed++;
     else
       cf__ssess_live(c->sess, g->org, head);
   }
+  srv->stats_fed += fed;
+  trace_feed(g, j, fed, t_back);
   uint64_t again = g->feed_again;
   g->feed_again = 0;
   cf__sjob_free(j);
-  if (again > 0) start_feed(srv, g, again);
+  if (again > 0) start_feed(srv, g, again, g->again_notify_ns);
 }
 
 static void on_notify(void *ctx, const char *channel, const char *payload) {
   cf_server *srv = ctx;
+  int64_t now_ns = cf__monotonic_ns();
   (void)channel;
   /* payload: '<org uuid>:<head seq>' (sql/postgres/004_live.sql) */
   const char *colon = strchr(payload, ':');
@@ -580,12 +615,13 @@ static void on_notify(void *ctx, const char *channel, const char *payload) {
   } else if (g->feed_id != 0) {
     /* the sessions waiting for the running shared pull hear of this head
     ** when it is answered; the others now */
+    if (g->feed_again == 0) g->again_notify_ns = now_ns;
     if (head > g->feed_again) g->feed_again = head;
     uint64_t cur;
     for (conn *c = g->first; c; c = c->org_next)
       if (!feedable(c, &cur) || cur != g->feed_from) cf__ssess_live(c->sess, org, head);
   } else {
-    start_feed(srv, g, head);
+    start_feed(srv, g, head, now_ns);
   }
 }
 

@@ -78,6 +78,9 @@ typedef struct cf__sjob {
   int feed_revoked;                /* FEED answer: the user it ran as is no
                                       longer a member (claims_json) */
   uint64_t feed_id;                /* FEED: the server's name for this run */
+  int64_t t_submit_ns;             /* monotonic time it was handed to a worker */
+  int64_t t_start_ns;              /* ...a worker began it (tracing: the log) */
+  int64_t t_done_ns;               /* ...the worker finished it */
   struct cf__sjob *next;           /* queue link for whoever runs jobs */
 } cf__sjob;
 
