@@ -52,6 +52,7 @@
 #include "platform/platform.h"
 #include "sync/master/pg.h"
 #include "sync/net/transport.h"
+#include "sync/server/server_int.h"
 
 #define ORG "0190f1a2-0000-7000-8000-00000000a001"
 #define USER "0190f1a2-0000-7000-8000-00000000b001"
@@ -158,7 +159,7 @@ static void *server_main(void *arg) {
   return NULL;
 }
 
-static void start_server(server_thread *st) {
+static void start_server(server_thread *st, int read_ahead) {
   cf_auth *auth = NULL;
   if (cf_auth_new(&auth) != CF_OK ||
       cf_auth_set_hs256_secret(auth, SECRET, strlen(SECRET)) != CF_OK)
@@ -170,7 +171,8 @@ static void start_server(server_thread *st) {
            DB);
   if (cf_server_set_database(st->srv, url) != CF_OK ||
       cf_server_set_listen(st->srv, "127.0.0.1", 0) != CF_OK ||
-      cf_server_set_workers(st->srv, 2) != CF_OK)
+      cf_server_set_workers(st->srv, 2) != CF_OK ||
+      cf__server_set_read_ahead(st->srv, read_ahead) != CF_OK)
     die("server", cf_server_errmsg(st->srv));
   if (cf_server_start(st->srv) != CF_OK) die("server start", cf_server_errmsg(st->srv));
   if (pthread_create(&st->tid, NULL, server_main, st) != 0) die("server", "no thread");
@@ -445,6 +447,73 @@ static void replica_process(int in, int out, const char *path) {
   _exit(0);
 }
 
+/* A replica's process and the pipes to it. */
+typedef struct replica_child {
+  pid_t pid;    /* the process */
+  int to, from; /* our ends of its pipes */
+} replica_child;
+
+static int parent_fds[4], n_parent_fds; /* our ends of the children's pipes */
+
+static void fork_replica(replica_child *rc, const char *dir, const char *name) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int to_child[2], from_child[2];
+  if (pipe(to_child) != 0 || pipe(from_child) != 0) die("pipe", NULL);
+  fflush(stdout);
+  rc->pid = fork();
+  if (rc->pid < 0) die("fork", NULL);
+  if (rc->pid == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    /* The pipes of a child forked before: its reader sees the end of its
+    ** input only once every writer closed it. */
+    for (int i = 0; i < n_parent_fds; i++)
+      close(parent_fds[i]);
+    replica_process(to_child[0], from_child[1], path);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  rc->to = to_child[1];
+  rc->from = from_child[0];
+  parent_fds[n_parent_fds++] = rc->to;
+  parent_fds[n_parent_fds++] = rc->from;
+}
+
+/* Has the child bootstrap from st's server; OUT: the server's CPU seconds
+** meanwhile (the server runs in this process). */
+static boot_result run_replica(replica_child *rc, server_thread *st, const char *token,
+                               size_t n, double *server_cpu) {
+  char url[128];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", cf_server_port(st->srv));
+  double c0 = cpu_s();
+  char msg[8192];
+  int mlen = snprintf(msg, sizeof msg, "%s\n%s", url, token);
+  if (mlen <= 0 || (size_t)mlen >= sizeof msg || write(rc->to, msg, (size_t)mlen) != mlen)
+    die("replica process", "cannot hand it the URL and token");
+  close(rc->to);
+  boot_result br;
+  if (read(rc->from, &br, sizeof br) != (ssize_t)sizeof br)
+    die("replica process", "no result");
+  close(rc->from);
+  int status = 0;
+  waitpid(rc->pid, &status, 0);
+  *server_cpu = cpu_s() - c0;
+  if (br.rc != CF_OK) die("bootstrap", br.errmsg);
+  if (br.contacts != (int64_t)n)
+    die("bootstrap", "the replica does not hold every contact");
+  return br;
+}
+
+static void remove_replica(const char *dir, const char *name) {
+  char f[300];
+  static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    snprintf(f, sizeof f, "%s/%s%s", dir, name, suffixes[i]);
+    unlink(f);
+  }
+}
+
 int main(int argc, char **argv) {
   size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 100000;
   if (n == 0 || n > 10000000) die("usage", "bench_sync [N]  (1..10000000)");
@@ -454,50 +523,32 @@ int main(int argc, char **argv) {
     die("environment", "set CF_TEST_PGHOST and CF_TEST_PGPORT");
   char dir[] = "/tmp/bench_sync_XXXXXX";
   if (mkdtemp(dir) == NULL) die("mkdtemp", dir);
-  char path[256];
-  snprintf(path, sizeof path, "%s/replica.db", dir);
-  /* The replica's process, forked while this one has no thread yet. */
-  int to_child[2], from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0) die("pipe", NULL);
-  fflush(stdout);
-  pid_t child = fork();
-  if (child < 0) die("fork", NULL);
-  if (child == 0) {
-    close(to_child[1]);
-    close(from_child[0]);
-    replica_process(to_child[0], from_child[1], path);
-  }
-  close(to_child[0]);
-  close(from_child[1]);
+  /* The replicas' processes, forked while this one has no thread yet: the
+  ** baseline (the server without reading ahead) and the measured one. */
+  replica_child base_child, child;
+  fork_replica(&base_child, dir, "base.db");
+  fork_replica(&child, dir, "replica.db");
   if (getenv("BENCH_SYNC_REUSE") == NULL) make_master(n);
-  server_thread st;
-  memset(&st, 0, sizeof st);
-  start_server(&st);
-  char url[128];
-  snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", cf_server_port(st.srv));
   char *token = NULL;
   if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL,
                           "authenticated", 3600, &token) != CF_OK)
     die("token", "cannot mint");
 
+  /* 0. the same bootstrap from a server that does not read pages ahead */
+  server_thread st;
+  memset(&st, 0, sizeof st);
+  start_server(&st, 0);
+  double base_server_cpu = 0;
+  boot_result nra = run_replica(&base_child, &st, token, n, &base_server_cpu);
+  stop_server(&st);
+
   /* 1. bootstrap an empty replica, in its own process */
-  double c0 = cpu_s();
-  char msg[8192];
-  int mlen = snprintf(msg, sizeof msg, "%s\n%s", url, token);
-  if (mlen <= 0 || (size_t)mlen >= sizeof msg ||
-      write(to_child[1], msg, (size_t)mlen) != mlen)
-    die("replica process", "cannot hand it the URL and token");
-  close(to_child[1]);
-  boot_result br;
-  if (read(from_child[0], &br, sizeof br) != (ssize_t)sizeof br)
-    die("replica process", "no result");
-  close(from_child[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  double server_cpu = cpu_s() - c0;
-  if (br.rc != CF_OK) die("bootstrap", br.errmsg);
-  if (br.contacts != (int64_t)n)
-    die("bootstrap", "the replica does not hold every contact");
+  memset(&st, 0, sizeof st);
+  start_server(&st, 1);
+  char url[128];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", cf_server_port(st.srv));
+  double server_cpu = 0;
+  boot_result br = run_replica(&child, &st, token, n, &server_cpu);
   double boot = br.seconds, rss_mb = br.rss_mb;
   int64_t pulled = br.pulled;
 
@@ -509,12 +560,8 @@ int main(int argc, char **argv) {
 
   cf_token_free(token);
   stop_server(&st);
-  char f[300];
-  static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-    snprintf(f, sizeof f, "%s%s", path, suffixes[i]);
-    unlink(f);
-  }
+  remove_replica(dir, "base.db");
+  remove_replica(dir, "replica.db");
   rmdir(dir);
   if (getenv("BENCH_SYNC_KEEP") == NULL)
     admin_sql("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
@@ -531,6 +578,13 @@ int main(int argc, char **argv) {
          "  CPU of the replica's process (decode, writes)", br.cpu, "", "");
   printf("| %-50s | %8.3f | %8s | %10s |\n",
          "  CPU of the server (pull, encode, transport)", server_cpu, "", "");
+  printf("| %-50s | %8.3f | %8lld | %10.0f |\n",
+         "baseline: the same, server not reading ahead", nra.seconds,
+         (long long)nra.pulled, (double)nra.pulled / nra.seconds);
+  printf("| %-50s | %8.3f | %8s | %10s |\n", "  CPU of the replica's process", nra.cpu,
+         "", "");
+  printf("| %-50s | %8.3f | %8s | %10s |\n", "  CPU of the server", base_server_cpu, "",
+         "");
   printf("| %-50s | %8.3f | %8zu | %10.0f |\n",
          "same pages, raw client (decode only, no replica)", raw_s, r.rows,
          (double)r.rows / raw_s);

@@ -136,8 +136,10 @@ static inline void *sfx_server_main(void *arg) {
   return NULL;
 }
 
-/* Starts a server for f's database with `workers` worker threads. */
-static inline void sfx_server_start(sync_fx *f, int workers) {
+/* Makes (without starting it) a server for f's database with `workers`
+** worker threads, in f->srv: a test may configure it further, then
+** sfx_server_go. */
+static inline void sfx_server_make(sync_fx *f, int workers) {
   cf_auth *auth = NULL;
   CHECK_OK(cf_auth_new(&auth));
   int rc = cf_auth_set_hs256_secret(auth, SFX_SECRET, strlen(SFX_SECRET));
@@ -148,12 +150,22 @@ static inline void sfx_server_start(sync_fx *f, int workers) {
   CHECK_OK(cf_server_set_database(f->srv, f->srv_url));
   CHECK_OK(cf_server_set_listen(f->srv, "127.0.0.1", 0));
   CHECK_OK(cf_server_set_workers(f->srv, workers));
-  rc = cf_server_start(f->srv);
+}
+
+/* Starts f->srv (sfx_server_make) on a thread of its own. */
+static inline void sfx_server_go(sync_fx *f) {
+  int rc = cf_server_start(f->srv);
   CHECK_MSG(rc == CF_OK, "cf_server_start: %s: %s", cf_strerror(rc),
             cf_server_errmsg(f->srv));
   snprintf(f->ws_url, sizeof f->ws_url, "ws://127.0.0.1:%d/sync", cf_server_port(f->srv));
   CHECK(pthread_create(&f->thread, NULL, sfx_server_main, f) == 0);
   f->running = 1;
+}
+
+/* Starts a server for f's database with `workers` worker threads. */
+static inline void sfx_server_start(sync_fx *f, int workers) {
+  sfx_server_make(f, workers);
+  sfx_server_go(f);
 }
 
 static inline void sfx_server_stop(sync_fx *f) {

@@ -32,6 +32,7 @@
 #include "sync/master/pg.h"
 #include "sync/server/job_run.h"
 #include "sync/server/pool.h"
+#include "sync/server/prefetch.h"
 #include "sync/server/server_int.h"
 #include "sync/session/server_session.h"
 #include "sync/net/transport.h"
@@ -55,6 +56,7 @@ typedef struct conn {
   int no_feed;                      /* a shared pull run as this session's user
                                        found it revoked: LIVE only from now on */
   uint64_t feed_id;                 /* the shared pull that ran as it, 0: none */
+  cf__prefetch *pf;                 /* its next page read ahead (NULL: none) */
 } conn;
 
 /* The READY sessions of one org: a NOTIFY for the org touches these only. */
@@ -104,6 +106,8 @@ struct cf_server {
   uint64_t stats_fed;         /* ...and sent, counted per session */
   uint64_t next_id;           /* next session id */
   cf__pool *pool;             /* the workers of sync jobs and the HTTP module */
+  cf__prefetch_host pf_host;  /* pages read ahead (sync/server/prefetch.h) */
+  int no_read_ahead;          /* cf__server_set_read_ahead(srv, 0) was called */
   uint64_t stats_pushed;      /* changes answered (loop thread) */
   uint64_t stats_pulled;      /* rows sent (loop thread) */
   cf__pg *listen_pg;          /* LISTEN cf_changes (loop thread only) */
@@ -263,6 +267,7 @@ static const cf__pool_ops sync_ops;
 
 static void io_submit(void *ctx, cf__sjob *j) {
   conn *c = ctx;
+  if (cf__prefetch_claim(c->pf, j)) return; /* answered by the page read ahead */
   sync_item *it = cf__calloc(1, sizeof *it);
   if (it != NULL) {
     it->item.ops = &sync_ops;
@@ -314,23 +319,38 @@ static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
   return CF_POOL_KEEP;
 }
 
-/* Loop thread: gives a finished job to its session, if it is still there. */
+/* Loop thread: gives a session's finished job to the session, if it is
+** still there (the page after a PULL's answer is read ahead meanwhile). */
+static void hand_back(void *ctx, cf__sjob *j) {
+  cf_server *srv = ctx;
+  srv->stats_pushed += j->pushed;
+  srv->stats_pulled += j->pulled;
+  conn *c = find_conn(srv, j->session_id);
+  if (c == NULL) {
+    cf__sjob_free(j); /* the session went away meanwhile */
+    return;
+  }
+  cf__prefetch_answered(c->pf, j);
+  cf__ssess_job_done(c->sess, j);
+}
+
+static cf__prefetch *slot_of(void *ctx, uint64_t session_id) {
+  conn *c = find_conn(ctx, session_id);
+  return c != NULL ? c->pf : NULL;
+}
+
+/* Loop thread: a finished job. */
 static void sync_done(cf__pool_item *item) {
   sync_item *it = (sync_item *)item;
   cf_server *srv = it->srv;
   cf__sjob *j = it->job;
   cf__free(it);
-  srv->stats_pushed += j->pushed;
-  srv->stats_pulled += j->pulled;
   if (j->kind == CF_SJOB_FEED) {
+    srv->stats_pulled += j->pulled;
     feed_done(srv, j);
     return;
   }
-  conn *c = find_conn(srv, j->session_id);
-  if (c != NULL)
-    cf__ssess_job_done(c->sess, j);
-  else
-    cf__sjob_free(j); /* the session went away meanwhile */
+  hand_back(srv, j);
 }
 
 /* Shutdown: a job that never ran or was never handed back (its client
@@ -360,8 +380,10 @@ static int on_open(void *ctx, cf__ws_session *ws) {
   cf__ssess_config cfg = {srv->auth, srv->limits};
   cf__ssess_io io = {c,         io_send, io_close,   io_set_deadline,
                      io_submit, io_peer, io_on_ready};
-  if (cf__ssess_new(c->id, &cfg, &io, &c->sess) != CF_OK) {
+  if (cf__ssess_new(c->id, &cfg, &io, &c->sess) != CF_OK ||
+      (!srv->no_read_ahead && cf__prefetch_new(&srv->pf_host, &c->pf) != CF_OK)) {
     cf__ws_session_set_user(ws, NULL);
+    cf__ssess_free(c->sess);
     cf__free(c);
     return CF_NOMEM;
   }
@@ -403,6 +425,7 @@ static void on_close(void *ctx, cf__ws_session *ws, int rc, int code,
   unlink_id(srv, c);
   srv->nconns--;
   leave_org(srv, c);
+  cf__prefetch_free(c->pf);
   cf__ssess_free(c->sess);
   cf__free(c);
 }
@@ -748,6 +771,12 @@ static int post_to_loop(void *ctx, void (*fn)(void *arg), void *arg) {
 
 cf__pool *cf__server_pool(const cf_server *srv) { return srv->pool; }
 
+int cf__server_set_read_ahead(cf_server *srv, int on) {
+  if (srv->ws != NULL) return CF_MISUSE;
+  srv->no_read_ahead = !on;
+  return CF_OK;
+}
+
 const cf_auth *cf__server_auth(const cf_server *srv) { return srv->auth; }
 
 int cf_server_start(cf_server *srv) {
@@ -800,6 +829,11 @@ int cf_server_start(cf_server *srv) {
     srv->ws = NULL;
     return fail(srv, rc, "cannot start the worker pool");
   }
+  srv->pf_host.pool = srv->pool;
+  srv->pf_host.limits = &srv->limits;
+  srv->pf_host.ctx = srv;
+  srv->pf_host.slot_of = slot_of;
+  srv->pf_host.deliver = hand_back;
   srv->listen_backoff_ms = 250;
   (void)start_listener(srv, 0);
   cf__log(CF_LOG_INFO,

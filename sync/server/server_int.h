@@ -57,6 +57,13 @@ int cf__server_set_http(cf_server *srv,
 */
 cf__pool *cf__server_pool(const cf_server *srv);
 
+/*
+** Whether the server reads the next page of a pull ahead while the client
+** takes the one before (sync/server/prefetch.h; on by default).  For
+** benchmarks and tests that compare.  CF_MISUSE once started.
+*/
+int cf__server_set_read_ahead(cf_server *srv, int on) CF_WARN_UNUSED;
+
 /* The server's token verifier, for modules that verify tokens the same way.
 ** Owned by srv; fixed once it is started. */
 const cf_auth *cf__server_auth(const cf_server *srv);
