@@ -68,16 +68,6 @@ static int put_int(cf_buf *b, long long v) {
   return cf__buf_puts(b, tmp);
 }
 
-/* A SQL string literal of s, quotes doubled. */
-static int put_literal(cf_buf *b, const char *s) {
-  int rc = cf__buf_putc(b, '\'');
-  for (; rc == CF_OK && *s; s++) {
-    if (*s == '\'') rc = cf__buf_putc(b, '\'');
-    if (rc == CF_OK) rc = cf__buf_putc(b, *s);
-  }
-  return rc == CF_OK ? cf__buf_putc(b, '\'') : rc;
-}
-
 static int is_key(const cf_table *t, unsigned c) {
   return (t->key_mask & CF_COL_BIT(c)) != 0;
 }
@@ -109,35 +99,6 @@ static int put_canon_value(cf_buf *b, const cf_table *t, unsigned c) {
   if (rc == CF_OK) rc = put_canon_open(b, t, c);
   if (rc == CF_OK) rc = PUT("NEW.\"", n, "\")");
   if (rc == CF_OK && text) rc = PUT(" END");
-  return rc;
-}
-
-/* The value an insert through the view writes into non-key column c.  A
-** NULL takes the column's default (already canonical, so cf_canon is not
-** called for it: fewer calls per row, see docs/replica.md "Performance");
-** NULL in a NOT NULL column without a default reaches cf_canon, which
-** refuses it. */
-static int put_insert_value(cf_buf *b, const cf_table *t, unsigned c) {
-  const cf_column *col = &t->cols[c];
-  int rc = CF_OK;
-  if (col->def == CF_DEFAULT_NOW || col->def == CF_DEFAULT_CONST || col->nullable) {
-    rc = PUT("CASE WHEN NEW.\"", col->name, "\" IS NULL THEN ");
-    if (rc == CF_OK && col->def == CF_DEFAULT_NOW)
-      rc = PUT("cf_now()");
-    else if (rc == CF_OK && col->def == CF_DEFAULT_CONST && col->default_text != NULL &&
-             (col->type == CF_TYPE_INTEGER || col->type == CF_TYPE_BIGINT ||
-              col->type == CF_TYPE_BOOLEAN))
-      rc = PUT(col->default_text);
-    else if (rc == CF_OK && col->def == CF_DEFAULT_CONST && col->default_text != NULL)
-      rc = put_literal(b, col->default_text);
-    else if (rc == CF_OK)
-      rc = PUT("NULL");
-    if (rc == CF_OK) rc = PUT(" ELSE ");
-  }
-  if (rc == CF_OK) rc = put_canon_value(b, t, c);
-  if (rc == CF_OK &&
-      (col->def == CF_DEFAULT_NOW || col->def == CF_DEFAULT_CONST || col->nullable))
-    rc = PUT(" END");
   return rc;
 }
 
@@ -193,23 +154,14 @@ static int build_pending_set(cf_buf *b) {
       " THEN _seq ELSE _sent END");
 }
 
-/* The value of the org-scoping column col on insert: the replica's org, or a
-** refusal when the app names another one.  RAISE(FAIL) rather than ABORT:
-** nothing was written yet when it fires, and ABORT would make SQLite open a
-** statement journal for every row (docs/replica.md, "Performance"). */
-static int build_org_value(cf_buf *b, const cf_table *t, int col) {
-  int rc = PUT("CASE WHEN NEW.\"", t->cols[col].name, "\" IS NULL OR ");
-  if (rc == CF_OK) rc = put_canon_open(b, t, (unsigned)col);
-  if (rc == CF_OK)
-    rc = PUT(
-        "NEW.\"", t->cols[col].name,
-        "\") = cf_org() THEN cf_org() ELSE RAISE(FAIL, "
-        "'CF_WRONG_ORG: the row names another organization than this replica''s') END");
-  return rc;
-}
-
+/* The insert trigger: one INSERT whose values come from one read of the
+** cf_row table-valued function (store/sqlfn.c), which refuses another org,
+** makes the id, the defaults and the canonical values, stamps the versions
+** and names the outbox entry, all before the row is written.  The trigger
+** calls no SQL function: any function call would make SQLite open a
+** statement journal for every row written (docs/replica.md, "Performance").
+** cf_row answers NULL for a value to be stored as the app gave it. */
 static int build_insert_trigger(cf_buf *b, const cf_table *t) {
-  int is_org_table = !t->tenant && strcmp(t->name, "organizations") == 0;
   char mask[32];
   snprintf(mask, sizeof mask, "%llu", (unsigned long long)cf__schema_mask_all(t));
   int rc = PUT("CREATE TRIGGER \"", t->name, "_insert\" INSTEAD OF INSERT ON \"", t->name,
@@ -217,25 +169,17 @@ static int build_insert_trigger(cf_buf *b, const cf_table *t) {
   if (rc == CF_OK) rc = PUT("  INSERT OR FAIL INTO \"cf_", t->name, "\" (");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
     rc = PUT(c ? ", " : "", "\"", t->cols[c].name, "\"");
-  if (rc == CF_OK) rc = PUT(", deleted, _v, _seq, _tx, _mask) VALUES (");
+  if (rc == CF_OK) rc = PUT(", deleted, _v, _seq, _tx, _mask) SELECT ");
   for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++) {
-    if (c) rc = PUT(", ");
-    if (rc != CF_OK) break;
-    if ((int)c == t->org_col || (is_org_table && (int)c == t->id_col)) {
-      rc = build_org_value(b, t, (int)c);
-    } else if ((int)c == t->id_col) {
-      rc =
-          PUT("CASE WHEN NEW.\"", t->cols[c].name, "\" IS NULL THEN cf_uuid_new() ELSE ");
-      if (rc == CF_OK) rc = put_canon_open(b, t, c);
-      if (rc == CF_OK) rc = PUT("NEW.\"", t->cols[c].name, "\") END");
-    } else {
-      rc = put_insert_value(b, t, c);
-    }
+    rc = PUT(c ? ", coalesce(r.c" : "coalesce(r.c");
+    if (rc == CF_OK) rc = put_int(b, c);
+    if (rc == CF_OK) rc = PUT(", NEW.\"", t->cols[c].name, "\")");
   }
-  if (rc == CF_OK) rc = PUT(", 0, cf_vstamp(");
+  if (rc == CF_OK) rc = PUT(", 0, r.v, r.seq, r.tx, ", mask, " FROM cf_row(");
   if (rc == CF_OK) rc = put_int(b, t->number);
-  if (rc == CF_OK)
-    rc = PUT(", NULL, ", mask, "), cf_last_hlc(), cf_tx(), ", mask, ");\n");
+  for (unsigned c = 0; rc == CF_OK && c < t->ncols; c++)
+    rc = PUT(", NEW.\"", t->cols[c].name, "\"");
+  if (rc == CF_OK) rc = PUT(") AS r;\n");
   return rc == CF_OK ? PUT("END;\n") : rc;
 }
 

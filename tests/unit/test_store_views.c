@@ -230,13 +230,19 @@ CF_TEST(test_clock_restored_on_reopen_never_goes_back) {
   cf__buf_free(&arena);
 }
 
+/* The replica holds `contacts` rows in cf_contacts and `outbox` entries,
+** and its file is sound. */
+static void check_contacts_and_outbox(cf_node *node, int64_t contacts, int64_t outbox) {
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_contacts"), contacts);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), outbox);
+  char ok[16];
+  CHECK_STR(query_text(node, "PRAGMA integrity_check", ok, sizeof ok), "ok");
+}
+
 CF_TEST(test_transaction_rollback_leaves_no_row_and_no_outbox_entry) {
   cf_node *node = open_replica("r.db", ORG_A);
   EXEC_OK(node, "BEGIN; INSERT INTO contacts (first_name) VALUES ('x'); ROLLBACK;");
-  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_contacts"), 0);
-  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 0);
-  char ok[16];
-  CHECK_STR(query_text(node, "PRAGMA integrity_check", ok, sizeof ok), "ok");
+  check_contacts_and_outbox(node, 0, 0);
   cf_node_close(node);
 }
 
@@ -276,5 +282,109 @@ CF_TEST(test_one_row_gets_one_time_even_when_the_clock_moves) {
   CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE updated_at > created_at"),
            1);
   cf_set_clock_hook(NULL, NULL);
+  cf_node_close(node);
+}
+
+/* A row refused by the insert trigger leaves nothing of itself: the trigger
+** computes every value (id, org, canonical values, versions, outbox entry)
+** before its one INSERT, so no statement journal is needed for that.  Inside
+** the app's transaction the rows before it stay, each whole with its outbox
+** entry (SQLite keeps them: no statement journal, docs/replica.md); outside,
+** the whole statement is rolled back. */
+CF_TEST(test_a_refused_row_of_a_multi_row_insert_leaves_nothing_half_written) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  EXEC_OK(node, "BEGIN");
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO contacts (first_name, email) VALUES "
+                              "('a', 'a@x.io'), (NULL, 'b@x.io')"),
+           CF_CONSTRAINT);
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO deals (title, value) VALUES ('ok', 1), "
+                              "('bad', 'abc')"),
+           CF_INVALID);
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO contacts (first_name, org_id) VALUES "
+                              "('c', NULL), ('d', '" ORG_B "')"),
+           CF_WRONG_ORG);
+  EXEC_OK(node, "COMMIT");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_deals"), 1);
+  check_contacts_and_outbox(node, 2, 3);
+  /* Each kept row is whole: id, org, timestamps, versions, pending entry. */
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_contacts WHERE length(id) = 36 AND "
+                           "org_id = '" ORG_A "' AND created_at IS NOT NULL AND "
+                           "_v IS NOT NULL AND _seq IS NOT NULL AND _tx IS NOT NULL AND "
+                           "_mask IS NOT NULL AND first_name IN ('a', 'c')"),
+           2);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_contacts WHERE email = 'b@x.io' OR "
+                           "first_name = 'd'"),
+           0);
+  /* Outside a transaction the statement is all or nothing. */
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO contacts (first_name) VALUES ('e'), (NULL)"),
+           CF_CONSTRAINT);
+  check_contacts_and_outbox(node, 2, 3);
+  cf_node_close(node);
+}
+
+/* What the insert trigger stores for values that are not text: canonical
+** forms of numbers given to text columns, NULL kept in a nullable column,
+** a value past the 1 MiB cap refused, a blob id, several rows of one
+** statement each with their own id and version. */
+CF_TEST(test_insert_trigger_canonicalises_every_kind_of_value) {
+  cf_node *node = open_replica("r.db", ORG_A);
+  EXEC_OK(node, "INSERT INTO contacts (first_name, phone, email) VALUES (12, NULL, 1.5)");
+  char buf[64];
+  CHECK_STR(query_text(node,
+                       "SELECT first_name || '|' || typeof(first_name) || '|' || "
+                       "email FROM contacts",
+                       buf, sizeof buf),
+            "12|text|1.5");
+  CHECK_EQ(query_int(node, "SELECT phone IS NULL FROM contacts"), 1);
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO contacts (first_name) VALUES "
+                              "(zeroblob(1048577))"),
+           CF_TOOBIG);
+  CHECK_EQ(cf_node_exec(node, "INSERT INTO contacts (first_name) VALUES "
+                              "(printf('%.*c', 1048577, 'x'))"),
+           CF_TOOBIG);
+  EXEC_OK(node, "INSERT INTO contacts (id, first_name) VALUES "
+                "(x'0190f1a2000070008000000000000abc', 'blob id')");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE id = "
+                           "'0190f1a2-0000-7000-8000-000000000abc'"),
+           1);
+  EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('x'), ('y'), ('z')");
+  CHECK_EQ(query_int(node, "SELECT count(DISTINCT id) FROM contacts"), 5);
+  CHECK_EQ(query_int(node, "SELECT count(DISTINCT _v) FROM cf_contacts"), 5);
+  CHECK_EQ(query_int(node, "SELECT count(DISTINCT seq) FROM cf_outbox"), 5);
+  cf_node_close(node);
+}
+
+/* A replica made by an older library has other trigger text: opening it
+** regenerates the views and triggers (cf_meta.ddl_hash) before any write. */
+CF_TEST(test_an_older_replicas_triggers_are_regenerated_on_open) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/r.db", cf_test_tmpdir());
+  cf_node *node = NULL;
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
+  EXEC_OK(node, "INSERT INTO contacts (first_name) VALUES ('before')");
+  /* The insert trigger as the previous library wrote it (function calls,
+  ** no cf_row), and the hash of that text. */
+  EXEC_OK(node,
+          "DROP TRIGGER contacts_insert; CREATE TRIGGER contacts_insert INSTEAD OF "
+          "INSERT ON contacts BEGIN INSERT OR FAIL INTO cf_contacts (org_id, id, "
+          "first_name, deleted, _v, _seq, _tx, _mask) VALUES (cf_org(), cf_uuid_new(), "
+          "cf_canon(1, 2, NEW.first_name), 0, cf_vstamp(1, NULL, 1), cf_last_hlc(), "
+          "cf_tx(), 1); END; UPDATE cf_meta SET v = 'an older library' WHERE k = "
+          "'ddl_hash'");
+  cf_node_close(node);
+  CHECK_OK(test_node_open(path, ORG_A, USER_A, &node));
+  char sql[8192];
+  query_text(node, "SELECT sql FROM sqlite_master WHERE name = 'contacts_insert'", sql,
+             sizeof sql);
+  CHECK(strstr(sql, "FROM cf_row(") != NULL);
+  CHECK(strstr(sql, "cf_uuid_new") == NULL);
+  char hash[80];
+  CHECK(strcmp(query_text(node, "SELECT v FROM cf_meta WHERE k = 'ddl_hash'", hash,
+                          sizeof hash),
+               "an older library") != 0);
+  EXEC_OK(node, "INSERT INTO contacts (first_name, created_at) VALUES ('after', NULL)");
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM contacts WHERE created_at IS NOT NULL"),
+           2);
+  CHECK_EQ(query_int(node, "SELECT count(*) FROM cf_outbox"), 2);
   cf_node_close(node);
 }
