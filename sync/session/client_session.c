@@ -72,6 +72,8 @@ struct cf__csess {
                                           the wire, so the server reads page n+1 while
                                           the replica applies page n; or NULL */
   size_t deferred_len;                 /* its length */
+  cf_frame deferred_frame;             /* that page decoded (borrows deferred): it is
+                                          decoded once, when it arrives */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
   char role[32];                       /* the user's role, from WELCOME */
   uint32_t proto;                      /* the protocol version, from WELCOME */
@@ -397,39 +399,41 @@ static int apply_page(cf__csess *s, const cf_changes *c) {
   return CF_OK;
 }
 
-/* Applies the page kept by on_changes, now that the next PULL is out. */
-static void apply_deferred(cf__csess *s) {
-  uint8_t *bytes = s->deferred;
-  size_t len = s->deferred_len;
+/* Frees a kept page without applying it (it is pulled again next time). */
+static void drop_deferred(cf__csess *s) {
+  cf__frame_free(&s->deferred_frame);
+  cf__free(s->deferred);
   s->deferred = NULL;
   s->deferred_len = 0;
-  if (bytes == NULL) return;
-  cf_frame f;
-  char err[256];
-  if (s->state != CS_FAILED) {
-    if (cf__frame_decode(bytes, len, NULL, &f, err, sizeof err) == CF_OK) {
-      (void)apply_page(s, &f.u.changes);
-      cf__frame_free(&f);
-    } else {
-      sync_fail(s, CF_PROTOCOL, "kept page no longer decodes: %s", err);
-    }
-  }
-  cf__free(bytes);
 }
 
-static int on_changes(cf__csess *s, const cf_changes *c, const uint8_t *msg, size_t len) {
-  if (c->more) {
+/* Applies the page kept by on_changes, now that the next PULL is out. */
+static void apply_deferred(cf__csess *s) {
+  if (s->deferred == NULL) return;
+  if (s->state != CS_FAILED) (void)apply_page(s, &s->deferred_frame.u.changes);
+  drop_deferred(s);
+}
+
+/* CHANGES.  f is the decoded frame; own, if not NULL, the heap copy of its
+** bytes that f borrows: a page kept for later takes both (*taken = 1). */
+static int on_changes(cf__csess *s, cf_frame *f, uint8_t *own, size_t len, int *taken) {
+  const cf_changes *c = &f->u.changes;
+  if (c->more && own != NULL) {
     /* Ask for the next page first and apply this one once that request is
     ** on the wire (cf_sync's loop), overlapping the server's read with the
-    ** replica's write.  The cursor moves only with the apply. */
+    ** replica's write.  The cursor moves only with the apply.  The page is
+    ** kept decoded (it was decoded from a copy of the message, which it
+    ** borrows), so it is decoded once. */
     if (c->last_seq < (uint64_t)s->cursor)
       return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64,
                        s->cursor);
-    s->deferred = cf__malloc(len ? len : 1);
-    if (s->deferred == NULL) return sync_fail(s, CF_NOMEM, "out of memory");
-    memcpy(s->deferred, msg, len);
+    uint64_t next = c->last_seq;
+    s->deferred = own;
     s->deferred_len = len;
-    return send_pull_from(s, c->last_seq);
+    s->deferred_frame = *f;
+    memset(f, 0, sizeof *f); /* the session owns its array now */
+    *taken = 1;
+    return send_pull_from(s, next);
   }
   int rc = apply_page(s, c);
   if (rc != CF_OK) return rc;
@@ -574,8 +578,8 @@ static int on_feed(cf__csess *s, const cf_feed *f) {
   return CF_OK;
 }
 
-static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
-                         size_t len) {
+static void handle_frame(cf__csess *s, cf_frame *f, uint8_t *own, size_t len,
+                         int *taken) {
   if (f->type == CF_FRAME_ERROR) {
     sync_fail(s, cf__wire_error_result(f->u.error.code), "server refused: %s: %.*s",
               cf__wire_error_name(f->u.error.code), (int)f->u.error.message.n,
@@ -640,7 +644,7 @@ static void handle_frame(cf__csess *s, const cf_frame *f, const uint8_t *msg,
     return;
   }
   if (s->state == CS_PULLING && f->type == CF_FRAME_CHANGES) {
-    (void)on_changes(s, &f->u.changes, msg, len);
+    (void)on_changes(s, f, own, len, taken);
     return;
   }
   sync_fail(s, CF_PROTOCOL, "unexpected %s frame", cf__frame_type_name(f->type));
@@ -670,7 +674,7 @@ static void forget_fk_retries(cf__csess *s) {
 void cf__csess_free(cf__csess *s) {
   if (s == NULL) return;
   cf__store_push_free(s->batch);
-  cf__free(s->deferred);
+  drop_deferred(s);
   forget_fk_retries(s);
   cf__free(s);
 }
@@ -723,18 +727,31 @@ void cf__csess_on_message(cf__csess *s, const uint8_t *msg, size_t len) {
   s->last_frame_ms = cf__monotonic_ns() / 1000000;
   apply_deferred(s); /* pages are applied in the order they came */
   if (s->state == CS_FAILED) return;
+  /* While pulling, the answer is most likely a page to keep until the next
+  ** PULL is out: decode it from a copy it may keep borrowing. */
+  uint8_t *own = NULL;
+  if (s->state == CS_PULLING && len > 0) {
+    if ((own = cf__malloc(len)) == NULL) {
+      sync_fail(s, CF_NOMEM, "out of memory");
+      return;
+    }
+    memcpy(own, msg, len);
+  }
   cf_frame f;
   char err[256];
-  int rc = cf__frame_decode(msg, len, NULL, &f, err, sizeof err);
+  int taken = 0;
+  int rc = cf__frame_decode(own != NULL ? own : msg, len, NULL, &f, err, sizeof err);
   if (rc != CF_OK) {
     sync_fail(s, rc, "malformed frame from the server: %s", err);
+    cf__free(own);
     return;
   }
   if (!cf__frame_from_server(f.type))
     sync_fail(s, CF_PROTOCOL, "the server sent a %s frame", cf__frame_type_name(f.type));
   else
-    handle_frame(s, &f, msg, len);
+    handle_frame(s, &f, own, len, &taken);
   cf__frame_free(&f);
+  if (!taken) cf__free(own);
 }
 
 int cf__csess_has_deferred(const cf__csess *s) { return s->deferred != NULL; }
@@ -799,9 +816,7 @@ int cf__csess_finish(cf__csess *s) {
   }
   cf__store_push_free(s->batch);
   s->batch = NULL;
-  cf__free(s->deferred); /* a page never applied is pulled again next time */
-  s->deferred = NULL;
-  s->deferred_len = 0;
+  drop_deferred(s); /* a page never applied is pulled again next time */
   if (s->state == CS_DONE) {
     char when[32];
     snprintf(when, sizeof when, "%" PRId64, cf__now_ms());
