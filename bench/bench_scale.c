@@ -876,6 +876,8 @@ int main(int argc, char **argv) {
   print_row("1 watching replica", n, one);
 
   idle_figures same_f = {0, 0, 0}, other_f = {0, 0, 0};
+  feed_trace *trs = NULL; /* the shared pulls with IDLE_SAME idle sessions */
+  int ntrs = 0;
   stats same = {0, 0, 0}, other = {0, 0, 0};
   char name[96];
   if (idle_same > 0) {
@@ -883,8 +885,9 @@ int main(int argc, char **argv) {
     same_f = idle_measure(&set, srv, idle_same, url, token, ORG);
     (void)measure_serial(pg, &ws[0], 20, 2, &cw);
     commits_free(&cw);
+    trace_begin(srv);
     same = measure_serial(pg, &ws[0], n, 3, &cw);
-    commits_free(&cw);
+    ntrs = trace_end(srv, &trs);
     snprintf(name, sizeof name, "+ %d idle sessions, same org", idle_same);
     print_row(name, n, same);
     idle_stop(&set);
@@ -940,6 +943,12 @@ int main(int argc, char **argv) {
       watcher_stop(&ws[k]);
   }
   print_breakdown("1 watching replica, one commit at a time", &c1, tr, ntr);
+  if (idle_same > 0) {
+    snprintf(name, sizeof name, "1 watching replica + %d idle sessions of its org",
+             idle_same);
+    print_breakdown(name, &cw, trs, ntrs);
+    commits_free(&cw);
+  }
   if (nwatch > 0) {
     snprintf(name, sizeof name, "1 watcher, writer at %d/s", rate);
     print_breakdown(name, &cf1, tr1, ntr1);
@@ -954,6 +963,7 @@ int main(int argc, char **argv) {
   }
   commits_free(&c1);
   free(tr);
+  free(trs);
   free(tr1);
   free(trw);
   printf("\nserver process: RSS %ld KiB with one session; CPU %.2f%% of a core idle\n",

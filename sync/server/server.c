@@ -487,6 +487,52 @@ static int feedable(const conn *c, uint64_t *cursor) {
   return !c->no_feed && cf__ssess_feedable(c->sess, cursor);
 }
 
+/* Hands the shared pull of g after cursor from, run as the session as, for
+** the n sessions standing at from, to the pool.  CF_OK, or a failure: then
+** no pull runs and those sessions must be told with LIVE. */
+static int submit_feed(cf_server *srv, org_group *g, conn *as, uint64_t from, size_t n,
+                       uint64_t head, int64_t notify_ns) {
+  size_t claims_len = 0;
+  const char *claims = cf__ssess_claims(as->sess, &claims_len);
+  cf_nodeid none;
+  memset(&none, 0, sizeof none);
+  cf__sjob *j = NULL;
+  sync_item *it = NULL;
+  uint64_t cur;
+  if (cf__sjob_new(CF_SJOB_FEED, 0, claims, claims_len, g->org, &none, NULL, 0,
+                   &srv->limits, &j) != CF_OK ||
+      (j->users = cf__calloc(n, sizeof *j->users)) == NULL ||
+      (it = cf__calloc(1, sizeof *it)) == NULL)
+    goto fail;
+  for (conn *c = g->first; c; c = c->org_next)
+    if (feedable(c, &cur) && cur == from)
+      snprintf(j->users[j->nusers++], CF_UUID_TEXT_LEN, "%s", cf__ssess_user(c->sess));
+  qsort(j->users, j->nusers, sizeof *j->users, cmp_user);
+  size_t k = 0; /* distinct users: a user's devices share a row */
+  for (size_t i = 0; i < j->nusers; i++)
+    if (k == 0 || strcmp(j->users[k - 1], j->users[i]) != 0)
+      memmove(j->users[k++], j->users[i], CF_UUID_TEXT_LEN);
+  j->nusers = k;
+  j->from_seq = from;
+  j->feed_id = ++srv->next_feed_id;
+  j->t_submit_ns = cf__monotonic_ns();
+  it->item.ops = &sync_ops;
+  it->item.kind = CF_POOL_SYNC;
+  it->srv = srv;
+  it->job = j;
+  if (cf__pool_submit(srv->pool, &it->item) != CF_OK) goto fail;
+  g->feed_id = j->feed_id;
+  as->feed_id = j->feed_id;
+  g->feed_from = from;
+  g->feed_head = head;
+  g->feed_notify_ns = notify_ns;
+  return CF_OK;
+fail:
+  cf__free(it);
+  cf__sjob_free(j);
+  return CF_NOMEM;
+}
+
 /*
 ** The org's head moved to head.  The READY sessions of the org that can take
 ** a page now (cf__ssess_feedable) and stand at the most advanced cursor
@@ -504,51 +550,15 @@ static void start_feed(cf_server *srv, org_group *g, uint64_t head, int64_t noti
       from = cur;
       as = c;
     }
+  for (conn *c = g->first; as != NULL && c; c = c->org_next)
+    if (feedable(c, &cur) && cur == from) n++;
+  /* The pull is handed to a worker first, the LIVEs of the others written
+  ** after: the loop's writes (one per session: thousands in a large org)
+  ** run while the worker reads the page, not before it starts. */
+  int shared = as != NULL && submit_feed(srv, g, as, from, n, head, notify_ns) == CF_OK;
   for (conn *c = g->first; c; c = c->org_next)
-    if (as != NULL && feedable(c, &cur) && cur == from)
-      n++;
-    else
+    if (!shared || !feedable(c, &cur) || cur != from)
       cf__ssess_live(c->sess, g->org, head);
-  if (as == NULL) return;
-  size_t claims_len = 0;
-  const char *claims = cf__ssess_claims(as->sess, &claims_len);
-  cf_nodeid none;
-  memset(&none, 0, sizeof none);
-  cf__sjob *j = NULL;
-  sync_item *it = NULL;
-  if (cf__sjob_new(CF_SJOB_FEED, 0, claims, claims_len, g->org, &none, NULL, 0,
-                   &srv->limits, &j) != CF_OK ||
-      (j->users = cf__calloc(n, sizeof *j->users)) == NULL ||
-      (it = cf__calloc(1, sizeof *it)) == NULL)
-    goto fallback;
-  for (conn *c = g->first; c; c = c->org_next)
-    if (feedable(c, &cur) && cur == from)
-      snprintf(j->users[j->nusers++], CF_UUID_TEXT_LEN, "%s", cf__ssess_user(c->sess));
-  qsort(j->users, j->nusers, sizeof *j->users, cmp_user);
-  size_t k = 0; /* distinct users: a user's devices share a row */
-  for (size_t i = 0; i < j->nusers; i++)
-    if (k == 0 || strcmp(j->users[k - 1], j->users[i]) != 0)
-      memmove(j->users[k++], j->users[i], CF_UUID_TEXT_LEN);
-  j->nusers = k;
-  j->from_seq = from;
-  j->feed_id = ++srv->next_feed_id;
-  j->t_submit_ns = cf__monotonic_ns();
-  it->item.ops = &sync_ops;
-  it->item.kind = CF_POOL_SYNC;
-  it->srv = srv;
-  it->job = j;
-  if (cf__pool_submit(srv->pool, &it->item) != CF_OK) goto fallback;
-  g->feed_id = j->feed_id;
-  as->feed_id = j->feed_id;
-  g->feed_from = from;
-  g->feed_head = head;
-  g->feed_notify_ns = notify_ns;
-  return;
-fallback: /* no shared pull: each pulls as itself */
-  cf__free(it);
-  cf__sjob_free(j);
-  for (conn *c = g->first; c; c = c->org_next)
-    if (feedable(c, &cur) && cur == from) cf__ssess_live(c->sess, g->org, head);
 }
 
 /*
