@@ -81,7 +81,7 @@ fi
 # The five -dev packages and, recursively, what they depend on, except the
 # C library, the compiler's runtime and C++ (the cross toolchain brings the
 # first two; nothing here is C++).
-dev_packages=(libsqlite3-dev libmbedtls-dev libmsgpack-dev libwebsockets-dev libpq-dev)
+dev_packages=(libsqlite3-dev libmbedtls-dev libmsgpack-dev libwebsockets-dev libev-dev libpq-dev)
 skip='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|libtirpc.*|rpcsvc-proto|gcc-12-base|libgcc-s1|libgcc-12-dev|libasan8|libatomic1|libubsan1|libgomp1|libitm1|liblsan0|libtsan2|libhwasan0|libstdc\+\+6|libstdc\+\+-12-dev|libboost.*|libmsgpack-cxx-dev)$'
 
 make_sysroot() {

@@ -12,6 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libsqlite3-dev libpq-dev libmbedtls-dev libwebsockets-dev libmsgpack-dev
+  libev-dev libwebsockets-evlib-ev
   postgresql-15 postgresql-client-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl
   wrk curl

@@ -7,11 +7,21 @@
 ** sync/net/transport_http.c.
 **
 ** How lws is driven here:
-**  - One context per endpoint, one vhost ("cf"), the default poll() loop.
-**    lws_service(ctx, 0) in 4.1 waits until the next scheduled event or
-**    socket activity whatever the timeout says, and lws_service(ctx, -1)
-**    never waits; run_once(timeout) therefore schedules a no-op lws_sul at
-**    the timeout to bound the wait.
+**  - One context per endpoint, one vhost ("cf"), running on a libev loop
+**    (epoll) that the endpoint owns and lws uses as a foreign loop
+**    (Debian's libwebsockets-evlib-ev plugin): run_once is one
+**    ev_run(EVRUN_ONCE) bounded by a libev timer, then one EVRUN_NOWAIT
+**    pass for lws's idle work.  The transport's timers are libev timers
+**    (cf__ws_timer), and connections dropped from outside lws's service
+**    wake lws through its event pipe (lws_timers_touched).  Without the
+**    plugin, lws's default poll() loop: lws_service(ctx, 0) in 4.1 waits
+**    until the next scheduled event or socket activity whatever the
+**    timeout says, and lws_service(ctx, -1) never waits; run_once(timeout)
+**    then schedules a no-op lws_sul at the timeout to bound the wait.
+**  - Keepalive: lws's (a timer per connection, re-inserted into its sorted
+**    timer list on every frame received) is off; open sessions are one
+**    list in the order last heard from, with one timer for the head
+**    (ka_*).
 **  - Protocols: "http" (index 0: plain HTTP, and the target lws picks for an
 **    upgrade without a subprotocol, which is refused), "clientflow.sync.v1"
 **    (WebSocket sessions) and "cf-watch" (foreign fds adopted as raw files).
@@ -25,7 +35,7 @@
 **    long message goes out as a fragmented WebSocket message: the header of
 **    fragment k is written into bytes of fragment k-1 that were already
 **    sent.
-**  - Session deadlines live in one min-heap per endpoint with one lws timer
+**  - Session deadlines live in one min-heap per endpoint with one timer
 **    for the earliest (lws's timer list is sorted and walked per insert).
 */
 #include <errno.h>
@@ -97,7 +107,13 @@ struct cf__ws_session {
   int rx_skip;                       /* drop the rest of this message */
   int64_t deadline_ms;               /* cf__ws_set_deadline (unix ms), 0: none */
   size_t dl_idx;                     /* its place in ep->dl_heap + 1; 0: none */
-  lws_sorted_usec_list_t grace_sul;  /* close_timeout_ms after closing */
+  cf__ws_timer grace;                /* close_timeout_ms after closing */
+  cf__ws_session *ka_prev;           /* endpoint's keepalive list */
+  cf__ws_session *ka_next;           /* endpoint's keepalive list */
+  int64_t ka_at;                     /* monotonic ms: last frame heard, or ping sent */
+  int ka_in;                         /* in the keepalive list */
+  int ka_pinged;                     /* a ping is out, unanswered */
+  int ping_owed;                     /* a ping waits for the writable callback */
   int in_connect;                    /* inside lws_client_connect_via_info */
   int failed_in_connect;             /* the connect failed synchronously */
   struct client_addr *addr;          /* client: where it connects (owned),
@@ -223,12 +239,68 @@ int cf__ws_client_post(cf__ws_client *cli, void (*fn)(void *arg), void *arg) {
 
 /* ---- sessions ------------------------------------------------------------ */
 
-static void grace_fire(lws_sorted_usec_list_t *sul) {
+/*
+** An lws timer was set, or a connection told to die, perhaps from outside
+** lws's own service (a posted function, a caller between two run_once
+** calls).  On the libev loop lws re-arms its one libev timer only after
+** its own events, so the next run_once wakes it first (endpoint_run_once).
+*/
+static void lws_timers_touched(cf__ws_endpoint *ep) { ep->lws_timers_dirty = 1; }
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static void timer_sul_fired(lws_sorted_usec_list_t *sul) {
+  cf__ws_timer *t = (cf__ws_timer *)(void *)((char *)sul - offsetof(cf__ws_timer, sul));
+  t->fn(t);
+}
+
+static void timer_ev_fired(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  cf__ws_timer *t = (cf__ws_timer *)(void *)((char *)w - offsetof(cf__ws_timer, ev));
+  t->fn(t);
+}
+
+static void timer_init(cf__ws_endpoint *ep, cf__ws_timer *t,
+                       void (*fn)(cf__ws_timer *t)) {
+  memset(t, 0, sizeof *t);
+  t->ep = ep;
+  t->fn = fn;
+  ev_init(&t->ev, timer_ev_fired);
+}
+
+/* (Re)schedules t delay_ms from now. */
+static void timer_set(cf__ws_timer *t, int64_t delay_ms) {
+  cf__ws_endpoint *ep = t->ep;
+  if (ep == NULL || ep->lws == NULL || ep->destroying) return;
+  if (ep->ev != NULL) {
+    ev_timer_stop(ep->ev, &t->ev);
+    ev_now_update(ep->ev); /* the loop's time is that of its last turn */
+    ev_timer_set(&t->ev, (ev_tstamp)delay_ms / 1000.0, 0.);
+    ev_timer_start(ep->ev, &t->ev);
+  } else {
+    lws_sul_schedule(ep->lws, 0, &t->sul, timer_sul_fired, (lws_usec_t)delay_ms * 1000);
+  }
+}
+
+static void timer_cancel(cf__ws_timer *t) {
+  cf__ws_endpoint *ep = t->ep;
+  if (ep == NULL) return;
+  if (ep->ev != NULL)
+    ev_timer_stop(ep->ev, &t->ev);
+  else if (ep->lws != NULL)
+    lws_sul_cancel(&t->sul);
+  else /* the context and its timer lists are gone */
+    memset(&t->sul, 0, sizeof t->sul);
+}
+
+static void grace_fire(cf__ws_timer *t) {
   cf__ws_session *s =
-      (cf__ws_session *)(void *)((char *)sul - offsetof(cf__ws_session, grace_sul));
+      (cf__ws_session *)(void *)((char *)t - offsetof(cf__ws_session, grace));
   if (s->wsi != NULL) {
     cf__log(CF_LOG_DEBUG, "msg=\"ws close timed out, dropping\" peer=%s", s->peer);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_timers_touched(s->ep);
   }
 }
 
@@ -274,7 +346,7 @@ static void dl_remove(cf__ws_session *s) {
   dl_fix(ep, i);
 }
 
-static void dl_fire(lws_sorted_usec_list_t *sul);
+static void dl_fire(cf__ws_timer *t);
 
 /* Points lws's one timer at the earliest deadline (if it moved). */
 static void dl_arm(cf__ws_endpoint *ep) {
@@ -283,17 +355,16 @@ static void dl_arm(cf__ws_endpoint *ep) {
   if (want == ep->dl_armed_ms) return;
   ep->dl_armed_ms = want;
   if (want == 0) {
-    lws_sul_cancel(&ep->dl_sul);
+    timer_cancel(&ep->dl_timer);
     return;
   }
   int64_t delay = want - cf__now_ms();
   if (delay < 0) delay = 0;
-  lws_sul_schedule(ep->lws, 0, &ep->dl_sul, dl_fire, (lws_usec_t)delay * 1000);
+  timer_set(&ep->dl_timer, delay);
 }
 
-static void dl_fire(lws_sorted_usec_list_t *sul) {
-  cf__ws_endpoint *ep =
-      (cf__ws_endpoint *)(void *)((char *)sul - offsetof(cf__ws_endpoint, dl_sul));
+static void dl_fire(cf__ws_timer *t) {
+  cf__ws_endpoint *ep = t->ep;
   ep->dl_armed_ms = 0;
   int64_t now = cf__now_ms();
   /* Each callback may set or clear deadlines (its own or others'): take
@@ -305,6 +376,98 @@ static void dl_fire(lws_sorted_usec_list_t *sul) {
     if (!s->gone && ep->h.on_deadline != NULL) ep->h.on_deadline(ep->h.ctx, s);
   }
   dl_arm(ep);
+}
+
+/* ---- keepalive: one list and one timer, not a timer per session ------------ */
+
+static void ka_unlink(cf__ws_session *s) {
+  cf__ws_endpoint *ep = s->ep;
+  if (!s->ka_in) return;
+  if (s->ka_prev != NULL)
+    s->ka_prev->ka_next = s->ka_next;
+  else
+    ep->ka_head = s->ka_next;
+  if (s->ka_next != NULL)
+    s->ka_next->ka_prev = s->ka_prev;
+  else
+    ep->ka_tail = s->ka_prev;
+  s->ka_prev = s->ka_next = NULL;
+  s->ka_in = 0;
+}
+
+static void ka_fire(cf__ws_timer *t);
+
+/* Schedules the keepalive timer for the head of the list unless it is set
+** (an early wake-up finds the head not due and sets it again). */
+static void ka_arm(cf__ws_endpoint *ep) {
+  if (ep->ka_armed || ep->ka_head == NULL || ep->lws == NULL || ep->destroying) return;
+  int64_t delay = ep->ka_head->ka_at + ep->ka_ms - mono_ms();
+  if (delay < 0) delay = 0;
+  /* a little late, so that the sessions due meanwhile go in one batch */
+  delay += ep->ka_ms / 64;
+  ep->ka_armed = 1;
+  timer_set(&ep->ka_timer, delay);
+}
+
+/* s was heard from (or pinged) at now: to the tail of the list. */
+static void ka_push(cf__ws_session *s, int64_t now) {
+  cf__ws_endpoint *ep = s->ep;
+  if (ep->ka_ms == 0) return;
+  ka_unlink(s);
+  s->ka_at = now;
+  s->ka_prev = ep->ka_tail;
+  if (ep->ka_tail != NULL)
+    ep->ka_tail->ka_next = s;
+  else
+    ep->ka_head = s;
+  ep->ka_tail = s;
+  s->ka_in = 1;
+  ka_arm(ep);
+}
+
+/* A frame (message, pong) arrived on an open session: it is alive. */
+static void ka_heard(cf__ws_session *s) {
+  if (!s->ka_in) return; /* not open, or closing */
+  s->ka_pinged = 0;
+  ka_push(s, mono_ms());
+}
+
+/* Pings s: at once if nothing of s waits to be sent (server), else from the
+** writable callback, between two messages.  The ping carries 8 bytes (of
+** ep->ping_buf): lws 4.1 does not report a pong without payload. */
+static void ka_ping(cf__ws_session *s) {
+  cf__ws_endpoint *ep = s->ep;
+  if (ep->wbuf != NULL && s->qhead == NULL && !s->ping_owed &&
+      !lws_send_pipe_choked(s->wsi)) {
+    if (lws_write(s->wsi, ep->ping_buf + LWS_PRE, 8, LWS_WRITE_PING) < 0) {
+      lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      lws_timers_touched(ep);
+    }
+    return;
+  }
+  s->ping_owed = 1;
+  lws_callback_on_writable(s->wsi);
+}
+
+static void ka_fire(cf__ws_timer *t) {
+  cf__ws_endpoint *ep = t->ep;
+  int64_t now = mono_ms();
+  ep->ka_armed = 1; /* the pushes below do not set it: once, at the end */
+  while (ep->ka_head != NULL && ep->ka_head->ka_at + ep->ka_ms <= now) {
+    cf__ws_session *s = ep->ka_head;
+    if (s->ka_pinged) { /* silent for a ping interval after a ping */
+      ka_unlink(s);
+      cf__log(CF_LOG_DEBUG, "msg=\"ws peer silent, dropping\" peer=%s", s->peer);
+      lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      lws_timers_touched(ep);
+    } else {
+      s->ka_pinged = 1;
+      ka_push(s, now);
+      ka_ping(s);
+    }
+  }
+  ep->ka_armed = 0;
+  ka_arm(ep);
 }
 
 static cf__ws_session *session_new(cf__ws_endpoint *ep) {
@@ -319,6 +482,7 @@ static cf__ws_session *session_new(cf__ws_endpoint *ep) {
   if (s == NULL) return NULL;
   s->kind = CF_WS_KIND_SESSION;
   s->ep = ep;
+  timer_init(ep, &s->grace, grace_fire);
   s->next = ep->sessions;
   if (ep->sessions != NULL) ep->sessions->prev = s;
   ep->sessions = s;
@@ -341,7 +505,8 @@ static void queue_clear(cf__ws_session *s) {
 static void session_free(cf__ws_session *s) {
   cf__ws_endpoint *ep = s->ep;
   dl_remove(s);
-  lws_sul_cancel(&s->grace_sul);
+  ka_unlink(s);
+  timer_cancel(&s->grace);
   if (s->prev != NULL)
     s->prev->next = s->next;
   else
@@ -363,6 +528,7 @@ static void session_gone(cf__ws_session *s, int rc, const char *why) {
   if (s->gone) return;
   if (s->wsi != NULL) lws_set_opaque_user_data(s->wsi, NULL);
   s->wsi = NULL;
+  ka_unlink(s);
   if (s->in_connect) {
     s->failed_in_connect = 1; /* cf__ws_client_connect reports it */
     return;
@@ -399,15 +565,16 @@ void cf__ws_close(cf__ws_session *s, int code, const char *reason) {
   s->close_code = code;
   if (reason == NULL) reason = "";
   copy_str(s->close_reason, sizeof s->close_reason, reason, strlen(reason));
+  ka_unlink(s); /* the close timeout bounds it now */
   if (s->wsi == NULL) return;
+  lws_timers_touched(s->ep);
   if (!s->open) {
     /* still connecting: nothing to say goodbye on */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     return;
   }
   lws_callback_on_writable(s->wsi);
-  lws_sul_schedule(s->ep->lws, 0, &s->grace_sul, grace_fire,
-                   (lws_usec_t)s->ep->lim.close_timeout_ms * 1000);
+  timer_set(&s->grace, s->ep->lim.close_timeout_ms);
 }
 
 /* The queue overflowed: drop what is queued and close as too slow. */
@@ -439,6 +606,7 @@ static int try_direct_write(cf__ws_session *s, const void *msg, size_t len) {
     ** on_close like any dropped connection */
     s->discard = 1;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_timers_touched(ep);
   }
   return 1;
 }
@@ -573,6 +741,7 @@ static int established(struct lws *wsi, int server) {
     s->wsi = wsi;
   }
   s->open = 1;
+  if (!s->closing) ka_push(s, mono_ms());
   cf__log(CF_LOG_DEBUG, "msg=\"ws session open\" peer=%s side=%s", s->peer,
           server ? "server" : "client");
   if (s->closing) { /* closed while connecting */
@@ -594,6 +763,7 @@ static void rx_deliver(cf__ws_session *s) {
 static int on_receive(struct lws *wsi, const void *in, size_t len) {
   cf__ws_session *s = session_of(wsi);
   if (s == NULL || s->gone) return 0;
+  ka_heard(s);
   if (!s->rx_in_msg) {
     s->rx_in_msg = 1;
     s->rx_len = 0;
@@ -663,6 +833,15 @@ static int on_writeable(struct lws *wsi) {
     s->close_sent = 1;
     return -1;
   }
+  if (s->ping_owed && (s->qhead == NULL || s->qhead->off == 0)) {
+    /* a keepalive ping, between two messages */
+    s->ping_owed = 0;
+    if (lws_write(wsi, s->ep->ping_buf + LWS_PRE, 8, LWS_WRITE_PING) < 0) return -1;
+    if (lws_send_pipe_choked(wsi)) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+  }
   for (int i = 0; i < WRITES_PER_CALLBACK && s->qhead != NULL; i++) {
     qmsg *m = s->qhead;
     size_t left = m->len - m->off;
@@ -682,7 +861,7 @@ static int on_writeable(struct lws *wsi) {
     }
     if (lws_send_pipe_choked(wsi)) break;
   }
-  if (s->qhead != NULL || s->closing) {
+  if (s->qhead != NULL || s->closing || s->ping_owed) {
     lws_callback_on_writable(wsi);
   } else if (s->busy) {
     s->busy = 0;
@@ -766,6 +945,7 @@ void cf__ws_unwatch(cf__ws_watch *w) {
     return;
   }
   lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  lws_timers_touched(w->ep);
 }
 
 /* ---- the one lws callback ------------------------------------------------- */
@@ -792,6 +972,12 @@ static int cb_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       return on_writeable(wsi);
+    case LWS_CALLBACK_RECEIVE_PONG:
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
+      cf__ws_session *s = session_of(wsi);
+      if (s != NULL) ka_heard(s);
+      return 0;
+    }
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
       peer_close(wsi, in, len);
       return 0;
@@ -869,11 +1055,75 @@ static int host_is_ipv4(const char *host) {
   return 1;
 }
 
+/* Set once lws's libev plugin could not be loaded: later endpoints use the
+** poll() loop without trying again. */
+static atomic_int evlib_missing;
+
+static void ev_wait_done(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)w;
+  (void)revents;
+}
+
+/* Once a second on the libev loop: lws's own timers (connect, HTTP and
+** close handshake timeouts) are serviced after lws's events, or when its
+** one libev timer fires, which lws 4.1 does not move earlier for a timer
+** set while it is running (ev_timer_set on an active watcher): an event of
+** its own at least once a second bounds how late they can be. */
+static void ev_tick_fired(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  cf__ws_endpoint *ep =
+      (cf__ws_endpoint *)(void *)((char *)w - offsetof(cf__ws_endpoint, ev_tick));
+  lws_cancel_service(ep->lws);
+}
+
+/*
+** Creates ep->lws on a libev loop of our own (epoll: a loop turn costs what
+** the active sockets cost), or on lws's poll() loop when Debian's
+** libwebsockets-evlib-ev plugin is not installed or CF_WS_POLL is set.
+*/
+static void create_context(cf__ws_endpoint *ep, struct lws_context_creation_info *info) {
+  const char *env = getenv("CF_WS_POLL");
+  int want_ev = !atomic_load(&evlib_missing) && (env == NULL || *env == '\0');
+  if (want_ev) {
+    ep->ev = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (ep->ev == NULL) ep->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+  }
+  if (ep->ev != NULL) {
+    ev_init(&ep->ev_wait, ev_wait_done);
+    ev_init(&ep->ev_tick, ev_tick_fired);
+    ep->foreign[0] = ep->ev;
+    info->foreign_loops = ep->foreign;
+    info->options |= LWS_SERVER_OPTION_LIBEV;
+    ep->lws = lws_create_context(info);
+    if (ep->lws != NULL) {
+      ev_timer_set(&ep->ev_tick, 1., 1.);
+      ev_timer_start(ep->ev, &ep->ev_tick);
+      return;
+    }
+    ev_loop_destroy(ep->ev);
+    ep->ev = NULL;
+    info->foreign_loops = NULL;
+    info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+  }
+  ep->lws = lws_create_context(info);
+  if (ep->lws != NULL && want_ev) {
+    /* the poll() loop works where libev did not: the plugin is missing */
+    if (!atomic_exchange(&evlib_missing, 1))
+      cf__log(CF_LOG_INFO,
+              "msg=\"transport: libwebsockets' libev plugin not found, using "
+              "poll()\"");
+  }
+}
+
 static int endpoint_init(cf__ws_endpoint *ep, int is_server, const char *host, int port,
                          const char *cert, const char *key, const char *ca, char *errmsg,
                          size_t errmsg_len) {
   pthread_once(&log_once, setup_lws_log);
   ep->is_server = is_server;
+  timer_init(ep, &ep->dl_timer, dl_fire);
+  timer_init(ep, &ep->ka_timer, ka_fire);
   if (pthread_mutex_init(&ep->post_mu, NULL) != 0) {
     set_err(errmsg, errmsg_len, "cannot create a mutex");
     return CF_IO;
@@ -887,17 +1137,18 @@ static int endpoint_init(cf__ws_endpoint *ep, int is_server, const char *host, i
   info.max_http_header_data = 8192;
   info.pt_serv_buf_size = 32768;
   info.timeout_secs = 20;
-  /* lws keeps pointing at the policy, so it lives in the endpoint */
+  /* lws keeps pointing at the policy, so it lives in the endpoint.  It is
+  ** all zeros: lws's own keepalive (a timer per connection in its sorted
+  ** timer list, re-inserted on every frame received) is off; ours is the
+  ** keepalive list (ka_*). */
   memset(&ep->retry, 0, sizeof ep->retry);
-  if (ep->lim.ping_interval_s == UINT32_MAX) {
-    ep->retry.secs_since_valid_ping = 0xffff;
-    ep->retry.secs_since_valid_hangup = 0xffff;
-  } else {
-    unsigned ping = ep->lim.ping_interval_s > 0x7fff ? 0x7fff : ep->lim.ping_interval_s;
-    ep->retry.secs_since_valid_ping = (uint16_t)ping;
-    ep->retry.secs_since_valid_hangup = (uint16_t)(ping * 2);
-  }
   info.retry_and_idle_policy = &ep->retry;
+  ep->ka_ms =
+      ep->lim.ping_interval_s == UINT32_MAX
+          ? 0
+          : (int64_t)(ep->lim.ping_interval_s > 0x7fffff ? 0x7fffff
+                                                         : ep->lim.ping_interval_s) *
+                1000;
   if (host != NULL && strcmp(host, "localhost") == 0) host = "127.0.0.1";
   if (host != NULL) {
     if (strlen(host) >= sizeof ep->host) {
@@ -932,7 +1183,7 @@ static int endpoint_init(cf__ws_endpoint *ep, int is_server, const char *host, i
     }
     info.connect_timeout_secs = (ep->connect_timeout_ms + 999) / 1000;
   }
-  ep->lws = lws_create_context(&info);
+  create_context(ep, &info);
   if (ep->lws == NULL) {
     set_err(errmsg, errmsg_len,
             is_server ? "cannot listen on %s:%d (address in use, unknown "
@@ -976,15 +1227,14 @@ static void endpoint_destroy(cf__ws_endpoint *ep) {
     for (cf__ws_watch *w = ep->watches; w != NULL; w = w->next)
       w->dead = 1;
     lws_sul_cancel(&ep->wake_sul);
-    lws_sul_cancel(&ep->dl_sul);
+    timer_cancel(&ep->dl_timer);
+    timer_cancel(&ep->ka_timer);
     lws_context_destroy(ep->lws);
     ep->lws = NULL;
   }
   while (ep->sessions != NULL) { /* lws should have closed them all */
     cf__ws_session *s = ep->sessions;
-    /* their timers were in the context's lists, which are gone */
-    memset(&s->grace_sul, 0, sizeof s->grace_sul);
-    s->wsi = NULL;
+    s->wsi = NULL; /* (timer_cancel knows the lws context is gone) */
     session_gone(s, CF_OK, NULL);
   }
   while (ep->watches != NULL) {
@@ -1004,6 +1254,12 @@ static void endpoint_destroy(cf__ws_endpoint *ep) {
   ep->dl_n = ep->dl_cap = 0;
   cf__free(ep->wbuf);
   ep->wbuf = NULL;
+  if (ep->ev != NULL) {
+    ev_timer_stop(ep->ev, &ep->ev_wait);
+    ev_timer_stop(ep->ev, &ep->ev_tick);
+    ev_loop_destroy(ep->ev);
+    ep->ev = NULL;
+  }
   if (ep->mutex_ok) pthread_mutex_destroy(&ep->post_mu);
 }
 
@@ -1033,13 +1289,42 @@ static void check_stop(cf__ws_endpoint *ep) {
   }
 }
 
+/*
+** One turn of the libev loop: wait for an event (at most timeout_ms; 0: do
+** not wait, < 0: no bound), handle what is ready, then one more pass
+** without waiting for lws's idle work (timers due, buffered input, the
+** libev timer re-armed for lws's next timer).
+*/
+static void ev_turn(cf__ws_endpoint *ep, int timeout_ms) {
+  if (ep->lws_timers_dirty) {
+    /* lws re-arms its timer after an event of its own: give it one */
+    ep->lws_timers_dirty = 0;
+    lws_cancel_service(ep->lws);
+  }
+  if (timeout_ms == 0) {
+    ev_run(ep->ev, EVRUN_NOWAIT);
+    return;
+  }
+  if (timeout_ms > 0) {
+    ev_now_update(ep->ev);
+    ev_timer_set(&ep->ev_wait, (ev_tstamp)timeout_ms / 1000.0, 0.);
+    ev_timer_start(ep->ev, &ep->ev_wait);
+  }
+  ev_run(ep->ev, EVRUN_ONCE);
+  ev_timer_stop(ep->ev, &ep->ev_wait);
+  ev_run(ep->ev, EVRUN_NOWAIT);
+}
+
 static int endpoint_run_once(cf__ws_endpoint *ep, int timeout_ms) {
   int n;
   drain_posts(ep);
   check_stop(ep);
   if (ep->stopped) return CF_OK;
   if (ep->draining && (timeout_ms < 0 || timeout_ms > 50)) timeout_ms = 50;
-  if (timeout_ms == 0) {
+  if (ep->ev != NULL) {
+    ev_turn(ep, timeout_ms);
+    n = 0;
+  } else if (timeout_ms == 0) {
     n = lws_service(ep->lws, -1); /* poll without waiting */
   } else {
     if (timeout_ms > 0)
@@ -1268,6 +1553,7 @@ int cf__ws_client_connect(cf__ws_client *cli, const char *url, cf__ws_session **
   s->in_connect = 1;
   struct lws *wsi = lws_client_connect_via_info(&i);
   s->in_connect = 0;
+  lws_timers_touched(&cli->ep); /* the connect timeout */
   if (wsi == NULL || s->failed_in_connect) {
     cf__log(CF_LOG_DEBUG, "msg=\"ws connect failed at once\" peer=%s", s->peer);
     rc = CF_UNREACHABLE;

@@ -228,8 +228,10 @@ static void answer_and_close(cf__ws_http *req, int status, const char *msg) {
   int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
                    status_code_name(status), msg);
   req->given = 0; /* the caller never saw it */
-  if (cf__ws_http_respond(req, status, "application/json", body, (size_t)n) != CF_OK)
+  if (cf__ws_http_respond(req, status, "application/json", body, (size_t)n) != CF_OK) {
     lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    req->ep->lws_timers_dirty = 1; /* lws services it (transport.c, ev_turn) */
+  }
 }
 
 static void dispatch(cf__ws_http *req) {
@@ -469,6 +471,7 @@ int cf__ws_http_respond(cf__ws_http *req, int status, const char *content_type,
   req->resp = cf__malloc(LWS_PRE + len + 1);
   if (req->resp == NULL) {
     lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    req->ep->lws_timers_dirty = 1; /* lws services it (transport.c, ev_turn) */
     return CF_NOMEM;
   }
   if (len > 0) memcpy(req->resp + LWS_PRE, body, len);

@@ -11,6 +11,7 @@
 #ifndef CF_SYNC_TRANSPORT_INT_H
 #define CF_SYNC_TRANSPORT_INT_H
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +32,21 @@ typedef struct cf__ws_post {
   struct cf__ws_post *next; /* FIFO link */
 } cf__ws_post;
 
+struct cf__ws_endpoint;
+
+/*
+** A one-shot timer of the endpoint's loop: an lws timer (lws_sul) on lws's
+** poll() loop, a libev timer on the libev loop (lws 4.1's libev glue only
+** re-arms its one libev timer after its own events, so an lws timer set
+** from anywhere else could fire late; a libev timer of ours cannot).
+*/
+typedef struct cf__ws_timer {
+  lws_sorted_usec_list_t sul;         /* poll() loop */
+  ev_timer ev;                        /* libev loop */
+  struct cf__ws_endpoint *ep;         /* its endpoint */
+  void (*fn)(struct cf__ws_timer *t); /* called when it fires */
+} cf__ws_timer;
+
 /* The shared part of a server and a client. */
 typedef struct cf__ws_endpoint {
   struct lws_context *lws;         /* the lws context; NULL before/after */
@@ -41,25 +57,40 @@ typedef struct cf__ws_endpoint {
   cf__ws_session *sessions;        /* every live session, doubly linked */
   size_t n_sessions;               /* length of that list */
   cf__ws_watch *watches;           /* every live watch, doubly linked */
-  lws_sorted_usec_list_t wake_sul; /* bounds the wait of run_once */
+  lws_sorted_usec_list_t wake_sul; /* bounds the wait of run_once (poll loop) */
+  /* The loop: a libev loop of ours (epoll) that lws uses as a foreign loop,
+  ** or, when lws's libev plugin cannot be loaded, lws's own poll() loop. */
+  struct ev_loop *ev;   /* the libev loop; NULL: lws's poll() loop */
+  void *foreign[1];     /* lws's foreign_loops array: { ev } */
+  ev_timer ev_wait;     /* bounds the wait of run_once (libev loop) */
+  ev_timer ev_tick;     /* wakes lws once a second (libev loop) */
+  int lws_timers_dirty; /* lws timers were set outside lws's service: wake it */
+  /* Keepalive (docs/transport.md, "Pings"): open sessions in the order of
+  ** their last received frame (or ping sent); one lws timer for the head. */
+  int64_t ka_ms;                       /* ping after this idle time; 0: off */
+  cf__ws_session *ka_head;             /* least recently heard from */
+  cf__ws_session *ka_tail;             /* most recently */
+  int ka_armed;                        /* ka_timer is set */
+  cf__ws_timer ka_timer;               /* fires when the head is due */
+  unsigned char ping_buf[LWS_PRE + 8]; /* an empty ping, LWS_PRE in front */
   /* Session deadlines (cf__ws_set_deadline): a binary min-heap ordered by
   ** deadline, so setting one costs O(log n) whatever the number of
-  ** sessions; only the earliest is in lws's sorted timer list (dl_sul). */
-  cf__ws_session **dl_heap;      /* the heap; room for every session */
-  size_t dl_n;                   /* entries in it */
-  size_t dl_cap;                 /* its room */
-  int64_t dl_armed_ms;           /* unix ms dl_sul is set for; 0: not set */
-  lws_sorted_usec_list_t dl_sul; /* fires at the earliest deadline */
-  unsigned char *wbuf;           /* LWS_PRE + FRAME bytes for direct writes */
-  lws_retry_bo_t retry;          /* ping/hangup policy lws points at */
-  atomic_int stop_requested;     /* set by cf__ws_server_stop (any thread) */
-  int draining;                  /* graceful shutdown in progress */
-  int stopped;                   /* graceful shutdown finished */
-  int64_t drain_deadline_ms;     /* monotonic ms when shutdown gives up */
-  int destroying;                /* lws_context_destroy is running */
-  pthread_mutex_t post_mu;       /* guards posts/posts_tail */
-  cf__ws_post *posts;            /* functions posted from other threads */
-  cf__ws_post *posts_tail;       /* last of them */
+  ** sessions; one timer for the earliest (dl_timer). */
+  cf__ws_session **dl_heap;  /* the heap; room for every session */
+  size_t dl_n;               /* entries in it */
+  size_t dl_cap;             /* its room */
+  int64_t dl_armed_ms;       /* unix ms dl_timer is set for; 0: not set */
+  cf__ws_timer dl_timer;     /* fires at the earliest deadline */
+  unsigned char *wbuf;       /* LWS_PRE + FRAME bytes for direct writes */
+  lws_retry_bo_t retry;      /* ping/hangup policy lws points at */
+  atomic_int stop_requested; /* set by cf__ws_server_stop (any thread) */
+  int draining;              /* graceful shutdown in progress */
+  int stopped;               /* graceful shutdown finished */
+  int64_t drain_deadline_ms; /* monotonic ms when shutdown gives up */
+  int destroying;            /* lws_context_destroy is running */
+  pthread_mutex_t post_mu;   /* guards posts/posts_tail */
+  cf__ws_post *posts;        /* functions posted from other threads */
+  cf__ws_post *posts_tail;   /* last of them */
   /* server-only: HTTP */
   cf__ws_http_handlers http;    /* HTTP callbacks */
   size_t max_http_body;         /* request body cap */
