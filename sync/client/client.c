@@ -97,8 +97,12 @@ static int take_new_token(cf_sync *s) {
 }
 
 /* Presents a token set with cf_sync_set_token on the open socket (AUTH); the
-** next connection uses it for HELLO anyway. */
+** next connection uses it for HELLO anyway.  Before WELCOME the socket cannot
+** carry AUTH (cf__csess_send_token drops it), so the token waits until then:
+** taken earlier, it was lost for this connection, which the server then
+** closed when the first token expired. */
 static void send_new_token(cf_sync *s) {
+  if (!cf__csess_connected(s->sess)) return;
   if (take_new_token(s)) cf__csess_send_token(s->sess, s->token);
 }
 
