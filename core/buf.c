@@ -55,8 +55,6 @@ int cf__buf_append(cf_buf *b, const void *data, size_t n) {
   return CF_OK;
 }
 
-int cf__buf_putc(cf_buf *b, char c) { return cf__buf_append(b, &c, 1); }
-
 int cf__buf_puts(cf_buf *b, const char *s) { return cf__buf_append(b, s, strlen(s)); }
 
 int cf__buf_puts_all(cf_buf *b, ...) {

@@ -47,8 +47,18 @@ void cf__buf_reset(cf_buf *b);
 ** call are invalid after it (the bytes may move). */
 int cf__buf_append(cf_buf *b, const void *data, size_t n) CF_WARN_UNUSED;
 
-/* METHOD.  Appends one byte; same results as cf__buf_append. */
-int cf__buf_putc(cf_buf *b, char c) CF_WARN_UNUSED;
+/* METHOD.  Appends one byte; same results as cf__buf_append.  Inline: the
+** JSON canonicaliser and the text builders append byte by byte, and a call
+** and a capacity check per byte were a quarter of the server's work to turn
+** a pulled page into values (docs/scaling.md, section 6). */
+static inline CF_WARN_UNUSED int cf__buf_putc(cf_buf *b, char c) {
+  if (b->len < b->limit && b->len + 2 <= b->cap) { /* room for c and the NUL */
+    b->p[b->len++] = c;
+    b->p[b->len] = '\0';
+    return CF_OK;
+  }
+  return cf__buf_append(b, &c, 1);
+}
 
 /* METHOD.  Appends a NUL-terminated string; same results as cf__buf_append. */
 int cf__buf_puts(cf_buf *b, const char *s) CF_WARN_UNUSED;
