@@ -174,6 +174,7 @@ typedef struct device {
   int rows;            /* contacts to write */
   cf_node *node;       /* its replica */
   int64_t push_ns;     /* connect + push time of the timed sync */
+  int64_t push_end;    /* when its last push was answered (monotonic) */
   int64_t done_ns;     /* when the timed sync finished (monotonic) */
   int64_t run_t0;      /* start of its cf_sync_run */
   int64_t last_push;   /* last PUSH progress seen */
@@ -209,7 +210,10 @@ static int sync_once(device *d, int measure) {
     d->run_t0 = now_ns();
     rc = cf_sync_run(s);
     if (rc != CF_OK) snprintf(d->err, sizeof d->err, "sync: %s", cf_sync_errmsg(s));
-    if (measure && d->last_push) d->push_ns = d->last_push - d->run_t0;
+    if (measure && d->last_push) {
+      d->push_ns = d->last_push - d->run_t0;
+      d->push_end = d->last_push;
+    }
     if (measure) d->pulled = cf_sync_count(s, CF_SYNC_PULLED);
   }
   cf_sync_free(s);
@@ -252,6 +256,10 @@ typedef struct result {
   int64_t pulled;        /* rows pulled by all devices */
   double lock_pct;       /* busy server connections waiting on a lock, % */
   double idle_tx_pct;    /* server connections idle in a transaction, % of busy */
+  double push_rows_s;    /* rows pushed per second until the last push's answer */
+  double pull_p50_ms;    /* from a device's last push answer to its end (the pull) */
+  double pull_p99_ms;    /* the same, p99 */
+  double push_share;     /* share of the devices' sync time spent pushing, % */
 } result;
 
 /* ---- a sampler of the server's Postgres connections ----------------------
@@ -354,6 +362,23 @@ static result run(PGconn *admin, const char *dir, const char *url, int r, int n,
   res.idle_tx_pct = sm.busy ? 100.0 * (double)sm.idle_tx / (double)sm.busy : 0;
   qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
   double wall = (double)(t1 - t0) / 1e9;
+  /* Where the devices' sync time goes: the push (connect, HELLO, PUSH
+  ** round trips) against the pull that follows it. */
+  int64_t last_push_end = t0, push_sum = 0, sync_sum = 0;
+  int64_t *pull = calloc((size_t)n, sizeof *pull);
+  if (pull == NULL) die("out of memory", "");
+  for (int i = 0; i < n; i++) {
+    if (d[i].push_end > last_push_end) last_push_end = d[i].push_end;
+    pull[i] = d[i].push_end ? d[i].done_ns - d[i].push_end : 0;
+    push_sum += d[i].push_ns;
+    sync_sum += d[i].done_ns - d[i].run_t0;
+  }
+  qsort(pull, (size_t)n, sizeof *pull, cmp_i64);
+  res.push_rows_s = (double)n * rows / ((double)(last_push_end - t0) / 1e9);
+  res.pull_p50_ms = (double)pull[(n - 1) / 2] / 1e6;
+  res.pull_p99_ms = (double)pull[(int)((n - 1) * 0.99 + 0.5)] / 1e6;
+  res.push_share = sync_sum > 0 ? 100.0 * (double)push_sum / (double)sync_sum : 0;
+  free(pull);
   res.rows_s = (double)n * rows / wall;
   res.p50_ms = (double)lat[(n - 1) / 2] / 1e6;
   res.p99_ms = (double)lat[(int)((n - 1) * 0.99 + 0.5)] / 1e6;
@@ -440,12 +465,16 @@ int main(int argc, char **argv) {
   printf("bench_devices: %d contacts per device, then one sync (push, pull to head); "
          "clientflow serve --workers 4 (own process); loopback\n\n",
          rows);
-  printf("| %7s | %-9s | %9s | %9s | %9s | %10s | %8s | %11s | %9s | %9s |\n", "devices",
-         "layout", "rows/s", "push p50", "push p99", "server CPU", "srv RSS",
-         "rows pulled", "lock wait", "idle in tx");
+  printf("| %7s | %-9s | %9s | %9s | %9s | %10s | %8s | %11s | %9s | %9s | %11s | "
+         "%9s | %9s | %10s |\n",
+         "devices", "layout", "rows/s", "push p50", "push p99", "server CPU", "srv RSS",
+         "rows pulled", "lock wait", "idle in tx", "push rows/s", "pull p50", "pull p99",
+         "push share");
   printf(
       "|---------|-----------|-----------|-----------|-----------|------------|----------"
-      "|-------------|-----------|-----------|\n");
+      "|-------------|-----------|-----------|-------------|-----------|-----------|-----"
+      "-"
+      "------|\n");
   result one[16], spread[16];
   int runno = 0;
   for (int i = 0; i < ncounts; i++) {
@@ -458,10 +487,10 @@ int main(int argc, char **argv) {
       else
         spread[i] = r;
       printf("| %7d | %-9s | %9.0f | %6.0f ms | %6.0f ms | %9.0f%% | %5ld MB | %11lld | "
-             "%8.0f%% "
-             "| %8.0f%% |\n",
+             "%8.0f%% | %8.0f%% | %11.0f | %6.0f ms | %6.0f ms | %9.0f%% |\n",
              n, layout == 0 ? "one org" : "16 orgs", r.rows_s, r.p50_ms, r.p99_ms,
-             r.cpu_pct, r.rss_kib / 1024, (long long)r.pulled, r.lock_pct, r.idle_tx_pct);
+             r.cpu_pct, r.rss_kib / 1024, (long long)r.pulled, r.lock_pct, r.idle_tx_pct,
+             r.push_rows_s, r.pull_p50_ms, r.pull_p99_ms, r.push_share);
       fflush(stdout);
     }
   }
