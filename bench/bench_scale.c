@@ -38,23 +38,25 @@
 ** cut into hops (print_breakdown), printed after the table with the CPU
 ** both processes used meanwhile.
 **
-** The load generator's own cost.  W replicas on this machine apply every
-** change W times (W SQLite transactions, each with its fsync, on one disk)
-** on the same two cores as the server and Postgres; real devices do it each
-** on its own.  The breakdown shows when that, not the server, is the bound.
-** So while W watchers run, their threads are SCHED_IDLE: they never take a
-** CPU from the server, Postgres or the writer (without it, 200 runnable
-** replica threads share the two cores equally with the server's loop and
-** workers, and the server's hops grow by the replicas' work).  Their own
-** figures then include waiting for an idle CPU: pessimistic for devices,
-** and on a machine busy with other work they starve.
-** BENCH_SCALE_WATCHERS=normal leaves them in SCHED_OTHER.
-** The first watcher's replica (the 1-replica rows and the baseline of the
-** watcher rows) lives in CF_BENCH_REPLICA_DIR or the cluster's directory, on
-** disk, fsync and all; the other W-1 replicas live on tmpfs (/dev/shm), or
-** in CF_BENCH_WATCHER_DIR: on one disk their W fsyncs per change queue
-** behind each other, which no fleet of devices does.  bench/README.md gives
-** figures of each choice.
+** The load generator's own cost.  W real replicas on this machine apply
+** every change W times (W SQLite transactions, each with its fsync, on one
+** disk) on the same two cores as the server and Postgres: about one core at
+** 200 x 50/s, so their 200 threads, runnable at once after each round, took
+** the CPUs from the server's loop and workers, and their fsyncs queued on
+** one disk.  Real devices apply each on its own.  So by default
+** (BENCH_SCALE_WATCHERS=light) the W-watcher run is ONE real replica (the
+** first, on disk, fsync and all) and W-1 LIGHT watchers (see "light
+** watchers" below): protocol-2 sessions that the server cannot tell from
+** replicas, read on one thread, applying nothing.  "Read" is then the
+** latest of all W; "applied" the latest of the real replica's apply and
+** the slowest read plus the real replica's own read -> apply of the same
+** commit (a device applies on its own CPU as fast as the real one).
+** BENCH_SCALE_WATCHERS=replicas makes all W real replicas (the W-1 on tmpfs,
+** /dev/shm or CF_BENCH_WATCHER_DIR, their threads SCHED_IDLE while they run
+** so they never take a CPU from the server: pessimistic for devices, and
+** starved on a machine busy with other work); =normal the same without
+** SCHED_IDLE (the figures of the previous round).  bench/README.md gives
+** figures of each.
 **
 ** Usage: bench_scale [N [IDLE_SAME [IDLE_OTHER [W [RATE [SECONDS]]]]]]
 **        defaults 500 1000 10000 200 50 6.  0 skips a scenario.
@@ -284,7 +286,9 @@ static void on_progress(void *ctx, int phase, int64_t done, int64_t total) {
 ** here first; the watcher is found through its thread.
 */
 static _Thread_local watcher *tl_watcher;
-static int watchers_normal; /* BENCH_SCALE_WATCHERS=normal: never SCHED_IDLE */
+/* BENCH_SCALE_WATCHERS: how the W watchers stand in for devices. */
+enum { WATCH_LIGHT, WATCH_REPLICAS, WATCH_NORMAL };
+static int watchers_mode;
 void __real_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);
 void __wrap_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);
 void __wrap_cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n) {
@@ -336,7 +340,7 @@ static void watcher_stop(watcher *w) {
 ** the writer (see the header).  Waits for each thread to have started.
 */
 static void watchers_sched(watcher *ws, int nw, int on) {
-  if (watchers_normal) return;
+  if (watchers_mode != WATCH_REPLICAS) return;
   for (int k = 0; k < nw; k++) {
     while (atomic_load(&ws[k].tid) == 0)
       sleep_ns(1000000);
@@ -494,13 +498,26 @@ static stats measure_serial(PGconn *pg, watcher *w, int n, int tag, commits *c) 
 
 /* One writer at rate changes/s for secs seconds; for every commit the time
 ** until the slowest of the nw watchers applied it. */
-static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs, int tag,
-                            commits *c) {
+typedef struct light_set light_set;
+static int64_t light_slowest(const light_set *set, uint64_t seq);
+static void light_forget(light_set *set);
+static void light_wait(light_set *set, uint64_t seq);
+
+/* One writer at rate changes/s for secs seconds; for every commit the time
+** until the slowest of the nw watchers applied it.  With light watchers
+** (lw, or NULL) besides: the slowest read is the latest of all, and the
+** slowest applied is that read plus the apply of the real replica ws[0]
+** for the same commit (its read -> applied), when that is later than every
+** real replica's apply: a device applies on its own CPU, as fast as the
+** real one. */
+static stats measure_fanout(PGconn *pg, watcher *ws, int nw, light_set *lw, int rate,
+                            int secs, int tag, commits *c) {
   commits_init(c, rate * secs);
   pthread_mutex_lock(&mu);
   for (int k = 0; k < nw; k++)
     ws[k].nev = 0;
   pthread_mutex_unlock(&mu);
+  if (lw != NULL) light_forget(lw);
   int64_t start = now_ns(), period = 1000000000 / rate;
   for (int i = 0; i < c->n; i++) {
     sleep_ns(start + i * period - now_ns());
@@ -508,7 +525,19 @@ static stats measure_fanout(PGconn *pg, watcher *ws, int nw, int rate, int secs,
     c->head[i] = commit_one(pg, tag, i);
   }
   wait_all(ws, nw, c->head[c->n - 1]);
+  if (lw != NULL) light_wait(lw, c->head[c->n - 1]);
   collect_slowest(ws, nw, c);
+  if (lw != NULL) {
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < c->n; i++) {
+      int64_t r = light_slowest(lw, c->head[i]);
+      const wevent *e = event_for(&ws[0], c->head[i]);
+      int64_t a = e != NULL ? r + (e->ns - e->recv_ns) : r;
+      if (r > c->recv[i]) c->recv[i] = r;
+      if (a > c->applied[i]) c->applied[i] = a;
+    }
+    pthread_mutex_unlock(&mu);
+  }
   return latency(c, c->applied);
 }
 
@@ -665,6 +694,222 @@ static void print_breakdown(const char *title, const commits *c, const feed_trac
     free(h[k]);
 }
 
+/* --- light watchers: devices whose apply runs on their own CPU --------------- */
+
+/*
+** A light watcher is a protocol-2 session that does what a watching
+** replica does on the wire -- HELLO at the org's head, take every FEED that
+** continues its cursor, PULL after a LIVE (or a FEED it cannot take) and
+** take the CHANGES -- and records when each page arrived, but applies
+** nothing: the apply of a device runs on the device.  The server cannot tell
+** it from a replica (same frames, same cursor, fed by the same shared
+** pull); all of them share one event-loop thread here, which reads a frame
+** in microseconds, so the W-watcher rows measure the server's fan-out and
+** not 200 SQLite transactions queued on two cores.  One real replica
+** watches with them and gives the apply.
+*/
+typedef struct light {
+  uint64_t cursor; /* its cursor (loop thread) */
+  int pulling;     /* a PULL of its own is out (loop thread) */
+  wevent *ev;      /* pages taken (mu) */
+  size_t nev, cap; /* their count and room (mu) */
+} light;
+
+typedef struct light_set {
+  cf__ws_client *cli;  /* one endpoint, many connections */
+  light *l;            /* the watchers */
+  int n;               /* how many */
+  atomic_int welcomed; /* sessions that got WELCOME */
+  atomic_int closed;   /* sessions that closed */
+  atomic_int stop;     /* the loop thread must end */
+  const char *token;   /* their token */
+  uint64_t start;      /* the cursor they say HELLO with */
+  pthread_t thread;    /* runs the loop */
+} light_set;
+
+static int light_send_pull(cf__ws_session *s, light *l) {
+  cf_pull p = {l->cursor, 5000};
+  cf_buf b;
+  cf__buf_init(&b, 256);
+  int rc = cf__encode_pull(&p, &b);
+  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
+  cf__buf_free(&b);
+  l->pulling = rc == CF_OK;
+  return rc;
+}
+
+static void light_took(light *l, uint64_t last) {
+  int64_t t = now_ns();
+  l->cursor = last;
+  pthread_mutex_lock(&mu);
+  if (l->nev == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 1024;
+    wevent *grown = realloc(l->ev, cap * sizeof *grown);
+    if (grown == NULL) die("realloc", "");
+    l->ev = grown;
+    l->cap = cap;
+  }
+  wevent e = {last, t, t};
+  l->ev[l->nev++] = e;
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static int light_on_open(void *ctx, cf__ws_session *s) {
+  light_set *set = ctx;
+  cf_hello h;
+  memset(&h, 0, sizeof h);
+  h.proto_min = CF_PROTO_MIN;
+  h.proto_max = CF_PROTO_MAX;
+  h.token.p = set->token;
+  h.token.n = strlen(set->token);
+  h.cursor = set->start;
+  if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
+  if (cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK) return CF_ERROR;
+  h.hlc = (cf_hlc)cf__now_ms() << 16;
+  h.software.p = "bench-light";
+  h.software.n = strlen(h.software.p);
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  int rc = cf__encode_hello(&h, &b);
+  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
+  cf__buf_free(&b);
+  return rc;
+}
+
+static void light_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size_t n) {
+  light_set *set = ctx;
+  light *l = cf__ws_session_user(s);
+  cf_frame f;
+  char err[256];
+  if (l == NULL || cf__frame_decode(m, n, NULL, &f, err, sizeof err) != CF_OK) return;
+  uint64_t head = 0;
+  if (f.type == CF_FRAME_WELCOME) {
+    atomic_fetch_add(&set->welcomed, 1);
+  } else if (f.type == CF_FRAME_FEED && !l->pulling && f.u.feed.from_seq == l->cursor) {
+    light_took(l, f.u.feed.changes.last_seq);
+    if (f.u.feed.changes.more) (void)light_send_pull(s, l);
+  } else if (f.type == CF_FRAME_FEED) {
+    head = f.u.feed.changes.head_seq;
+  } else if (f.type == CF_FRAME_LIVE) {
+    head = f.u.live.seq;
+  } else if (f.type == CF_FRAME_CHANGES) {
+    l->pulling = 0;
+    light_took(l, f.u.changes.last_seq);
+    if (f.u.changes.more || f.u.changes.head_seq > l->cursor) (void)light_send_pull(s, l);
+  }
+  if (head > l->cursor && !l->pulling) (void)light_send_pull(s, l);
+  cf__frame_free(&f);
+}
+
+static void light_on_close(void *ctx, cf__ws_session *s, int rc, int code,
+                           const char *why) {
+  light_set *set = ctx;
+  (void)s;
+  (void)rc;
+  (void)code;
+  (void)why;
+  atomic_fetch_add(&set->closed, 1);
+}
+
+static void *light_main(void *arg) {
+  light_set *set = arg;
+  while (!atomic_load(&set->stop))
+    if (cf__ws_client_run_once(set->cli, 200) != CF_OK) die("light loop", "run_once");
+  return NULL;
+}
+
+/* Connects n light watchers at cursor start and runs their loop thread. */
+static void light_start(light_set *set, int n, const char *url, const char *token,
+                        uint64_t start) {
+  memset(set, 0, sizeof *set);
+  set->token = token;
+  set->start = start;
+  set->n = n;
+  set->l = calloc((size_t)n, sizeof *set->l);
+  if (set->l == NULL) die("calloc", "");
+  cf__ws_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ws.ctx = set;
+  cfg.ws.on_open = light_on_open;
+  cfg.ws.on_message = light_on_message;
+  cfg.ws.on_close = light_on_close;
+  cfg.connect_timeout_ms = 120000;
+  cfg.limits.ping_interval_s = UINT32_MAX;
+  char err[256];
+  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK)
+    die("light client", err);
+  for (int i = 0; i < n; i++) {
+    set->l[i].cursor = start;
+    cf__ws_session *s = NULL;
+    if (cf__ws_client_connect(set->cli, url, &s) != CF_OK) die("light connect", url);
+    cf__ws_session_set_user(s, &set->l[i]);
+  }
+  int64_t deadline = now_ns() + (int64_t)120e9;
+  while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < n) {
+    if (now_ns() > deadline) die("light watchers", "no WELCOME within 120 s");
+    if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("light loop", "run_once");
+  }
+  if (atomic_load(&set->closed) > 0) die("light watchers", "some were refused");
+  if (pthread_create(&set->thread, NULL, light_main, set) != 0)
+    die("light", "pthread_create");
+}
+
+/* Forgets the pages taken so far. */
+static void light_forget(light_set *set) {
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < set->n; i++)
+    set->l[i].nev = 0;
+  pthread_mutex_unlock(&mu);
+}
+
+/* Waits until every light watcher took a page covering seq. */
+static void light_wait(light_set *set, uint64_t seq) {
+  int64_t deadline = now_ns() + (int64_t)30e9;
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < set->n; i++)
+    while (set->l[i].nev == 0 || set->l[i].ev[set->l[i].nev - 1].cursor < seq) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      (void)pthread_cond_timedwait(&cv, &mu, &ts);
+      if (now_ns() > deadline) {
+        pthread_mutex_unlock(&mu);
+        die("light watchers", "a change was not received within 30 s");
+      }
+    }
+  pthread_mutex_unlock(&mu);
+}
+
+static void light_stop(light_set *set) {
+  atomic_store(&set->stop, 1);
+  cf__ws_client_wake(set->cli);
+  pthread_join(set->thread, NULL);
+  cf__ws_client_free(set->cli);
+  for (int i = 0; i < set->n; i++)
+    free(set->l[i].ev);
+  free(set->l);
+}
+
+/* The latest time one of the light watchers took a page covering seq (0:
+** none).  Under mu. */
+static int64_t light_slowest(const light_set *set, uint64_t seq) {
+  int64_t t = 0;
+  for (int i = 0; i < set->n; i++) {
+    const light *l = &set->l[i];
+    size_t lo = 0, hi = l->nev;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (l->ev[mid].cursor < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < l->nev && l->ev[lo].ns > t) t = l->ev[lo].ns;
+  }
+  return t;
+}
+
 /* --- idle sessions ----------------------------------------------------------------- */
 
 typedef struct idle_set {
@@ -815,7 +1060,11 @@ int main(int argc, char **argv) {
   }
   cf__log_set_level(CF_LOG_WARN);
   const char *policy = getenv("BENCH_SCALE_WATCHERS");
-  watchers_normal = policy != NULL && strcmp(policy, "normal") == 0;
+  watchers_mode = policy == NULL || strcmp(policy, "light") == 0 ? WATCH_LIGHT
+                  : strcmp(policy, "replicas") == 0              ? WATCH_REPLICAS
+                  : strcmp(policy, "normal") == 0                ? WATCH_NORMAL
+                                                                 : -1;
+  if (watchers_mode < 0) die("BENCH_SCALE_WATCHERS", "light, replicas or normal");
 
   char err[512];
   cf_pgcluster *pgc = NULL;
@@ -855,17 +1104,18 @@ int main(int argc, char **argv) {
   const char *rdir = getenv("CF_BENCH_REPLICA_DIR");
   const char *dir = rdir ? rdir : cf_pgcluster_dir(pgc);
 
-  printf("sync server at scale: server in its own process (4 workers), load generator\n"
-         "and Postgres on the same machine, loopback; latencies from the commit of a\n"
-         "direct SQL UPDATE to the change applied in a watching replica%s\n\n",
-         watchers_normal
-             ? "\n(BENCH_SCALE_WATCHERS=normal: the watchers' threads are never "
-               "SCHED_IDLE)"
-             : "");
+  printf(
+      "sync server at scale: server in its own process (4 workers), load generator\n"
+      "and Postgres on the same machine, loopback; latencies from the commit of a\n"
+      "direct SQL UPDATE to the change applied in a watching replica%s\n\n",
+      watchers_mode == WATCH_LIGHT ? ""
+      : watchers_mode == WATCH_REPLICAS
+          ? "\n(BENCH_SCALE_WATCHERS=replicas: W real replicas, SCHED_IDLE while W watch)"
+          : "\n(BENCH_SCALE_WATCHERS=normal: W real replicas, never SCHED_IDLE)");
   double load = 0;
   if (getloadavg(&load, 1) == 1 && load > 2.0)
     printf("The machine is busy (load average %.1f): every latency here waits for a\n"
-           "CPU, and the SCHED_IDLE watchers of the W-watcher rows for an idle one.\n\n",
+           "CPU.\n\n",
            load);
   printf("| %-44s | %6s | %8s | %8s | %8s |\n", "scenario", "n", "p50 ms", "p99 ms",
          "max ms");
@@ -922,7 +1172,7 @@ int main(int argc, char **argv) {
   if (nwatch > 0) {
     trace_begin(srv);
     cpu_mark m0 = cpu_mark_now(srv);
-    fan1 = measure_fanout(pg, ws, 1, rate, secs, 6, &cf1);
+    fan1 = measure_fanout(pg, ws, 1, NULL, rate, secs, 6, &cf1);
     cpu1 = cpu_since(srv, m0);
     ntr1 = trace_end(srv, &tr1);
     fan1r = latency(&cf1, cf1.recv);
@@ -935,22 +1185,28 @@ int main(int argc, char **argv) {
     ** go to its own); the first one, the baseline, stays in dir. */
     const char *wdir = getenv("CF_BENCH_WATCHER_DIR");
     if (wdir == NULL) wdir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : dir;
-    for (int k = 1; k < nwatch; k++)
+    light_set lights;
+    int nreal = watchers_mode == WATCH_LIGHT ? 1 : nwatch;
+    for (int k = 1; k < nreal; k++)
       watcher_start(&ws[k], wdir, k, url, token);
-    wait_all(ws, nwatch, commit_one(pg, 7, 0));
-    watchers_sched(ws, nwatch, 1);
+    uint64_t at = commit_one(pg, 7, 0);
+    wait_all(ws, nreal, at);
+    if (nreal < nwatch) light_start(&lights, nwatch - nreal, url, token, at);
+    watchers_sched(ws, nreal, 1);
     trace_begin(srv);
     m0 = cpu_mark_now(srv);
-    fanw = measure_fanout(pg, ws, nwatch, rate, secs, 8, &cfw);
+    fanw = measure_fanout(pg, ws, nreal, nreal < nwatch ? &lights : NULL, rate, secs, 8,
+                          &cfw);
     cpuw = cpu_since(srv, m0);
     ntrw = trace_end(srv, &trw);
     fanwr = latency(&cfw, cfw.recv);
-    watchers_sched(ws, nwatch, 0);
+    watchers_sched(ws, nreal, 0);
     snprintf(name, sizeof name, "slowest of %d watchers, writer at %d/s", nwatch, rate);
     print_row(name, cfw.n, fanw);
     snprintf(name, sizeof name, "  (slowest read by its thread)");
     print_row(name, cfw.n, fanwr);
-    for (int k = 1; k < nwatch; k++)
+    if (nreal < nwatch) light_stop(&lights);
+    for (int k = 1; k < nreal; k++)
       watcher_stop(&ws[k]);
   }
   print_breakdown("1 watching replica, one commit at a time", &c1, tr, ntr);
