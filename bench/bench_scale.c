@@ -95,6 +95,7 @@
 
 #define ORG "01936b2a-0000-7000-8000-100000000001"     /* demo org (docs/seed.md) */
 #define USER "01936b2a-0001-7000-8000-000000000002"    /* its rep */
+#define OWNER "01936b2a-0001-7000-8000-000000000001"   /* its owner */
 #define NW_ORG "01936b2a-0000-7000-8000-200000000001"  /* the second org */
 #define NW_USER "01936b2a-0001-7000-8000-000000000004" /* its rep */
 #define CONTACT "01936b2a-0003-7000-8000-100000000001" /* a seeded contact */
@@ -630,7 +631,7 @@ static const char *const hop_names[NHOPS] = {
     "commit -> NOTIFY read by the server's loop",
     "NOTIFY -> shared pull queued (behind one running)",
     "queued -> a worker starts it",
-    "the pull (one read-only transaction)",
+    "the shared pull on a worker (page; members if >1 user)",
     "worker -> back on the loop",
     "loop writes every session's FEED frame",
     "last frame written -> slowest replica read it",
@@ -709,10 +710,11 @@ static void print_breakdown(const char *title, const commits *c, const feed_trac
 ** watches with them and gives the apply.
 */
 typedef struct light {
-  uint64_t cursor; /* its cursor (loop thread) */
-  int pulling;     /* a PULL of its own is out (loop thread) */
-  wevent *ev;      /* pages taken (mu) */
-  size_t nev, cap; /* their count and room (mu) */
+  const char *token; /* its user's token */
+  uint64_t cursor;   /* its cursor (loop thread) */
+  int pulling;       /* a PULL of its own is out (loop thread) */
+  wevent *ev;        /* pages taken (mu) */
+  size_t nev, cap;   /* their count and room (mu) */
 } light;
 
 typedef struct light_set {
@@ -722,7 +724,6 @@ typedef struct light_set {
   atomic_int welcomed; /* sessions that got WELCOME */
   atomic_int closed;   /* sessions that closed */
   atomic_int stop;     /* the loop thread must end */
-  const char *token;   /* their token */
   uint64_t start;      /* the cursor they say HELLO with */
   pthread_t thread;    /* runs the loop */
 } light_set;
@@ -757,12 +758,13 @@ static void light_took(light *l, uint64_t last) {
 
 static int light_on_open(void *ctx, cf__ws_session *s) {
   light_set *set = ctx;
+  const light *l = cf__ws_session_user(s);
   cf_hello h;
   memset(&h, 0, sizeof h);
   h.proto_min = CF_PROTO_MIN;
   h.proto_max = CF_PROTO_MAX;
-  h.token.p = set->token;
-  h.token.n = strlen(set->token);
+  h.token.p = l->token;
+  h.token.n = strlen(l->token);
   h.cursor = set->start;
   if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
   if (cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK) return CF_ERROR;
@@ -819,11 +821,13 @@ static void *light_main(void *arg) {
   return NULL;
 }
 
-/* Connects n light watchers at cursor start and runs their loop thread. */
-static void light_start(light_set *set, int n, const char *url, const char *token,
+/* Connects n light watchers at cursor start, every other one as the second
+** user (tokens[0], tokens[1]): an org's watchers are several users, so the
+** shared pull also reads which of them are members (docs/server.md).  Then
+** runs their loop thread. */
+static void light_start(light_set *set, int n, const char *url, const char *const *tokens,
                         uint64_t start) {
   memset(set, 0, sizeof *set);
-  set->token = token;
   set->start = start;
   set->n = n;
   set->l = calloc((size_t)n, sizeof *set->l);
@@ -841,6 +845,7 @@ static void light_start(light_set *set, int n, const char *url, const char *toke
     die("light client", err);
   for (int i = 0; i < n; i++) {
     set->l[i].cursor = start;
+    set->l[i].token = tokens[i % 2];
     cf__ws_session *s = NULL;
     if (cf__ws_client_connect(set->cli, url, &s) != CF_OK) die("light connect", url);
     cf__ws_session_set_user(s, &set->l[i]);
@@ -1095,11 +1100,13 @@ int main(int argc, char **argv) {
   if (PQstatus(pg) != CONNECTION_OK) die("connect", PQerrorMessage(pg));
   char url[128];
   snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync", port);
-  char *token = NULL, *nw_token = NULL;
+  char *token = NULL, *nw_token = NULL, *owner_token = NULL;
   if (cf_token_mint_hs256(SECRET, strlen(SECRET), USER, "authenticated", NULL,
                           "authenticated", 86400, &token) != CF_OK ||
       cf_token_mint_hs256(SECRET, strlen(SECRET), NW_USER, "authenticated", NULL,
-                          "authenticated", 86400, &nw_token) != CF_OK)
+                          "authenticated", 86400, &nw_token) != CF_OK ||
+      cf_token_mint_hs256(SECRET, strlen(SECRET), OWNER, "authenticated", NULL,
+                          "authenticated", 86400, &owner_token) != CF_OK)
     die("token", "");
   const char *rdir = getenv("CF_BENCH_REPLICA_DIR");
   const char *dir = rdir ? rdir : cf_pgcluster_dir(pgc);
@@ -1191,7 +1198,8 @@ int main(int argc, char **argv) {
       watcher_start(&ws[k], wdir, k, url, token);
     uint64_t at = commit_one(pg, 7, 0);
     wait_all(ws, nreal, at);
-    if (nreal < nwatch) light_start(&lights, nwatch - nreal, url, token, at);
+    const char *tokens[2] = {owner_token, token};
+    if (nreal < nwatch) light_start(&lights, nwatch - nreal, url, tokens, at);
     watchers_sched(ws, nreal, 1);
     trace_begin(srv);
     m0 = cpu_mark_now(srv);
@@ -1299,6 +1307,7 @@ int main(int argc, char **argv) {
   free(ws);
   cf_token_free(token);
   cf_token_free(nw_token);
+  cf_token_free(owner_token);
   PQfinish(pg);
   kill(srv, SIGTERM);
   int status = 0;
