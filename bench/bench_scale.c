@@ -1163,10 +1163,12 @@ int main(int argc, char **argv) {
   if (idle_other > 0) {
     idle_set set;
     other_f = idle_measure(&set, srv, idle_other, url, nw_token, NW_ORG);
-    (void)measure_serial(pg, &ws[0], 20, 4, &cw);
-    commits_free(&cw);
-    other = measure_serial(pg, &ws[0], n, 5, &cw);
-    commits_free(&cw);
+    /* its own commits: cw still holds the same-org ones, printed below */
+    commits co;
+    (void)measure_serial(pg, &ws[0], 20, 4, &co);
+    commits_free(&co);
+    other = measure_serial(pg, &ws[0], n, 5, &co);
+    commits_free(&co);
     snprintf(name, sizeof name, "+ %d idle sessions, other org", idle_other);
     print_row(name, n, other);
     idle_stop(&set);
