@@ -55,6 +55,44 @@ static int encode_revoked(const cf__sjob *j, const char *msg, cf_buf *out) {
 }
 
 /*
+** Runs one read-only statement as the job's user in a transaction of its
+** own, in ONE round trip: BEGIN READ ONLY, the claims (as_user), the
+** statement and COMMIT are pipelined (cf__pg_pipeline; the statements are
+** prepared once per connection under the names given, which pg.c drops by
+** itself behind a pooler that loses them).  This runs on every HELLO and,
+** for an org whose watchers are several users, on every shared pull.
+** OUT: *res, freed by the caller.  CF_OK or the database's code.
+*/
+static int read_as_user(cf__pg *pg, const cf__sjob *j, const char *file, const char *stmt,
+                        const char *name, int nparams, const char *const *params,
+                        cf__pg_res **res) {
+  char *sql = NULL, *as_user_sql = NULL;
+  const char *as_user = j->claims_json;
+  *res = NULL;
+  int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
+  if (rc == CF_OK) rc = cf__sql_named(file, stmt, &sql);
+  if (rc != CF_OK) goto out;
+  cf__pg_step steps[4] = {{"BEGIN READ ONLY", NULL, 0, NULL, NULL},
+                          {as_user_sql, "cf_sync_as_user", 1, &as_user, NULL},
+                          {sql, name, nparams, params, NULL},
+                          {"COMMIT", NULL, 0, NULL, NULL}};
+  size_t failed = 0;
+  rc = cf__pg_pipeline(pg, steps, 4, &failed);
+  if (rc == CF_OK) {
+    *res = steps[2].res;
+    steps[2].res = NULL;
+  } else if (rc != CF_UNREACHABLE) {
+    cf__pg_rollback(pg); /* a statement failed inside the transaction */
+  }
+  for (int i = 0; i < 4; i++)
+    cf__pg_res_free(steps[i].res);
+out:
+  cf__free(sql);
+  cf__free(as_user_sql);
+  return rc;
+}
+
+/*
 ** Reads, as the job's user in a read-only transaction, whether the user is
 ** a member of the job's org, the org's head, the user's role and the last
 ** batch of the job's node (the statement "hello" of SESSION_SQL: columns
@@ -62,27 +100,10 @@ static int encode_revoked(const cf__sjob *j, const char *msg, cf_buf *out) {
 ** OUT: *res, freed by the caller.  CF_OK or the database's code.
 */
 static int read_org_state(cf__pg *pg, const cf__sjob *j, cf__pg_res **res) {
-  char *sql = NULL;
-  char *as_user_sql = NULL;
-  const char *as_user = j->claims_json;
   char node[CF_NODE_ID_TEXT_LEN];
   cf__node_id_format(&j->node, node);
   const char *params[2] = {j->org, node};
-  *res = NULL;
-  int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
-  if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "hello", &sql);
-  if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
-  if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 2, params, res);
-  if (rc == CF_OK) rc = cf__pg_commit(pg);
-  if (rc != CF_OK) {
-    cf__pg_rollback(pg);
-    cf__pg_res_free(*res);
-    *res = NULL;
-  }
-  cf__free(sql);
-  cf__free(as_user_sql);
-  return rc;
+  return read_as_user(pg, j, SESSION_SQL, "hello", "cf_sync_hello", 2, params, res);
 }
 
 static void run_hello(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
@@ -306,7 +327,7 @@ out:
 ** membership revoked before the page was read is seen).  Fills j->member.
 */
 static int read_members(cf__pg *pg, cf__sjob *j) {
-  char *sql = NULL, *as_user_sql = NULL, *list = NULL;
+  char *list = NULL;
   cf__pg_res *res = NULL;
   j->member = cf__calloc(j->nusers ? j->nusers : 1, 1);
   list = cf__malloc(j->nusers * CF_UUID_TEXT_LEN + 3);
@@ -323,23 +344,15 @@ static int read_members(cf__pg *pg, cf__sjob *j) {
   }
   list[len++] = '}';
   list[len] = '\0';
-  const char *as_user = j->claims_json;
   const char *params[2] = {j->org, list};
-  int rc = cf__sql_named(MASTER_SQL, "as_user", &as_user_sql);
-  if (rc == CF_OK) rc = cf__sql_named(SESSION_SQL, "members", &sql);
-  if (rc == CF_OK) rc = cf__pg_exec(pg, "BEGIN READ ONLY");
-  if (rc == CF_OK) rc = cf__pg_query(pg, as_user_sql, 1, &as_user, NULL);
-  if (rc == CF_OK) rc = cf__pg_query(pg, sql, 2, params, &res);
-  if (rc == CF_OK) rc = cf__pg_commit(pg);
-  if (rc != CF_OK) cf__pg_rollback(pg);
+  int rc =
+      read_as_user(pg, j, SESSION_SQL, "members", "cf_sync_members", 2, params, &res);
   for (int r = 0; rc == CF_OK && r < cf__pg_nrows(res); r++) {
     const char *u = cf__pg_value(res, r, 0);
     size_t i = u != NULL ? cf__sjob_find_user(j, u) : j->nusers;
     if (i < j->nusers) j->member[i] = 1;
   }
   cf__pg_res_free(res);
-  cf__free(sql);
-  cf__free(as_user_sql);
   cf__free(list);
   return rc;
 }
