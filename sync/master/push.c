@@ -11,9 +11,11 @@
 **   3. cf_sync.push_begin: membership, the pushes of this (org, node,
 **      user) serialised, what the batch is (new, a replay, or a stale or
 **      reused number: docs/master-sync.md, "Batches").  No org-wide lock;
-**   4. per table, read the existing rows (SELECT with = ANY of the keys),
-**      which existing rows RLS hides, and the tombstones of the missing
-**      ones.  No lock: the UPDATEs of step 6 set a cell only if its pushed
+**   4. per table, read the existing rows (a join of the keys with the
+**      table), which existing rows RLS hides, and the tombstones of the
+**      missing ones (rows that carry every cell are taken to be new: only
+**      their tombstones are read, new_rows_group).  No lock: the UPDATEs
+**      of step 6 set a cell only if its pushed
 **      version is not older than the one the row holds as it is written,
 **      so a write committed since the read is never overwritten by an
 **      older version (docs/master-sync.md, "Why a push holds the clock
@@ -507,14 +509,12 @@ static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_
   return write_group(ctx, t, op, idx + half, n - half);
 }
 
-/* Reads the existing rows of table t among rows[lo..hi) (and which missing
-** ones exist but are hidden by RLS, and the tombstones of the others) into
-** the prows.  See step 4 at the top for why no lock is needed. */
-static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
+/* Reads the existing rows of table t among rows[lo..hi) into the prows
+** (load_rows). */
+static int read_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   const cf_table *t = ctx->rows[lo].t;
-  const char *pv[3];
+  const char *pv[2];
   cf__pg_res *res = NULL;
-  char *tsql = NULL, *tsql2 = NULL;
   /* Values are needed only for the columns the batch carries: the merge
   ** compares values only on equal versions of a carried cell, and an UPDATE
   ** writes only columns some change took.  The others are read as NULL
@@ -572,8 +572,23 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
       goto out;
     }
   }
+out:
   cf__pg_res_free(res);
-  res = NULL;
+  return rc;
+}
+
+/* Reads the existing rows of table t among rows[lo..hi) (and which missing
+** ones exist but are hidden by RLS, and the tombstones of the others) into
+** the prows.  See step 4 at the top for why no lock is needed.  new_rows:
+** the rows are taken to be new (new_rows_group): only their tombstones are
+** read. */
+static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi, int new_rows) {
+  const cf_table *t = ctx->rows[lo].t;
+  const char *pv[3];
+  cf__pg_res *res = NULL;
+  char *tsql = NULL, *tsql2 = NULL;
+  int rc = new_rows ? CF_OK : read_rows(ctx, org, lo, hi);
+  if (rc != CF_OK) goto out;
 
   /* Tombstones of the rows that do not exist. */
   if ((rc = params_reset(ctx, 1)) != CF_OK) goto out;
@@ -598,9 +613,13 @@ static int load_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   if ((rc = cf__sql_named(CF__MASTER_SQL, "existing_ids", &tsql)) != CF_OK) goto out;
   if ((rc = cf__sql_named(CF__MASTER_SQL, "tombstones_for_keys", &tsql2)) != CF_OK)
     goto out;
-  sqls[0] = tsql;
-  sqls[1] = tsql2;
-  if ((rc = cf__pg_query_many(ctx->pg, 2, sqls, 3, pv, two)) != CF_OK) goto out;
+  if (new_rows) {
+    if ((rc = cf__pg_query(ctx->pg, tsql2, 3, pv, &two[1])) != CF_OK) goto out;
+  } else {
+    sqls[0] = tsql;
+    sqls[1] = tsql2;
+    if ((rc = cf__pg_query_many(ctx->pg, 2, sqls, 3, pv, two)) != CF_OK) goto out;
+  }
   res = two[0];
   for (int k = 0; k < cf__pg_nrows(res); k++) {
     const char *id = cf__pg_value(res, k, 0);
@@ -985,6 +1004,35 @@ static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
 }
 
 /*
+** Are rows[lo..hi) (one table) all rows that the batch creates -- each
+** carrying, over its changes, every column and the deleted cell -- of a
+** tenant table?  Then the push takes them to be new rows and reads only
+** their tombstones, not the rows themselves nor which exist hidden by RLS
+** (010, docs/master-sync.md "Pushes of new rows"): a row that exists after
+** all makes its INSERT fail on the primary key in the pipeline, before the
+** COMMIT, and the push runs again with the reads.  A replica's inserts are
+** such rows (its outbox carries every cell of a new row), and an update
+** never carries every cell, so the guess is right but for a row created
+** twice, which the second attempt merges.
+*/
+static int new_rows_group(const push_ctx *ctx, size_t lo, size_t hi) {
+  const cf_table *t = ctx->rows[lo].t;
+  uint64_t all = cf__schema_mask_all(t) & ~t->key_mask;
+  if (!t->tenant) return 0;
+  uint64_t *carried = cf__calloc(hi - lo, sizeof *carried);
+  if (carried == NULL) return 0;
+  for (size_t i = 0; i < ctx->n; i++) {
+    size_t r = ctx->row_of[i];
+    if (r != SIZE_MAX && r >= lo && r < hi) carried[r - lo] |= ctx->changes[i].present;
+  }
+  int all_new = 1;
+  for (size_t r = 0; r < hi - lo && all_new; r++)
+    all_new = (carried[r] & all) == all;
+  cf__free(carried);
+  return all_new;
+}
+
+/*
 ** One attempt at a push.  fast: the write phase is one pipelined round trip
 ** (write_pipelined); a statement that fails there returns CF_ERROR and the
 ** caller runs the push again with fast = 0, statement by statement under
@@ -992,7 +1040,8 @@ static int batch_digest(const cf_change *changes, size_t n, cf_buf *tmp,
 */
 static int push_once(cf__pg *pg, const char *claims_json, const char *org_id,
                      const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
-                     size_t n, cf__push_result *results, cf__push_info *info, int fast) {
+                     size_t n, cf__push_result *results, cf__push_info *info, int fast,
+                     int guess, int *guessed) {
   push_ctx ctx;
   cf__push_info dummy;
   wgroup *groups = NULL;
@@ -1104,7 +1153,9 @@ static int push_once(cf__pg *pg, const char *claims_json, const char *org_id,
     size_t hi = lo;
     while (hi < ctx.nrows && ctx.rows[hi].t == ctx.rows[lo].t)
       hi++;
-    if ((rc = load_rows(&ctx, org, lo, hi)) != CF_OK) goto out;
+    int new_rows = guess && new_rows_group(&ctx, lo, hi);
+    if (new_rows) *guessed = 1;
+    if ((rc = load_rows(&ctx, org, lo, hi, new_rows)) != CF_OK) goto out;
     lo = hi;
   }
   /* 5. Merge; rows the push would create without every cell are refused. */
@@ -1198,10 +1249,16 @@ out:
 int cf__master_push(cf__pg *pg, const char *claims_json, const char *org_id,
                     const cf_nodeid *node, uint64_t batch_seq, const cf_change *changes,
                     size_t n, cf__push_result *results, cf__push_info *info) {
-  int rc =
-      push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 1);
+  /* Fast with new rows taken as new; if that fails and some rows were
+  ** taken so, fast with every read; then statement by statement. */
+  int guessed = 0;
+  int rc = push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info,
+                     1, 1, &guessed);
+  if (rc == CF_ERROR && guessed)
+    rc = push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 1,
+                   0, &guessed);
   if (rc == CF_ERROR)
-    rc =
-        push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 0);
+    rc = push_once(pg, claims_json, org_id, node, batch_seq, changes, n, results, info, 0,
+                   0, &guessed);
   return rc;
 }

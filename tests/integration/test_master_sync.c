@@ -287,6 +287,43 @@ CF_TEST(test_master_push_older_version_is_superseded) {
   fx_close(&f);
 }
 
+/* A push takes a row carrying every cell to be new and reads only its
+** tombstone (010); when the row exists after all, its INSERT fails on the
+** key in the pipeline and the push runs again with the reads: the row is
+** merged as before, in a batch with a row that really is new. */
+CF_TEST(test_master_new_row_pushed_again_in_full_is_merged_not_duplicated) {
+  fx f;
+  fx_open(&f);
+  cf_change ch[2];
+  cf__push_result res[2];
+  cf__push_info info;
+  char id[37], id2[37], val[64], sql[200];
+  new_id(id);
+  new_id(id2);
+  cf_ver v1 = ver_at(1, -3000, 0), v2 = ver_at(2, -2000, 0), v0 = ver_at(3, -4000, 0);
+  contact_insert(&ch[0], ORG_A, id, "First", NULL, &v1);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 1, res, NULL));
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  /* The same row in full from another node, newer, with a new row. */
+  contact_insert(&ch[0], ORG_A, id, "Second", NULL, &v2);
+  contact_insert(&ch[1], ORG_A, id2, "Other", NULL, &v2);
+  CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 2, 1, ch, 2, res, &info));
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_EQ(info.applied, 2);
+  /* And in full again, older than both: superseded. */
+  contact_insert(&ch[0], ORG_A, id, "Zeroth", NULL, &v0);
+  CHECK_OK(push(&f, CLAIMS(USER_2), ORG_A, 3, 1, ch, 1, res, NULL));
+  CHECK_RESULT(res[0], CF_PUSH_SUPERSEDED, CF_REASON_NONE);
+  snprintf(sql, sizeof sql,
+           "SELECT string_agg(first_name, '/' ORDER BY first_name) FROM contacts "
+           "WHERE id IN ('%s', '%s')",
+           id, id2);
+  query_str(f.admin, sql, val, sizeof val);
+  CHECK_STR(val, "Other/Second");
+  fx_close(&f);
+}
+
 CF_TEST(test_master_merges_per_column_with_core_merge) {
   fx f;
   fx_open(&f);
