@@ -631,7 +631,7 @@ static const char *const hop_names[NHOPS] = {
     "commit -> NOTIFY read by the server's loop",
     "NOTIFY -> shared pull queued (behind one running)",
     "queued -> a worker starts it",
-    "the shared pull on a worker (page; members if >1 user)",
+    "shared pull on a worker (page, members if >1 user)",
     "worker -> back on the loop",
     "loop writes every session's FEED frame",
     "last frame written -> slowest replica read it",
