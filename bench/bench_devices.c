@@ -37,6 +37,7 @@
 ** taken from the directory of this program (the build directory).
 */
 #include <libpq-fe.h>
+#include <dirent.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -151,6 +152,58 @@ static double srv_cpu_s(void) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The CPU seconds (user + system) of process pid, from /proc/<pid>/stat;
+** ppid set to its parent when not NULL.  0 when it is gone. */
+static double proc_cpu_s(long pid, long *ppid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  unsigned long ut = 0, st = 0;
+  long pp = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                          &pp, &ut, &st) != 3)
+    return 0;
+  if (ppid != NULL) *ppid = pp;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The postmaster of the private cluster (first line of data/postmaster.pid). */
+static long pg_postmaster;
+
+/* The CPU seconds of the cluster: the postmaster and every live child
+** (backends, walwriter, checkpointer...).  Children that exit between two
+** readings are missed; the server's pooled connections live for the run. */
+static double pg_cpu_s(void) {
+  if (pg_postmaster <= 0) return 0;
+  double sum = proc_cpu_s(pg_postmaster, NULL);
+  DIR *dir = opendir("/proc");
+  if (dir == NULL) return sum;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    long pp = 0;
+    double c = proc_cpu_s(pid, &pp);
+    if (pp == pg_postmaster) sum += c;
+  }
+  closedir(dir);
+  return sum;
+}
+
+/* This process's CPU seconds: the load generator (devices' replicas). */
+static double self_cpu_s(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static long srv_rss_kib(void) {
   char path[64], line[256];
   long kib = 0;
@@ -260,6 +313,8 @@ typedef struct result {
   double pull_p50_ms;    /* from a device's last push answer to its end (the pull) */
   double pull_p99_ms;    /* the same, p99 */
   double push_share;     /* share of the devices' sync time spent pushing, % */
+  double gen_pct;        /* the load generator's CPU (replicas), % of one core */
+  double pg_pct;         /* the Postgres cluster's CPU, % of one core */
 } result;
 
 /* ---- a sampler of the server's Postgres connections ----------------------
@@ -339,13 +394,13 @@ static result run(PGconn *admin, const char *dir, const char *url, int r, int n,
   sampler sm = {admin_url_g, 0, 0, 0, 0};
   pthread_t sth;
   if (pthread_create(&sth, NULL, sampler_main, &sm) != 0) die("thread", "sampler");
-  double cpu0 = srv_cpu_s();
+  double cpu0 = srv_cpu_s(), gen0 = self_cpu_s(), pgc0 = pg_cpu_s();
   int64_t t0 = now_ns();
   pthread_barrier_wait(&start_line);
   for (int i = 0; i < n; i++)
     pthread_join(th[i], NULL);
   int64_t t1 = now_ns();
-  double cpu1 = srv_cpu_s();
+  double cpu1 = srv_cpu_s(), gen1 = self_cpu_s(), pgc1 = pg_cpu_s();
   sm.stop = 1;
   pthread_join(sth, NULL);
   pthread_barrier_destroy(&start_line);
@@ -383,6 +438,8 @@ static result run(PGconn *admin, const char *dir, const char *url, int r, int n,
   res.p50_ms = (double)lat[(n - 1) / 2] / 1e6;
   res.p99_ms = (double)lat[(int)((n - 1) * 0.99 + 0.5)] / 1e6;
   res.cpu_pct = 100.0 * (cpu1 - cpu0) / wall;
+  res.gen_pct = 100.0 * (gen1 - gen0) / wall;
+  res.pg_pct = 100.0 * (pgc1 - pgc0) / wall;
   res.rss_kib = srv_rss_kib();
   for (int i = 0; i < n; i++) {
     cf_node_close(d[i].node);
@@ -438,6 +495,13 @@ int main(int argc, char **argv) {
   if (cf_master_migrate_up(m) != CF_OK) die("migrate", cf_master_errmsg(m));
   cf_master_close(m);
   admin_url_g = admin_url;
+  {
+    char pidfile[PATH_MAX];
+    snprintf(pidfile, sizeof pidfile, "%s/data/postmaster.pid", cf_pgcluster_dir(pgc));
+    FILE *pf = fopen(pidfile, "r");
+    if (pf == NULL || fscanf(pf, "%ld", &pg_postmaster) != 1) pg_postmaster = 0;
+    if (pf != NULL) fclose(pf);
+  }
   PGconn *admin = PQconnectdb(admin_url);
   if (PQstatus(admin) != CONNECTION_OK) die("connect", PQerrorMessage(admin));
   exec_or_die(
@@ -466,15 +530,15 @@ int main(int argc, char **argv) {
          "clientflow serve --workers 4 (own process); loopback\n\n",
          rows);
   printf("| %7s | %-9s | %9s | %9s | %9s | %10s | %8s | %11s | %9s | %9s | %11s | "
-         "%9s | %9s | %10s |\n",
+         "%9s | %9s | %10s | %7s | %7s |\n",
          "devices", "layout", "rows/s", "push p50", "push p99", "server CPU", "srv RSS",
          "rows pulled", "lock wait", "idle in tx", "push rows/s", "pull p50", "pull p99",
-         "push share");
+         "push share", "gen CPU", "PG CPU");
   printf(
       "|---------|-----------|-----------|-----------|-----------|------------|----------"
       "|-------------|-----------|-----------|-------------|-----------|-----------|-----"
       "-"
-      "------|\n");
+      "------|---------|---------|\n");
   result one[16], spread[16];
   int runno = 0;
   for (int i = 0; i < ncounts; i++) {
@@ -487,10 +551,12 @@ int main(int argc, char **argv) {
       else
         spread[i] = r;
       printf("| %7d | %-9s | %9.0f | %6.0f ms | %6.0f ms | %9.0f%% | %5ld MB | %11lld | "
-             "%8.0f%% | %8.0f%% | %11.0f | %6.0f ms | %6.0f ms | %9.0f%% |\n",
+             "%8.0f%% | %8.0f%% | %11.0f | %6.0f ms | %6.0f ms | %9.0f%% | %6.0f%% | "
+             "%6.0f%% |\n",
              n, layout == 0 ? "one org" : "16 orgs", r.rows_s, r.p50_ms, r.p99_ms,
              r.cpu_pct, r.rss_kib / 1024, (long long)r.pulled, r.lock_pct, r.idle_tx_pct,
-             r.push_rows_s, r.pull_p50_ms, r.pull_p99_ms, r.push_share);
+             r.push_rows_s, r.pull_p50_ms, r.pull_p99_ms, r.push_share, r.gen_pct,
+             r.pg_pct);
       fflush(stdout);
     }
   }
