@@ -111,7 +111,9 @@ static void start_server(const char *exe, const char *db_url, int port) {
   if (srv_pid < 0) die("fork", "");
   if (srv_pid == 0) {
     setenv("JWT_SECRET", SECRET, 1);
-    if (freopen("/dev/null", "w", stderr) == NULL) _exit(126); /* its per-session log */
+    /* Its per-session log: BENCH_SERVER_LOG names a file for it. */
+    const char *log = getenv("BENCH_SERVER_LOG");
+    if (freopen(log != NULL && *log ? log : "/dev/null", "w", stderr) == NULL) _exit(126);
     execl(exe, exe, "serve", "--database-url", db_url, "--port", port_s, "--workers", "4",
           (char *)NULL);
     _exit(127);
