@@ -26,7 +26,12 @@
 **      device pulls what the others pushed before it: about N^2 * ROWS / 2);
 **      lock wait / idle in tx = of the server's Postgres connections that
 **      are in a transaction, the share waiting on a lock (the org clock
-**      row) and the share idle waiting for the server, sampled every 20 ms.
+**      row) and the share idle waiting for the server, sampled every 20 ms;
+**      gen CPU = this process (the devices' replicas) and PG CPU = the
+**      cluster's postmaster and live children (/proc/<pid>/stat), both as
+**      % of one core over the run's wall time (docs/scaling.md, "Where the
+**      CPU of one org's 64 devices goes").  BENCH_SERVER_LOG=FILE keeps the
+**      server's log (else /dev/null).
 **
 ** Goal (issue 14): 64 devices in one org >= 0.8x the rows/s of the same 64
 ** over 16 orgs, with push p99 <= 500 ms.
