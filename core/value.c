@@ -398,12 +398,12 @@ int cf__timestamp_format(int64_t us, char out[CF_TIMESTAMP_TEXT_LEN]) {
   static const char after[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
   size_t j = 0;
   for (int f = 0; f < 7; f++) {
+    unsigned x = v[f]; /* its last width[f] digits, right to left */
     for (int k = width[f] - 1; k >= 0; k--) {
-      unsigned x = v[f];
-      for (int r = 0; r < k; r++)
-        x /= 10;
-      out[j++] = (char)('0' + x % 10);
+      out[j + (size_t)k] = (char)('0' + x % 10);
+      x /= 10;
     }
+    j += (size_t)width[f];
     out[j++] = after[f];
   }
   out[j] = '\0';

@@ -36,8 +36,9 @@ SELECT cf_sync.push_record($1::uuid, $2::uuid, $3::bigint, decode($4, 'hex'), $5
 SELECT p.member, p.head_seq, p.purged_seq FROM cf_sync.pull_begin($1::uuid) AS p
 
 -- @name pull_tombstones
--- $1 org, $2 cursor, $3 limit.
-SELECT t.cf_seq, t.table_no, t.id::text, encode(t.deleted_version, 'hex')
+-- $1 org, $2 cursor, $3 limit.  Run with binary results (sync/master/pull.c):
+-- every column text but the version, which comes as its raw bytes.
+SELECT t.cf_seq::text, t.table_no::text, t.id::text, t.deleted_version
 FROM cf_sync.tombstones AS t
 WHERE t.org_id = $1::uuid AND t.cf_seq > $2::bigint
 ORDER BY t.cf_seq

@@ -300,6 +300,16 @@ const char *cf__pg_value(const cf__pg_res *res, int row, int col) {
   return PQgetvalue(res, row, col);
 }
 
+const char *cf__pg_bytes(const cf__pg_res *res, int row, int col, size_t *len) {
+  *len = 0;
+  if (PQgetisnull(res, row, col)) return NULL;
+  int n = PQgetlength(res, row, col);
+  *len = n > 0 ? (size_t)n : 0;
+  return PQgetvalue(res, row, col);
+}
+
+int cf__pg_is_binary(const cf__pg_res *res, int col) { return PQfformat(res, col) == 1; }
+
 int cf__pg_bool(const cf__pg_res *res, int row, int col) {
   const char *v = cf__pg_value(res, row, col);
   return v != NULL && strcmp(v, "t") == 0;
@@ -378,8 +388,8 @@ static int pipeline_finish(cf__pg *pg, int rc) {
   return rc;
 }
 
-int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
-                      const char *const *params, cf__pg_res **out) {
+static int query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                      const char *const *params, int format, cf__pg_res **out) {
   for (size_t i = 0; i < n; i++)
     out[i] = NULL;
   clear_error(pg);
@@ -391,7 +401,8 @@ int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams
   int rc = CF_OK;
   size_t sent = 0;
   for (; sent < n; sent++)
-    if (!PQsendQueryParams(pg->conn, sqls[sent], nparams, NULL, params, NULL, NULL, 0))
+    if (!PQsendQueryParams(pg->conn, sqls[sent], nparams, NULL, params, NULL, NULL,
+                           format))
       break;
   if (sent < n) {
     set_error(pg, PQerrorMessage(pg->conn));
@@ -432,6 +443,16 @@ int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams
       out[i] = NULL;
     }
   return rc;
+}
+
+int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                      const char *const *params, cf__pg_res **out) {
+  return query_many(pg, n, sqls, nparams, params, 0, out);
+}
+
+int cf__pg_query_many_binary(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                             const char *const *params, cf__pg_res **out) {
+  return query_many(pg, n, sqls, nparams, params, 1, out);
 }
 
 /* --- pipelines of different statements -------------------------------------- */

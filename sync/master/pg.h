@@ -148,6 +148,20 @@ int cf__sql_named(const char *asset, const char *name, char **out) CF_WARN_UNUSE
 int cf__pg_query_many(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
                       const char *const *params, cf__pg_res **out) CF_WARN_UNUSED;
 
+/* The same with every column of the results in binary (libpq resultFormat 1):
+** a text column's bytes are those of its text form, a bytea its raw bytes
+** (half of hex), an integer big-endian.  Read them with cf__pg_bytes. */
+int cf__pg_query_many_binary(cf__pg *pg, size_t n, const char *const *sqls, int nparams,
+                             const char *const *params, cf__pg_res **out) CF_WARN_UNUSED;
+
+/* Value of row, col as bytes (NULL for SQL NULL) and its length in *len
+** (what the server sent, to be checked by the caller: a binary value has no
+** terminator of its own, though libpq puts a 0 byte after every value). */
+const char *cf__pg_bytes(const cf__pg_res *res, int row, int col, size_t *len);
+
+/* Is column col of res in binary? */
+int cf__pg_is_binary(const cf__pg_res *res, int col);
+
 /* Most statements of one cf__pg_pipeline, and most prepared names a
 ** connection remembers (more are run unnamed). */
 #define CF_PG_PIPELINE_MAX 256

@@ -45,17 +45,15 @@ int cf__pg_append_hex(cf_buf *b, const unsigned char *p, size_t n) {
   return CF_OK;
 }
 
-/*
-** Canonical value of Postgres output text s (NULL: SQL NULL) for col, with
-** its bytes copied into a.  CF_OK, CF_CORRUPT if it does not parse, CF_NOMEM.
-*/
-int cf__pg_value_from_text(const cf_column *col, const char *s, cf_buf *tmp, cf__arena *a,
-                           cf_value *out) {
+/* The canonical value of the n bytes of Postgres output text at s (NULL:
+** SQL NULL), as cf__pg_value_from_text. */
+static int value_from_bytes(const cf_column *col, const char *s, size_t n, cf_buf *tmp,
+                            cf__arena *a, cf_value *out) {
   if (s == NULL) {
     *out = cf__value_null();
     return CF_OK;
   }
-  cf_value in = cf__value_text(s, strlen(s)), v;
+  cf_value in = cf__value_text(s, n), v;
   int rc = cf__value_canon(col, &in, tmp, &v);
   if (rc == CF_NOMEM) return rc;
   if (rc != CF_OK) return CF_CORRUPT;
@@ -66,6 +64,15 @@ int cf__pg_value_from_text(const cf_column *col, const char *s, cf_buf *tmp, cf_
   }
   *out = v;
   return CF_OK;
+}
+
+/*
+** Canonical value of Postgres output text s (NULL: SQL NULL) for col, with
+** its bytes copied into a.  CF_OK, CF_CORRUPT if it does not parse, CF_NOMEM.
+*/
+int cf__pg_value_from_text(const cf_column *col, const char *s, cf_buf *tmp, cf__arena *a,
+                           cf_value *out) {
+  return value_from_bytes(col, s, s ? strlen(s) : 0, tmp, a, out);
 }
 
 /*
@@ -120,7 +127,8 @@ int cf__pg_append_element(cf_buf *out, const cf_column *col, const cf_value *v,
 
 /*
 ** Fills row (of table t) from result row r of res, whose columns from col0
-** on are the table's columns as text and then the versions in hex.  Key
+** on are the table's columns as text and then the versions, in hex or (a
+** binary result, cf__pg_query_many_binary) as their raw bytes.  Key
 ** cells get zero versions; deleted = 0 with the stored version.
 **
 ** Total over what the master may hold: a cell without a usable version (a
@@ -132,12 +140,21 @@ int cf__pg_append_element(cf_buf *out, const cf_column *col, const cf_value *v,
 */
 int cf__pg_row_from_result(const cf_table *t, const cf__pg_res *res, int r, int col0,
                            cf_buf *tmp, cf__arena *a, cf_row *row) {
-  const char *hex = cf__pg_value(res, r, col0 + (int)t->ncols);
+  int vcol = col0 + (int)t->ncols;
+  size_t vlen;
+  const char *vp = cf__pg_bytes(res, r, vcol, &vlen);
   unsigned char vers[(CF_SCHEMA_MAX_COLS + 1) * CF_VER_LEN];
   size_t nv = (size_t)(t->ncols + 1) * CF_VER_LEN;
   int rc;
-  if (hex == NULL || strlen(hex) != 2 * nv || cf__hex_decode(hex, 2 * nv, vers) != CF_OK)
+  if (cf__pg_is_binary(res, vcol)) {
+    if (vp == NULL || vlen != nv)
+      memset(vers, 0, nv);
+    else
+      memcpy(vers, vp, nv);
+  } else if (vp == NULL || vlen != 2 * nv || strlen(vp) != 2 * nv ||
+             cf__hex_decode(vp, 2 * nv, vers) != CF_OK) {
     memset(vers, 0, nv);
+  }
   cf__row_init(row, t);
   for (unsigned i = 0; i <= t->ncols; i++) {
     cf_value v;
@@ -151,9 +168,12 @@ int cf__pg_row_from_result(const cf_table *t, const cf__pg_res *res, int r, int 
       cf__row_set_deleted(row, 0, &ver);
       break;
     }
-    rc = cf__pg_value_from_text(&t->cols[i], cf__pg_value(res, r, col0 + (int)i), tmp, a,
-                                &v);
-    if (rc != CF_OK) return rc;
+    /* The length the server sent (a text column of a binary result has no
+    ** terminator of its own): a value with a 0 byte in it is no text. */
+    size_t n;
+    const char *s = cf__pg_bytes(res, r, col0 + (int)i, &n);
+    if (s != NULL && memchr(s, '\0', n) != NULL) return CF_CORRUPT;
+    if ((rc = value_from_bytes(&t->cols[i], s, n, tmp, a, &v)) != CF_OK) return rc;
     if ((rc = cf__row_set(row, i, &v, &ver)) != CF_OK) return CF_CORRUPT;
   }
   return CF_OK;

@@ -5,7 +5,8 @@
 ** One REPEATABLE READ READ ONLY transaction reads up to limit + 1 changes
 ** after the cursor from each of the eleven sources (ten tables -- users
 ** through cf_sync.pull_users -- and the tombstones), in one pipelined round
-** trip, merges them by cursor position and cuts the page where every source
+** trip with binary results (text columns, raw versions), merges them by cursor position
+*and cuts the page where every source
 ** is known to be complete.
 */
 #include <stdio.h>
@@ -47,13 +48,13 @@ void cf__pull_page_free(cf__pull_page *page) {
 static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, cf__arena *a,
                             cf_row *row) {
   const char *tno = cf__pg_value(res, r, 1), *id = cf__pg_value(res, r, 2);
-  const char *hex = cf__pg_value(res, r, 3);
+  size_t vlen;
+  const char *vb = cf__pg_bytes(res, r, 3, &vlen);
   const cf_table *t = tno ? cf__schema_table((unsigned)strtoul(tno, NULL, 10)) : NULL;
   cf_ver ver;
-  if (t == NULL || id == NULL || strlen(id) != 36 || hex == NULL ||
-      strlen(hex) != CF__HEX_VER_LEN ||
-      cf__hex_decode(hex, CF__HEX_VER_LEN, ver.b) != CF_OK)
+  if (t == NULL || id == NULL || strlen(id) != 36 || vb == NULL || vlen != CF_VER_LEN)
     return CF_CORRUPT;
+  memcpy(ver.b, vb, CF_VER_LEN);
   cf__row_init(row, t);
   const char *idc = cf__arena_copy(a, id, 36);
   if (idc == NULL) return CF_NOMEM;
@@ -124,8 +125,10 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     }
     if (rc != CF_OK) goto out;
   }
-  if ((rc = cf__pg_query_many(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp, res)) !=
-      CF_OK)
+  /* Binary results: every column is selected as text (the same bytes) but
+  ** the versions, which come as their raw bytes instead of hex. */
+  if ((rc = cf__pg_query_many_binary(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp,
+                                     res)) != CF_OK)
     goto out;
   for (unsigned s = 0; s < PULL_SOURCES; s++)
     total += (size_t)cf__pg_nrows(res[s]);

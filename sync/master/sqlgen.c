@@ -228,22 +228,23 @@ int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_
   return CF_MISUSE;
 }
 
-/* Builds the pull statement of table t: cf_seq, every column as text and
-** the versions in hex, changes after $2 in org $1, at most $3. */
+/* Builds the pull statement of table t: cf_seq and every column as text and
+** the versions as bytea, changes after $2 in org $1, at most $3.  Run with
+** binary results (cf__pg_query_many_binary): the text columns arrive as
+** their text, the versions as their raw bytes (half of hex). */
 int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) {
   char tmp[400];
   cf__buf_reset(b);
-  int rc = cf__buf_puts(b, "SELECT t.cf_seq, ");
+  int rc = cf__buf_puts(b, "SELECT t.cf_seq::text, ");
   if (rc == CF_OK) rc = append_select_cols(b, t, cf__schema_mask_columns(t));
   if (rc != CF_OK) return rc;
   if (t->number == 1) {
-    snprintf(
-        tmp, sizeof tmp,
-        ", encode(t.cf_versions, 'hex') FROM cf_sync.pull_users($1::uuid, $2::bigint, "
-        "$3::integer) AS t ORDER BY t.cf_seq");
+    snprintf(tmp, sizeof tmp,
+             ", t.cf_versions FROM cf_sync.pull_users($1::uuid, $2::bigint, "
+             "$3::integer) AS t ORDER BY t.cf_seq");
   } else {
     snprintf(tmp, sizeof tmp,
-             ", encode(t.cf_versions, 'hex') FROM public.\"%s\" AS t WHERE (t.\"%s\" = "
+             ", t.cf_versions FROM public.\"%s\" AS t WHERE (t.\"%s\" = "
              "$1::uuid %s) "
              "AND t.cf_seq > $2::bigint ORDER BY t.cf_seq LIMIT $3::integer",
              t->name, t->tenant ? "org_id" : "id",
