@@ -29,6 +29,8 @@ static int digits(const char *s, int n) {
 int cf__rest_cursor_decode(const char *text, cf__rest_list list, cf__rest_cursor *out) {
   unsigned char b[CF_REST_CURSOR_BYTES];
   size_t n = 0;
+  if (list < CF_REST_LIST_ORGANIZATIONS || list > CF_REST_LIST_APPOINTMENTS)
+    return CF_INVALID;
   if (text == NULL || strlen(text) != CF_REST_CURSOR_TEXT) return CF_INVALID;
   if (cf__base64url_decode(text, CF_REST_CURSOR_TEXT, b, sizeof b, &n) != CF_OK ||
       n != sizeof b)
@@ -50,6 +52,8 @@ int cf__rest_cursor_decode(const char *text, cf__rest_list list, cf__rest_cursor
 int cf__rest_cursor_encode(cf__rest_list list, int64_t key_us, const char *id,
                            char out[CF_REST_CURSOR_TEXT + 1]) {
   cf_uuid u;
+  if (list < CF_REST_LIST_ORGANIZATIONS || list > CF_REST_LIST_APPOINTMENTS)
+    return CF_INVALID;
   if (id == NULL || cf__uuid_parse(id, strlen(id), &u) != CF_OK) return CF_INVALID;
   unsigned char b[CF_REST_CURSOR_BYTES];
   b[0] = CURSOR_VERSION;

@@ -35,6 +35,24 @@ CF_TEST(test_rest_cursor_of_another_list_is_refused) {
   CHECK_OK(cf__rest_cursor_decode(text, CF_REST_LIST_DEALS, &k));
 }
 
+/* Found by fuzz_rest_params: a cursor naming list 0 (or any number that is
+** no list) was accepted when asked for with that same number. */
+CF_TEST(test_rest_cursor_of_no_list_is_refused_both_ways) {
+  char text[CF_REST_CURSOR_TEXT + 1];
+  cf__rest_cursor k;
+  memset(&k, 0x5a, sizeof k);
+  CHECK_EQ(cf__rest_cursor_encode((cf__rest_list)0, 5, ID, text), CF_INVALID);
+  CHECK_EQ(
+      cf__rest_cursor_encode((cf__rest_list)(CF_REST_LIST_APPOINTMENTS + 1), 5, ID, text),
+      CF_INVALID);
+  /* version 1, list 0, key 0x0644a5b8c1a24001: the fuzzer's input */
+  CHECK_EQ(cf__rest_cursor_decode("AQAAAAZEpbjBokABkPGiAABwAIAAAAAAAAAB",
+                                  (cf__rest_list)0, &k),
+           CF_INVALID);
+  for (size_t i = 0; i < sizeof k; i++)
+    CHECK_EQ(((unsigned char *)&k)[i], 0x5a);
+}
+
 CF_TEST(test_rest_cursor_rejects_every_malformed_text) {
   char good[CF_REST_CURSOR_TEXT + 1];
   CHECK_OK(cf__rest_cursor_encode(CF_REST_LIST_CONTACTS, 1764345600123456LL, ID, good));
