@@ -709,6 +709,108 @@ static void print_breakdown(const char *title, const commits *c, const feed_trac
 ** not 200 SQLite transactions queued on two cores.  One real replica
 ** watches with them and gives the apply.
 */
+/* --- sessions of the load generator: one endpoint, many connections -------------- */
+
+/* What the light watchers and the idle sessions share: one client endpoint
+** with many connections, counters kept by its callbacks, and a thread running
+** its loop once they are connected.  First member of each set, so a set's
+** callbacks' ctx is also a client_set. */
+typedef struct client_set {
+  const char *what;    /* for messages: "light watchers", "idle sessions" */
+  cf__ws_client *cli;  /* one endpoint, many connections */
+  atomic_int welcomed; /* sessions that got their first frame (WELCOME) */
+  atomic_int closed;   /* sessions that closed */
+  atomic_int stop;     /* the loop thread must end */
+  pthread_t thread;    /* runs the loop */
+} client_set;
+
+/* Sends a HELLO to org as token's user, at cursor, speaking protocols
+ * CF_PROTO_MIN..proto_max. */
+static int send_hello(cf__ws_session *s, const char *token, const char *org,
+                      uint32_t proto_max, uint64_t cursor, const char *software) {
+  cf_hello h;
+  memset(&h, 0, sizeof h);
+  h.proto_min = CF_PROTO_MIN;
+  h.proto_max = proto_max;
+  h.token.p = token;
+  h.token.n = strlen(token);
+  h.cursor = cursor;
+  if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
+  if (cf__uuid_parse(org, strlen(org), &h.org) != CF_OK) return CF_ERROR;
+  h.hlc = (cf_hlc)cf__now_ms() << 16;
+  h.software.p = software;
+  h.software.n = strlen(software);
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  int rc = cf__encode_hello(&h, &b);
+  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
+  cf__buf_free(&b);
+  return rc;
+}
+
+static void client_set_on_close(void *ctx, cf__ws_session *s, int rc, int code,
+                                const char *why) {
+  client_set *cs = ctx;
+  (void)s;
+  (void)rc;
+  (void)code;
+  (void)why;
+  atomic_fetch_add(&cs->closed, 1);
+}
+
+/* A client endpoint whose callbacks get ctx (a set beginning with cs). */
+static void client_set_new(client_set *cs, const char *what, void *ctx,
+                           int (*on_open)(void *, cf__ws_session *),
+                           void (*on_message)(void *, cf__ws_session *, const uint8_t *,
+                                              size_t)) {
+  cs->what = what;
+  cf__ws_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ws.ctx = ctx;
+  cfg.ws.on_open = on_open;
+  cfg.ws.on_message = on_message;
+  cfg.ws.on_close = client_set_on_close;
+  cfg.connect_timeout_ms = 120000;
+  /* The load generator never pings: what the server spends is its own. */
+  cfg.limits.ping_interval_s = UINT32_MAX;
+  char err[256];
+  if (cf__ws_client_new(&cfg, &cs->cli, err, sizeof err) != CF_OK) die(what, err);
+}
+
+/* Runs the loop here until want sessions got WELCOME or closed. */
+static void client_set_wait(client_set *cs, int want) {
+  int64_t deadline = now_ns() + (int64_t)120e9;
+  while (atomic_load(&cs->welcomed) + atomic_load(&cs->closed) < want) {
+    if (now_ns() > deadline) die(cs->what, "no WELCOME within 120 s");
+    if (cf__ws_client_run_once(cs->cli, 50) != CF_OK) die(cs->what, "run_once");
+  }
+}
+
+static void *client_set_main(void *arg) {
+  client_set *cs = arg;
+  while (!atomic_load(&cs->stop))
+    if (cf__ws_client_run_once(cs->cli, 200) != CF_OK) die(cs->what, "run_once");
+  return NULL;
+}
+
+/* Once every session is welcomed: refuses a set with any refused, then
+** hands the loop to a thread of its own. */
+static void client_set_run(client_set *cs) {
+  if (atomic_load(&cs->closed) > 0) die(cs->what, "some were refused");
+  if (pthread_create(&cs->thread, NULL, client_set_main, cs) != 0)
+    die(cs->what, "pthread_create");
+}
+
+static void client_set_stop(client_set *cs) {
+  atomic_store(&cs->stop, 1);
+  cf__ws_client_wake(cs->cli);
+  pthread_join(cs->thread, NULL);
+  cf__ws_client_free(cs->cli);
+}
+
+/* --- light watchers ------------------------------------------------------------------
+ */
+
 typedef struct light {
   const char *token; /* its user's token */
   uint64_t cursor;   /* its cursor (loop thread) */
@@ -718,14 +820,10 @@ typedef struct light {
 } light;
 
 typedef struct light_set {
-  cf__ws_client *cli;  /* one endpoint, many connections */
-  light *l;            /* the watchers */
-  int n;               /* how many */
-  atomic_int welcomed; /* sessions that got WELCOME */
-  atomic_int closed;   /* sessions that closed */
-  atomic_int stop;     /* the loop thread must end */
-  uint64_t start;      /* the cursor they say HELLO with */
-  pthread_t thread;    /* runs the loop */
+  client_set cs;  /* first: the callbacks' ctx */
+  light *l;       /* the watchers */
+  int n;          /* how many */
+  uint64_t start; /* the cursor they say HELLO with */
 } light_set;
 
 static int light_send_pull(cf__ws_session *s, light *l) {
@@ -759,24 +857,7 @@ static void light_took(light *l, uint64_t last) {
 static int light_on_open(void *ctx, cf__ws_session *s) {
   light_set *set = ctx;
   const light *l = cf__ws_session_user(s);
-  cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = l->token;
-  h.token.n = strlen(l->token);
-  h.cursor = set->start;
-  if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
-  if (cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK) return CF_ERROR;
-  h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "bench-light";
-  h.software.n = strlen(h.software.p);
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
-  int rc = cf__encode_hello(&h, &b);
-  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
-  cf__buf_free(&b);
-  return rc;
+  return send_hello(s, l->token, ORG, CF_PROTO_MAX, set->start, "bench-light");
 }
 
 static void light_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size_t n) {
@@ -787,7 +868,7 @@ static void light_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, siz
   if (l == NULL || cf__frame_decode(m, n, NULL, &f, err, sizeof err) != CF_OK) return;
   uint64_t head = 0;
   if (f.type == CF_FRAME_WELCOME) {
-    atomic_fetch_add(&set->welcomed, 1);
+    atomic_fetch_add(&set->cs.welcomed, 1);
   } else if (f.type == CF_FRAME_FEED && !l->pulling && f.u.feed.from_seq == l->cursor) {
     light_took(l, f.u.feed.changes.last_seq);
     if (f.u.feed.changes.more) (void)light_send_pull(s, l);
@@ -804,23 +885,6 @@ static void light_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, siz
   cf__frame_free(&f);
 }
 
-static void light_on_close(void *ctx, cf__ws_session *s, int rc, int code,
-                           const char *why) {
-  light_set *set = ctx;
-  (void)s;
-  (void)rc;
-  (void)code;
-  (void)why;
-  atomic_fetch_add(&set->closed, 1);
-}
-
-static void *light_main(void *arg) {
-  light_set *set = arg;
-  while (!atomic_load(&set->stop))
-    if (cf__ws_client_run_once(set->cli, 200) != CF_OK) die("light loop", "run_once");
-  return NULL;
-}
-
 /* Connects n light watchers at cursor start, every other one as the second
 ** user (tokens[0], tokens[1]): an org's watchers are several users, so the
 ** shared pull also reads which of them are members (docs/server.md).  Then
@@ -832,32 +896,16 @@ static void light_start(light_set *set, int n, const char *url, const char *cons
   set->n = n;
   set->l = calloc((size_t)n, sizeof *set->l);
   if (set->l == NULL) die("calloc", "");
-  cf__ws_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.ws.ctx = set;
-  cfg.ws.on_open = light_on_open;
-  cfg.ws.on_message = light_on_message;
-  cfg.ws.on_close = light_on_close;
-  cfg.connect_timeout_ms = 120000;
-  cfg.limits.ping_interval_s = UINT32_MAX;
-  char err[256];
-  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK)
-    die("light client", err);
+  client_set_new(&set->cs, "light watchers", set, light_on_open, light_on_message);
   for (int i = 0; i < n; i++) {
     set->l[i].cursor = start;
     set->l[i].token = tokens[i % 2];
     cf__ws_session *s = NULL;
-    if (cf__ws_client_connect(set->cli, url, &s) != CF_OK) die("light connect", url);
+    if (cf__ws_client_connect(set->cs.cli, url, &s) != CF_OK) die("light connect", url);
     cf__ws_session_set_user(s, &set->l[i]);
   }
-  int64_t deadline = now_ns() + (int64_t)120e9;
-  while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < n) {
-    if (now_ns() > deadline) die("light watchers", "no WELCOME within 120 s");
-    if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("light loop", "run_once");
-  }
-  if (atomic_load(&set->closed) > 0) die("light watchers", "some were refused");
-  if (pthread_create(&set->thread, NULL, light_main, set) != 0)
-    die("light", "pthread_create");
+  client_set_wait(&set->cs, n);
+  client_set_run(&set->cs);
 }
 
 /* Forgets the pages taken so far. */
@@ -887,10 +935,7 @@ static void light_wait(light_set *set, uint64_t seq) {
 }
 
 static void light_stop(light_set *set) {
-  atomic_store(&set->stop, 1);
-  cf__ws_client_wake(set->cli);
-  pthread_join(set->thread, NULL);
-  cf__ws_client_free(set->cli);
+  client_set_stop(&set->cs);
   for (int i = 0; i < set->n; i++)
     free(set->l[i].ev);
   free(set->l);
@@ -918,34 +963,16 @@ static int64_t light_slowest(const light_set *set, uint64_t seq) {
 /* --- idle sessions ----------------------------------------------------------------- */
 
 typedef struct idle_set {
-  cf__ws_client *cli;  /* one endpoint, many connections */
-  atomic_int welcomed; /* sessions that got their first frame */
-  atomic_int closed;   /* sessions that closed */
-  atomic_long frames;  /* frames received in all */
-  atomic_int stop;     /* the loop thread must end */
-  const char *token;   /* their token */
-  const char *org;     /* the org they say HELLO to */
-  pthread_t thread;    /* runs the loop */
+  client_set cs;      /* first: the callbacks' ctx */
+  atomic_long frames; /* frames received in all */
+  const char *token;  /* their token */
+  const char *org;    /* the org they say HELLO to */
 } idle_set;
 
 static int idle_on_open(void *ctx, cf__ws_session *s) {
   idle_set *set = ctx;
-  cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MIN; /* LIVE only: an idle session never pulls */
-  h.token.p = set->token;
-  h.token.n = strlen(set->token);
-  if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
-  if (cf__uuid_parse(set->org, strlen(set->org), &h.org) != CF_OK) return CF_ERROR;
-  h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "bench-idle";
-  h.software.n = strlen(h.software.p);
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
-  int rc = cf__encode_hello(&h, &b);
-  if (rc == CF_OK) rc = cf__ws_send(s, b.p, b.len);
-  cf__buf_free(&b);
+  /* LIVE only (protocol 1): an idle session never pulls */
+  int rc = send_hello(s, set->token, set->org, CF_PROTO_MIN, 0, "bench-idle");
   cf__ws_session_set_user(s, NULL);
   return rc;
 }
@@ -957,32 +984,7 @@ static void idle_on_message(void *ctx, cf__ws_session *s, const uint8_t *m, size
   atomic_fetch_add(&set->frames, 1);
   if (cf__ws_session_user(s) == NULL) { /* the first frame: WELCOME (or a refusal) */
     cf__ws_session_set_user(s, set);
-    atomic_fetch_add(&set->welcomed, 1);
-  }
-}
-
-static void idle_on_close(void *ctx, cf__ws_session *s, int rc, int code,
-                          const char *why) {
-  idle_set *set = ctx;
-  (void)s;
-  (void)rc;
-  (void)code;
-  (void)why;
-  atomic_fetch_add(&set->closed, 1);
-}
-
-static void *idle_main(void *arg) {
-  idle_set *set = arg;
-  while (!atomic_load(&set->stop))
-    if (cf__ws_client_run_once(set->cli, 200) != CF_OK) die("idle loop", "run_once");
-  return NULL;
-}
-
-static void idle_wait(idle_set *set, int want) {
-  int64_t deadline = now_ns() + (int64_t)120e9;
-  while (atomic_load(&set->welcomed) + atomic_load(&set->closed) < want) {
-    if (now_ns() > deadline) die("idle sessions", "no WELCOME within 120 s");
-    if (cf__ws_client_run_once(set->cli, 50) != CF_OK) die("idle loop", "run_once");
+    atomic_fetch_add(&set->cs.welcomed, 1);
   }
 }
 
@@ -991,35 +993,17 @@ static void idle_start(idle_set *set, int n, const char *url, const char *token,
   memset(set, 0, sizeof *set);
   set->token = token;
   set->org = org;
-  cf__ws_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.ws.ctx = set;
-  cfg.ws.on_open = idle_on_open;
-  cfg.ws.on_message = idle_on_message;
-  cfg.ws.on_close = idle_on_close;
-  cfg.connect_timeout_ms = 120000;
-  /* The load generator never pings: what the server spends is its own. */
-  cfg.limits.ping_interval_s = UINT32_MAX;
-  char err[256];
-  if (cf__ws_client_new(&cfg, &set->cli, err, sizeof err) != CF_OK)
-    die("idle client", err);
+  client_set_new(&set->cs, "idle sessions", set, idle_on_open, idle_on_message);
   for (int i = 0; i < n; i++) { /* in waves: the listen backlog is finite */
     cf__ws_session *s = NULL;
-    if (cf__ws_client_connect(set->cli, url, &s) != CF_OK) die("idle connect", url);
-    if (i % 100 == 99) idle_wait(set, i + 1);
+    if (cf__ws_client_connect(set->cs.cli, url, &s) != CF_OK) die("idle connect", url);
+    if (i % 100 == 99) client_set_wait(&set->cs, i + 1);
   }
-  idle_wait(set, n);
-  if (atomic_load(&set->closed) > 0) die("idle sessions", "some were refused");
-  if (pthread_create(&set->thread, NULL, idle_main, set) != 0)
-    die("idle", "pthread_create");
+  client_set_wait(&set->cs, n);
+  client_set_run(&set->cs);
 }
 
-static void idle_stop(idle_set *set) {
-  atomic_store(&set->stop, 1);
-  cf__ws_client_wake(set->cli);
-  pthread_join(set->thread, NULL);
-  cf__ws_client_free(set->cli);
-}
+static void idle_stop(idle_set *set) { client_set_stop(&set->cs); }
 
 typedef struct idle_figures {
   double cpu_pct; /* server CPU, % of a core, while idle */
