@@ -142,23 +142,6 @@ static void start_server(const char *exe, const char *db_url, int port) {
   die("clientflow serve", "not listening after 20 s");
 }
 
-/* The server's CPU seconds so far (user + system) and resident KiB. */
-static double srv_cpu_s(void) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)srv_pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  const char *p = strrchr(buf, ')');
-  unsigned long ut = 0, st = 0;
-  if (p == NULL ||
-      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-    return 0;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The CPU seconds (user + system) of process pid, from /proc/<pid>/stat;
 ** ppid set to its parent when not NULL.  0 when it is gone. */
 static double proc_cpu_s(long pid, long *ppid) {
@@ -178,6 +161,9 @@ static double proc_cpu_s(long pid, long *ppid) {
   if (ppid != NULL) *ppid = pp;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
+
+/* The server's CPU seconds so far (user + system). */
+static double srv_cpu_s(void) { return proc_cpu_s((long)srv_pid, NULL); }
 
 /* The postmaster of the private cluster (first line of data/postmaster.pid). */
 static long pg_postmaster;
