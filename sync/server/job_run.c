@@ -409,3 +409,18 @@ void cf__sjob_run(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j) {
 }
 
 void cf__sjob_fail_unreachable(cf__sjob *j) { reply_db_failure(j, NULL, CF_UNREACHABLE); }
+
+cf__pool_conn cf__sjob_run_pooled(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j) {
+  cf__sjob_reset_answer(j);
+  j->t_start_ns = cf__monotonic_ns();
+  if (pg == NULL) {
+    cf__sjob_fail_unreachable(j);
+    return CF_POOL_LOST;
+  }
+  cf__sjob_run(pg, lim, j);
+  j->t_done_ns = cf__monotonic_ns();
+  if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
+  if (j->kind == CF_SJOB_FEED && j->db_rc != CF_OK) return CF_POOL_DISCARD;
+  if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
+  return CF_POOL_KEEP;
+}

@@ -7,6 +7,7 @@
 #define CF_SYNC_SERVER_JOB_RUN_H
 
 #include "sync/master/pg.h"
+#include "sync/server/pool.h"
 #include "sync/session/job.h"
 
 /*
@@ -21,5 +22,12 @@ void cf__sjob_run(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j);
 /* METHOD.  Answers j as cf__sjob_run does when the database cannot be
 ** reached (no connection to run it on): ERROR busy, db_rc CF_UNREACHABLE. */
 void cf__sjob_fail_unreachable(cf__sjob *j);
+
+/* METHOD.  A worker's run of j (sync/server/pool.h): clears any earlier
+** answer, runs j on pg (or answers it unreachable when pg is NULL), stamps
+** t_start_ns/t_done_ns, and says what becomes of the connection: LOST when
+** it failed (the pool runs the job once more on a fresh one), DISCARD after
+** a failed FEED or a TRY_LATER close, KEEP otherwise. */
+cf__pool_conn cf__sjob_run_pooled(cf__pg *pg, const cf__sjob_limits *lim, cf__sjob *j);
 
 #endif

@@ -23,7 +23,6 @@
 #include "platform/platform.h"
 #include "sync/server/job_run.h"
 #include "sync/server/prefetch.h"
-#include "core/ws_codes.h"
 
 typedef enum pf_state { PF_IDLE, PF_RUNNING, PF_READY } pf_state;
 
@@ -91,17 +90,8 @@ void cf__prefetch_free(cf__prefetch *slot) {
 /* Worker thread, as the server's own sync jobs. */
 static cf__pool_conn ahead_run(cf__pg *pg, cf__pool_item *item) {
   ahead_item *it = (ahead_item *)item;
-  cf__sjob *j = it->job;
   if (it->answered) return CF_POOL_KEEP;
-  cf__sjob_reset_answer(j);
-  if (pg == NULL) {
-    cf__sjob_fail_unreachable(j);
-    return CF_POOL_LOST;
-  }
-  cf__sjob_run(pg, it->host->limits, j);
-  if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
-  if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
-  return CF_POOL_KEEP;
+  return cf__sjob_run_pooled(pg, it->host->limits, it->job);
 }
 
 /* A page fit to be kept for a later PULL: a page (not REBOOTSTRAP, an error

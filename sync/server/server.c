@@ -304,19 +304,7 @@ static void feed_done(cf_server *srv, cf__sjob *j);
 ** (the pool runs the job once more when a reused connection was lost). */
 static cf__pool_conn sync_run(cf__pg *pg, cf__pool_item *item) {
   sync_item *it = (sync_item *)item;
-  cf__sjob *j = it->job;
-  cf__sjob_reset_answer(j);
-  j->t_start_ns = cf__monotonic_ns();
-  if (pg == NULL) {
-    cf__sjob_fail_unreachable(j);
-    return CF_POOL_LOST;
-  }
-  cf__sjob_run(pg, &it->srv->limits, j);
-  j->t_done_ns = cf__monotonic_ns();
-  if (j->db_rc == CF_UNREACHABLE) return CF_POOL_LOST;
-  if (j->kind == CF_SJOB_FEED && j->db_rc != CF_OK) return CF_POOL_DISCARD;
-  if (j->close_code == CF_WS_CLOSE_TRY_LATER) return CF_POOL_DISCARD;
-  return CF_POOL_KEEP;
+  return cf__sjob_run_pooled(pg, &it->srv->limits, it->job);
 }
 
 /* Loop thread: gives a session's finished job to the session, if it is
