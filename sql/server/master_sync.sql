@@ -31,9 +31,11 @@ FROM cf_sync.push_reserve($1::uuid, $2::integer, $3::bigint) AS r(lo)
 -- $1 org, $2 node, $3 batch seq, $4 batch digest (hex), $5 results text.
 SELECT cf_sync.push_record($1::uuid, $2::uuid, $3::bigint, decode($4, 'hex'), $5)
 
--- @name pull_begin
--- $1 org.
-SELECT p.member, p.head_seq, p.purged_seq FROM cf_sync.pull_begin($1::uuid) AS p
+-- @name pull_start
+-- $1 org, $2 cursor.  Membership, head and purge horizon, and the bit mask
+-- of the sources holding a change after the cursor (013_pull_sources.sql).
+SELECT p.member, p.head_seq, p.purged_seq, p.sources
+FROM cf_sync.pull_start($1::uuid, $2::bigint) AS p
 
 -- @name pull_tombstones
 -- $1 org, $2 cursor, $3 limit.  Run with binary results (sync/master/pull.c):

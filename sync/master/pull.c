@@ -7,7 +7,9 @@
 ** through cf_sync.pull_users -- and the tombstones), in one pipelined round
 ** trip with binary results (text columns, raw versions), merges them by cursor position
 *and cuts the page where every source
-** is known to be complete.
+** is known to be complete.  Only the sources that cf_sync.pull_start
+** (013_pull_sources.sql), in the same snapshot, finds changed after the
+** cursor are read: a live pull after one commit reads one or two.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,9 @@ static int cmp_ref(const void *pa, const void *pb) {
 }
 
 #define PULL_SOURCES (CF_SCHEMA_NTABLES + 1)
+/* cf_sync.pull_start (013_pull_sources.sql) tests these eleven sources by
+** name: a new table needs a migration that tests it too. */
+_Static_assert(PULL_SOURCES == 11, "cf_sync.pull_start knows eleven sources");
 
 void cf__pull_page_free(cf__pull_page *page) {
   if (page == NULL) return;
@@ -72,11 +77,11 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, cf__a
 
 int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
                     uint64_t cursor, size_t limit, cf__pull_page *page) {
-  cf__pg_res *res[PULL_SOURCES] = {0};
+  cf__pg_res *res[PULL_SOURCES] = {0}, *got[PULL_SOURCES] = {0};
   char *srcs[PULL_SOURCES] = {0};
   cf__pg_res *begin = NULL;
   char org[37], cur[24], lim[24];
-  char *sql = NULL;
+  char *sql = NULL, *as_user = NULL;
   pull_ref *refs = NULL;
   cf_buf stmt, tmp;
   int rc = CF_OK, in_tx = 0;
@@ -91,14 +96,28 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   page->mem = cf__calloc(1, sizeof(cf__arena));
   if (page->mem == NULL) return CF_NOMEM;
 
-  rc = cf__master_begin_as_user(pg, claims_json,
-                                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
+  snprintf(lim, sizeof lim, "%zu", limit + 1);
+  /* One round trip: the transaction, the user, and pull_start (membership,
+  ** head, purge horizon, which sources changed after the cursor). */
+  if ((rc = cf__sql_named(CF__MASTER_SQL, "as_user", &as_user)) != CF_OK ||
+      (rc = cf__sql_named(CF__MASTER_SQL, "pull_start", &sql)) != CF_OK)
+    goto out;
+  const char *op[2] = {org, cur};
+  cf__pg_step steps[3] = {
+      {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0, NULL, NULL},
+      {as_user, "cf_sync_as_user", 1, &claims_json, NULL},
+      {sql, "cf_sync_pull_start", 2, op, NULL}};
+  size_t failed = 0;
+  in_tx = 1; /* rolled back at the end whatever happened (a no-op when idle) */
+  rc = cf__pg_pipeline(pg, steps, 3, &failed);
+  begin = steps[2].res;
+  steps[2].res = NULL;
+  cf__pg_res_free(steps[0].res);
+  cf__pg_res_free(steps[1].res);
+  if (rc == CF_UNREACHABLE) in_tx = 0;
   if (rc != CF_OK) goto out;
-  in_tx = 1;
-  if ((rc = cf__sql_named(CF__MASTER_SQL, "pull_begin", &sql)) != CF_OK) goto out;
-  const char *op[1] = {org};
-  if ((rc = cf__pg_query(pg, sql, 1, op, &begin)) != CF_OK) goto out;
-  if (!cf__pg_bool(begin, 0, 0)) {
+  if (cf__pg_nrows(begin) != 1 || !cf__pg_bool(begin, 0, 0)) {
     page->status = CF__PULL_REVOKED;
     goto out;
   }
@@ -110,26 +129,36 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
     page->more = 1;
     goto out;
   }
+  /* Bit s: source s holds a change after the cursor in this snapshot.  A
+  ** clear bit means its statement would return no row: it is not sent.
+  ** (The planted leak reads every source, so that it shows.) */
+  unsigned long changed = strtoul(cf__pg_value(begin, 0, 3), NULL, 10);
+  if (cf__plant(CF_PLANT_LEAK)) changed = ~0ul;
 
-  /* Every source, limit + 1 rows each, in one round trip (pipelined). */
-  snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
-  snprintf(lim, sizeof lim, "%zu", limit + 1);
+  /* The changed sources, limit + 1 rows each, in one round trip (pipelined). */
   const char *pp[3] = {org, cur, lim};
-  size_t total = 0;
+  size_t total = 0, nsent = 0;
+  unsigned sent[PULL_SOURCES];
   for (unsigned s = 0; s < PULL_SOURCES; s++) {
+    if (!(changed & (1ul << s))) continue;
     if (s < CF_SCHEMA_NTABLES) {
       if ((rc = cf__sql_build_pull_stmt(&stmt, cf__schema_table(s))) != CF_OK) goto out;
-      if ((srcs[s] = cf__strdup(stmt.p)) == NULL) rc = CF_NOMEM;
+      if ((srcs[nsent] = cf__strdup(stmt.p)) == NULL) rc = CF_NOMEM;
     } else {
-      rc = cf__sql_named(CF__MASTER_SQL, "pull_tombstones", &srcs[s]);
+      rc = cf__sql_named(CF__MASTER_SQL, "pull_tombstones", &srcs[nsent]);
     }
     if (rc != CF_OK) goto out;
+    sent[nsent++] = s;
   }
   /* Binary results: every column is selected as text (the same bytes) but
   ** the versions, which come as their raw bytes instead of hex. */
-  if ((rc = cf__pg_query_many_binary(pg, PULL_SOURCES, (const char *const *)srcs, 3, pp,
-                                     res)) != CF_OK)
+  if ((rc = cf__pg_query_many_binary(pg, nsent, (const char *const *)srcs, 3, pp, got)) !=
+      CF_OK)
     goto out;
+  for (size_t i = 0; i < nsent; i++) { /* by source number, the others empty */
+    res[sent[i]] = got[i];
+    got[i] = NULL;
+  }
   for (unsigned s = 0; s < PULL_SOURCES; s++)
     total += (size_t)cf__pg_nrows(res[s]);
 
@@ -207,10 +236,12 @@ out:
   if (in_tx) cf__pg_rollback(pg);
   for (unsigned s = 0; s < PULL_SOURCES; s++) {
     cf__pg_res_free(res[s]);
+    cf__pg_res_free(got[s]);
     cf__free(srcs[s]);
   }
   cf__pg_res_free(begin);
   cf__free(sql);
+  cf__free(as_user);
   cf__free(refs);
   cf__buf_free(&stmt);
   cf__buf_free(&tmp);
