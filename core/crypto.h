@@ -28,8 +28,17 @@
 #define CF_P256_COORD_LEN 32   /* bytes of one P-256 coordinate (x or y) */
 #define CF_PEM_MAX (16 * 1024) /* largest PEM key text accepted */
 
-/* SHA-256 of data[0..len) into out[32]. */
+/* SHA-256 of data[0..len) into out[32]: with the CPU's SHA extensions when
+** it has them (cf__sha256_x86), else with mbedTLS. */
 void cf__sha256(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]);
+
+/* SHA-256 with mbedTLS alone (the reference the tests compare with). */
+void cf__sha256_mbedtls(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]);
+
+/* SHA-256 with the x86 SHA extensions (core/sha256_x86.c): returns 1 with
+** out set when this CPU has them, 0 (out untouched) when it has not or the
+** build is for another architecture. */
+int cf__sha256_x86(const void *data, size_t len, unsigned char out[CF_SHA256_LEN]);
 
 /* The value 0..15 of hex digit c (either case), or -1 if c is not one. */
 int cf__hex_digit(char c);
