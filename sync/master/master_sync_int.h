@@ -96,17 +96,27 @@ typedef enum cf__stmt_kind {
 
 /* Non-zero if t has a cf_seq column (every table but users). */
 int cf__sql_has_seq(const cf_table *t);
-/* Array parameters after the columns: versions, seq, and (with_vs == 2)
-** the per-row mask of taken cells; 0 without with_vs. */
-unsigned cf__sql_extra_params(const cf_table *t, int with_vs);
-/* Is cell i (t->ncols: the deleted cell) one an UPDATE over the columns in
-** mask writes?  Its versions parameter carries those cells' versions only,
-** in cell order. */
-int cf__sql_update_cell(const cf_table *t, uint64_t mask, unsigned i);
-/* Builds the statement of kind for t into b (reset first); an UPDATE sets
-** the columns in mask (key columns never).  CF_OK or CF_TOOBIG/CF_NOMEM. */
-int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind,
-                       uint64_t mask) CF_WARN_UNUSED;
+
+/* What one push UPDATE statement writes, over all its rows: the cells
+** (bit per cell, the deleted cell included) some row took, and those every
+** row took.  A statement sets the columns of took_any; when took_all
+** differs it carries each row's own cells (u.m) and tests them. */
+typedef struct cf__update_shape {
+  uint64_t took_any; /* cells taken by at least one row */
+  uint64_t took_all; /* cells taken by every row */
+} cf__update_shape;
+
+/* The array parameters of the UPDATE of shape sh, in order: the key columns
+** and the columns of took_any (column order), every cell's version (v, hex,
+** (ncols + 1) x 24 bytes), then for tables with cf_seq the seq offset (s)
+** and the cf_seq the push read (o), then when took_any != took_all the
+** cells the row took (m). */
+unsigned cf__sql_update_params(const cf_table *t, const cf__update_shape *sh);
+/* Builds the statement of kind for t into b (reset first).  CF__STMT_LOCK
+** reads the columns in mask (run with binary results); CF__STMT_UPDATE has
+** the shape sh (NULL for the other kinds).  CF_OK or CF_TOOBIG/CF_NOMEM. */
+int cf__sql_build_stmt(cf_buf *b, const cf_table *t, cf__stmt_kind kind, uint64_t mask,
+                       const cf__update_shape *sh) CF_WARN_UNUSED;
 /* Builds t's pull statement: cf_seq, every column as text, the versions in
 ** hex, changes after $2 in org $1, at most $3. */
 int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) CF_WARN_UNUSED;

@@ -55,6 +55,10 @@ static const char *key_text(const cf_row *row, unsigned k) {
   return c->value.p;
 }
 
+/* Most array parameters of one statement: the columns, then versions, seq,
+** the seq read and the cells taken (cf__sql_update_params). */
+#define CF_PUSH_MAX_PARAMS (CF_SCHEMA_MAX_COLS + 4)
+
 /* A row's identity, for sorting and grouping. */
 typedef struct rowkey {
   const cf_table *t; /* its table */
@@ -74,21 +78,22 @@ typedef struct prow {
   cf_reject_reason reason;         /* why */
   char detail[CF_PUSH_DETAIL_LEN]; /* constraint name or message */
   uint64_t seq;                    /* the cursor position it is written with */
+  char seq_read[24];               /* the row's cf_seq as read (existed), "" if none */
 } prow;
 
 /* State of one push. */
 typedef struct push_ctx {
-  cf__pg *pg;               /* the connection */
-  const cf_change *changes; /* the batch */
-  size_t n;                 /* its size */
-  cf__push_result *results; /* answers */
-  size_t *row_of;           /* change i -> prow index, or SIZE_MAX (invalid) */
-  prow *rows;               /* distinct rows */
-  size_t nrows;             /* count of rows */
-  cf__arena mem;            /* bytes of the master's rows */
-  cf_buf tmp;               /* scratch for conversions */
-  cf_buf sql;               /* the statement being run */
-  cf_buf params[CF_SCHEMA_MAX_COLS + 3]; /* array parameters */
+  cf__pg *pg;                        /* the connection */
+  const cf_change *changes;          /* the batch */
+  size_t n;                          /* its size */
+  cf__push_result *results;          /* answers */
+  size_t *row_of;                    /* change i -> prow index, or SIZE_MAX (invalid) */
+  prow *rows;                        /* distinct rows */
+  size_t nrows;                      /* count of rows */
+  cf__arena mem;                     /* bytes of the master's rows */
+  cf_buf tmp;                        /* scratch for conversions */
+  cf_buf sql;                        /* the statement being run */
+  cf_buf params[CF_PUSH_MAX_PARAMS]; /* array parameters */
 } push_ctx;
 
 static void set_result(cf__push_result *r, cf_push_status s, cf_reject_reason why,
@@ -271,10 +276,11 @@ static int params_add_key(push_ctx *ctx, const prow *r) {
 }
 
 /* Appends the columns in mask of r's merged row (params 0.. in column
-** order), then its versions (every cell's; with_took, an UPDATE: only the
-** cells it writes, cf__sql_update_cell) and seq, then (with_took) the cells
-** it took. */
-static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_took) {
+** order), then every cell's version and (tables with cf_seq) its seq, then
+** for an UPDATE (sh) the cf_seq read and, when the rows of the statement
+** took different cells, the cells r took (cf__sql_update_params). */
+static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask,
+                          const cf__update_shape *sh) {
   const cf_table *t = r->t;
   unsigned k = 0;
   int rc;
@@ -287,28 +293,31 @@ static int params_add_row(push_ctx *ctx, const prow *r, uint64_t mask, int with_
     rc = cf__pg_append_element(b, &t->cols[i], c ? &c->value : &nul, &ctx->tmp);
     if (rc != CF_OK) return rc;
   }
-  cf_buf *v = &ctx->params[k];
+  cf_buf *v = &ctx->params[k++];
   if ((rc = param_sep(v)) != CF_OK) return rc;
   for (unsigned i = 0; i <= t->ncols; i++) {
-    if (with_took && !cf__sql_update_cell(t, mask, i))
-      continue; /* an UPDATE's cells only */
     const cf_cell *c = cf__row_cell(&r->local, i);
     static const unsigned char zero[CF_VER_LEN];
     const unsigned char *ver =
         (c != NULL && !(t->key_mask & CF_COL_BIT(i))) ? c->ver.b : zero;
     if ((rc = cf__pg_append_hex(v, ver, CF_VER_LEN)) != CF_OK) return rc;
   }
+  char num[32];
   if (cf__sql_has_seq(t)) {
-    char num[32];
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->seq);
-    cf_buf *s = &ctx->params[k + 1];
+    cf_buf *s = &ctx->params[k++];
     if ((rc = param_sep(s)) != CF_OK) return rc;
     if ((rc = cf__buf_puts(s, num)) != CF_OK) return rc;
+    if (sh != NULL) {
+      cf_buf *o = &ctx->params[k++];
+      if ((rc = param_sep(o)) != CF_OK) return rc;
+      rc = cf__buf_puts(o, r->seq_read[0] ? r->seq_read : "NULL");
+      if (rc != CF_OK) return rc;
+    }
   }
-  if (with_took) {
-    char num[32];
+  if (sh != NULL && sh->took_any != sh->took_all) {
     snprintf(num, sizeof num, "%lld", (long long)r->took);
-    cf_buf *m = &ctx->params[k + (cf__sql_has_seq(t) ? 2 : 1)];
+    cf_buf *m = &ctx->params[k++];
     if ((rc = param_sep(m)) != CF_OK) return rc;
     if ((rc = cf__buf_puts(m, num)) != CF_OK) return rc;
   }
@@ -369,23 +378,31 @@ static int build_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind
                             const size_t *idx, size_t n, const char **pv,
                             unsigned *np_out) {
   uint64_t mask = t->key_mask;
+  cf__update_shape shape = {0, ~(uint64_t)0};
+  const cf__update_shape *sh = NULL;
+  unsigned np;
   if (kind == CF__STMT_INSERT) {
     mask = cf__schema_mask_columns(t);
+    np = cf__schema_mask_count(mask) + (cf__sql_has_seq(t) ? 2u : 1u);
   } else if (kind == CF__STMT_UPDATE) {
-    for (size_t j = 0; j < n; j++)
-      mask |= ctx->rows[idx[j]].took;
-    mask &= cf__schema_mask_columns(t);
+    for (size_t j = 0; j < n; j++) {
+      uint64_t took = ctx->rows[idx[j]].took & ~t->key_mask;
+      shape.took_any |= took;
+      shape.took_all &= took;
+    }
+    if (n == 0) shape.took_all = 0;
+    sh = &shape;
+    mask |= shape.took_any & cf__schema_mask_columns(t);
+    np = cf__sql_update_params(t, sh);
+  } else {
+    np = cf__schema_mask_count(mask);
   }
-  unsigned np = cf__schema_mask_count(mask) +
-                cf__sql_extra_params(t, kind == CF__STMT_DELETE   ? 0
-                                        : kind == CF__STMT_UPDATE ? 2
-                                                                  : 1);
-  int rc = cf__sql_build_stmt(&ctx->sql, t, kind, mask);
+  int rc = cf__sql_build_stmt(&ctx->sql, t, kind, mask, sh);
   if (rc == CF_OK) rc = params_reset(ctx, np);
   for (size_t j = 0; j < n && rc == CF_OK; j++) {
     const prow *r = &ctx->rows[idx[j]];
     rc = kind == CF__STMT_DELETE ? params_add_key(ctx, r)
-                                 : params_add_row(ctx, r, mask, kind == CF__STMT_UPDATE);
+                                 : params_add_row(ctx, r, mask, sh);
   }
   if (rc == CF_OK) rc = params_close(ctx, np, pv);
   *np_out = np;
@@ -395,7 +412,7 @@ static int build_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind
 /* Runs kind's statement for rows[idx[0..n)] of table t.  OUT: *res. */
 static int run_group_stmt(push_ctx *ctx, const cf_table *t, cf__stmt_kind kind,
                           const size_t *idx, size_t n, cf__pg_res **res) {
-  const char *pv[CF_SCHEMA_MAX_COLS + 3];
+  const char *pv[CF_PUSH_MAX_PARAMS];
   unsigned np = 0;
   int rc = build_group_stmt(ctx, t, kind, idx, n, pv, &np);
   if (rc != CF_OK) return rc;
@@ -509,6 +526,19 @@ static int write_group(push_ctx *ctx, const cf_table *t, cf__stmt_kind op, size_
   return write_group(ctx, t, op, idx + half, n - half);
 }
 
+/* The cf_seq of result row k, column col (binary: a big-endian int8) as
+** decimal text into out, "" when NULL (users rows have none). */
+static void read_seq(const cf__pg_res *res, int k, int col, char out[24]) {
+  size_t n;
+  const unsigned char *p = (const unsigned char *)cf__pg_bytes(res, k, col, &n);
+  out[0] = '\0';
+  if (p == NULL || n != 8 || !cf__pg_is_binary(res, col)) return;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = (v << 8) | p[i];
+  snprintf(out, 24, "%lld", (long long)v);
+}
+
 /* Reads the existing rows of table t among rows[lo..hi) into the prows
 ** (load_rows). */
 static int read_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
@@ -523,8 +553,8 @@ static int read_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   for (size_t i = 0; i < ctx->n; i++)
     if (ctx->row_of[i] != SIZE_MAX && ctx->rows[ctx->row_of[i]].t == t)
       need |= ctx->changes[i].present;
-  int rc =
-      cf__sql_build_stmt(&ctx->sql, t, CF__STMT_LOCK, need & cf__schema_mask_columns(t));
+  int rc = cf__sql_build_stmt(&ctx->sql, t, CF__STMT_LOCK,
+                              need & cf__schema_mask_columns(t), NULL);
   if (rc == CF_OK) rc = params_reset(ctx, 1);
   for (size_t i = lo; i < hi && rc == CF_OK; i++) {
     rc = param_sep(&ctx->params[0]);
@@ -532,12 +562,20 @@ static int read_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
   }
   if (rc == CF_OK) rc = params_close(ctx, 1, &pv[1]);
   pv[0] = org;
+  /* Binary results: the versions come as their raw bytes (half of hex, no
+  ** encoding on the server nor decoding here), cf_seq as 8 bytes. */
+  const char *sqls[1] = {ctx->sql.p};
   if (rc == CF_OK)
-    rc = cf__pg_query(ctx->pg, ctx->sql.p, t->tenant ? 2 : 1, t->tenant ? pv : pv + 1,
-                      &res);
+    rc = cf__pg_query_many_binary(ctx->pg, 1, sqls, t->tenant ? 2 : 1,
+                                  t->tenant ? pv : pv + 1, &res);
   if (rc != CF_OK) goto out;
   for (int k = 0; k < cf__pg_nrows(res); k++) {
-    const char *id = cf__pg_value(res, k, t->id_col);
+    size_t idlen;
+    const char *id = cf__pg_bytes(res, k, t->id_col, &idlen);
+    if (id == NULL || idlen != 36) {
+      rc = cf__pg_fail(ctx->pg, CF_CORRUPT, "push: read a malformed key");
+      goto out;
+    }
     /* rows[lo..hi) are sorted by key: binary search on the id (same org). */
     size_t a = lo, b = hi;
     while (a < b) {
@@ -558,6 +596,7 @@ static int read_rows(push_ctx *ctx, const char *org, size_t lo, size_t hi) {
     }
     prow *r = &ctx->rows[a];
     r->existed = 1;
+    read_seq(res, k, (int)t->ncols + 1, r->seq_read);
     rc = cf__pg_row_from_result(t, res, k, 0, &ctx->tmp, &ctx->mem, &r->local);
     if (rc == CF_CORRUPT) {
       /* A value stored before the master checked them (005): the row
@@ -853,10 +892,10 @@ static int write_rows(push_ctx *ctx, const wgroup *g, size_t ng) {
 
 /* One statement of the pipelined write phase, with its own buffers. */
 typedef struct fstep {
-  cf_buf sql;                             /* the statement */
-  cf_buf params[CF_SCHEMA_MAX_COLS + 3];  /* its array parameters */
-  const char *pv[CF_SCHEMA_MAX_COLS + 3]; /* their text */
-  unsigned np;                            /* how many */
+  cf_buf sql;                         /* the statement */
+  cf_buf params[CF_PUSH_MAX_PARAMS];  /* its array parameters */
+  const char *pv[CF_PUSH_MAX_PARAMS]; /* their text */
+  unsigned np;                        /* how many */
 } fstep;
 
 static void fsteps_free(fstep *f, size_t n) {

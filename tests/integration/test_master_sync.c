@@ -1301,6 +1301,134 @@ CF_TEST(test_master_concurrent_pushes_of_one_cell_keep_its_newest_version) {
   fx_close(&f);
 }
 
+/* A push run on a thread of its own (its own connection), for a test that
+** holds a lock the push must wait for. */
+typedef struct held_push {
+  const char *url;        /* the server role's connection string */
+  cf_change *ch;          /* the batch */
+  size_t n;               /* its size */
+  cf__push_result res[4]; /* its results */
+  int rc;                 /* cf__master_push's code */
+  char err[256];          /* its message */
+} held_push;
+
+static void *held_push_main(void *arg) {
+  held_push *h = arg;
+  cf__pg *pg = NULL;
+  if (cf__pg_connect(h->url, &pg, h->err, sizeof h->err) != CF_OK) {
+    h->rc = CF_UNREACHABLE;
+    return NULL;
+  }
+  cf_nodeid nid = node_id(2);
+  h->rc = cf__master_push(pg, CLAIMS(USER_2), ORG_A, &nid, 1, h->ch, h->n, h->res, NULL);
+  snprintf(h->err, sizeof h->err, "%s", cf__pg_errmsg(pg));
+  cf__pg_close(pg);
+  return NULL;
+}
+
+/* The node id of cell `cell` of a contact's stored versions, as hex. */
+static void stored_node(fx *f, const char *id, int cell, char *out, size_t outlen) {
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "SELECT encode(substring(cf_versions FROM %d FOR 16), 'hex') FROM contacts "
+           "WHERE id = '%s'",
+           cell * CF_VER_LEN + 9, id);
+  query_str(f->admin, sql, out, outlen);
+}
+
+CF_TEST(test_master_push_over_a_row_changed_since_its_read_keeps_the_newer_cells) {
+  /* The push's UPDATE writes the versions it merged in C only while the row
+  ** is as the push read it (the same cf_seq); a row changed between the
+  ** read and the write gets the cell-by-cell guard (docs/master-sync.md,
+  ** "Why the merge stays right without the lock").  Made to happen: a
+  ** direct write of x's company holds the org clock (uncommitted) while the
+  ** push reads x and merges, and commits while the push waits for the
+  ** clock; the push then writes over the new row.  Its company change is
+  ** older than the direct write and must lose; its phone change, a cell
+  ** nobody else wrote, must land.  y, another row of the same statement
+  ** carrying other cells (a statement whose rows took different cells), is
+  ** unchanged since the read and takes its change. */
+  fx f;
+  fx_open(&f);
+  char x[CF_UUID_TEXT_LEN], y[CF_UUID_TEXT_LEN];
+  new_id(x);
+  new_id(y);
+  cf_change ch[2];
+  cf__push_result res[2];
+  cf_ver v0 = ver_at(1, -3600000, 0);
+  contact_insert(&ch[0], ORG_A, x, "Xena", NULL, &v0);
+  contact_insert(&ch[1], ORG_A, y, "Yuri", NULL, &v0);
+  CHECK_OK(push(&f, CLAIMS(USER_1), ORG_A, 1, 1, ch, 2, res, NULL));
+  CHECK_RESULT(res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
+
+  cf__pg *direct = connect_or_fail(f.url), *watch = connect_or_fail(f.url);
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "BEGIN; UPDATE contacts SET company = 'Direct' WHERE id = '%s'", x);
+  exec_or_fail(direct, sql);
+
+  cf_ver v1 = ver_at(2, -1800000, 0); /* newer than v0, older than the direct write */
+  change_init(&ch[0], "contacts", ORG_A, x);
+  set_text(&ch[0], "company", "Pushed", &v1);
+  set_text(&ch[0], "phone", "+1-555-0199", &v1);
+  change_init(&ch[1], "contacts", ORG_A, y);
+  set_text(&ch[1], "first_name", "Yann", &v1);
+  held_push h;
+  memset(&h, 0, sizeof h);
+  h.url = f.srv_url;
+  h.ch = ch;
+  h.n = 2;
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, held_push_main, &h) == 0);
+  /* Wait (bounded) until the push waits for the clock the writer holds. */
+  long long waiting = 0;
+  for (int i = 0; i < 1000 && waiting == 0; i++)
+    waiting =
+        query_num(watch, "SELECT count(*) FROM pg_stat_activity, pg_sleep(0.01) "
+                         "WHERE usename = 'cf_test_server' AND wait_event_type = 'Lock' "
+                         "AND datname = current_database()");
+  CHECK_EQ(waiting, 1);
+  exec_or_fail(direct, "COMMIT");
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_MSG(h.rc == CF_OK, "push: %s", h.err);
+  /* Applied: each change took a cell when merged; the direct write
+  ** superseded the company a moment later, as any later write would. */
+  CHECK_RESULT(h.res[0], CF_PUSH_APPLIED, CF_REASON_NONE);
+  CHECK_RESULT(h.res[1], CF_PUSH_APPLIED, CF_REASON_NONE);
+
+  char got[64], master_node[64], node2[64], nid[64];
+  snprintf(sql, sizeof sql,
+           "SELECT company || ' ' || phone FROM contacts WHERE id = '%s'", x);
+  query_str(f.admin, sql, got, sizeof got);
+  CHECK_STR(got, "Direct +1-555-0199");
+  snprintf(sql, sizeof sql, "SELECT first_name FROM contacts WHERE id = '%s'", y);
+  query_str(f.admin, sql, got, sizeof got);
+  CHECK_STR(got, "Yann");
+  /* The versions went with the values: company the master's, phone and
+  ** y's first_name the push's. */
+  query_str(f.admin, "SELECT replace(master_node::text, '-', '') FROM cf_sync.config",
+            master_node, sizeof master_node);
+  cf_nodeid n2 = node_id(2);
+  cf__hex(n2.b, sizeof n2.b, node2);
+  const cf_table *ct = cf__schema_table_by_name("contacts");
+  stored_node(&f, x, cf__schema_column_index(ct, "company"), nid, sizeof nid);
+  CHECK_STR(nid, master_node);
+  stored_node(&f, x, cf__schema_column_index(ct, "phone"), nid, sizeof nid);
+  CHECK_STR(nid, node2);
+  stored_node(&f, y, cf__schema_column_index(ct, "first_name"), nid, sizeof nid);
+  CHECK_STR(nid, node2);
+  /* ... and y's other cells kept the insert's (node 1). */
+  char node1[64];
+  cf_nodeid n1 = node_id(1);
+  cf__hex(n1.b, sizeof n1.b, node1);
+  stored_node(&f, y, cf__schema_column_index(ct, "last_name"), nid, sizeof nid);
+  CHECK_STR(nid, node1);
+  cf__pg_close(watch);
+  cf__pg_close(direct);
+  fx_close(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 CF_TEST(test_master_check_role_refuses_superuser_owner_and_bypassrls) {
