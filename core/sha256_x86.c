@@ -27,7 +27,8 @@
 
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if (defined(__x86_64__) || defined(__i386__)) &&                                        \
+    (defined(__GNUC__) || defined(__clang__))
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -51,7 +52,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void
 compress(uint32_t h[8], const unsigned char *p, size_t n) {
   /* Big-endian words: reverse the bytes of each 32-bit lane. */
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-  __m128i t = _mm_loadu_si128((const __m128i *)(const void *)&h[0]); /* DCBA */
+  __m128i t = _mm_loadu_si128((const __m128i *)(const void *)&h[0]);  /* DCBA */
   __m128i s1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]); /* HGFE */
   t = _mm_shuffle_epi32(t, 0xB1);                                     /* CDAB */
   s1 = _mm_shuffle_epi32(s1, 0x1B);                                   /* EFGH */
@@ -60,8 +61,8 @@ compress(uint32_t h[8], const unsigned char *p, size_t n) {
   for (; n > 0; n--, p += 64) {
     __m128i save0 = s0, save1 = s1, m[4], w;
     for (int q = 0; q < 4; q++)
-      m[q] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * q)),
-                              bswap);
+      m[q] = _mm_shuffle_epi8(
+          _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * q)), bswap);
     for (int q = 0; q < 16; q++) {
       /* Rounds 4q .. 4q+3 with W[4q..4q+3] = m[q % 4]. */
       w = _mm_add_epi32(m[q & 3],
@@ -76,15 +77,16 @@ compress(uint32_t h[8], const unsigned char *p, size_t n) {
       }
       w = _mm_shuffle_epi32(w, 0x0E);
       s0 = _mm_sha256rnds2_epu32(s0, s1, w);
-      if (q >= 1 && q <= 12) m[(q + 3) & 3] = _mm_sha256msg1_epu32(m[(q + 3) & 3], m[q & 3]);
+      if (q >= 1 && q <= 12)
+        m[(q + 3) & 3] = _mm_sha256msg1_epu32(m[(q + 3) & 3], m[q & 3]);
     }
     s0 = _mm_add_epi32(s0, save0);
     s1 = _mm_add_epi32(s1, save1);
   }
-  t = _mm_shuffle_epi32(s0, 0x1B);    /* FEBA */
-  s1 = _mm_shuffle_epi32(s1, 0xB1);   /* DCHG */
-  s0 = _mm_blend_epi16(t, s1, 0xF0);  /* DCBA */
-  s1 = _mm_alignr_epi8(s1, t, 8);     /* HGFE */
+  t = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+  s1 = _mm_shuffle_epi32(s1, 0xB1);  /* DCHG */
+  s0 = _mm_blend_epi16(t, s1, 0xF0); /* DCBA */
+  s1 = _mm_alignr_epi8(s1, t, 8);    /* HGFE */
   _mm_storeu_si128((__m128i *)(void *)&h[0], s0);
   _mm_storeu_si128((__m128i *)(void *)&h[4], s1);
 }
