@@ -175,3 +175,81 @@ CF_TEST(test_sync_shared_page_is_not_sent_to_a_revoked_member) {
   cf_token_free(owner);
   sfx_close(&f);
 }
+
+/* HELLO speaking protocol 1 only, then WELCOME: such a session never takes
+** a shared page; every head of its org reaches it as a LIVE. */
+static void hello_proto1(raw_client *c, const sync_fx *f, const char *token,
+                         const char *org) {
+  raw_connect(c, f, 0);
+  cf_hello h;
+  memset(&h, 0, sizeof h);
+  h.proto_min = 1;
+  h.proto_max = 1;
+  h.token.p = token;
+  h.token.n = strlen(token);
+  h.node = c->node;
+  CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
+  h.hlc = (cf_hlc)cf__now_ms() << 16;
+  h.software.p = "live-rounds";
+  h.software.n = strlen(h.software.p);
+  cf_buf b;
+  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
+  CHECK_OK(cf__encode_hello(&h, &b));
+  raw_send(c, b.p, b.len);
+  cf__buf_free(&b);
+  cf_frame w;
+  raw_expect_frame(c, &w);
+  CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s",
+            cf__frame_type_name(w.type));
+  CHECK_EQ(w.u.welcome.proto, 1);
+  cf__frame_free(&w);
+}
+
+/* An org with more sessions than the server tells in one turn of its loop
+** (LIVE_STEP, 64: sync/server/server.c tell_org writes a large org's LIVEs
+** in steps so that a shared page goes out between two of them): heads in
+** quick succession still reach EVERY session, the last LIVE naming the last
+** head, in increasing order, and the session that takes shared pages gets
+** its FEEDs up to that head. */
+#define MANY 80
+CF_TEST(test_sync_live_of_a_large_org_reaches_every_session_with_the_last_head) {
+  sync_fx f;
+  sfx_open(&f, 1);
+  char *rep = sfx_token(DEMO_REP, 600), *owner = sfx_token(DEMO_OWNER, 600);
+  uint64_t start = (uint64_t)hx_master_head(&f, DEMO_ORG);
+  raw_client a, *many = calloc(MANY, sizeof *many);
+  CHECK(many != NULL);
+  hello_at(&a, &f, owner, DEMO_ORG, start);
+  for (int i = 0; i < MANY; i++)
+    hello_proto1(&many[i], &f, i % 2 ? rep : owner, DEMO_ORG);
+  for (int round = 0; round < 4; round++)
+    sfx_sql(&f,
+            "UPDATE contacts SET company = 'round ' || now() WHERE id = '" DEMO_CONTACT(
+                "03") "'");
+  uint64_t head = (uint64_t)hx_master_head(&f, DEMO_ORG);
+  uint64_t ca = start;
+  CHECK(feeds_until(&a, DEMO_ORG, &ca, head) >= 1);
+  CHECK_EQ(ca, head);
+  for (int i = 0; i < MANY; i++) {
+    uint64_t told = 0;
+    while (told < head) {
+      cf_frame fr;
+      next_any(&many[i], &fr);
+      CHECK_MSG(fr.type == CF_FRAME_LIVE, "session %d: unexpected %s", i,
+                cf__frame_type_name(fr.type));
+      CHECK_MSG(fr.u.live.seq > told && fr.u.live.seq <= head,
+                "session %d: LIVE %llu after %llu (head %llu)", i,
+                (unsigned long long)fr.u.live.seq, (unsigned long long)told,
+                (unsigned long long)head);
+      told = fr.u.live.seq;
+      cf__frame_free(&fr);
+    }
+  }
+  for (int i = 0; i < MANY; i++)
+    raw_free(&many[i]);
+  free(many);
+  raw_free(&a);
+  cf_token_free(rep);
+  cf_token_free(owner);
+  sfx_close(&f);
+}
