@@ -5,9 +5,13 @@
 ** max_http_header_data = 8192 bytes); this file copies out what the caller
 ** may need (method, path, query parameters, three headers, peer), reads a
 ** body of at most max_http_body bytes, hands the request to on_http and writes
-** the answer from LWS_CALLBACK_HTTP_WRITEABLE, in chunks, whenever the caller
-** gives it (at once or later).  API and rules: sync/net/transport.h;
-** design: docs/transport.md.
+** the answer whenever the caller gives it (at once or later).  An answer given
+** later (the usual case: a worker's result posted back to the loop) is written
+** at once, headers and body in one write, and the transaction completed
+** (write_now); one given inside on_http, a large one, one on an h2 stream or
+** one that closes the connection is written from LWS_CALLBACK_HTTP_WRITEABLE,
+** in chunks.  API and rules: sync/net/transport.h; design: docs/transport.md
+** ("Performance" says what the direct write saves).
 **
 ** Request states:
 **
@@ -32,6 +36,8 @@
 #define MAX_HEADER_NAME 64             /* bytes of an added header's name */
 #define MAX_HEADER_VALUE 1024          /* bytes of an added header's value */
 #define WRITE_CHUNK ((size_t)16 << 10) /* body bytes per WRITEABLE */
+#define HDR_ROOM ((size_t)1024)        /* room for the headers before the body */
+#define DIRECT_MAX ((size_t)256 << 10) /* largest answer written at once */
 
 typedef enum { ST_BODY, ST_WAITING, ST_WRITING } req_state;
 
@@ -66,15 +72,21 @@ struct cf__ws_http {
   char *xh_name[MAX_EXTRA_HEADERS];  /* added headers, "name:" lowercased */
   char *xh_value[MAX_EXTRA_HEADERS]; /* their values */
   int n_xh;                          /* used entries */
-  unsigned char *resp;               /* LWS_PRE bytes, then the answer body */
+  unsigned char *resp;               /* LWS_PRE + HDR_ROOM bytes, then the answer body */
   size_t resp_len;                   /* answer body bytes */
   size_t resp_off;                   /* bytes written */
   int headers_sent;                  /* the status line and headers went out */
+  int in_dispatch;                   /* on_http is running for it (inside lws) */
 };
 
 static cf__ws_http *http_of(struct lws *wsi) {
   int *tag = lws_get_opaque_user_data(wsi);
   return tag && *tag == CF_WS_KIND_HTTP ? (cf__ws_http *)tag : NULL;
+}
+
+/* Where the answer body starts in req->resp. */
+static unsigned char *resp_body(const cf__ws_http *req) {
+  return req->resp + LWS_PRE + HDR_ROOM;
 }
 
 static void http_free(cf__ws_http *req) {
@@ -247,7 +259,9 @@ static void dispatch(cf__ws_http *req) {
   lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
                   (int)((ep->http_timeout_ms + 999) / 1000));
   req->given = 1;
+  req->in_dispatch = 1;
   ep->http.on_http(ep->http.ctx, req);
+  req->in_dispatch = 0; /* an answer given meanwhile waits for WRITEABLE */
 }
 
 static int http_begin(struct lws *wsi) {
@@ -338,25 +352,78 @@ static int http_body_done(struct lws *wsi) {
   return 0;
 }
 
-/* Writes the status line and headers.  0 or -1 (close). */
-static int write_headers(cf__ws_http *req, struct lws *wsi) {
-  unsigned char buf[LWS_PRE + 12288];
-  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+/* Adds the status line and headers at *p (up to end), finalized.  0 or -1. */
+static int add_headers(cf__ws_http *req, struct lws *wsi, unsigned char **p,
+                       unsigned char *end) {
   if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->content_type,
-                                  (lws_filepos_t)req->resp_len, &p, end))
+                                  (lws_filepos_t)req->resp_len, p, end))
     return -1;
   for (int i = 0; i < req->n_xh; i++)
     if (lws_add_http_header_by_name(wsi, (unsigned char *)req->xh_name[i],
                                     (unsigned char *)req->xh_value[i],
-                                    (int)strlen(req->xh_value[i]), &p, end))
+                                    (int)strlen(req->xh_value[i]), p, end))
       return -1;
   if (req->close_after &&
       lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                  (const unsigned char *)"close", 5, &p, end))
+                                  (const unsigned char *)"close", 5, p, end))
     return -1;
+  return 0;
+}
+
+/* Writes the status line and headers.  0 or -1 (close). */
+static int write_headers(cf__ws_http *req, struct lws *wsi) {
+  unsigned char buf[LWS_PRE + 12288];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+  if (add_headers(req, wsi, &p, end)) return -1;
   if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
   req->headers_sent = 1;
   return 0;
+}
+
+/*
+** Whether the answer can be written now rather than from WRITEABLE: an
+** HTTP/1 connection (an h2 stream's headers are a frame of their own), not
+** from inside on_http (lws is still parsing the request: it completes the
+** transaction only after), not closing afterwards, and not large (what the
+** socket does not take, lws copies and sends from POLLOUT itself).
+*/
+static int can_write_now(const cf__ws_http *req) {
+  return !req->in_dispatch && !req->close_after && req->resp_len <= DIRECT_MAX &&
+         lws_get_network_wsi(req->wsi) == req->wsi;
+}
+
+/*
+** Writes the whole answer now, headers and body in one write when the
+** headers fit in the HDR_ROOM bytes before the body (one send(2), one
+** wake-up of the client), and completes the HTTP transaction; req is freed.
+** The loop turns and the POLLOUT arming of WRITEABLE are saved
+** (docs/transport.md, "Performance").  lws keeps what the socket did not
+** take and sends it from POLLOUT, completing the transaction after it.
+*/
+static void write_now(cf__ws_http *req) {
+  struct lws *wsi = req->wsi;
+  cf__ws_endpoint *ep = req->ep;
+  unsigned char hdr[LWS_PRE + 12288];
+  unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+  unsigned char *body = resp_body(req);
+  size_t blen = req->head_only ? 0 : req->resp_len;
+  int bad = add_headers(req, wsi, &p, end) || lws_finalize_http_header(wsi, &p, end);
+  if (!bad) {
+    size_t hlen = (size_t)(p - start);
+    if (hlen <= HDR_ROOM) {
+      memcpy(body - hlen, start, hlen);
+      bad = lws_write(wsi, body - hlen, hlen + blen, LWS_WRITE_HTTP_FINAL) < 0;
+    } else {
+      bad = lws_write(wsi, start, hlen, LWS_WRITE_HTTP_HEADERS) < 0 ||
+            (blen > 0 && lws_write(wsi, body, blen, LWS_WRITE_HTTP_FINAL) < 0);
+    }
+  }
+  http_free(req); /* clears the opaque pointer */
+  if (bad || lws_http_transaction_completed(wsi)) {
+    /* outside the connection's callbacks: lws closes it on its next turn */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    ep->lws_timers_dirty = 1; /* (transport.c, ev_turn) */
+  }
 }
 
 static int http_writeable(struct lws *wsi) {
@@ -373,7 +440,7 @@ static int http_writeable(struct lws *wsi) {
     size_t left = req->resp_len - req->resp_off;
     size_t n = left > WRITE_CHUNK ? WRITE_CHUNK : left;
     int last = n == left;
-    if (lws_write(wsi, req->resp + LWS_PRE + req->resp_off, n,
+    if (lws_write(wsi, resp_body(req) + req->resp_off, n,
                   last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
       return -1;
     req->resp_off += n;
@@ -468,16 +535,19 @@ int cf__ws_http_respond(cf__ws_http *req, int status, const char *content_type,
   req->status = status >= 100 && status <= 599 ? status : 500;
   snprintf(req->content_type, sizeof req->content_type, "%s",
            content_type ? content_type : "application/octet-stream");
-  req->resp = cf__malloc(LWS_PRE + len + 1);
+  req->resp = cf__malloc(LWS_PRE + HDR_ROOM + len + 1);
   if (req->resp == NULL) {
     lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     req->ep->lws_timers_dirty = 1; /* lws services it (transport.c, ev_turn) */
     return CF_NOMEM;
   }
-  if (len > 0) memcpy(req->resp + LWS_PRE, body, len);
+  if (len > 0) memcpy(resp_body(req), body, len);
   req->resp_len = len;
   req->state = ST_WRITING;
   lws_set_timeout(req->wsi, NO_PENDING_TIMEOUT, 0);
-  lws_callback_on_writable(req->wsi);
+  if (can_write_now(req))
+    write_now(req);
+  else
+    lws_callback_on_writable(req->wsi);
   return CF_OK;
 }

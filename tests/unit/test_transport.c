@@ -1125,6 +1125,65 @@ CF_TEST(test_transport_http_request_can_be_answered_later_or_times_out) {
   cf__ws_server_free(srv);
 }
 
+CF_TEST(test_transport_http_late_answers_keep_pipelined_requests_and_close_when_asked) {
+  cf__ws_server *srv = start_http_server(0, 0);
+  int fd = raw_connect(cf__ws_server_port(srv), 0);
+  /* two requests in one write: the second waits in lws while the first is
+     answered from outside the callbacks (written at once) */
+  static const char two[] = "GET /later?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                            "GET /later?x=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  raw_write_all(srv, fd, two, sizeof two - 1);
+  http_resp *r = malloc(sizeof *r);
+  for (int i = 1; i <= 2; i++) {
+    PUMP_UNTIL(srv, (cf__ws_client *)NULL, hst.pending != NULL, 5000);
+    CHECK_EQ(hst.calls, i);
+    CHECK_STR(hst.x, i == 1 ? "1" : "2");
+    cf__ws_http *req = hst.pending;
+    hst.pending = NULL;
+    CHECK_OK(cf__ws_http_add_header(req, "X-Answer", i == 1 ? "one" : "two"));
+    CHECK_OK(cf__ws_http_respond(req, 200, "text/plain", i == 1 ? "one" : "two", 3));
+    raw_read_response(srv, fd, r, 0);
+    CHECK_EQ(r->status, 200);
+    CHECK_EQ(r->len, (size_t)(r->body - r->buf) + 3); /* nothing more yet */
+    CHECK(memcmp(r->body, i == 1 ? "one" : "two", 3) == 0);
+    CHECK(find_ci(r->buf, i == 1 ? "x-answer: one" : "x-answer: two") != NULL);
+  }
+  /* the connection still serves: a HEAD answered late has no body */
+  static const char head[] = "HEAD /later HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  raw_write_all(srv, fd, head, sizeof head - 1);
+  PUMP_UNTIL(srv, (cf__ws_client *)NULL, hst.pending != NULL, 5000);
+  CHECK_OK(cf__ws_http_respond(hst.pending, 200, "text/plain", "body", 4));
+  hst.pending = NULL;
+  memset(r, 0, sizeof *r);
+  int64_t t0 = cf__monotonic_ns();
+  while (strstr(r->buf, "\r\n\r\n") == NULL) {
+    CHECK_MSG(cf__monotonic_ns() - t0 < 5000000000LL, "no HEAD answer");
+    CHECK_OK(cf__ws_server_run_once(srv, 1));
+    ssize_t n = read(fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
+    if (n > 0) r->len += (size_t)n;
+  }
+  CHECK(strncmp(r->buf, "HTTP/1.1 200", 12) == 0);
+  CHECK(find_ci(r->buf, "content-length: 4") != NULL);
+  for (int i = 0; i < 10; i++)
+    CHECK_OK(cf__ws_server_run_once(srv, 1));
+  CHECK(read(fd, r->buf, sizeof r->buf) < 0); /* no body followed */
+  close(fd);
+  /* HTTP/1.0 without keep-alive: answered late, then closed by the server */
+  fd = raw_connect(cf__ws_server_port(srv), 0);
+  static const char old[] = "GET /later HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  raw_write_all(srv, fd, old, sizeof old - 1);
+  PUMP_UNTIL(srv, (cf__ws_client *)NULL, hst.pending != NULL, 5000);
+  CHECK_OK(cf__ws_http_respond(hst.pending, 200, "text/plain", "bye", 3));
+  hst.pending = NULL;
+  raw_read_response(srv, fd, r, 1);
+  CHECK_EQ(r->status, 200);
+  CHECK(memcmp(r->body, "bye", 3) == 0);
+  CHECK_EQ(hst.cancels, 0);
+  free(r);
+  close(fd);
+  cf__ws_server_free(srv);
+}
+
 CF_TEST(test_transport_http_body_over_limit_gets_413) {
   cf__ws_server *srv = start_http_server(1024, 0);
   int fd = raw_connect(cf__ws_server_port(srv), 0);
