@@ -289,8 +289,8 @@ const char *cf__ws_http_query_param(const cf__ws_http *req, const char *name);
 const char *cf__ws_http_header_value(const cf__ws_http *req, cf__ws_http_header h);
 /* The body (not NUL-terminated) and its length; NULL and 0 if none. */
 const uint8_t *cf__ws_http_body(const cf__ws_http *req, size_t *len);
-/* The client's address, for logs. */
-const char *cf__ws_http_peer(const cf__ws_http *req);
+/* The client's address, for logs (looked up on the first call). */
+const char *cf__ws_http_peer(cf__ws_http *req);
 /* The caller's pointer for this request. */
 void cf__ws_http_set_user(cf__ws_http *req, void *user);
 void *cf__ws_http_user(const cf__ws_http *req);

@@ -61,7 +61,7 @@ struct cf__ws_http {
   qparam params[MAX_QUERY_PARAMS];   /* decoded query parameters */
   int n_params;                      /* used entries of params */
   char *hdr[CF_WS_HDR_COUNT];        /* kept headers, NULL if absent */
-  char peer[64];                     /* client address */
+  char peer[64];                     /* client address, "" until asked for */
   uint8_t *body;                     /* request body */
   size_t body_len;                   /* bytes received */
   size_t body_expected;              /* Content-Length */
@@ -279,8 +279,6 @@ static int http_begin(struct lws *wsi) {
   req->wsi = wsi;
   ep->n_http++;
   lws_set_opaque_user_data(wsi, req);
-  if (lws_get_peer_simple(wsi, req->peer, sizeof req->peer) == NULL)
-    snprintf(req->peer, sizeof req->peer, "?");
 
   char *uri = NULL;
   int uri_len = 0;
@@ -320,7 +318,7 @@ static int http_begin(struct lws *wsi) {
     cf__log(CF_LOG_WARN,
             "msg=\"http request too large\" peer=%s length=%lld "
             "limit=%zu",
-            req->peer, length, ep->max_http_body);
+            cf__ws_http_peer(req), length, ep->max_http_body);
     answer_and_close(req, 413, "request too large");
   } else if (length > 0) {
     req->body_expected = (size_t)length;
@@ -495,7 +493,13 @@ const uint8_t *cf__ws_http_body(const cf__ws_http *req, size_t *len) {
   if (len != NULL) *len = req->body_len;
   return req->body_len ? req->body : NULL;
 }
-const char *cf__ws_http_peer(const cf__ws_http *req) { return req->peer; }
+/* Looked up when first asked for (a getpeername(2) per request saved). */
+const char *cf__ws_http_peer(cf__ws_http *req) {
+  if (req->peer[0] == '\0' &&
+      lws_get_peer_simple(req->wsi, req->peer, sizeof req->peer) == NULL)
+    snprintf(req->peer, sizeof req->peer, "?");
+  return req->peer;
+}
 void cf__ws_http_set_user(cf__ws_http *req, void *user) { req->user = user; }
 void *cf__ws_http_user(const cf__ws_http *req) { return req->user; }
 

@@ -90,8 +90,10 @@ int cf__pool_submit(cf__pool *p, cf__pool_item *item) {
     q->head = item;
   q->tail = item;
   q->queued++;
-  cf__cond_signal(p->cv);
   cf__mutex_unlock(p->mu);
+  /* after the unlock: a worker woken under the lock would only block on the
+     mutex and need a second wake-up (futex) when the loop lets it go */
+  cf__cond_signal(p->cv);
   return CF_OK;
 }
 
