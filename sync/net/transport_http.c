@@ -350,7 +350,7 @@ static int http_body_done(struct lws *wsi) {
   return 0;
 }
 
-/* Adds the status line and headers at *p (up to end), finalized.  0 or -1. */
+/* Adds the status line and headers at *p (up to end), not finalized.  0 or -1. */
 static int add_headers(cf__ws_http *req, struct lws *wsi, unsigned char **p,
                        unsigned char *end) {
   if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->content_type,
