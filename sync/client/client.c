@@ -32,6 +32,25 @@ static void io_close(void *ctx, int ws_code, const char *reason) {
   if (s->session != NULL) cf__ws_close(s->session, ws_code, reason);
 }
 
+/* --- pages applied on a thread of their own ----------------------------------- */
+
+/* While a page is merged into the replica on a thread of its own, this
+** thread goes on receiving the next page (libwebsockets' parse of its
+** bytes) and decoding it: the two halves of a page's cost on the replica
+** overlap (docs/replica.md, "Bootstrap: receive beside apply"). */
+static void apply_thread(void *arg) { cf__csess_apply_job_run(arg); }
+
+static int applier_start(void *ctx, cf__csess_apply_job *job) {
+  cf_sync *s = ctx;
+  return cf__thread_start(apply_thread, job, &s->applier);
+}
+
+static void applier_wait(void *ctx) {
+  cf_sync *s = ctx;
+  cf__thread_join(s->applier);
+  s->applier = NULL;
+}
+
 /* --- transport callbacks --------------------------------------------------- */
 
 static int on_open(void *ctx, cf__ws_session *ws) {
@@ -72,6 +91,8 @@ int cf_sync_new(cf_node *node, const char *url, const char *token, cf_sync **out
   }
   s->token_warning_s = 60;
   s->token_exp = cf__sync_token_exp(s->token);
+  cf__csess_applier applier = {s, applier_start, applier_wait};
+  cf__csess_set_applier(s->sess, &applier);
   cf__sync_events_attach(s);
   *out = s;
   return CF_OK;
@@ -143,7 +164,8 @@ static int run_session(cf_sync *s) {
       break;
     }
     if (cf__csess_has_deferred(s->sess)) {
-      /* Put the PULL for the next page on the wire, then apply this one. */
+      /* Put the PULL for the next page on the wire, then apply this one (on
+      ** the applier's thread: the loop goes on receiving meanwhile). */
       if (cf__ws_client_run_once(s->ws, 0) != CF_OK) {
         cf__csess_fail(s->sess, CF_IO, "the event loop failed");
         break;

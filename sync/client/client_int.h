@@ -25,6 +25,7 @@ struct cf_sync {
   cf__ws_session *session; /* the connection, NULL when closed */
   cf__csess *sess;         /* the protocol */
   _Atomic int stop;        /* cf_sync_stop was called (any thread, a signal) */
+  cf__thread *applier;     /* the thread applying a page (client.c), or NULL */
 
   /* status events (events.c) */
   cf_sync_progress_fn progress; /* the app's progress callback, may be NULL */

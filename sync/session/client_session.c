@@ -74,6 +74,10 @@ struct cf__csess {
   size_t deferred_len;                 /* its length */
   cf_frame deferred_frame;             /* that page decoded (borrows deferred): it is
                                           decoded once, when it arrives */
+  cf__csess_applier applier;           /* where pages are applied (has_applier) */
+  int has_applier;                     /* cf__csess_set_applier gave one */
+  int applying;                        /* the deferred page's apply runs there (job) */
+  cf__csess_apply_job job;             /* that apply */
   int64_t counts[CF_SYNC_COUNTER_MAX]; /* statistics of this run */
   char role[32];                       /* the user's role, from WELCOME */
   uint32_t proto;                      /* the protocol version, from WELCOME */
@@ -382,11 +386,9 @@ static int on_push_result(cf__csess *s, const cf_push_reply *r) {
   return push_next(s);
 }
 
-/* Applies one page with its cursor (one SQLite transaction). */
-static int apply_page(cf__csess *s, const cf_changes *c) {
-  if (c->last_seq < (uint64_t)s->cursor)
-    return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
-  int rc = cf__store_apply(s->node, c->rows, c->nrows, (int64_t)c->last_seq);
+/* What follows the apply of page c (rc: cf__store_apply's result): the
+** session's cursor, statistics and progress, or the failure. */
+static int page_applied(cf__csess *s, const cf_changes *c, int rc) {
   if (rc != CF_OK)
     return sync_fail(s, rc, "cannot apply %zu pulled rows: %s", c->nrows,
                      cf_node_errmsg(s->node));
@@ -399,6 +401,21 @@ static int apply_page(cf__csess *s, const cf_changes *c) {
   return CF_OK;
 }
 
+/* A page must never move the cursor back. */
+static int check_page(cf__csess *s, const cf_changes *c) {
+  if (c->last_seq < (uint64_t)s->cursor)
+    return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64, s->cursor);
+  return CF_OK;
+}
+
+/* Applies one page with its cursor (one SQLite transaction). */
+static int apply_page(cf__csess *s, const cf_changes *c) {
+  int rc = check_page(s, c);
+  if (rc != CF_OK) return rc;
+  return page_applied(s, c,
+                      cf__store_apply(s->node, c->rows, c->nrows, (int64_t)c->last_seq));
+}
+
 /* Frees a kept page without applying it (it is pulled again next time). */
 static void drop_deferred(cf__csess *s) {
   cf__frame_free(&s->deferred_frame);
@@ -407,11 +424,54 @@ static void drop_deferred(cf__csess *s) {
   s->deferred_len = 0;
 }
 
-/* Applies the page kept by on_changes, now that the next PULL is out. */
-static void apply_deferred(cf__csess *s) {
-  if (s->deferred == NULL) return;
-  if (s->state != CS_FAILED) (void)apply_page(s, &s->deferred_frame.u.changes);
+/* Waits for the kept page's apply on the applier's thread, if one runs, and
+** takes its result; the page is then freed.  It ran to its end even if the
+** session failed meanwhile: its rows are committed with their cursor, so
+** the session's cursor follows (a failed apply changed nothing). */
+static void settle_applying(cf__csess *s) {
+  if (!s->applying) return;
+  s->applier.wait(s->applier.ctx);
+  s->applying = 0;
+  (void)page_applied(s, &s->deferred_frame.u.changes, s->job.rc);
   drop_deferred(s);
+}
+
+/* Applies the page kept by on_changes, now that the next PULL is out: on
+** the applier's thread when there is one (async), else here. */
+static void apply_deferred(cf__csess *s, int async) {
+  if (s->deferred == NULL || s->applying) return;
+  const cf_changes *c = &s->deferred_frame.u.changes;
+  if (s->state != CS_FAILED && check_page(s, c) == CF_OK) {
+    if (async && s->has_applier) {
+      s->job.node = s->node;
+      s->job.rows = c->rows;
+      s->job.nrows = c->nrows;
+      s->job.cursor = (int64_t)c->last_seq;
+      s->job.rc = CF_ERROR;
+      if (s->applier.start(s->applier.ctx, &s->job) == CF_OK) {
+        s->applying = 1;
+        return;
+      }
+    }
+    (void)apply_page(s, c);
+  }
+  drop_deferred(s);
+}
+
+/* The kept page, if any, applied before anything else happens: the one
+** under way waited for, or one not started yet applied here. */
+static void complete_deferred(cf__csess *s) {
+  settle_applying(s);
+  apply_deferred(s, 0);
+}
+
+void cf__csess_apply_job_run(cf__csess_apply_job *job) {
+  job->rc = cf__store_apply(job->node, job->rows, job->nrows, job->cursor);
+}
+
+void cf__csess_set_applier(cf__csess *s, const cf__csess_applier *a) {
+  s->has_applier = a != NULL;
+  if (a != NULL) s->applier = *a;
 }
 
 /* CHANGES.  f is the decoded frame; own, if not NULL, the heap copy of its
@@ -424,9 +484,8 @@ static int on_changes(cf__csess *s, cf_frame *f, uint8_t *own, size_t len, int *
     ** replica's write.  The cursor moves only with the apply.  The page is
     ** kept decoded (it was decoded from a copy of the message, which it
     ** borrows), so it is decoded once. */
-    if (c->last_seq < (uint64_t)s->cursor)
-      return sync_fail(s, CF_PROTOCOL, "CHANGES goes back from cursor %" PRId64,
-                       s->cursor);
+    int rc = check_page(s, c);
+    if (rc != CF_OK) return rc;
     uint64_t next = c->last_seq;
     s->deferred = own;
     s->deferred_len = len;
@@ -674,6 +733,7 @@ static void forget_fk_retries(cf__csess *s) {
 void cf__csess_free(cf__csess *s) {
   if (s == NULL) return;
   cf__store_push_free(s->batch);
+  settle_applying(s);
   drop_deferred(s);
   forget_fk_retries(s);
   cf__free(s);
@@ -725,10 +785,10 @@ int cf__csess_open(cf__csess *s, const cf__csess_io *io, const char *token) {
 void cf__csess_on_message(cf__csess *s, const uint8_t *msg, size_t len) {
   if (s->state == CS_DONE || s->state == CS_FAILED) return;
   s->last_frame_ms = cf__monotonic_ns() / 1000000;
-  apply_deferred(s); /* pages are applied in the order they came */
-  if (s->state == CS_FAILED) return;
   /* While pulling, the answer is most likely a page to keep until the next
-  ** PULL is out: decode it from a copy it may keep borrowing. */
+  ** PULL is out: decode it from a copy it may keep borrowing.  The frame is
+  ** decoded before the page before it is waited for (complete_deferred), so
+  ** that the decoding overlaps that page's apply on the applier's thread. */
   uint8_t *own = NULL;
   if (s->state == CS_PULLING && len > 0) {
     if ((own = cf__malloc(len)) == NULL) {
@@ -741,8 +801,14 @@ void cf__csess_on_message(cf__csess *s, const uint8_t *msg, size_t len) {
   char err[256];
   int taken = 0;
   int rc = cf__frame_decode(own != NULL ? own : msg, len, NULL, &f, err, sizeof err);
+  complete_deferred(s); /* pages are applied in the order they came */
   if (rc != CF_OK) {
     sync_fail(s, rc, "malformed frame from the server: %s", err);
+    cf__free(own);
+    return;
+  }
+  if (s->state == CS_FAILED) {
+    cf__frame_free(&f);
     cf__free(own);
     return;
   }
@@ -754,12 +820,14 @@ void cf__csess_on_message(cf__csess *s, const uint8_t *msg, size_t len) {
   if (!taken) cf__free(own);
 }
 
-int cf__csess_has_deferred(const cf__csess *s) { return s->deferred != NULL; }
+int cf__csess_has_deferred(const cf__csess *s) {
+  return s->deferred != NULL && !s->applying;
+}
 
-void cf__csess_apply_deferred(cf__csess *s) { apply_deferred(s); }
+void cf__csess_apply_deferred(cf__csess *s) { apply_deferred(s, 1); }
 
 void cf__csess_poll(cf__csess *s, int64_t now_ms) {
-  if (s->state == CS_IDLE) {
+  if (s->state == CS_IDLE && !s->applying) { /* (a page applies only while pulling) */
     /* In a watching session: pushes local writes made since the last look. */
     int64_t waiting = 0;
     if (cf_node_outbox_count(s->node, &waiting) != CF_OK) {
@@ -807,6 +875,7 @@ void cf__csess_on_close(cf__csess *s, int rc, int code, const char *reason) {
 
 int cf__csess_finish(cf__csess *s) {
   s->open = 0;
+  settle_applying(s); /* one under way ran: its result counts */
   if (s->state != CS_DONE) {
     /* Whatever was in flight goes back to the outbox for the next run. */
     if (cf__store_push_requeue(s->node) != CF_OK)

@@ -97,11 +97,51 @@ int cf__csess_open(cf__csess *s, const cf__csess_io *io,
 void cf__csess_on_message(cf__csess *s, const uint8_t *bytes, size_t n);
 
 /* Non-zero while a page waits to be applied (cf__csess_apply_deferred
-** applies it; the transport should flush the PULL sent before it first). */
+** applies it, or starts its apply; the transport should flush the PULL sent
+** before it first).  Zero while its apply runs elsewhere. */
 int cf__csess_has_deferred(const cf__csess *s);
 
-/* METHOD.  Applies the page kept back by the last CHANGES. */
+/* METHOD.  Applies the page kept back by the last CHANGES; with an applier
+** (cf__csess_set_applier), starts its apply there and returns. */
 void cf__csess_apply_deferred(cf__csess *s);
+
+/*
+** A page's apply handed to another thread: cf__store_apply of rows (nrows,
+** owned by the session) with cursor into node.  The thread calls
+** cf__csess_apply_job_run(job), which sets rc; nothing else of the session
+** or the node is touched by either side meanwhile.
+*/
+typedef struct cf__csess_apply_job {
+  cf_node *node;             /* the replica (the session's) */
+  const struct cf_row *rows; /* the page's rows (the session's, until it waited) */
+  size_t nrows;              /* how many */
+  int64_t cursor;            /* the page's last_seq, stored with them */
+  int rc;                    /* OUT: cf__store_apply's result */
+} cf__csess_apply_job;
+
+/* Runs job (on the applier's thread). */
+void cf__csess_apply_job_run(cf__csess_apply_job *job);
+
+/*
+** Where pages are applied while the session's thread goes on receiving the
+** next one (cf_sync: a thread per page).  start runs
+** cf__csess_apply_job_run(job) elsewhere and returns CF_OK, or fails (the
+** session then applies the page itself); wait returns once the job started
+** last has run.  The session calls wait before it reads the next frame's
+** answer or touches the node again (the next CHANGES, any other frame,
+** cf__csess_finish, cf__csess_free), so the node is used by one thread at a
+** time and pages are applied in order, each with its cursor.  Neither may
+** call back into the session.
+*/
+typedef struct cf__csess_applier {
+  void *ctx;                                         /* handed to both */
+  int (*start)(void *ctx, cf__csess_apply_job *job); /* see above */
+  void (*wait)(void *ctx);                           /* see above */
+} cf__csess_applier;
+
+/* METHOD.  Sets the applier (NULL: pages are applied on the session's
+** thread, in cf__csess_apply_deferred).  a is copied. */
+void cf__csess_set_applier(cf__csess *s, const cf__csess_applier *a);
 
 /* METHOD.  Periodic work at monotonic now_ms: a watching session that is
 ** idle pushes local writes made since; a session waiting too long for an

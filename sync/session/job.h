@@ -41,6 +41,10 @@ typedef struct cf__sjob_limits {
   size_t max_page;  /* rows per CHANGES (WELCOME; PULL limits are capped) */
 } cf__sjob_limits;
 
+/* Told on the worker where a pulled page that says `more` ends (its
+** last_seq), before its rows are converted (cf__pull_cut_fn). */
+typedef void (*cf__sjob_cut_fn)(void *ctx, uint64_t last_seq, int more);
+
 /* One job.  Fields above `out` are the request, set by the session; the
 ** others are the answer, set by cf__sjob_run. */
 typedef struct cf__sjob {
@@ -54,6 +58,9 @@ typedef struct cf__sjob {
   cf_frame frame;                  /* the decoded request, borrowing bytes */
   uint32_t proto;                  /* HELLO: the chosen protocol version */
   int64_t token_exp;               /* HELLO: the token's expiry */
+  cf__sjob_cut_fn on_cut;          /* PULL: see above (NULL: nobody; the pages
+                                      read ahead, sync/server/prefetch.c) */
+  void *on_cut_ctx;                /* handed to on_cut */
   cf_buf out;                      /* the reply frame to send */
   cf_buf extra;                    /* a second frame sent after it (ACCESS_REVOKED
                                       after a PUSH_RESULT), usually empty */
