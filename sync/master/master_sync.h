@@ -130,6 +130,21 @@ typedef struct cf__pull_page {
 int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
                     uint64_t cursor, size_t limit, cf__pull_page *page) CF_WARN_UNUSED;
 
+/*
+** Told by cf__master_pull_cut once the page is cut, before its rows are
+** converted (the longer half of a page's work on the server): the cursor
+** its answer will end at (CHANGES last_seq, unless the encoder cuts the
+** frame shorter) and whether more follow.  Called on the puller's thread.
+*/
+typedef void (*cf__pull_cut_fn)(void *ctx, uint64_t last_seq, int more);
+
+/* cf__master_pull, calling on_cut(ctx, ...) (if not NULL) when a page of
+** status CF__PULL_OK is cut and more follow: the next page's read can
+** start while this one is converted (sync/server/prefetch.c). */
+int cf__master_pull_cut(cf__pg *pg, const char *claims_json, const char *org_id,
+                        uint64_t cursor, size_t limit, cf__pull_cut_fn on_cut, void *ctx,
+                        cf__pull_page *page) CF_WARN_UNUSED;
+
 /* DESTRUCTOR.  Frees what page holds and zeroes it; accepts a zeroed page. */
 void cf__pull_page_free(cf__pull_page *page);
 

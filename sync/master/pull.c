@@ -9,7 +9,11 @@
 *and cuts the page where every source
 ** is known to be complete.  Only the sources that cf_sync.pull_start
 ** (013_pull_sources.sql), in the same snapshot, finds changed after the
-** cursor are read: a live pull after one commit reads one or two.
+** cursor are read: a live pull after one commit reads one or two.  The
+** rows are converted to canonical values only once the page is cut:
+** cf__master_pull_cut tells its caller where the page ends before that, so
+** that the next page's read can start meanwhile (docs/server.md, "Pages
+** read ahead").
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +81,12 @@ static int tombstone_to_row(const cf__pg_res *res, int r, const char *org, cf__a
 
 int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
                     uint64_t cursor, size_t limit, cf__pull_page *page) {
+  return cf__master_pull_cut(pg, claims_json, org_id, cursor, limit, NULL, NULL, page);
+}
+
+int cf__master_pull_cut(cf__pg *pg, const char *claims_json, const char *org_id,
+                        uint64_t cursor, size_t limit, cf__pull_cut_fn on_cut, void *ctx,
+                        cf__pull_page *page) {
   cf__pg_res *res[PULL_SOURCES] = {0}, *got[PULL_SOURCES] = {0};
   char *srcs[PULL_SOURCES] = {0};
   cf__pg_res *begin = NULL;
@@ -188,6 +198,20 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
   while (take < nref && refs[take].seq <= frontier &&
          (take < limit || refs[take].seq == refs[take - 1].seq))
     take++;
+  /* Where the page ends is known now: the conversion below leaves rows
+  ** out but never moves the cut. */
+  if (take < nref) {
+    page->more = 1;
+    page->next_cursor = refs[take - 1].seq;
+  } else {
+    page->more = 0;
+    page->next_cursor = page->head > cursor ? page->head : cursor;
+    if (take > 0 && refs[take - 1].seq > page->next_cursor)
+      page->next_cursor = refs[take - 1].seq;
+    if (cf__plant(CF_PLANT_CURSOR) && take > 0) page->next_cursor++;
+  }
+  if (on_cut != NULL && page->more)
+    on_cut(ctx, page->next_cursor > cursor ? page->next_cursor : cursor, 1);
   page->items = cf__calloc(take ? take : 1, sizeof *page->items);
   if (page->items == NULL) {
     rc = CF_NOMEM;
@@ -221,16 +245,6 @@ int cf__master_pull(cf__pg *pg, const char *claims_json, const char *org_id,
         it->row.cells[2].value.kind == CF_VALUE_NULL)
       it->row.cells[2].ver = cf__ver_floor();
     page->n++;
-  }
-  if (take < nref) {
-    page->more = 1;
-    page->next_cursor = refs[take - 1].seq;
-  } else {
-    page->more = 0;
-    page->next_cursor = page->head > cursor ? page->head : cursor;
-    if (take > 0 && refs[take - 1].seq > page->next_cursor)
-      page->next_cursor = refs[take - 1].seq;
-    if (cf__plant(CF_PLANT_CURSOR) && take > 0) page->next_cursor++;
   }
 out:
   if (in_tx) cf__pg_rollback(pg);

@@ -299,7 +299,8 @@ static void run_pull(const cf__sjob_limits *lim, cf__pg *pg, cf__sjob *j) {
   memset(&page, 0, sizeof page);
   size_t limit = p->limit < lim->max_page ? (size_t)p->limit : lim->max_page;
   if (limit == 0) limit = 1;
-  int rc = cf__master_pull(pg, j->claims_json, j->org, p->from_seq, limit, &page);
+  int rc = cf__master_pull_cut(pg, j->claims_json, j->org, p->from_seq, limit, j->on_cut,
+                               j->on_cut_ctx, &page);
   if (rc != CF_OK) {
     reply_db_failure(j, pg, rc);
     goto out;

@@ -14,11 +14,15 @@
 ** the answer of the PULL it sent, read after its previous request was
 ** answered, under RLS as itself.
 **
-** One slot per session, at most one read ahead at a time.  The slot forgets
-** the page (and the read's answer is thrown away) when the session's next
-** request is anything else: another cursor or limit, other claims (AUTH),
-** a PUSH (so a pull after a push always reads after it: read your writes),
-** or when the page waited longer than CF_PREFETCH_MAX_AGE_MS.
+** One slot per session, holding at most CF_PREFETCH_DEPTH pages read or
+** being read, one after the other: the read of the page after the last one
+** starts as soon as that one's worker has cut it (before it converts and
+** encodes its rows), so the master's read of page n+2 overlaps the server's
+** work on page n+1.  The slot forgets its pages (and the reads' answers are
+** thrown away) when the session's next request is anything else: another
+** cursor or limit, other claims (AUTH), a PUSH (so a pull after a push
+** always reads after it: read your writes), or when the page waited longer
+** than CF_PREFETCH_MAX_AGE_MS.
 **
 **   cf__prefetch_new(&host, &slot)        with the session (loop thread)
 **   cf__prefetch_answered(slot, job)      a job is handed back to the session
@@ -37,6 +41,10 @@
 
 /* A page read ahead is used only this long after it was read. */
 #define CF_PREFETCH_MAX_AGE_MS 2000
+/* Pages one session may have read ahead or being read ahead at once. */
+#define CF_PREFETCH_DEPTH 2
+
+struct cf__prefetch_item;
 
 typedef struct cf__prefetch cf__prefetch;
 
@@ -52,7 +60,17 @@ typedef struct cf__prefetch_host {
   ** request it has outstanding, as a job coming back from the pool (the
   ** callee frees it if the session is gone).  Loop. */
   void (*deliver)(void *ctx, cf__sjob *j);
+  /* Runs fn(arg) on the loop thread soon (any thread; the pool's post), or
+  ** NULL: the next read then starts only once the page before is answered. */
+  int (*post)(void *ctx, void (*fn)(void *arg), void *arg);
+  /* Where reads whose worker's notice is still to run wait (the server's,
+  ** initially NULL; loop thread).  See cf__prefetch_host_cleanup. */
+  struct cf__prefetch_item **limbo;
 } cf__prefetch_host;
+
+/* The server is stopped, its pool and loop freed: frees what waits in
+** host's limbo (notices the loop will never run). */
+void cf__prefetch_host_cleanup(const cf__prefetch_host *host);
 
 /* CONSTRUCTOR.  A slot for one session; host is borrowed for its life.
 ** OUT: *out, NULL on failure.  CF_OK or CF_NOMEM. */

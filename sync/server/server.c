@@ -125,6 +125,8 @@ struct cf_server {
   int64_t listen_retry_ms;    /* monotonic ms of the next reconnect attempt */
   int listen_backoff_ms;      /* delay before the following one */
   char errmsg[512];           /* detail of the last failure */
+  /* pages read ahead, handed back, whose worker's notice is still to run */
+  struct cf__prefetch_item *pf_limbo;
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -945,6 +947,8 @@ int cf_server_start(cf_server *srv) {
   srv->pf_host.ctx = srv;
   srv->pf_host.slot_of = slot_of;
   srv->pf_host.deliver = hand_back;
+  srv->pf_host.post = post_to_loop;
+  srv->pf_host.limbo = &srv->pf_limbo;
   srv->listen_backoff_ms = 250;
   (void)start_listener(srv, 0);
   cf__log(CF_LOG_INFO,
@@ -992,6 +996,7 @@ void cf_server_free(cf_server *srv) {
   if (srv->http.on_free != NULL) srv->http.on_free(srv->http.ctx);
   memset(&srv->http, 0, sizeof srv->http);
   cf__ws_server_free(srv->ws); /* on_close for every session empties the indexes */
+  if (srv->pf_host.limbo != NULL) cf__prefetch_host_cleanup(&srv->pf_host);
   cf__free(srv->by_id);
   cf__free(srv->orgs);
   cf_auth_free(srv->auth);
