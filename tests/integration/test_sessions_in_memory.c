@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cf_test.h"
+#include "platform/thread.h"
+#include "store/store.h"
 #include "sync/session/client_session.h"
 #include "sync/master/pg.h"
 #include "sync/server/job_run.h"
@@ -83,6 +85,8 @@ static const char *s_peer(void *ctx) {
   return "memory";
 }
 
+static size_t page_rows = 5000; /* the server session's max_page */
+
 /*
 ** One connection of node's session with a fresh server session, run to the
 ** end by handing frames across and running jobs on pg inline.  Returns
@@ -91,7 +95,7 @@ static const char *s_peer(void *ctx) {
 static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth,
                           const char *token, pipe_fx *p) {
   memset(p, 0, sizeof *p);
-  cf__sjob_limits lim = {1000, 5000};
+  cf__sjob_limits lim = {1000, page_rows};
   cf__ssess_config cfg = {auth, lim};
   cf__ssess_io sio = {p, s_send, s_close, s_deadline, s_submit, s_peer, NULL};
   cf__csess_io cio = {p, c_send, c_close};
@@ -206,4 +210,91 @@ CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
   cf_auth_free(auth);
   cf__pg_close(pg);
   sfx_close(&f);
+}
+
+/* An applier as cf_sync's: a thread per page (or none: start refuses). */
+typedef struct thread_applier {
+  cf__thread *t; /* the page's thread, NULL when none runs */
+  int refuse;    /* start fails: the session applies the page itself */
+  int started;   /* pages applied on a thread */
+  int waited;    /* waits */
+} thread_applier;
+
+static void ta_run(void *arg) { cf__csess_apply_job_run(arg); }
+
+static int ta_start(void *ctx, cf__csess_apply_job *job) {
+  thread_applier *a = ctx;
+  CHECK(a->t == NULL); /* one page at a time */
+  if (a->refuse) return CF_NOMEM;
+  int rc = cf__thread_start(ta_run, job, &a->t);
+  if (rc == CF_OK) a->started++;
+  return rc;
+}
+
+static void ta_wait(void *ctx) {
+  thread_applier *a = ctx;
+  CHECK(a->t != NULL);
+  cf__thread_join(a->t);
+  a->t = NULL;
+  a->waited++;
+}
+
+/* A bootstrap of pages of 3 rows through an applier: every row, the
+** master's head as the cursor, each page applied once. */
+static void bootstrap_with_applier(int refuse) {
+  sync_fx f;
+  sfx_open_db(&f, 1);
+  cf__pg *pg = NULL;
+  char err[256];
+  CHECK_MSG(cf__pg_connect(f.srv_url, &pg, err, sizeof err) == CF_OK, "connect: %s", err);
+  cf_auth *auth = NULL;
+  CHECK_OK(cf_auth_new(&auth));
+  CHECK_OK(cf_auth_set_hs256_secret(auth, SFX_SECRET, strlen(SFX_SECRET)));
+  char *token = sfx_token(DEMO_REP, 3600);
+  cf_node *node = sfx_node("applier", DEMO_ORG, DEMO_REP);
+  cf__csess *cs = NULL;
+  CHECK_OK(cf__csess_new(node, "memory://", &cs));
+  thread_applier ta;
+  memset(&ta, 0, sizeof ta);
+  ta.refuse = refuse;
+  cf__csess_applier a = {&ta, ta_start, ta_wait};
+  cf__csess_set_applier(cs, &a);
+
+  page_rows = 3;
+  pipe_fx p;
+  cf__csess_begin_run(cs, 0);
+  int rc = run_connection(cs, pg, auth, token, &p);
+  page_rows = 5000;
+  CHECK_MSG(rc == CF_OK, "bootstrap: %s", cf__csess_errmsg(cs));
+  CHECK(ta.t == NULL); /* the session waited for the last one */
+  CHECK_EQ(ta.waited, ta.started);
+  if (refuse)
+    CHECK_EQ(ta.started, 0);
+  else
+    CHECK_MSG(ta.started >= 3, "only %d pages applied on a thread", ta.started);
+  char v[128], m[128];
+  sfx_node_text(node, "SELECT count(*) FROM contacts", v, sizeof v);
+  CHECK_STR(v, "10");
+  int64_t cursor = -1;
+  CHECK_OK(cf__store_cursor(node, &cursor));
+  sfx_sql_text(&f, "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'",
+               m, sizeof m);
+  snprintf(v, sizeof v, "%lld", (long long)cursor);
+  CHECK_STR(v, m);
+  CHECK_EQ(cf__csess_count(cs, CF_SYNC_CURSOR), cursor);
+
+  cf__csess_free(cs);
+  cf_node_close(node);
+  cf_token_free(token);
+  cf_auth_free(auth);
+  cf__pg_close(pg);
+  sfx_close(&f);
+}
+
+CF_TEST(test_sessions_in_memory_pages_applied_on_a_thread_arrive_whole_with_their_cursor) {
+  bootstrap_with_applier(0);
+}
+
+CF_TEST(test_sessions_in_memory_applier_that_cannot_start_leaves_the_page_to_the_session) {
+  bootstrap_with_applier(1);
 }
