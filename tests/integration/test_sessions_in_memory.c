@@ -147,19 +147,48 @@ static int run_connection(cf__csess *cs, cf__pg *pg, const cf_auth *auth,
   return cf__csess_finish(cs);
 }
 
-CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
-  sync_fx f;
-  sfx_open_db(&f, 1);
-  cf__pg *pg = NULL;
+/* A master, the server session's connection and verifier, and a node of
+** the demo org's rep with its client session. */
+typedef struct mem_fx {
+  sync_fx f;     /* the master */
+  cf__pg *pg;    /* the server session's connection */
+  cf_auth *auth; /* its token verifier */
+  char *token;   /* the rep's token */
+  cf_node *node; /* the replica */
+  cf__csess *cs; /* its session */
+} mem_fx;
+
+static void mem_open(mem_fx *m, const char *node_name) {
+  memset(m, 0, sizeof *m);
+  sfx_open_db(&m->f, 1);
   char err[256];
-  CHECK_MSG(cf__pg_connect(f.srv_url, &pg, err, sizeof err) == CF_OK, "connect: %s", err);
-  cf_auth *auth = NULL;
-  CHECK_OK(cf_auth_new(&auth));
-  CHECK_OK(cf_auth_set_hs256_secret(auth, SFX_SECRET, strlen(SFX_SECRET)));
-  char *token = sfx_token(DEMO_REP, 3600);
-  cf_node *node = sfx_node("memory", DEMO_ORG, DEMO_REP);
-  cf__csess *cs = NULL;
-  CHECK_OK(cf__csess_new(node, "memory://", &cs));
+  CHECK_MSG(cf__pg_connect(m->f.srv_url, &m->pg, err, sizeof err) == CF_OK, "connect: %s",
+            err);
+  CHECK_OK(cf_auth_new(&m->auth));
+  CHECK_OK(cf_auth_set_hs256_secret(m->auth, SFX_SECRET, strlen(SFX_SECRET)));
+  m->token = sfx_token(DEMO_REP, 3600);
+  m->node = sfx_node(node_name, DEMO_ORG, DEMO_REP);
+  CHECK_OK(cf__csess_new(m->node, "memory://", &m->cs));
+}
+
+static void mem_close(mem_fx *m) {
+  cf__csess_free(m->cs);
+  cf_node_close(m->node);
+  cf_token_free(m->token);
+  cf_auth_free(m->auth);
+  cf__pg_close(m->pg);
+  sfx_close(&m->f);
+}
+
+CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
+  mem_fx m;
+  mem_open(&m, "memory");
+  sync_fx *f = &m.f;
+  cf__pg *pg = m.pg;
+  cf_auth *auth = m.auth;
+  char *token = m.token;
+  cf_node *node = m.node;
+  cf__csess *cs = m.cs;
 
   /* Bootstrap: the org's rows arrive, nothing of Northwind. */
   pipe_fx p;
@@ -180,13 +209,13 @@ CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
   rc = run_connection(cs, pg, auth, token, &p);
   CHECK_MSG(rc == CF_OK, "push: %s", cf__csess_errmsg(cs));
   CHECK_EQ(cf__csess_count(cs, CF_SYNC_APPLIED), 1);
-  sfx_sql_text(&f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("02") "'", v,
+  sfx_sql_text(f, "SELECT phone FROM contacts WHERE id = '" DEMO_CONTACT("02") "'", v,
                sizeof v);
   CHECK_STR(v, "+1-555-0707");
 
   /* A direct write on the master comes down. */
-  sfx_sql(&f, "UPDATE contacts SET company = 'Memory Lane' WHERE id = '" DEMO_CONTACT(
-                  "03") "'");
+  sfx_sql(f, "UPDATE contacts SET company = 'Memory Lane' WHERE id = '" DEMO_CONTACT(
+                 "03") "'");
   cf__csess_begin_run(cs, 0);
   rc = run_connection(cs, pg, auth, token, &p);
   CHECK_MSG(rc == CF_OK, "pull: %s", cf__csess_errmsg(cs));
@@ -203,13 +232,7 @@ CF_TEST(test_sessions_in_memory_push_pull_and_master_changes_without_a_socket) {
   rc = run_connection(cs, pg, auth, "not.a.token", &p);
   CHECK_EQ(rc, CF_AUTH);
   CHECK(p.server_closed);
-
-  cf__csess_free(cs);
-  cf_node_close(node);
-  cf_token_free(token);
-  cf_auth_free(auth);
-  cf__pg_close(pg);
-  sfx_close(&f);
+  mem_close(&m);
 }
 
 /* An applier as cf_sync's: a thread per page (or none: start refuses). */
@@ -242,18 +265,10 @@ static void ta_wait(void *ctx) {
 /* A bootstrap of pages of 3 rows through an applier: every row, the
 ** master's head as the cursor, each page applied once. */
 static void bootstrap_with_applier(int refuse) {
-  sync_fx f;
-  sfx_open_db(&f, 1);
-  cf__pg *pg = NULL;
-  char err[256];
-  CHECK_MSG(cf__pg_connect(f.srv_url, &pg, err, sizeof err) == CF_OK, "connect: %s", err);
-  cf_auth *auth = NULL;
-  CHECK_OK(cf_auth_new(&auth));
-  CHECK_OK(cf_auth_set_hs256_secret(auth, SFX_SECRET, strlen(SFX_SECRET)));
-  char *token = sfx_token(DEMO_REP, 3600);
-  cf_node *node = sfx_node("applier", DEMO_ORG, DEMO_REP);
-  cf__csess *cs = NULL;
-  CHECK_OK(cf__csess_new(node, "memory://", &cs));
+  mem_fx m;
+  mem_open(&m, "applier");
+  cf__csess *cs = m.cs;
+  cf_node *node = m.node;
   thread_applier ta;
   memset(&ta, 0, sizeof ta);
   ta.refuse = refuse;
@@ -263,7 +278,7 @@ static void bootstrap_with_applier(int refuse) {
   page_rows = 3;
   pipe_fx p;
   cf__csess_begin_run(cs, 0);
-  int rc = run_connection(cs, pg, auth, token, &p);
+  int rc = run_connection(cs, m.pg, m.auth, m.token, &p);
   page_rows = 5000;
   CHECK_MSG(rc == CF_OK, "bootstrap: %s", cf__csess_errmsg(cs));
   CHECK(ta.t == NULL); /* the session waited for the last one */
@@ -272,29 +287,26 @@ static void bootstrap_with_applier(int refuse) {
     CHECK_EQ(ta.started, 0);
   else
     CHECK_MSG(ta.started >= 3, "only %d pages applied on a thread", ta.started);
-  char v[128], m[128];
+  char v[128], head[128];
   sfx_node_text(node, "SELECT count(*) FROM contacts", v, sizeof v);
   CHECK_STR(v, "10");
   int64_t cursor = -1;
   CHECK_OK(cf__store_cursor(node, &cursor));
-  sfx_sql_text(&f, "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'",
-               m, sizeof m);
+  sfx_sql_text(&m.f,
+               "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG "'",
+               head, sizeof head);
   snprintf(v, sizeof v, "%lld", (long long)cursor);
-  CHECK_STR(v, m);
+  CHECK_STR(v, head);
   CHECK_EQ(cf__csess_count(cs, CF_SYNC_CURSOR), cursor);
-
-  cf__csess_free(cs);
-  cf_node_close(node);
-  cf_token_free(token);
-  cf_auth_free(auth);
-  cf__pg_close(pg);
-  sfx_close(&f);
+  mem_close(&m);
 }
 
-CF_TEST(test_sessions_in_memory_pages_applied_on_a_thread_arrive_whole_with_their_cursor) {
+CF_TEST(
+    test_sessions_in_memory_pages_applied_on_a_thread_arrive_whole_with_their_cursor) {
   bootstrap_with_applier(0);
 }
 
-CF_TEST(test_sessions_in_memory_applier_that_cannot_start_leaves_the_page_to_the_session) {
+CF_TEST(
+    test_sessions_in_memory_applier_that_cannot_start_leaves_the_page_to_the_session) {
   bootstrap_with_applier(1);
 }
