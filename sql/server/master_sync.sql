@@ -14,6 +14,16 @@ SELECT set_config('role', 'authenticated', true),
        set_config('DateStyle', 'ISO, YMD', true),
        set_config('bytea_output', 'hex', true)
 
+-- @name push_plans
+-- Run right after as_user by a push (cf__master_begin_push): its
+-- statements look rows up by key, a batch of up to 10,000 keys into an org
+-- of any size, and a probe of the primary key per key is the plan for them
+-- (docs/master-sync.md, "Since issue 13's third round"); the planner,
+-- costing the probes as reads from disk, hashed a scan of the whole org
+-- instead when the batch was a tenth of it.  Plans only, transaction-local.
+SELECT set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true)
+
 -- @name push_begin
 -- $1 org, $2 node, $3 batch seq, $4 batch digest (hex).  Membership, the
 -- org clock lock and what the batch is (005_push_hardening.sql).

@@ -5,19 +5,35 @@
 #include "platform/platform.h"
 #include "sync/master/master_sync_int.h"
 
-/* Begins the transaction as the user: begin_sql (one statement) and
-** as_user in one round trip. */
-int cf__master_begin_as_user(cf__pg *pg, const char *claims, const char *begin_sql) {
-  char *sql = NULL;
+/* Begins the transaction as the user: begin_sql (one statement), as_user
+** and, when plans is set, the statement of that name (no parameters), in
+** one round trip. */
+static int begin_as_user(cf__pg *pg, const char *claims, const char *begin_sql,
+                         const char *plans) {
+  char *sql = NULL, *plans_sql = NULL;
   int rc = cf__sql_named(CF__MASTER_SQL, "as_user", &sql);
-  if (rc != CF_OK) return rc;
-  cf__pg_step steps[2] = {{begin_sql, NULL, 0, NULL, NULL},
-                          {sql, NULL, 1, &claims, NULL}};
-  size_t failed = 0;
-  rc = cf__pg_pipeline(pg, steps, 2, &failed);
-  cf__pg_res_free(steps[0].res);
-  cf__pg_res_free(steps[1].res);
+  if (rc == CF_OK && plans != NULL) rc = cf__sql_named(CF__MASTER_SQL, plans, &plans_sql);
+  if (rc != CF_OK) {
+    cf__free(sql);
+    return rc;
+  }
+  cf__pg_step steps[3] = {{begin_sql, NULL, 0, NULL, NULL},
+                          {sql, NULL, 1, &claims, NULL},
+                          {plans_sql, NULL, 0, NULL, NULL}};
+  size_t n = plans_sql != NULL ? 3 : 2, failed = 0;
+  rc = cf__pg_pipeline(pg, steps, n, &failed);
+  for (size_t i = 0; i < n; i++)
+    cf__pg_res_free(steps[i].res);
   cf__free(sql);
+  cf__free(plans_sql);
   if (rc != CF_OK && rc != CF_UNREACHABLE) cf__pg_rollback(pg);
   return rc;
+}
+
+int cf__master_begin_as_user(cf__pg *pg, const char *claims, const char *begin_sql) {
+  return begin_as_user(pg, claims, begin_sql, NULL);
+}
+
+int cf__master_begin_push(cf__pg *pg, const char *claims) {
+  return begin_as_user(pg, claims, "BEGIN", "push_plans");
 }

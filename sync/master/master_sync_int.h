@@ -128,5 +128,9 @@ int cf__sql_build_pull_stmt(cf_buf *b, const cf_table *t) CF_WARN_UNUSED;
 ** fine).  On failure the transaction is rolled back. */
 int cf__master_begin_as_user(cf__pg *pg, const char *claims,
                              const char *begin_sql) CF_WARN_UNUSED;
+/* The same for a push: BEGIN, as the user, and the push's plan settings
+** (push_plans in sql/server/master_sync.sql: probes of the primary key, not
+** hash or merge joins), in one round trip. */
+int cf__master_begin_push(cf__pg *pg, const char *claims) CF_WARN_UNUSED;
 
 #endif

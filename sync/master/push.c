@@ -1142,7 +1142,7 @@ static int push_once(cf__pg *pg, const char *claims_json, const char *org_id,
   char digest_hex[2 * CF_SHA256_LEN + 1];
   if ((rc = batch_digest(changes, n, &ctx.tmp, digest)) != CF_OK) goto out;
   cf__hex(digest, sizeof digest, digest_hex);
-  if ((rc = cf__master_begin_as_user(pg, claims_json, "BEGIN")) != CF_OK) goto out;
+  if ((rc = cf__master_begin_push(pg, claims_json)) != CF_OK) goto out;
   in_tx = 1;
   cf__node_id_format(node, node_text);
   snprintf(batch, sizeof batch, "%llu", (unsigned long long)batch_seq);
