@@ -301,12 +301,10 @@ static void bootstrap_with_applier(int refuse) {
   mem_close(&m);
 }
 
-CF_TEST(
-    test_sessions_in_memory_pages_applied_on_a_thread_arrive_whole_with_their_cursor) {
+CF_TEST(test_sessions_in_memory_pages_applied_on_a_thread_keep_order_and_cursor) {
   bootstrap_with_applier(0);
 }
 
-CF_TEST(
-    test_sessions_in_memory_applier_that_cannot_start_leaves_the_page_to_the_session) {
+CF_TEST(test_sessions_in_memory_applier_that_cannot_start_applies_inline) {
   bootstrap_with_applier(1);
 }
