@@ -884,6 +884,13 @@ static int post_to_loop(void *ctx, void (*fn)(void *arg), void *arg) {
 
 cf__pool *cf__server_pool(const cf_server *srv) { return srv->pool; }
 
+int cf__server_set_max_page(cf_server *srv, size_t rows) {
+  if (srv->ws != NULL) return CF_MISUSE;
+  if (rows < 1 || rows > CF_PULL_MAX_PAGE) return CF_CONFIG;
+  srv->limits.max_page = rows;
+  return CF_OK;
+}
+
 int cf__server_set_read_ahead(cf_server *srv, int on) {
   if (srv->ws != NULL) return CF_MISUSE;
   srv->no_read_ahead = !on;

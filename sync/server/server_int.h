@@ -64,6 +64,12 @@ cf__pool *cf__server_pool(const cf_server *srv);
 */
 int cf__server_set_read_ahead(cf_server *srv, int on) CF_WARN_UNUSED;
 
+/* The rows of one CHANGES page the server offers in WELCOME and caps PULLs
+** at (1..CF_PULL_MAX_PAGE; 5,000 by default), so that tests can have a
+** small org come in many pages.  CF_CONFIG out of range, CF_MISUSE once
+** started. */
+int cf__server_set_max_page(cf_server *srv, size_t rows) CF_WARN_UNUSED;
+
 /* The server's token verifier, for modules that verify tokens the same way.
 ** Owned by srv; fixed once it is started. */
 const cf_auth *cf__server_auth(const cf_server *srv);

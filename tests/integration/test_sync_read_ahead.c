@@ -13,8 +13,13 @@
 **     pushed row arrives (read your writes).
 **   - A node bootstraps over several pages through cf_sync with pages read
 **     ahead and holds what the master holds.
+**   - The same through a server whose pages are 3 rows: cf_sync applies
+**     each page on its own thread while it receives the next, and the
+**     server reads two pages ahead; the node ends with every row and the
+**     master's head as its cursor.
 */
 #include "hostile_fixture.h"
+#include "store/store.h"
 #include "sync/server/prefetch.h"
 #include "sync/server/server_int.h"
 
@@ -186,5 +191,37 @@ CF_TEST(test_sync_read_ahead_page_is_dropped_by_a_push_and_the_pushed_row_arrive
       1);
   cf_node_close(node);
   cf_token_free(token);
+  sfx_close(&f);
+}
+
+CF_TEST(test_sync_bootstrap_in_pages_of_three_rows_applies_each_with_its_cursor) {
+  sync_fx f;
+  sfx_open_db(&f, 1);
+  sfx_server_make(&f, 2);
+  CHECK_OK(cf__server_set_max_page(f.srv, PAGE));
+  sfx_server_go(&f);
+  uint64_t hits0 = cf__prefetch_hits();
+  cf_node *node = sfx_node("pages", DEMO_ORG, DEMO_REP);
+  sfx_sync_ok(&f, node);
+  uint64_t hits = cf__prefetch_hits() - hits0;
+  CHECK_MSG(hits >= 3, "only %llu pages came from a read ahead",
+            (unsigned long long)hits);
+  CHECK_EQ(
+      sfx_node_num(node, "SELECT count(*) FROM contacts"),
+      sfx_sql_num(&f, "SELECT count(*) FROM contacts WHERE org_id = '" DEMO_ORG "'"));
+  CHECK_EQ(sfx_node_num(node, "SELECT count(*) FROM deals"),
+           sfx_sql_num(&f, "SELECT count(*) FROM deals WHERE org_id = '" DEMO_ORG "'"));
+  int64_t cursor = -1;
+  CHECK_OK(cf__store_cursor(node, &cursor));
+  CHECK_EQ(cursor,
+           sfx_sql_num(&f,
+                       "SELECT head_seq FROM cf_sync.org_clock WHERE org_id = '" DEMO_ORG
+                       "'"));
+  /* Again, from that cursor: nothing more to take. */
+  sfx_sync_ok(&f, node);
+  int64_t again = -1;
+  CHECK_OK(cf__store_cursor(node, &again));
+  CHECK_EQ(again, cursor);
+  cf_node_close(node);
   sfx_close(&f);
 }
