@@ -40,13 +40,15 @@ static inline void hx_connect(raw_client *c, const sync_fx *f, const cf_nodeid *
 }
 
 /* HELLO as the token's subject for org, with the given last_batch, hlc
-** (0: the process clock now) and cursor. */
-static inline void hx_hello_at(raw_client *c, const char *token, const char *org,
-                               uint64_t last_batch, cf_hlc hlc, uint64_t cursor) {
+** (0: the process clock now) and cursor, offering protocols
+** CF_PROTO_MIN..proto_max. */
+static inline void hx_hello_proto(raw_client *c, const char *token, const char *org,
+                                  uint64_t last_batch, cf_hlc hlc, uint64_t cursor,
+                                  unsigned proto_max) {
   cf_hello h;
   memset(&h, 0, sizeof h);
   h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
+  h.proto_max = proto_max;
   h.token.p = token;
   h.token.n = strlen(token);
   h.node = c->node;
@@ -61,6 +63,12 @@ static inline void hx_hello_at(raw_client *c, const char *token, const char *org
   CHECK_OK(cf__encode_hello(&h, &b));
   raw_send(c, b.p, b.len);
   cf__buf_free(&b);
+}
+
+/* The same offering every protocol this build speaks. */
+static inline void hx_hello_at(raw_client *c, const char *token, const char *org,
+                               uint64_t last_batch, cf_hlc hlc, uint64_t cursor) {
+  hx_hello_proto(c, token, org, last_batch, hlc, cursor, CF_PROTO_MAX);
 }
 
 /* HELLO as the token's subject for org, with the given last_batch and hlc

@@ -13,17 +13,24 @@
 */
 #include "hostile_fixture.h"
 
-/* HELLO at `cursor` (the session stands there), then WELCOME. */
-static void hello_at(raw_client *c, const sync_fx *f, const char *token, const char *org,
-                     uint64_t cursor) {
+/* HELLO at `cursor` (the session stands there) offering protocols up to
+** proto, then WELCOME choosing proto. */
+static void hello_proto(raw_client *c, const sync_fx *f, const char *token,
+                        const char *org, uint64_t cursor, unsigned proto) {
   raw_connect(c, f, 0);
-  hx_hello_at(c, token, org, 0, 0, cursor);
+  hx_hello_proto(c, token, org, 0, 0, cursor, proto);
   cf_frame w;
   raw_expect_frame(c, &w);
   CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s",
             cf__frame_type_name(w.type));
-  CHECK_EQ(w.u.welcome.proto, 2);
+  CHECK_EQ(w.u.welcome.proto, proto);
   cf__frame_free(&w);
+}
+
+/* The same in protocol 2. */
+static void hello_at(raw_client *c, const sync_fx *f, const char *token, const char *org,
+                     uint64_t cursor) {
+  hello_proto(c, f, token, org, cursor, 2);
 }
 
 /* The next frame of c whatever its type (FEED and LIVE included). */
@@ -176,35 +183,6 @@ CF_TEST(test_sync_shared_page_is_not_sent_to_a_revoked_member) {
   sfx_close(&f);
 }
 
-/* HELLO speaking protocol 1 only, then WELCOME: such a session never takes
-** a shared page; every head of its org reaches it as a LIVE. */
-static void hello_proto1(raw_client *c, const sync_fx *f, const char *token,
-                         const char *org) {
-  raw_connect(c, f, 0);
-  cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = 1;
-  h.proto_max = 1;
-  h.token.p = token;
-  h.token.n = strlen(token);
-  h.node = c->node;
-  CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
-  h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "live-rounds";
-  h.software.n = strlen(h.software.p);
-  cf_buf b;
-  cf__buf_init(&b, CF_CODEC_MAX_FRAME);
-  CHECK_OK(cf__encode_hello(&h, &b));
-  raw_send(c, b.p, b.len);
-  cf__buf_free(&b);
-  cf_frame w;
-  raw_expect_frame(c, &w);
-  CHECK_MSG(w.type == CF_FRAME_WELCOME, "expected WELCOME, got %s",
-            cf__frame_type_name(w.type));
-  CHECK_EQ(w.u.welcome.proto, 1);
-  cf__frame_free(&w);
-}
-
 /* An org with more sessions than the server tells in one turn of its loop
 ** (LIVE_STEP, 64: sync/server/server.c tell_org writes a large org's LIVEs
 ** in steps so that a shared page goes out between two of them): heads in
@@ -221,7 +199,7 @@ CF_TEST(test_sync_live_of_a_large_org_reaches_every_session_with_the_last_head) 
   CHECK(many != NULL);
   hello_at(&a, &f, owner, DEMO_ORG, start);
   for (int i = 0; i < MANY; i++)
-    hello_proto1(&many[i], &f, i % 2 ? rep : owner, DEMO_ORG);
+    hello_proto(&many[i], &f, i % 2 ? rep : owner, DEMO_ORG, 0, 1); /* LIVE only */
   for (int round = 0; round < 4; round++)
     sfx_sql(&f,
             "UPDATE contacts SET company = 'round ' || now() WHERE id = '" DEMO_CONTACT(
