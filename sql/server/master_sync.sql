@@ -68,7 +68,10 @@ SELECT e::text FROM cf_sync.existing_ids($1::uuid, $2::integer, $3::uuid[]) AS e
 
 -- @name check_role
 -- $1 the registry's table names (text[] literal, core/tables.h).  The
--- connected role's attributes, for cf__master_check_role.
+-- connected role's attributes, for cf__master_check_role, and whether the
+-- master has the newest function this server calls (013_pull_sources.sql):
+-- a server started before `migrate up` would fail every pull.  (The
+-- catalogue, not to_regprocedure: the login role has no USAGE on cf_sync.)
 SELECT current_user,
        r.rolsuper,
        r.rolbypassrls,
@@ -79,6 +82,9 @@ SELECT current_user,
         FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE n.nspname = 'public'
           AND c.relname = ANY ($1::text[])
-          AND pg_has_role(current_user, c.relowner, 'MEMBER'))
+          AND pg_has_role(current_user, c.relowner, 'MEMBER')),
+       EXISTS (SELECT 1 FROM pg_proc AS p
+               JOIN pg_namespace AS n ON n.oid = p.pronamespace
+               WHERE n.nspname = 'cf_sync' AND p.proname = 'pull_start')
 FROM pg_roles AS r
 WHERE r.rolname = current_user

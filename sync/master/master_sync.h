@@ -152,9 +152,10 @@ void cf__pull_page_free(cf__pull_page *page);
 ** Checks the connected login role for serving sync: refuses a superuser, a
 ** role with BYPASSRLS, a role that owns (or is a member of an owner of) any
 ** of the ten tables, one that cannot SET ROLE authenticated, and one that is
-** not a member of cf_sync_server.  CF_OK, or CF_PERMISSION with a message in
-** cf__pg_errmsg(pg) saying what is wrong and how to fix it; CF_UNREACHABLE,
-** CF_DATABASE.
+** not a member of cf_sync_server; and a master whose schema lacks what this
+** server calls (a migration not applied yet).  CF_OK, or CF_PERMISSION
+** (role) / CF_CONFIG (schema) with a message in cf__pg_errmsg(pg) saying
+** what is wrong and how to fix it; CF_UNREACHABLE, CF_DATABASE.
 */
 int cf__master_check_role(cf__pg *pg) CF_WARN_UNUSED;
 

@@ -56,6 +56,11 @@ int cf__master_check_role(cf__pg *pg) {
                      "database role \"%s\" is not a member of cf_sync_server, so pushed "
                      "versions would not be kept (GRANT cf_sync_server TO %s)",
                      role, role);
+  } else if (!cf__pg_bool(res, 0, 6)) {
+    rc = cf__pg_fail(pg, CF_CONFIG,
+                     "the master's schema is older than this server: "
+                     "cf_sync.pull_start (migration 013_pull_sources.sql) is missing; "
+                     "run `clientflow migrate up` as the schema owner first");
   }
 out:
   cf__pg_res_free(res);

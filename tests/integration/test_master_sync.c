@@ -1466,6 +1466,22 @@ CF_TEST(test_master_check_role_refuses_superuser_owner_and_bypassrls) {
   fx_close(&f);
 }
 
+CF_TEST(test_master_check_role_refuses_a_master_not_migrated_for_this_server) {
+  /* A server started against a master that lacks a migration it calls
+  ** (013's pull_start) would fail every pull: it refuses to start instead. */
+  fx f;
+  fx_open(&f);
+  CHECK_OK(cf__master_check_role(f.server));
+  exec_or_fail(f.admin, "ALTER FUNCTION cf_sync.pull_start(uuid, bigint) "
+                        "RENAME TO pull_start_hidden");
+  CHECK_EQ(cf__master_check_role(f.server), CF_CONFIG);
+  CHECK(strstr(cf__pg_errmsg(f.server), "clientflow migrate up") != NULL);
+  exec_or_fail(f.admin, "ALTER FUNCTION cf_sync.pull_start_hidden(uuid, bigint) "
+                        "RENAME TO pull_start");
+  CHECK_OK(cf__master_check_role(f.server));
+  fx_close(&f);
+}
+
 CF_TEST(test_master_pushed_updated_at_equal_to_the_stored_one_is_kept_under_its_version) {
   /* set_updated_at (001) replaces an updated_at the writer did not change
   ** with now(); for a pushed row the value is the one its version belongs
