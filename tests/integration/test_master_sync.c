@@ -108,6 +108,15 @@ static void fx_close(fx *f) {
   cf__pg_close(f->admin);
 }
 
+/* The cursor after every change of org A that claims may read now. */
+static uint64_t org_a_head_cursor(fx *f, const char *claims) {
+  cf__pull_page page;
+  CHECK_OK(cf__master_pull(f->server, claims, ORG_A, 0, 1000, &page));
+  uint64_t cursor = page.next_cursor;
+  cf__pull_page_free(&page);
+  return cursor;
+}
+
 static cf_nodeid node_id(unsigned char tag) {
   cf_nodeid n;
   memset(n.b, 0, sizeof n.b);
@@ -728,9 +737,7 @@ CF_TEST(test_master_direct_sql_writes_get_master_versions_and_reach_pull) {
   fx f;
   fx_open(&f);
   cf__pull_page page;
-  CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 1000, &page));
-  uint64_t cursor = page.next_cursor;
-  cf__pull_page_free(&page);
+  uint64_t cursor = org_a_head_cursor(&f, CLAIMS(USER_1));
 
   exec_or_fail(f.admin,
                "INSERT INTO contacts (org_id, id, first_name) VALUES "
@@ -880,9 +887,7 @@ CF_TEST(test_master_pull_after_purge_horizon_asks_for_rebootstrap) {
   fx f;
   fx_open(&f);
   cf__pull_page page;
-  CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 1000, &page));
-  uint64_t cursor = page.next_cursor;
-  cf__pull_page_free(&page);
+  uint64_t cursor = org_a_head_cursor(&f, CLAIMS(USER_1));
   exec_or_fail(f.admin,
                "INSERT INTO contacts (org_id, first_name) VALUES ('" ORG_A "', 'x');"
                "DELETE FROM contacts");
@@ -1012,9 +1017,7 @@ CF_TEST(test_master_pull_of_only_the_changed_sources_misses_nothing_from_any_cur
   fx f;
   fx_open(&f);
   cf__pull_page page;
-  CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_2), ORG_A, 0, 1000, &page));
-  uint64_t start = page.next_cursor;
-  cf__pull_page_free(&page);
+  uint64_t start = org_a_head_cursor(&f, CLAIMS(USER_2));
   static const char *const writes[] = {
       "UPDATE organizations SET name = 'Org A2' WHERE id = '" ORG_A "'",
       "INSERT INTO contacts (org_id, id, first_name) VALUES ('" ORG_B
@@ -1099,9 +1102,7 @@ CF_TEST(test_master_gapless_cursor_under_concurrent_writers) {
   }
   /* Start the puller's cursor after the fixture's rows. */
   cf__pull_page page;
-  CHECK_OK(cf__master_pull(f.server, CLAIMS(USER_1), ORG_A, 0, 1000, &page));
-  uint64_t cursor = page.next_cursor;
-  cf__pull_page_free(&page);
+  uint64_t cursor = org_a_head_cursor(&f, CLAIMS(USER_1));
   for (int i = 0; i < NW; i++)
     CHECK(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
 
