@@ -729,17 +729,11 @@ typedef struct client_set {
 static int send_hello(cf__ws_session *s, const char *token, const char *org,
                       uint32_t proto_max, uint64_t cursor, const char *software) {
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = proto_max;
-  h.token.p = token;
-  h.token.n = strlen(token);
+  cf__hello_init(&h, token, proto_max, software);
   h.cursor = cursor;
   if (cf__node_id_generate(&h.node) != CF_OK) return CF_ERROR;
   if (cf__uuid_parse(org, strlen(org), &h.org) != CF_OK) return CF_ERROR;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = software;
-  h.software.n = strlen(software);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_FRAME);
   int rc = cf__encode_hello(&h, &b);

@@ -310,17 +310,11 @@ static int raw_open(void *ctx, cf__ws_session *s) {
   raw_pull *r = ctx;
   r->s = s;
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = r->token;
-  h.token.n = strlen(r->token);
+  cf__hello_init(&h, r->token, CF_PROTO_MAX, "bench_sync");
   if (cf__node_id_generate(&h.node) != CF_OK ||
       cf__uuid_parse(ORG, strlen(ORG), &h.org) != CF_OK)
     return CF_ERROR;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "bench_sync";
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_FRAME);
   int rc = cf__encode_hello(&h, &b);

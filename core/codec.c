@@ -1113,6 +1113,17 @@ int cf__encode_push_body(uint64_t batch_seq, size_t nchanges, const void *body,
   return finish(&w, CF_OK, mark);
 }
 
+void cf__hello_init(cf_hello *h, const char *token, uint32_t proto_max,
+                    const char *software) {
+  memset(h, 0, sizeof *h);
+  h->proto_min = CF_PROTO_MIN;
+  h->proto_max = proto_max;
+  h->token.p = token;
+  h->token.n = token ? strlen(token) : 0;
+  h->software.p = software;
+  h->software.n = software ? strlen(software) : 0;
+}
+
 int cf__encode_hello(const cf_hello *h, cf_buf *out) {
   wr w;
   size_t mark = out->len;

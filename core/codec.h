@@ -137,6 +137,13 @@ typedef struct cf_hello {
   cf_slice software;   /* client software version, e.g. "clientflow/0.1.0" */
 } cf_hello;
 
+/* Starts a HELLO offering protocols CF_PROTO_MIN..proto_max with token and
+** software (NULL: none): every other field zero, for the caller to fill
+** (node, org, user, cursor, last_batch, hlc).  token and software are
+** referenced, not copied. */
+void cf__hello_init(cf_hello *h, const char *token, uint32_t proto_max,
+                    const char *software);
+
 /* WELCOME: the server's answer to an accepted HELLO. */
 typedef struct cf_welcome {
   uint32_t proto;           /* the version both sides use from now on */

@@ -297,19 +297,12 @@ static int replay_push(sim_world *w, int i, const uint8_t *push, size_t push_len
   if (server_new(w, &c) != 0) return -1;
   w->count[SIM_FAULT_REPLAY]++;
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  const char *tok = sim_user_token(w, n->user);
-  h.token.p = tok;
-  h.token.n = strlen(tok);
+  cf__hello_init(&h, sim_user_token(w, n->user), CF_PROTO_MAX, "clientflow-sim-replay");
   int rc = cf__node_id_parse(cf_node_id(n->node), strlen(cf_node_id(n->node)), &h.node);
   if (rc == CF_OK)
     rc = cf__uuid_parse(w->orgs[n->org].id, strlen(w->orgs[n->org].id), &h.org);
   if (rc == CF_OK) rc = cf__uuid_parse(w->users[n->user].id, 36, &h.user);
   h.hlc = (cf_hlc)w->vnow_ms << 16;
-  h.software.p = "clientflow-sim-replay";
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 1024);
   if (rc == CF_OK) rc = cf__encode_hello(&h, &b);

@@ -46,18 +46,12 @@ static inline void hx_hello_proto(raw_client *c, const char *token, const char *
                                   uint64_t last_batch, cf_hlc hlc, uint64_t cursor,
                                   unsigned proto_max) {
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = proto_max;
-  h.token.p = token;
-  h.token.n = strlen(token);
+  cf__hello_init(&h, token, proto_max, "hostile-client");
   h.node = c->node;
   CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
   h.last_batch = last_batch;
   h.cursor = cursor;
   h.hlc = hlc ? hlc : (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "hostile-client";
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_FRAME);
   CHECK_OK(cf__encode_hello(&h, &b));

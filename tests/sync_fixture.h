@@ -469,17 +469,11 @@ static inline void raw_expect_frame(raw_client *c, cf_frame *out) {
 static inline void raw_hello(raw_client *c, const char *token, const char *org,
                              const char *user) {
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = token;
-  h.token.n = strlen(token);
+  cf__hello_init(&h, token, CF_PROTO_MAX, "sync-fixture");
   h.node = c->node;
   CHECK_OK(cf__uuid_parse(org, strlen(org), &h.org));
   if (user) CHECK_OK(cf__uuid_parse(user, strlen(user), &h.user));
   h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "sync-fixture";
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_FRAME);
   CHECK_OK(cf__encode_hello(&h, &b));

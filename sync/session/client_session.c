@@ -133,11 +133,7 @@ static int parse_uuid_text(const char *text, cf_uuid *out) {
 
 static int send_hello(cf__csess *s, const char *token) {
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = token;
-  h.token.n = strlen(token);
+  cf__hello_init(&h, token, CF_PROTO_MAX, "clientflow/" CF_VERSION_STRING);
   int rc = cf__node_id_parse(cf_node_id(s->node), strlen(cf_node_id(s->node)), &h.node);
   if (rc == CF_OK) rc = parse_uuid_text(cf_node_org_id(s->node), &h.org);
   if (rc == CF_OK) rc = parse_uuid_text(cf_node_user_id(s->node), &h.user);
@@ -146,8 +142,6 @@ static int send_hello(cf__csess *s, const char *token) {
     return sync_fail(s, rc, "cannot read the cursor: %s", cf_node_errmsg(s->node));
   h.cursor = (uint64_t)s->cursor;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "clientflow/" CF_VERSION_STRING;
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_TOKEN + 1024);
   rc = cf__encode_hello(&h, &b);

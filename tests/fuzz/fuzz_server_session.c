@@ -131,11 +131,7 @@ static const cf_buf *hello_frame(void) {
                             NULL, "authenticated", 3600, &token) != CF_OK)
       abort();
     cf_hello h;
-    memset(&h, 0, sizeof h);
-    h.proto_min = CF_PROTO_MIN;
-    h.proto_max = CF_PROTO_MAX;
-    h.token.p = token;
-    h.token.n = strlen(token);
+    cf__hello_init(&h, token, CF_PROTO_MAX, NULL);
     if (cf__uuid_parse(FUZZ_ORG, 36, &h.org) != CF_OK ||
         cf__uuid_parse(FUZZ_USER, 36, &h.user) != CF_OK)
       abort();

@@ -240,17 +240,11 @@ CF_TEST(stalled_client_is_dropped_others_keep_live_updates_and_it_resumes_from_c
   int fd = tcp_connect(port, 4096);
   ws_upgrade(fd, port);
   cf_hello h;
-  memset(&h, 0, sizeof h);
-  h.proto_min = CF_PROTO_MIN;
-  h.proto_max = CF_PROTO_MAX;
-  h.token.p = token;
-  h.token.n = strlen(token);
+  cf__hello_init(&h, token, CF_PROTO_MAX, "stalled-client");
   CHECK_OK(cf__node_id_generate(&h.node));
   CHECK_OK(cf__uuid_parse(DEMO_ORG, strlen(DEMO_ORG), &h.org));
   h.cursor = (uint64_t)cursor;
   h.hlc = (cf_hlc)cf__now_ms() << 16;
-  h.software.p = "stalled-client";
-  h.software.n = strlen(h.software.p);
   cf_buf b;
   cf__buf_init(&b, CF_CODEC_MAX_FRAME);
   CHECK_OK(cf__encode_hello(&h, &b));

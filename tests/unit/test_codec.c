@@ -1197,6 +1197,22 @@ CF_TEST(test_codec_wrong_protocol_version_is_refused) {
   cf__buf_free(&b);
 }
 
+CF_TEST(test_codec_hello_init_sets_the_offer_and_zeroes_the_rest) {
+  cf_hello h;
+  memset(&h, 0xa5, sizeof h);
+  cf__hello_init(&h, "tok.en.sig", 2, "app/1");
+  CHECK_EQ(h.proto_min, CF_PROTO_MIN);
+  CHECK_EQ(h.proto_max, 2u);
+  CHECK(h.token.n == 10 && memcmp(h.token.p, "tok.en.sig", 10) == 0);
+  CHECK(h.software.n == 5 && memcmp(h.software.p, "app/1", 5) == 0);
+  static const unsigned char zero[sizeof(cf_uuid)];
+  CHECK(memcmp(&h.org, zero, sizeof h.org) == 0 &&
+        memcmp(&h.user, zero, sizeof h.user) == 0);
+  CHECK(h.cursor == 0 && h.last_batch == 0 && h.hlc == 0);
+  cf__hello_init(&h, "t", CF_PROTO_MAX, NULL);
+  CHECK(h.software.p == NULL && h.software.n == 0);
+}
+
 CF_TEST(test_codec_non_canonical_forms_are_refused) {
   /* LIVE with seq 5 as uint8, uint16, uint32, uint64, and as int8. */
   static const unsigned char forms[][12] = {
