@@ -318,7 +318,7 @@ static void start_read(cf__prefetch *slot, uint64_t from) {
 }
 
 static void extend(cf__prefetch *slot) {
-  if (slot->n == 0 || slot->n >= CF_PREFETCH_DEPTH) return;
+  if (slot->n <= 0 || slot->n >= CF_PREFETCH_DEPTH) return;
   const pf_entry *last = &slot->e[slot->n - 1];
   if (last->next_known) start_read(slot, last->next);
 }
